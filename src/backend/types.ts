@@ -1,0 +1,136 @@
+/**
+ * The backend interface: every number-crunching operation the model, the optimizer and the
+ * sampler perform goes through one of these kernels. The model code never loops over floats
+ * itself, so a faster backend (WebAssembly SIMD, threads) can replace the reference one
+ * (`js.ts`, the specification) without touching the model.
+ *
+ * Conventions
+ * - All matrices are row-major. A "view" is a typed array that is a window on the backend's
+ *   memory (see `alloc`); a kernel may use `view.byteOffset` as a pointer, so views passed to a
+ *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
+ * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
+ *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
+ * - Kernels never allocate, so a training step allocates nothing.
+ */
+
+export type FloatArray = Float32Array | Float64Array;
+export type DType = 'float32' | 'float64';
+
+/** Memory handed out by `Backend.alloc`. `buffer` may be shared (SharedArrayBuffer). */
+export interface Block {
+  buffer: ArrayBufferLike;
+  byteOffset: number;
+  byteLength: number;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Element type this backend computes in. The JS backend can do both (float64 for gradient checks). */
+  readonly dtypes: readonly DType[];
+
+  /**
+   * Reserve `bytes` bytes (64-byte aligned). Views into the block stay valid for the life of the
+   * backend: a backend whose memory can grow must not detach earlier buffers.
+   */
+  alloc(bytes: number): Block;
+
+  /**
+   * C (M, N) = op(A) @ op(B) + beta * C, where op(A) is (M, K) and op(B) is (K, N).
+   * transA: A is stored (K, M) with row stride lda; otherwise (M, K).
+   * transB: B is stored (N, K) with row stride ldb; otherwise (K, N).
+   * beta is 0 (overwrite) or 1 (accumulate, used for `+=` of gradients).
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    A: FloatArray, lda: number, B: FloatArray, ldb: number,
+    beta: 0 | 1, C: FloatArray, ldc: number,
+  ): void;
+
+  /** C[i, :] = v for i < M (accumulate=false) or C[i, :] += v (accumulate=true). C is (M, N). */
+  broadcastRows(M: number, N: number, v: FloatArray, C: FloatArray, accumulate: boolean): void;
+
+  /** out[j] += sum_i A[i, j]. A is (M, N). (bias gradients) */
+  colSumAcc(M: number, N: number, A: FloatArray, out: FloatArray): void;
+
+  /** out[i, :] (+)= table[idx[i], :] for i < n. table is (rows, cols). (embedding / one-hot) */
+  gatherRows(n: number, idx: Int32Array, table: FloatArray, cols: number, out: FloatArray, accumulate: boolean): void;
+
+  /** table[idx[i], :] += src[i, :] for i < n. (embedding / one-hot gradient) */
+  scatterAddRows(n: number, idx: Int32Array, src: FloatArray, cols: number, table: FloatArray): void;
+
+  /** x[i] *= m[i] for i < n. (dropout, forward and backward) */
+  mul(n: number, x: FloatArray, m: FloatArray): void;
+
+  // ---- recurrent cells (batched over B, one time step) ----
+
+  /** h (B, H) = tanh(pre (B, H)). */
+  rnnForward(B: number, H: number, pre: FloatArray, h: FloatArray): void;
+  /**
+   * dpre (B, H) = (dy + dhNext) * (1 - h^2). dy is the gradient from above, dhNext the one
+   * carried from step t+1; dhNext is only read.
+   */
+  rnnBackward(B: number, H: number, h: FloatArray, dy: FloatArray, dhNext: FloatArray, dpre: FloatArray): void;
+
+  /**
+   * gates (B, 4H) holds pre-activations i, f, g, o in place of which it leaves the activations
+   * sigmoid(i), sigmoid(f), tanh(g), sigmoid(o). Then c = f * cPrev + i * g, h = o * tanh(c).
+   * cPrev, c, h are (B, H).
+   */
+  lstmForward(B: number, H: number, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void;
+  /**
+   * Backward of lstmForward for one step. gates holds the activations. dy (B, H) from above and
+   * dhNext (B, H) from step t+1 are read; dc (B, H) holds dL/dc_t on entry and dL/dc_{t-1} on
+   * exit. dgates (B, 4H) receives the gradient of the pre-activations.
+   */
+  lstmBackward(
+    B: number, H: number, gates: FloatArray, cPrev: FloatArray, c: FloatArray,
+    dy: FloatArray, dhNext: FloatArray, dc: FloatArray, dgates: FloatArray,
+  ): void;
+
+  /**
+   * GRU step as PyTorch defines it: gx = x W_ih + b_ih (B, 3H), gh = hPrev W_hh + b_hh (B, 3H),
+   * r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z), n = tanh(gx_n + r * gh_n),
+   * h = (1 - z) * n + z * hPrev. act (B, 3H) receives r, z, n.
+   */
+  gruForward(B: number, H: number, gx: FloatArray, gh: FloatArray, hPrev: FloatArray, act: FloatArray, h: FloatArray): void;
+  /**
+   * Backward of gruForward. dh = dy + dhNext. Writes dgx (B, 3H), dgh (B, 3H) (gradients of gx
+   * and gh) and dhPrevDirect (B, H) = dh * z, the part of dL/dhPrev that does not go through W_hh.
+   * dhPrevDirect may alias dhNext.
+   */
+  gruBackward(
+    B: number, H: number, act: FloatArray, gh: FloatArray, hPrev: FloatArray,
+    dy: FloatArray, dhNext: FloatArray, dgx: FloatArray, dgh: FloatArray, dhPrevDirect: FloatArray,
+  ): void;
+
+  /**
+   * Softmax cross-entropy over N rows of V logits, fused with its backward. Returns the sum over
+   * rows of -log softmax(logits)[target] (in float64). If dlogits is given, it receives
+   * (softmax(logits) - onehot(target)) * scale. A target < 0 marks a row to skip (no loss, zero
+   * gradient). dlogits may alias logits.
+   */
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number;
+
+  // ---- optimizer kernels over the flat parameter arena ----
+
+  /** sum_i x[i]^2 for i < n, accumulated in float64. */
+  sumSquares(n: number, x: FloatArray): number;
+  /** x[i] *= s. */
+  scale(n: number, x: FloatArray, s: number): void;
+  /** x[i] = min(hi, max(lo, x[i])). */
+  clamp(n: number, x: FloatArray, lo: number, hi: number): void;
+
+  /**
+   * Adam (PyTorch's torch.optim.Adam, L2 weight decay added to the gradient):
+   * g' = g + wd p; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'^2;
+   * p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), with bc1 = 1 - b1^t, bc2 = 1 - b2^t.
+   */
+  adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
+    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number): void;
+  /** RMSprop (PyTorch): v = a v + (1 - a) g'^2; p -= lr g' / (sqrt(v) + eps). */
+  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number): void;
+  /** Adagrad (PyTorch): v += g'^2; p -= lr g' / (sqrt(v) + eps). */
+  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number): void;
+  /** SGD with momentum (PyTorch): buf = mu buf + g' (buf = g' on the first step); p -= lr buf. */
+  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean): void;
+}
