@@ -35,6 +35,16 @@ export interface Backend {
   alloc(bytes: number): Block;
 
   /**
+   * Called by the model after any write to the parameters (init, load, an optimizer step, a test
+   * poking a weight). A backend that caches weights in another layout (packed GEMM panels) drops
+   * the cache here. Optional.
+   */
+  weightsChanged?(): void;
+
+  /** Release threads and memory; the backend is unusable afterwards. Optional. */
+  dispose?(): void;
+
+  /**
    * C (M, N) = op(A) @ op(B) + beta * C, where op(A) is (M, K) and op(B) is (K, N).
    * transA: A is stored (K, M) with row stride lda; otherwise (M, K).
    * transB: B is stored (N, K) with row stride ldb; otherwise (K, N).
