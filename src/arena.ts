@@ -60,10 +60,11 @@ export class Arena {
 
   floats(slot: Slot): FloatArray {
     const Ctor = this.dtype === 'float64' ? Float64Array : Float32Array;
-    return new Ctor(this.buffer, this.base + slot.byteOffset, slot.length);
+    // (a SharedArrayBuffer when the arena lives in shared WebAssembly memory)
+    return new Ctor(this.buffer as ArrayBuffer, this.base + slot.byteOffset, slot.length);
   }
 
   ints(slot: Slot): Int32Array {
-    return new Int32Array(this.buffer, this.base + slot.byteOffset, slot.length);
+    return new Int32Array(this.buffer as ArrayBuffer, this.base + slot.byteOffset, slot.length);
   }
 }

@@ -1,0 +1,162 @@
+/**
+ * Every knob of a training run, with its default, in one list (as nanoGPT keeps them). The CLI
+ * flags are these names in kebab-case (seqLen → --seq-len). The whole config is stored inside
+ * every checkpoint, so a model always knows how it was made.
+ *
+ * Defaults follow char-rnn / torch-rnn: a 2-layer LSTM of 128 units, batches of 50 streams ×
+ * 50 characters, Adam at 2e-3, gradients clipped to global norm 5, no dropout.
+ */
+import { CharRnnError } from './errors.js';
+import type { CellType } from './model/layer.js';
+
+export type OptimizerName = 'adam' | 'rmsprop' | 'adagrad' | 'sgd';
+
+export interface TrainConfig {
+  // ---- model ----
+  model: CellType; // rnn | lstm | gru
+  layers: number;
+  hidden: number;
+  embed: number; // 0 = one-hot input (min-char-rnn), as a row lookup
+  dropout: number; // between layers, 0 ≤ p < 1
+  // ---- data ----
+  valFrac: number; // contiguous split: train, then validation, then test
+  testFrac: number;
+  batch: number; // B parallel streams
+  seqLen: number; // T characters per window (truncated BPTT length)
+  // ---- optimizer ----
+  optimizer: OptimizerName;
+  lr: number;
+  lrDecay: number; // multiply lr by this at the end of every epoch ≥ lrDecayAfter (char-rnn)
+  lrDecayAfter: number;
+  weightDecay: number; // L2 added to the gradient (PyTorch's weight_decay)
+  clip: number; // 0 = no clipping
+  clipMode: 'norm' | 'value'; // global-norm rescale, or clamp each element to ±clip (min-char-rnn)
+  beta1: number; // adam
+  beta2: number; // adam
+  eps: number; // adam, rmsprop, adagrad
+  alpha: number; // rmsprop smoothing (char-rnn's decay_rate)
+  momentum: number; // sgd
+  // ---- loop ----
+  maxIters: number; // 0 = no limit
+  epochs: number; // 0 = no limit
+  maxTime: number; // seconds, 0 = no limit
+  evalEvery: number; // iterations between validation passes (and checkpoints)
+  sampleEvery: number; // iterations between samples shown while training, 0 = never
+  sampleLength: number;
+  sampleTemperature: number;
+  seed: number;
+  // ---- engine ----
+  backend: 'auto' | 'wasm' | 'js';
+  threads: number; // 0 = all cores
+}
+
+export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  model: 'lstm',
+  layers: 2,
+  hidden: 128,
+  embed: 0,
+  dropout: 0,
+  valFrac: 0.05,
+  testFrac: 0.05,
+  batch: 50,
+  seqLen: 50,
+  optimizer: 'adam',
+  lr: 2e-3,
+  lrDecay: 0.97,
+  lrDecayAfter: 10,
+  weightDecay: 0,
+  clip: 5,
+  clipMode: 'norm',
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  alpha: 0.95,
+  momentum: 0.9,
+  maxIters: 0,
+  epochs: 50,
+  maxTime: 180,
+  evalEvery: 200,
+  sampleEvery: 200,
+  sampleLength: 200,
+  sampleTemperature: 0.8,
+  seed: 1337,
+  backend: 'auto',
+  threads: 0,
+} satisfies TrainConfig);
+
+/** lr → --lr, seqLen → --seq-len: how the CLI names a key, used in error messages. */
+export function flagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+type Rule = { int?: boolean; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean; oneOf?: readonly string[] };
+
+const RULES: { [K in keyof TrainConfig]: Rule } = {
+  model: { oneOf: ['rnn', 'lstm', 'gru'] },
+  layers: { int: true, min: 1, max: 64 },
+  hidden: { int: true, min: 1, max: 16384 },
+  embed: { int: true, min: 0, max: 16384 },
+  dropout: { min: 0, max: 1, maxExclusive: true },
+  valFrac: { min: 0, max: 1, maxExclusive: true, minExclusive: true },
+  testFrac: { min: 0, max: 1, maxExclusive: true },
+  batch: { int: true, min: 1, max: 100000 },
+  seqLen: { int: true, min: 1, max: 100000 },
+  optimizer: { oneOf: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
+  lr: { min: 0, minExclusive: true, max: 100 },
+  lrDecay: { min: 0, minExclusive: true, max: 1 },
+  lrDecayAfter: { int: true, min: 0 },
+  weightDecay: { min: 0 },
+  clip: { min: 0 },
+  clipMode: { oneOf: ['norm', 'value'] },
+  beta1: { min: 0, max: 1, maxExclusive: true },
+  beta2: { min: 0, max: 1, maxExclusive: true },
+  eps: { min: 0, minExclusive: true },
+  alpha: { min: 0, max: 1, maxExclusive: true },
+  momentum: { min: 0, max: 1, maxExclusive: true },
+  maxIters: { int: true, min: 0 },
+  epochs: { min: 0 },
+  maxTime: { min: 0 },
+  evalEvery: { int: true, min: 1 },
+  sampleEvery: { int: true, min: 0 },
+  sampleLength: { int: true, min: 0, max: 1e7 },
+  sampleTemperature: { min: 0, max: 100 },
+  seed: { int: true, min: 0, max: 2 ** 32 - 1 },
+  backend: { oneOf: ['auto', 'wasm', 'js'] },
+  threads: { int: true, min: 0, max: 256 },
+};
+
+/** Fill in defaults and check every value; throws a one-line CharRnnError naming the flag. */
+export function resolveConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
+  const cfg = { ...DEFAULT_CONFIG } as TrainConfig;
+  for (const [key, value] of Object.entries(partial)) {
+    if (!(key in RULES)) throw new CharRnnError('bad-flag', `unknown setting ${flagName(key)}`);
+    if (value !== undefined) (cfg as unknown as Record<string, unknown>)[key] = value;
+  }
+  for (const key of Object.keys(RULES) as (keyof TrainConfig)[]) checkValue(key, cfg[key], RULES[key]);
+  if (cfg.valFrac + cfg.testFrac >= 1) {
+    throw new CharRnnError('bad-flag', `--val-frac plus --test-frac must be below 1 (got ${cfg.valFrac} + ${cfg.testFrac}); leave some text to train on`);
+  }
+  return cfg;
+}
+
+function checkValue(key: keyof TrainConfig, value: unknown, rule: Rule): void {
+  const flag = flagName(key);
+  if (rule.oneOf) {
+    if (typeof value !== 'string' || !rule.oneOf.includes(value)) {
+      throw new CharRnnError('bad-flag', `${flag} must be one of ${rule.oneOf.join(', ')} (got ${JSON.stringify(value)})`);
+    }
+    return;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new CharRnnError('bad-flag', `${flag} must be a number (got ${JSON.stringify(value)})`);
+  }
+  if (rule.int && !Number.isInteger(value)) throw new CharRnnError('bad-flag', `${flag} must be a whole number (got ${value})`);
+  const lo = rule.min;
+  const hi = rule.max;
+  const tooLow = lo !== undefined && (rule.minExclusive ? value <= lo : value < lo);
+  const tooHigh = hi !== undefined && (rule.maxExclusive ? value >= hi : value > hi);
+  if (tooLow || tooHigh) {
+    const range = `${lo === undefined ? '' : (rule.minExclusive ? '> ' : '≥ ') + lo}${lo !== undefined && hi !== undefined ? ' and ' : ''}${hi === undefined ? '' : (rule.maxExclusive ? '< ' : '≤ ') + hi}`;
+    throw new CharRnnError('bad-flag', `${flag} must be ${range} (got ${value})`);
+  }
+}

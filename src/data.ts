@@ -1,0 +1,152 @@
+/**
+ * The corpus as token ids, its contiguous train/val/test split, and char-rnn's batching.
+ *
+ * Memory: a corpus is held as one id per character in the smallest integer array that fits the
+ * vocabulary (1 byte for ≤ 256 symbols), never as a JS string or an array of strings, so a
+ * 100 MB corpus costs about 100 MB.
+ *
+ * Batching (as in char-rnn / torch-rnn): the training split is cut into B contiguous streams of
+ * equal length L; an epoch walks all streams in parallel in windows of T characters. Stream b's
+ * hidden state at the end of window w is the initial state of window w + 1, so the model sees
+ * each stream as one long text (truncated backpropagation through time).
+ */
+import { CharRnnError } from './errors.js';
+import { forEachCodePoint, idArrayFor, Vocabulary, type IdArray } from './vocab.js';
+
+export interface TextPart {
+  /** Shown in error messages (a file path). */
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface Corpus {
+  vocab: Vocabulary;
+  ids: IdArray;
+}
+
+/**
+ * Decode the parts (concatenated in order) and build the vocabulary from them, or encode them
+ * with a given vocabulary. Two passes over the bytes: one to validate and collect the
+ * symbols and count characters, one to write the ids.
+ */
+export function buildCorpus(parts: TextPart[], opts: { allowNul?: boolean } = {}): Corpus {
+  const seen = new Set<number>();
+  let count = 0;
+  for (const part of parts) {
+    forEachCodePoint(part.bytes, part.name, (cp) => {
+      if (cp === 0 && !opts.allowNul) {
+        throw new CharRnnError('binary-input', `${part.name} contains NUL bytes and looks like a binary file; give text files only`);
+      }
+      seen.add(cp);
+      count++;
+    });
+  }
+  if (count === 0) throw new CharRnnError('empty-corpus', `${parts.map((p) => p.name).join(', ') || 'the corpus'} has no text; give a non-empty UTF-8 text file`);
+  const vocab = new Vocabulary(seen);
+  return { vocab, ids: encodeParts(parts, vocab).ids };
+}
+
+/**
+ * Encode text with an existing vocabulary. Characters outside it are dropped and counted
+ * (evaluation reports them rather than failing).
+ */
+export function encodeParts(parts: TextPart[], vocab: Vocabulary): { ids: IdArray; unknown: number } {
+  let count = 0;
+  let unknown = 0;
+  for (const part of parts) forEachCodePoint(part.bytes, part.name, (cp) => (vocab.has(cp) ? count++ : unknown++));
+  const ids = idArrayFor(vocab.size, count);
+  let k = 0;
+  for (const part of parts) {
+    forEachCodePoint(part.bytes, part.name, (cp) => {
+      const id = vocab.id(cp);
+      if (id >= 0) ids[k++] = id;
+    });
+  }
+  return { ids, unknown };
+}
+
+export interface Split {
+  train: IdArray;
+  val: IdArray;
+  test: IdArray;
+}
+
+/** Contiguous split: the first (1 - val - test) of the text trains, then validation, then test. */
+export function splitCorpus(ids: IdArray, valFrac: number, testFrac: number): Split {
+  const n = ids.length;
+  const nVal = Math.floor(n * valFrac);
+  const nTest = Math.floor(n * testFrac);
+  const nTrain = n - nVal - nTest;
+  return {
+    train: ids.subarray(0, nTrain),
+    val: ids.subarray(nTrain, nTrain + nVal),
+    test: ids.subarray(nTrain + nVal),
+  };
+}
+
+/**
+ * B contiguous streams over `ids`, read in windows of T. Inputs and targets are written
+ * time-major: position (t, b) is at index t * B + b, which is how the model lays out a window.
+ */
+export class Batcher {
+  /** Characters per stream. */
+  readonly streamLength: number;
+  readonly windows: number;
+
+  constructor(readonly ids: IdArray, readonly B: number, readonly T: number) {
+    // Each stream needs one extra character: the target of its last input.
+    this.streamLength = Math.floor((ids.length - 1) / B);
+    this.windows = Math.floor(this.streamLength / T);
+  }
+
+  /** Fill window w (0-based) of every stream. */
+  fill(w: number, inputs: Int32Array, targets: Int32Array): void {
+    const { B, T, ids, streamLength } = this;
+    for (let b = 0; b < B; b++) {
+      const start = b * streamLength + w * T;
+      for (let t = 0; t < T; t++) {
+        inputs[t * B + b] = ids[start + t];
+        targets[t * B + b] = ids[start + t + 1];
+      }
+    }
+  }
+}
+
+/**
+ * For evaluation: like Batcher, but covers every character of the stream (the last window is
+ * padded; padded positions get target -1, which the loss skips). Returns the number of windows.
+ */
+export class EvalBatcher {
+  readonly streamLength: number;
+  readonly windows: number;
+  readonly B: number;
+
+  constructor(readonly ids: IdArray, maxB: number, readonly T: number) {
+    const n = Math.max(0, ids.length - 1); // predictions to make
+    this.B = Math.max(1, Math.min(maxB, Math.floor(n / T)));
+    this.streamLength = Math.floor(n / this.B);
+    this.windows = Math.ceil(this.streamLength / T);
+  }
+
+  /** Inputs/targets are laid out for `batch` ≥ B streams; streams ≥ B are all padding. */
+  fill(w: number, batch: number, inputs: Int32Array, targets: Int32Array): number {
+    const { B, T, ids, streamLength } = this;
+    let counted = 0;
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < T; t++) {
+        const pos = w * T + t;
+        const k = t * batch + b;
+        if (b < B && pos < streamLength) {
+          const i = b * streamLength + pos;
+          inputs[k] = ids[i];
+          targets[k] = ids[i + 1];
+          counted++;
+        } else {
+          inputs[k] = 0;
+          targets[k] = -1;
+        }
+      }
+    }
+    return counted;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * LSTM layer, as PyTorch's nn.LSTM (gate order i, f, g, o):
+ *
+ *   [i f g o] = x_t W_ih + b_ih + h_{t-1} W_hh + b_hh          (B, 4H)
+ *   i, f, o = sigmoid(.), g = tanh(.)
+ *   c_t = f ⊙ c_{t-1} + i ⊙ g
+ *   h_t = o ⊙ tanh(c_t)
+ *
+ * Backward, per step going back in time (dh = dy_t + dh_{t+1}, dc = carried dL/dc_t):
+ *   dc += dh ⊙ o ⊙ (1 - tanh²c_t);  do = dh ⊙ tanh c_t;  di = dc ⊙ g;  dg = dc ⊙ i;
+ *   df = dc ⊙ c_{t-1};  dc_{t-1} = dc ⊙ f;  then through each nonlinearity to dpre_t;
+ *   dh_{t-1} = dpre_t W_hhᵀ.
+ * After the loop: dW_hh += h_{0..T-1}ᵀ dpre (one GEMM over the window), and the input side.
+ */
+import type { Backend } from '../backend/types.js';
+import { inputProjection, inputProjectionBackward, type LayerBuffers, type LayerParams } from './layer.js';
+
+export function lstmForward(be: Backend, p: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number): void {
+  const G = 4 * H;
+  inputProjection(be, p, buf, ids, T * B, In, G, true);
+  for (let t = 0; t < T; t++) {
+    const pre = buf.preAt[t]; // (B, 4H)
+    be.gemm(false, false, B, G, H, buf.hAt[t], H, p.whh, G, 1, pre, G); // += h_{t-1} W_hh
+    be.lstmForward(B, H, pre, buf.cAt[t], buf.cAt[t + 1], buf.hAt[t + 1]);
+  }
+}
+
+export function lstmBackward(be: Backend, p: LayerParams, g: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number): void {
+  const G = 4 * H;
+  const dh = buf.dh; // (B, H) dL/dh_t carried backwards; zero past the window (truncated BPTT)
+  const dc = buf.dc!; // (B, H)
+  dh.fill(0);
+  dc.fill(0);
+  for (let t = T - 1; t >= 0; t--) {
+    be.lstmBackward(B, H, buf.preAt[t], buf.cAt[t], buf.cAt[t + 1], buf.dyAt[t], dh, dc, buf.dpreAt[t]);
+    be.gemm(false, true, B, H, G, buf.dpreAt[t], G, p.whh, G, 0, dh, H); // dh_{t-1} = dpre_t W_hhᵀ
+  }
+  // dW_hh (H, 4H) += [h_0 .. h_{T-1}]ᵀ (H, T·B) @ dpre (T·B, 4H)
+  be.gemm(true, false, H, G, T * B, buf.h, H, buf.dpre, G, 1, g.whh, G);
+  inputProjectionBackward(be, p, g, buf, ids, T * B, In, G, true);
+}

@@ -1,0 +1,316 @@
+/**
+ * The char-RNN: (embedding or one-hot) → L recurrent layers → linear decoder → softmax.
+ *
+ *   x_t   = E[id_t]            (B, E)   or one-hot(id_t) when embed = 0
+ *   h^l_t = cell(h^{l-1}_t, h^l_{t-1})  for l = 1..L (dropout between layers when training)
+ *   z_t   = h^L_t W_dec + b_dec (B, V)
+ *   loss  = mean over t, b of -log softmax(z_t)[target]
+ *
+ * Parameters are named as a PyTorch user would name them (see docs/checkpoint.md):
+ *   embedding.weight (V, E); rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, rnn.bias_ih_l{k},
+ *   rnn.bias_hh_l{k}; decoder.weight (V, H); decoder.bias (V).
+ * All of them live in one flat array `params` (and their gradients at the same offsets in
+ * `grads`), so the optimizer, clipping and checkpointing are single loops over one buffer.
+ */
+import type { Backend, DType, FloatArray } from '../backend/types.js';
+import { ArenaPlan, type Slot } from '../arena.js';
+import type { Rng } from '../rng.js';
+import { GATES, makeLayerBuffers, planLayerBuffers, type CellType, type LayerBuffers, type LayerParams } from './layer.js';
+import { lstmBackward, lstmForward } from './lstm.js';
+import { gruBackward, gruForward } from './gru.js';
+import { rnnBackward, rnnForward } from './rnn.js';
+
+export interface ModelConfig {
+  type: CellType;
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  /** Embedding width; 0 = one-hot input (min-char-rnn), done as a row lookup. */
+  embed: number;
+  /** Dropout probability on the outputs of every layer but the last (as nn.LSTM's dropout). */
+  dropout: number;
+}
+
+export interface ParamSpec {
+  /** PyTorch state-dict name. */
+  name: string;
+  /** Shape in PyTorch's layout. */
+  shape: number[];
+  /** Stored transposed here (2-D weights kept as (in, out) for row-major x @ W). */
+  transposed: boolean;
+  offset: number;
+  size: number;
+  init: { kind: 'uniform'; bound: number } | { kind: 'normal' } | { kind: 'const'; value: number; from?: number; to?: number; bound: number };
+}
+
+type CellFn = (be: Backend, p: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number) => void;
+type CellBackFn = (be: Backend, p: LayerParams, g: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number) => void;
+const CELLS: Record<CellType, { forward: CellFn; backward: CellBackFn }> = {
+  rnn: { forward: rnnForward, backward: rnnBackward },
+  lstm: { forward: lstmForward, backward: lstmBackward },
+  gru: { forward: gruForward, backward: gruBackward },
+};
+
+/** Lay out every parameter in one flat buffer, in a fixed order (also the checkpoint's order). */
+export function paramSpecs(c: ModelConfig): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[], transposed: boolean, init: ParamSpec['init']): void => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    specs.push({ name, shape, transposed, offset, size, init });
+    offset += size;
+  };
+  const V = c.vocabSize;
+  const H = c.hidden;
+  const G = GATES[c.type] * H;
+  const k = 1 / Math.sqrt(H); // PyTorch's U(-1/√H, 1/√H) for every recurrent weight and bias
+  if (c.embed > 0) add('embedding.weight', [V, c.embed], false, { kind: 'normal' });
+  for (let l = 0; l < c.layers; l++) {
+    const In = l === 0 ? (c.embed > 0 ? c.embed : V) : H;
+    add(`rnn.weight_ih_l${l}`, [G, In], true, { kind: 'uniform', bound: k });
+    add(`rnn.weight_hh_l${l}`, [G, H], true, { kind: 'uniform', bound: k });
+    // The forget gate starts open (bias 1, split as 1 on b_ih and 0 on b_hh): the cell
+    // remembers by default, which speeds early learning (Jozefowicz et al. 2015).
+    add(`rnn.bias_ih_l${l}`, [G], false, c.type === 'lstm' ? { kind: 'const', value: 1, from: H, to: 2 * H, bound: k } : { kind: 'uniform', bound: k });
+    add(`rnn.bias_hh_l${l}`, [G], false, c.type === 'lstm' ? { kind: 'const', value: 0, from: H, to: 2 * H, bound: k } : { kind: 'uniform', bound: k });
+  }
+  const kd = 1 / Math.sqrt(H); // nn.Linear's default bound 1/√fan_in
+  add('decoder.weight', [V, H], true, { kind: 'uniform', bound: kd });
+  add('decoder.bias', [V], false, { kind: 'uniform', bound: kd });
+  return specs;
+}
+
+export function countParams(c: ModelConfig): number {
+  const specs = paramSpecs(c);
+  const last = specs[specs.length - 1];
+  return last.offset + last.size;
+}
+
+/** One window's worth of memory: token ids, targets, per-layer activations, logits. */
+export class Workspace {
+  /** (T·B) input ids, time-major: index t·B + b. */
+  readonly inputs: Int32Array;
+  /** (T·B) target ids; -1 = no target at this position. */
+  readonly targets: Int32Array;
+  readonly layers: LayerBuffers[];
+  /** (T·B, E) embedded inputs, or null for one-hot. */
+  readonly x0: FloatArray | null;
+  /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
+  readonly logits: FloatArray;
+
+  constructor(readonly model: CharRNN, readonly B: number, readonly T: number, opts: { training: boolean }) {
+    const c = model.config;
+    const TB = T * B;
+    const plan = new ArenaPlan(model.dtype);
+    const sInputs = plan.ints(TB);
+    const sTargets = plan.ints(TB);
+    const sX0 = c.embed > 0 ? plan.floats(TB * c.embed) : null;
+    const sDx0 = c.embed > 0 && opts.training ? plan.floats(TB * c.embed) : null;
+    const sLayers = [];
+    for (let l = 0; l < c.layers; l++) {
+      const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : c.hidden;
+      const dropout = opts.training && c.dropout > 0 && l < c.layers - 1;
+      sLayers.push(planLayerBuffers(plan, c.type, B, T, In, c.hidden, false, dropout));
+    }
+    const sLogits = plan.floats(TB * c.vocabSize);
+    const arena = plan.allocate(model.backend);
+    this.inputs = arena.ints(sInputs);
+    this.targets = arena.ints(sTargets);
+    this.x0 = sX0 ? arena.floats(sX0) : null;
+    this.layers = [];
+    for (let l = 0; l < c.layers; l++) {
+      // layer l's input is the output of layer l-1 (or the embedding); its dx is their dy
+      const x = l === 0 ? this.x0 : this.layers[l - 1].y;
+      const buf = makeLayerBuffers(arena, sLayers[l], c.type, B, T, c.hidden, x);
+      if (l > 0) buf.dx = this.layers[l - 1].dy;
+      else if (sDx0) buf.dx = arena.floats(sDx0);
+      this.layers.push(buf);
+    }
+    this.logits = arena.floats(sLogits);
+  }
+
+  /** Zero the carried state (start of an epoch, or of a text). */
+  resetState(): void {
+    for (const L of this.layers) {
+      L.hAt[0].fill(0);
+      L.cAt[0]?.fill(0);
+    }
+  }
+
+  /** The last step's state becomes the next window's initial state. */
+  carryState(): void {
+    for (const L of this.layers) {
+      L.hAt[0].set(L.hAt[this.T]);
+      if (L.c) L.cAt[0].set(L.cAt[this.T]);
+    }
+  }
+
+  /** Copy the initial state (h, and c for an LSTM) of every layer out: [h0_l0, c0_l0?, h0_l1, ...]. */
+  getState(): FloatArray[] {
+    const out: FloatArray[] = [];
+    for (const L of this.layers) {
+      out.push(L.hAt[0].slice());
+      if (L.c) out.push(L.cAt[0].slice());
+    }
+    return out;
+  }
+
+  setState(state: ArrayLike<number>[]): void {
+    let k = 0;
+    for (const L of this.layers) {
+      L.hAt[0].set(state[k++]);
+      if (L.c) L.cAt[0].set(state[k++]);
+    }
+  }
+}
+
+export class CharRNN {
+  readonly specs: ParamSpec[];
+  readonly numParams: number;
+  /** All parameters, flat (P). */
+  readonly params: FloatArray;
+  /** All gradients, same layout (P). */
+  readonly grads: FloatArray;
+  readonly layerParams: LayerParams[] = [];
+  readonly layerGrads: LayerParams[] = [];
+  readonly emb: FloatArray | null; // (V, E)
+  readonly demb: FloatArray | null;
+  readonly wdec: FloatArray; // (H, V)  decoder.weight transposed
+  readonly bdec: FloatArray; // (V)
+  readonly dwdec: FloatArray;
+  readonly dbdec: FloatArray;
+
+  constructor(readonly config: ModelConfig, readonly backend: Backend, readonly dtype: DType = 'float32') {
+    this.specs = paramSpecs(config);
+    this.numParams = countParams(config);
+    const plan = new ArenaPlan(dtype);
+    const sP: Slot = plan.floats(this.numParams);
+    const sG: Slot = plan.floats(this.numParams);
+    const arena = plan.allocate(backend);
+    this.params = arena.floats(sP);
+    this.grads = arena.floats(sG);
+    const view = (buf: FloatArray, name: string): FloatArray => {
+      const s = this.specs.find((x) => x.name === name)!;
+      return buf.subarray(s.offset, s.offset + s.size);
+    };
+    const layer = (buf: FloatArray, l: number): LayerParams => ({
+      wih: view(buf, `rnn.weight_ih_l${l}`),
+      whh: view(buf, `rnn.weight_hh_l${l}`),
+      bih: view(buf, `rnn.bias_ih_l${l}`),
+      bhh: view(buf, `rnn.bias_hh_l${l}`),
+    });
+    for (let l = 0; l < config.layers; l++) {
+      this.layerParams.push(layer(this.params, l));
+      this.layerGrads.push(layer(this.grads, l));
+    }
+    this.emb = config.embed > 0 ? view(this.params, 'embedding.weight') : null;
+    this.demb = config.embed > 0 ? view(this.grads, 'embedding.weight') : null;
+    this.wdec = view(this.params, 'decoder.weight');
+    this.bdec = view(this.params, 'decoder.bias');
+    this.dwdec = view(this.grads, 'decoder.weight');
+    this.dbdec = view(this.grads, 'decoder.bias');
+  }
+
+  /** PyTorch's initialization (see paramSpecs), drawn from rng in spec order. */
+  init(rng: Rng): void {
+    for (const s of this.specs) {
+      const p = this.params.subarray(s.offset, s.offset + s.size);
+      for (let i = 0; i < s.size; i++) {
+        p[i] = s.init.kind === 'normal' ? rng.normal() : rng.uniform(-s.init.bound, s.init.bound);
+      }
+      if (s.init.kind === 'const') p.fill(s.init.value, s.init.from, s.init.to);
+    }
+    this.paramsChanged();
+  }
+
+  /** Call after writing to `params` from outside the optimizer (lets a backend drop caches). */
+  paramsChanged(): void {
+    this.backend.weightsChanged?.();
+  }
+
+  zeroGrad(): void {
+    this.grads.fill(0);
+  }
+
+  /**
+   * Forward over one window. Reads ws.inputs / ws.targets; returns the summed loss (nats) and the
+   * number of predictions. With `train`, applies dropout (drawing masks from rng) and leaves
+   * dL/dlogits (for the mean loss) in ws.logits, ready for backward.
+   */
+  forward(ws: Workspace, opts: { train: boolean; rng?: Rng } = { train: false }): { loss: number; count: number } {
+    const { backend: be, config: c } = this;
+    const { B, T } = ws;
+    const TB = B * T;
+    const H = c.hidden;
+    const cell = CELLS[c.type];
+    if (this.emb) be.gatherRows(TB, ws.inputs, this.emb, c.embed, ws.x0!, false);
+    for (let l = 0; l < c.layers; l++) {
+      const buf = ws.layers[l];
+      const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
+      cell.forward(be, this.layerParams[l], buf, ws.inputs, B, T, In, H);
+      if (buf.mask) {
+        if (!opts.train || !opts.rng) throw new Error('a dropout workspace is for training forwards');
+        const keep = 1 - c.dropout;
+        const m = buf.mask;
+        for (let i = 0; i < m.length; i++) m[i] = opts.rng.next() < keep ? 1 / keep : 0;
+        buf.y.set(buf.h.subarray(B * H));
+        be.mul(TB * H, buf.y, m);
+      }
+    }
+    const top = ws.layers[c.layers - 1].y; // (T·B, H)
+    const V = c.vocabSize;
+    be.broadcastRows(TB, V, this.bdec, ws.logits, false);
+    be.gemm(false, false, TB, V, H, top, H, this.wdec, V, 1, ws.logits, V);
+    let count = 0;
+    for (let i = 0; i < TB; i++) if (ws.targets[i] >= 0) count++;
+    const loss = be.softmaxCrossEntropy(TB, V, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0);
+    return { loss, count };
+  }
+
+  /**
+   * Backward over the window of the last training forward; gradients are added (+=) to
+   * `grads`, so call zeroGrad() first. Afterwards each layer's `dh` (and `dc`) holds the
+   * gradient w.r.t. its initial state.
+   */
+  backward(ws: Workspace): void {
+    const { backend: be, config: c } = this;
+    const { B, T } = ws;
+    const TB = B * T;
+    const H = c.hidden;
+    const V = c.vocabSize;
+    const cell = CELLS[c.type];
+    const topBuf = ws.layers[c.layers - 1];
+    const dlogits = ws.logits;
+    be.gemm(true, false, H, V, TB, topBuf.y, H, dlogits, V, 1, this.dwdec, V); // dW_dec += yᵀ dz
+    be.colSumAcc(TB, V, dlogits, this.dbdec);
+    be.gemm(false, true, TB, H, V, dlogits, V, this.wdec, V, 0, topBuf.dy, H); // dy = dz W_decᵀ
+    for (let l = c.layers - 1; l >= 0; l--) {
+      const buf = ws.layers[l];
+      if (buf.mask) be.mul(TB * H, buf.dy, buf.mask); // through the dropout of this layer's output
+      const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
+      cell.backward(be, this.layerParams[l], this.layerGrads[l], buf, ws.inputs, B, T, In, H);
+    }
+    if (this.demb) be.scatterAddRows(TB, ws.inputs, ws.layers[0].dx!, c.embed, this.demb);
+  }
+
+  /** A parameter in PyTorch's layout (a copy). */
+  exportParam(s: ParamSpec, from: FloatArray = this.params): Float32Array {
+    const src = from.subarray(s.offset, s.offset + s.size);
+    const out = new Float32Array(s.size);
+    if (!s.transposed) out.set(src);
+    else transpose(src, s.shape[1], s.shape[0], out); // stored (in, out) → PyTorch (out, in)
+    return out;
+  }
+
+  /** Write a parameter given in PyTorch's layout. */
+  importParam(s: ParamSpec, data: ArrayLike<number>, into: FloatArray = this.params): void {
+    const dst = into.subarray(s.offset, s.offset + s.size);
+    if (!s.transposed) dst.set(data);
+    else transpose(data, s.shape[0], s.shape[1], dst);
+  }
+}
+
+/** out (cols, rows) = transpose of a (rows, cols). */
+function transpose(a: ArrayLike<number>, rows: number, cols: number, out: { [i: number]: number }): void {
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+}

@@ -1,0 +1,86 @@
+/**
+ * Float64 centred-difference gradient check of every cell type: with one-hot input and with an
+ * embedding, with 1 and 2 layers (and dropout between them), on every parameter and on the
+ * initial hidden (and cell) state. If the hand-written backward is wrong anywhere, this fails.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../src/rng.js';
+import { Workspace, type CharRNN } from '../src/model/model.js';
+import { CELLS, randomIds, tinyModel } from './helpers.js';
+
+const B = 2;
+const T = 3;
+const EPS = 1e-5;
+
+function setup(model: CharRNN): { ws: Workspace; loss: () => number } {
+  const ws = new Workspace(model, B, T, { training: true });
+  const rng = new Rng(3);
+  ws.inputs.set(randomIds(rng, B * T, model.config.vocabSize));
+  ws.targets.set(randomIds(rng, B * T, model.config.vocabSize));
+  // a non-zero initial state, so its gradient is non-trivial
+  ws.setState(ws.getState().map((s) => s.map(() => rng.uniform(-0.5, 0.5))));
+  const state0 = ws.getState();
+  const loss = (): number => {
+    ws.setState(state0);
+    const { loss, count } = model.forward(ws, { train: true, rng: new Rng(11) }); // same dropout mask every call
+    return loss / count;
+  };
+  return { ws, loss };
+}
+
+function check(model: CharRNN): void {
+  const { ws, loss } = setup(model);
+  loss();
+  model.zeroGrad();
+  model.backward(ws);
+  const analytic = model.grads.slice();
+  const stateGrads = ws.layers.flatMap((L) => (L.dc ? [L.dh.slice(), L.dc.slice()] : [L.dh.slice()]));
+  let worst = 0;
+  const compare = (a: number, n: number, what: string): void => {
+    // relative error, with an absolute floor for the difference quotient's round-off (~1e-11)
+    const err = Math.max(0, Math.abs(a - n) - 1e-9) / Math.max(1e-12, Math.abs(a) + Math.abs(n));
+    worst = Math.max(worst, err);
+    assert.ok(err < 1e-6, `${what}: analytic ${a} vs numeric ${n}`);
+  };
+  for (const s of model.specs) {
+    for (let i = 0; i < s.size; i++) {
+      const k = s.offset + i;
+      const orig = model.params[k];
+      model.params[k] = orig + EPS;
+      const lp = loss();
+      model.params[k] = orig - EPS;
+      const lm = loss();
+      model.params[k] = orig;
+      compare(analytic[k], (lp - lm) / (2 * EPS), `${s.name}[${i}]`);
+    }
+  }
+  // the initial state: perturb h_0 (and c_0) of every layer
+  const state0 = ws.getState();
+  for (let j = 0; j < state0.length; j++) {
+    for (let i = 0; i < state0[j].length; i++) {
+      const orig = state0[j][i];
+      const perturbed = (d: number): number => {
+        const st = state0.map((x) => x.slice());
+        st[j][i] = orig + d;
+        ws.setState(st);
+        return model.forward(ws, { train: true, rng: new Rng(11) }).loss / (B * T);
+      };
+      compare(stateGrads[j][i], (perturbed(EPS) - perturbed(-EPS)) / (2 * EPS), `state ${j}[${i}]`);
+    }
+  }
+  assert.ok(worst < 1e-6);
+}
+
+for (const type of CELLS) {
+  for (const embed of [0, 3]) {
+    for (const layers of [1, 2]) {
+      test(`gradient check: ${type}, ${layers} layer(s), ${embed ? 'embedding' : 'one-hot'}`, () => {
+        check(tinyModel(type, { embed, layers }));
+      });
+    }
+  }
+  test(`gradient check: ${type}, 2 layers with dropout`, () => {
+    check(tinyModel(type, { layers: 2, dropout: 0.3, embed: 3 }));
+  });
+}

@@ -1,0 +1,19 @@
+/** Small shared pieces of the tests: tiny models and random data. */
+import { JsBackend } from '../src/backend/js.js';
+import type { Backend, DType } from '../src/backend/types.js';
+import { CharRNN, type ModelConfig } from '../src/model/model.js';
+import type { CellType } from '../src/model/layer.js';
+import { Rng } from '../src/rng.js';
+
+export const CELLS: CellType[] = ['rnn', 'lstm', 'gru'];
+
+export function tinyModel(type: CellType, opts: Partial<ModelConfig> = {}, dtype: DType = 'float64', backend: Backend = new JsBackend(), seed = 7): CharRNN {
+  const config: ModelConfig = { type, vocabSize: 5, hidden: 4, layers: 1, embed: 0, dropout: 0, ...opts };
+  const model = new CharRNN(config, backend, dtype);
+  model.init(new Rng(seed));
+  return model;
+}
+
+export function randomIds(rng: Rng, n: number, V: number): number[] {
+  return Array.from({ length: n }, () => Math.floor(rng.next() * V));
+}
