@@ -24,33 +24,11 @@ export class JsBackend implements Backend {
     beta: 0 | 1, C: FloatArray, ldc: number,
   ): void {
     if (beta === 0) for (let i = 0; i < M; i++) C.fill(0, i * ldc, i * ldc + N);
-    if (!transB) {
-      // C[i, :] += a(i, k) * B[k, :]  — the inner loop streams a row of B and a row of C.
-      for (let i = 0; i < M; i++) {
-        const ci = i * ldc;
-        for (let k = 0; k < K; k++) {
-          const a = transA ? A[k * lda + i] : A[i * lda + k];
-          if (a === 0) continue; // one-hot-ish rows and ReLU-free zeros are common in gradients
-          const bk = k * ldb;
-          for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
-        }
-      }
-    } else {
-      // C[i, j] += dot(a(i, :), B[j, :]) — B is stored (N, K), rows contiguous in k.
-      for (let i = 0; i < M; i++) {
-        const ci = i * ldc;
-        for (let j = 0; j < N; j++) {
-          const bj = j * ldb;
-          let s = 0;
-          if (transA) for (let k = 0; k < K; k++) s += A[k * lda + i] * B[bj + k];
-          else {
-            const ai = i * lda;
-            for (let k = 0; k < K; k++) s += A[ai + k] * B[bj + k];
-          }
-          C[ci + j] += s;
-        }
-      }
-    }
+    // Element (i, k) of op(A): where it sits in A's storage.
+    const sa = transA ? 1 : lda; // step between rows i
+    const ka = transA ? lda : 1; // step between columns k
+    if (!transB) gemmNN(M, N, K, A, sa, ka, B, ldb, C, ldc);
+    else gemmNT(M, N, K, A, sa, ka, B, ldb, C, ldc);
   }
 
   broadcastRows(M: number, N: number, v: FloatArray, C: FloatArray, accumulate: boolean): void {
@@ -260,6 +238,69 @@ export class JsBackend implements Backend {
       const gi = g[i] + wd * p[i];
       buf[i] = first ? gi : momentum * buf[i] + gi;
       p[i] -= lr * buf[i];
+    }
+  }
+}
+
+/**
+ * C += op(A) B, B stored (K, N). Four rows of C at a time: each element of B loaded once
+ * serves four multiply-adds, which is what makes plain JS reach a few GFLOP/s.
+ */
+function gemmNN(M: number, N: number, K: number, A: FloatArray, sa: number, ka: number, B: FloatArray, ldb: number, C: FloatArray, ldc: number): void {
+  let i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const c0 = i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+    for (let k = 0; k < K; k++) {
+      const ak = i * sa + k * ka;
+      const a0 = A[ak], a1 = A[ak + sa], a2 = A[ak + 2 * sa], a3 = A[ak + 3 * sa];
+      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
+      const bk = k * ldb;
+      for (let j = 0; j < N; j++) {
+        const b = B[bk + j];
+        C[c0 + j] += a0 * b;
+        C[c1 + j] += a1 * b;
+        C[c2 + j] += a2 * b;
+        C[c3 + j] += a3 * b;
+      }
+    }
+  }
+  for (; i < M; i++) {
+    const ci = i * ldc;
+    for (let k = 0; k < K; k++) {
+      const a = A[i * sa + k * ka];
+      if (a === 0) continue;
+      const bk = k * ldb;
+      for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
+    }
+  }
+}
+
+/** C += op(A) Bᵀ, B stored (N, K): dot products of rows, four rows of B at a time. */
+function gemmNT(M: number, N: number, K: number, A: FloatArray, sa: number, ka: number, B: FloatArray, ldb: number, C: FloatArray, ldc: number): void {
+  for (let i = 0; i < M; i++) {
+    const ci = i * ldc;
+    const ai = i * sa;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const b0 = j * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const a = A[ai + k * ka];
+        s0 += a * B[b0 + k];
+        s1 += a * B[b1 + k];
+        s2 += a * B[b2 + k];
+        s3 += a * B[b3 + k];
+      }
+      C[ci + j] += s0;
+      C[ci + j + 1] += s1;
+      C[ci + j + 2] += s2;
+      C[ci + j + 3] += s3;
+    }
+    for (; j < N; j++) {
+      const bj = j * ldb;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[ai + k * ka] * B[bj + k];
+      C[ci + j] += s;
     }
   }
 }

@@ -1,0 +1,19 @@
+/**
+ * charrnn — character-level RNN / LSTM / GRU language models, maths written out by hand.
+ * The library does no I/O: give it bytes and text, get events, numbers and bytes back.
+ */
+export { DEFAULT_CONFIG, resolveConfig, flagName, type TrainConfig, type OptimizerName } from './config.js';
+export { CharRnnError } from './errors.js';
+export { Vocabulary, type IdArray } from './vocab.js';
+export { buildCorpus, encodeParts, splitCorpus, Batcher, type Corpus, type TextPart } from './data.js';
+export { CharRNN, Workspace, paramSpecs, countParams, type ModelConfig, type ParamSpec } from './model/model.js';
+export type { CellType } from './model/layer.js';
+export { Optimizer } from './optim.js';
+export { Rng } from './rng.js';
+export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
+export { Sampler, sample, sampleText, type SampleOptions } from './sample.js';
+export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
+export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, FORMAT_VERSION, type CheckpointData, type TrainState } from './checkpoint.js';
+export { encodeSafetensors, decodeSafetensors, type Tensor } from './safetensors.js';
+export { JsBackend } from './backend/js.js';
+export type { Backend, FloatArray } from './backend/types.js';
