@@ -113,7 +113,7 @@ export class Sampler {
       else if (!skipped.includes(ch)) skipped.push(ch);
     }
     if (skipped.length > 0 && !skipUnknown) {
-      throw new CharRnnError('unknown-chars', `--prime: ${describeChars(skipped)} not in the model's vocabulary; remove them or pass --skip-unknown`);
+      throw new CharRnnError('unknown-chars', `--prime: ${describeChars(skipped)} not in the model's vocabulary; remove such characters or pass --skip-unknown`);
     }
     return { ids, skipped };
   }

@@ -1,0 +1,27 @@
+/**
+ * The small slice of `process` the CLI uses, so tests can run main() with fakes and read what
+ * it printed.
+ */
+export interface Proc {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  stdout: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  stderr: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  /** Subscribe to Ctrl-C; returns an unsubscribe function. Absent in tests that don't need it. */
+  on?(event: 'SIGINT', fn: () => void): unknown;
+  off?(event: 'SIGINT', fn: () => void): unknown;
+}
+
+/** A failure the CLI reports as one line (no stack) with this exit code. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+/** Parse a numeric flag strictly: "12abc", "" and "NaN" are errors that name the flag. */
+export function parseNumber(flag: string, value: string): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(n)) throw new CliError(`${flag} must be a number (got ${JSON.stringify(value)})`, 2);
+  return n;
+}

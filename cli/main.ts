@@ -1,0 +1,168 @@
+/**
+ * `charrnn` command line: train, sample, eval. main() takes the process (or a fake one in tests)
+ * and returns the exit code: 0 ok, 1 failed, 2 bad usage, 130 interrupted.
+ *
+ * Flags are parsed by commander (a small, well-kept parser with subcommands and generated
+ * help); every training flag is a key of TrainConfig in kebab-case (src/config.ts).
+ */
+import { Command, CommanderError } from 'commander';
+import { DEFAULT_CONFIG, flagName, type TrainConfig } from '../src/config.js';
+import { CharRnnError } from '../src/errors.js';
+import { CliError, type Proc } from './io.js';
+import { trainCommand } from './train.js';
+import { sampleCommand } from './sample.js';
+import { evalCommand } from './eval.js';
+
+const HELP: { [K in keyof TrainConfig]: string } = {
+  model: 'cell type: rnn, lstm or gru',
+  layers: 'number of stacked recurrent layers',
+  hidden: 'hidden units per layer',
+  embed: 'embedding width; 0 = one-hot input (as min-char-rnn)',
+  dropout: 'dropout between layers, 0 ≤ p < 1',
+  valFrac: 'fraction of the text (after the training part) for validation',
+  testFrac: 'fraction of the text (at the end) held out for testing',
+  batch: 'parallel streams per batch (B)',
+  seqLen: 'characters per window, the truncated-BPTT length (T)',
+  optimizer: 'adam, rmsprop, adagrad or sgd (with momentum)',
+  lr: 'learning rate',
+  lrDecay: 'multiply the learning rate by this after each epoch ≥ --lr-decay-after',
+  lrDecayAfter: 'epoch after which the learning rate decays',
+  weightDecay: 'L2 weight decay',
+  clip: 'gradient clipping threshold; 0 = off',
+  clipMode: 'norm (rescale the global gradient norm) or value (clamp each to ±clip)',
+  beta1: 'Adam β1',
+  beta2: 'Adam β2',
+  eps: 'ε of Adam, RMSprop and Adagrad',
+  alpha: 'RMSprop smoothing constant',
+  momentum: 'SGD momentum',
+  maxIters: 'stop after this many iterations; 0 = no limit',
+  epochs: 'stop after this many epochs; 0 = no limit',
+  maxTime: 'stop after this many seconds; 0 = no limit (default 180 when no limit is given at all)',
+  evalEvery: 'iterations between validation passes and checkpoints',
+  sampleEvery: 'iterations between samples shown while training; 0 = never',
+  sampleLength: 'length of those samples',
+  sampleTemperature: 'temperature of those samples',
+  seed: 'random seed (same seed, same run)',
+  backend: 'auto, wasm or js',
+  threads: 'worker threads for the wasm backend; 0 = all cores',
+};
+
+const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'backend']);
+
+/** The TrainConfig values given on the command line (strings parsed, nothing defaulted). */
+function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
+    const v = opts[key];
+    if (v === undefined) continue;
+    if (STRING_KEYS.has(key)) out[key] = v;
+    else {
+      const s = String(v);
+      const n = s.trim() === '' ? NaN : Number(s);
+      if (!Number.isFinite(n)) throw new CliError(`${flagName(key)} must be a number (got ${JSON.stringify(s)})`, 2);
+      out[key] = n;
+    }
+  }
+  return out as Partial<TrainConfig>;
+}
+
+export async function main(proc: Proc): Promise<number> {
+  let code = 0;
+  const program = new Command('charrnn')
+    .description('Character-level RNN / LSTM / GRU language models: train on any text, sample, evaluate.')
+    .version(await version(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({
+      writeOut: (s) => proc.stdout.write(s),
+      writeErr: (s) => proc.stderr.write(s),
+      outputError: () => {}, // we print errors ourselves, as one line
+    });
+
+  const train = program.command('train').description('train a model (on the built-in Moby Dick unless --data is given)');
+  train.option('--data <path...>', 'text file(s) or directories (recursively) to train on');
+  train.option('--out <dir>', 'directory for checkpoints and metrics (default runs/<corpus name>)');
+  train.option('--resume <dir>', 'continue the run saved in <dir> (writes to <dir>)');
+  train.option('--force', 'overwrite a run already in --out');
+  train.option('--quiet', 'print nothing but errors (and the --json line)');
+  train.option('--json', 'print one final JSON summary line on stdout');
+  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
+    const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
+    train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
+  }
+  train.action(async (opts: Record<string, unknown>) => {
+    code = await trainCommand(proc, {
+      data: opts.data as string[] | undefined,
+      out: opts.out as string | undefined,
+      resume: opts.resume as string | undefined,
+      force: Boolean(opts.force),
+      quiet: Boolean(opts.quiet),
+      json: Boolean(opts.json),
+      config: configFromOptions(opts),
+    });
+  });
+
+  program.command('sample')
+    .description('generate text from a checkpoint')
+    .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
+    .option('--length <n>', 'characters to generate', '500')
+    .option('--temperature <t>', '0 = always the most likely character; 1 = the model as is; higher = wilder', '1')
+    .option('--top-k <k>', 'draw only among the k most likely characters; 0 = all', '0')
+    .option('--top-p <p>', 'draw only among the most likely characters whose probabilities sum to p (0 < p ≤ 1)', '1')
+    .option('--prime <text>', 'text to start from')
+    .option('--skip-unknown', 'drop prime characters the model does not know instead of failing')
+    .option('--seed <n>', 'random seed; the same seed gives the same text (default: random)')
+    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .option('--threads <n>', 'worker threads; 0 = all cores', '1')
+    .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
+      code = await sampleCommand(proc, ckpt, opts);
+    });
+
+  program.command('eval')
+    .description('loss of a checkpoint on a text, in nats/char, bits/char and perplexity')
+    .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
+    .requiredOption('--data <path...>', 'text file(s) to evaluate on')
+    .option('--json', 'print the result as JSON')
+    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .option('--threads <n>', 'worker threads; 0 = all cores', '0')
+    .action(async (ckpt: string, opts: Record<string, string | boolean | string[] | undefined>) => {
+      code = await evalCommand(proc, ckpt, opts);
+    });
+
+  try {
+    await program.parseAsync(proc.argv.slice(2), { from: 'user' });
+    if (proc.argv.length <= 2) {
+      proc.stdout.write(program.helpInformation());
+    }
+    return code;
+  } catch (e) {
+    return reportError(proc, e);
+  }
+}
+
+/** One line on stderr, no stack trace, and the exit code. Unexpected errors say so. */
+export function reportError(proc: Proc, e: unknown): number {
+  if (e instanceof CommanderError) {
+    if (e.exitCode === 0) return 0; // --help, --version
+    proc.stderr.write(`charrnn: ${e.message.replace(/^error: /, '')} (see --help)\n`);
+    return 2;
+  }
+  if (e instanceof CliError) {
+    proc.stderr.write(`charrnn: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof CharRnnError) {
+    proc.stderr.write(`charrnn: ${e.message}\n`);
+    return e.code === 'bad-flag' ? 2 : 1;
+  }
+  const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  proc.stderr.write(`charrnn: internal error: ${msg} (this is a bug; set CHARRNN_DEBUG=1 for details)\n`);
+  if (proc.env.CHARRNN_DEBUG) proc.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+  return 1;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

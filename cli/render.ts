@@ -1,0 +1,82 @@
+/**
+ * Turning training events into terminal output: a live progress line on a TTY (redrawn at most
+ * ten times a second), plain periodic lines otherwise.
+ */
+import type { Metrics, TrainEvent } from '../src/train.js';
+
+export interface Out {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+export class ProgressRenderer {
+  private lastDraw = 0;
+  private lastPlain = 0;
+  private lastVal: number | null = null;
+  private lineShown = false;
+
+  constructor(private readonly out: Out, private readonly now: () => number = () => performance.now() / 1000) {}
+
+  private clearLine(): void {
+    if (this.lineShown) this.out.write('\r\x1b[K');
+    this.lineShown = false;
+  }
+
+  /** A message that must not be mixed into the progress line. */
+  message(s: string): void {
+    this.clearLine();
+    this.out.write(s.endsWith('\n') ? s : s + '\n');
+  }
+
+  event(ev: TrainEvent): void {
+    switch (ev.type) {
+      case 'start':
+        this.message(`${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.backend} backend`);
+        break;
+      case 'step': {
+        const t = this.now();
+        const line = `iter ${ev.iter} | epoch ${ev.epoch.toFixed(2)} | loss ${ev.smoothLoss.toFixed(3)}${this.lastVal !== null ? ` | val ${this.lastVal.toFixed(3)}` : ''} | ${int(ev.charsPerSec)} chars/s${ev.etaSeconds !== null ? ` | ETA ${formatDuration(ev.etaSeconds)}` : ''}`;
+        if (this.out.isTTY) {
+          if (t - this.lastDraw < 0.1) return;
+          this.lastDraw = t;
+          const width = (this.out.columns ?? 100) - 1;
+          this.out.write(`\r\x1b[K${line.slice(0, width)}`);
+          this.lineShown = true;
+        } else if (t - this.lastPlain >= 10) {
+          this.lastPlain = t;
+          this.out.write(line + '\n');
+        }
+        break;
+      }
+      case 'eval':
+        this.lastVal = ev.metrics.val_loss;
+        this.message(formatEval(ev.metrics, ev.isBest));
+        break;
+      case 'sample':
+        this.message(`--- sample at iteration ${ev.iter} ---\n${ev.text}\n---`);
+        break;
+      case 'nan':
+        this.message(`stopped: ${ev.message}`);
+        break;
+      case 'done':
+        this.clearLine();
+        break;
+    }
+  }
+}
+
+export function formatEval(m: Metrics, isBest: boolean): string {
+  return `iter ${m.iter} (epoch ${m.epoch.toFixed(2)}, ${formatDuration(m.seconds)}): train ${m.train_loss.toFixed(4)} nats/char, val ${m.val_loss.toFixed(4)} nats/char = ${m.val_bpc.toFixed(3)} bits/char${isBest ? ' (best)' : ''}, ${int(m.chars_per_s)} chars/s`;
+}

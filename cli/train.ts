@@ -1,0 +1,170 @@
+/**
+ * `charrnn train`: read the corpus, build (or resume) a run, render its events, and write
+ *   OUT/latest.safetensors   the run as of the last evaluation (or Ctrl-C)
+ *   OUT/best.safetensors     the run at its best validation loss
+ *   OUT/metrics.jsonl        one line per evaluation
+ *   OUT/run.json             where the data came from, so --resume can find it again
+ * Checkpoints are written atomically (temp file, fsync, rename): a crash never leaves half a file.
+ */
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { resolveConfig, flagName, type TrainConfig } from '../src/config.js';
+import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
+import { buildCorpus, type Corpus } from '../src/data.js';
+import { Trainer } from '../src/train.js';
+import { checkWritableDir, writeFileAtomic } from './atomic.js';
+import { makeBackend } from './backend.js';
+import { readCorpus, readErrorReason } from './corpus.js';
+import { CliError, type Proc } from './io.js';
+import { ProgressRenderer } from './render.js';
+
+export interface TrainArgs {
+  data?: string[];
+  out?: string;
+  resume?: string;
+  force: boolean;
+  quiet: boolean;
+  json: boolean;
+  config: Partial<TrainConfig>;
+}
+
+const LIMITS = ['maxIters', 'epochs', 'maxTime'] as const;
+/** What may change when resuming: limits, reporting and the engine — never the model or the maths. */
+const RESUMABLE = new Set<keyof TrainConfig>([...LIMITS, 'evalEvery', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'backend', 'threads']);
+
+/**
+ * Stopping limits: with none given, a fresh run trains for the defaults (180 s, at most 50
+ * epochs); given any, the ones not given are off. A resumed run keeps its limits unless new
+ * ones are given.
+ */
+function applyLimits(base: Partial<TrainConfig>, given: Partial<TrainConfig>): Partial<TrainConfig> {
+  if (!LIMITS.some((k) => given[k] !== undefined)) return { ...base, ...given };
+  const out = { ...base, ...given };
+  for (const k of LIMITS) out[k] = given[k] ?? 0;
+  return out;
+}
+
+async function loadResume(dir: string): Promise<CheckpointData> {
+  const path = join(dir, 'latest.safetensors');
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot resume from ${dir}: ${path}: ${readErrorReason(e)}`);
+  }
+  const data = decodeCheckpoint(bytes);
+  if (!data.train) throw new CliError(`${path} has no training state to resume from`);
+  return data;
+}
+
+export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number> {
+  const human = args.quiet ? null : args.json ? proc.stderr : proc.stdout;
+  const renderer = human ? new ProgressRenderer(human) : null;
+  const say = (s: string): void => renderer?.message(s);
+
+  // ---- the run's configuration ----
+  let resume: CheckpointData | undefined;
+  let config: TrainConfig;
+  let dataPaths = args.data;
+  let out: string;
+  if (args.resume) {
+    out = args.out ?? args.resume;
+    resume = await loadResume(args.resume);
+    for (const key of Object.keys(args.config) as (keyof TrainConfig)[]) {
+      if (!RESUMABLE.has(key) && args.config[key] !== resume.config[key]) {
+        throw new CliError(`${flagName(key)} cannot change when resuming (the run has ${flagName(key)} ${resume.config[key]})`, 2);
+      }
+    }
+    config = resolveConfig(applyLimits(resume.config, args.config));
+    if (!dataPaths) {
+      const run = await readRunInfo(args.resume);
+      dataPaths = run.data ?? undefined;
+    }
+  } else {
+    config = resolveConfig(applyLimits({}, args.config));
+  }
+
+  // ---- data ----
+  const { parts, label } = await readCorpus(dataPaths);
+  const corpus: Corpus = buildCorpus(parts);
+  if (resume) {
+    const a = resume.vocab.symbols;
+    const b = corpus.vocab.symbols;
+    if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
+      throw new CliError(`the data's characters differ from the run's vocabulary (${b.length} vs ${a.length} symbols); resume with the same --data`);
+    }
+  }
+  out ??= args.out ?? join('runs', label);
+
+  // ---- output directory: check it up front, not after an hour of training ----
+  if (!resume && existsSync(join(out, 'latest.safetensors')) && !args.force) {
+    throw new CliError(`${out} already holds a run; continue it with --resume ${out}, or pass --force to start over, or choose another --out`);
+  }
+  await checkWritableDir(out);
+  const latest = join(out, 'latest.safetensors');
+  const best = join(out, 'best.safetensors');
+  const metricsPath = join(out, 'metrics.jsonl');
+  if (!resume) {
+    await rm(metricsPath, { force: true });
+    await rm(best, { force: true });
+    await writeFile(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null }, null, 2) + '\n');
+  }
+
+  // ---- train ----
+  const backend = await makeBackend(config.backend, config.threads);
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    if (++interrupts > 1) return; // a second Ctrl-C while saving: saving is atomic and quick
+    abort.abort();
+  };
+  proc.on?.('SIGINT', onSigint);
+  try {
+    const trainer = new Trainer({ config, corpus, backend, resume });
+    let code = 0;
+    for await (const ev of trainer.run(abort.signal)) {
+      renderer?.event(ev);
+      if (ev.type === 'eval') {
+        await appendFile(metricsPath, JSON.stringify(ev.metrics) + '\n');
+        const bytes = trainer.checkpoint();
+        await writeFileAtomic(latest, bytes);
+        if (ev.isBest) await writeFileAtomic(best, bytes);
+      } else if (ev.type === 'done') {
+        if (ev.reason === 'aborted') {
+          await writeFileAtomic(latest, trainer.checkpoint());
+          say(`interrupted: saved ${latest} (continue with: npx charrnn train --resume ${out})`);
+          code = 130;
+        } else if (ev.reason === 'nan') {
+          code = 1;
+        }
+        const ckpt = existsSync(best) ? best : latest;
+        if (args.json) {
+          const s = ev.summary;
+          proc.stdout.write(JSON.stringify({
+            iters: s.iters, epochs: s.epochs, seconds: s.seconds, train_chars_per_s: s.train_chars_per_s,
+            train_loss: s.train_loss, val_loss: s.val_loss, best_val_loss: s.best_val_loss, checkpoint: ckpt,
+          }) + '\n');
+        }
+        if (code === 0) {
+          say(`done (${ev.reason}) after ${ev.summary.iters} iterations; best validation loss ${ev.summary.best_val_loss?.toFixed(4) ?? '?'} nats/char`);
+          say(`checkpoint: ${ckpt}`);
+          say(`sample from it: npx charrnn sample ${ckpt}`);
+        }
+      }
+    }
+    return code;
+  } finally {
+    proc.off?.('SIGINT', onSigint);
+    backend.dispose?.();
+  }
+}
+
+async function readRunInfo(dir: string): Promise<{ data: string[] | null }> {
+  try {
+    const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown };
+    return { data: Array.isArray(info.data) ? info.data.map(String) : null };
+  } catch {
+    return { data: null }; // no record: the built-in corpus (or give --data again)
+  }
+}
