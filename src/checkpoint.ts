@@ -80,7 +80,7 @@ function carriedNames(m: ModelConfig): string[] {
 export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
   const { model, config, vocab, train } = input;
   const tensors: Array<[string, Tensor]> = [];
-  const f32 = (shape: number[], data: Float32Array): Tensor => ({ dtype: 'F32', shape, data });
+  const f32 = (shape: number[], data: FloatArray): Tensor => ({ dtype: 'F32', shape, data: data instanceof Float32Array ? data : Float32Array.from(data) });
   for (const s of model.specs) tensors.push([s.name, f32(s.shape, model.exportParam(s))]);
   const metadata: Record<string, string> = {
     format: 'charrnn',
@@ -94,7 +94,7 @@ export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
     for (const s of model.specs) tensors.push([`optimizer.v.${s.name}`, f32(s.shape, model.exportParam(s, train.optimizer.v))]);
     const names = carriedNames(model.config);
     names.forEach((name, i) => {
-      const data = Float32Array.from(train.carried[i]);
+      const data = train.carried[i];
       tensors.push([name, f32([data.length / model.config.hidden, model.config.hidden], data)]);
     });
     metadata.train_state = JSON.stringify({ ...train.state, optimizerSteps: train.optimizer.t });

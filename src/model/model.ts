@@ -293,10 +293,10 @@ export class CharRNN {
     if (this.demb) be.scatterAddRows(TB, ws.inputs, ws.layers[0].dx!, c.embed, this.demb);
   }
 
-  /** A parameter in PyTorch's layout (a copy). */
-  exportParam(s: ParamSpec, from: FloatArray = this.params): Float32Array {
+  /** A parameter in PyTorch's layout (a copy, of the model's float type). */
+  exportParam(s: ParamSpec, from: FloatArray = this.params): FloatArray {
     const src = from.subarray(s.offset, s.offset + s.size);
-    const out = new Float32Array(s.size);
+    const out = from instanceof Float64Array ? new Float64Array(s.size) : new Float32Array(s.size);
     if (!s.transposed) out.set(src);
     else transpose(src, s.shape[1], s.shape[0], out); // stored (in, out) → PyTorch (out, in)
     return out;
