@@ -1,0 +1,252 @@
+// Matrix multiply C (M, N) = op(A) (M, K) @ op(B) (K, N) + beta C.
+//
+// op(B) is consumed in column panels of 16 floats: panel p holds op(B)[k, 16p .. 16p+16) for
+// k = 0..K-1, `bks` bytes apart. Packed panels (packB) are contiguous, bks = 64, zero padded on
+// the right; a non-transposed B can also be read in place (bks = 4 ldb) for whole panels, which
+// avoids the copy when few rows of A would reuse it (M <= 4, e.g. sampling with batch 1).
+//
+// Register tile: 2 rows x 16 columns = 8 f32x4 accumulators. V8 gives WebAssembly 15 vector
+// registers on x64; 2x16 and 4x8 run at full speed, bigger tiles spill (see
+// /work/shared/notes/performance.md). A is read in place with load32_splat, so transA only
+// changes two strides.
+import { fmadd, at } from './math';
+
+export const PANEL: i32 = 16;
+
+/** Store (beta = 0) or add (beta = 1) the first w lanes of v at p (w >= 4 means all four). */
+// @ts-ignore: decorator
+@inline function storeLanes(p: usize, v: v128, w: i32, beta: i32): void {
+  if (w >= 4) {
+    v128.store(p, beta ? f32x4.add(v128.load(p), v) : v);
+    return;
+  }
+  const x0 = f32x4.extract_lane(v, 0);
+  store<f32>(p, beta ? load<f32>(p) + x0 : x0);
+  if (w > 1) {
+    const x1 = f32x4.extract_lane(v, 1);
+    store<f32>(p, beta ? load<f32>(p, 4) + x1 : x1, 4);
+  }
+  if (w > 2) {
+    const x2 = f32x4.extract_lane(v, 2);
+    store<f32>(p, beta ? load<f32>(p, 8) + x2 : x2, 8);
+  }
+}
+
+/** Write a 16-wide accumulator row (4 vectors) to C, only the first w columns. */
+// @ts-ignore: decorator
+@inline function storeRow(pc: usize, v0: v128, v1: v128, v2: v128, v3: v128, w: i32, beta: i32): void {
+  if (w == 16) {
+    if (beta) {
+      v128.store(pc, f32x4.add(v128.load(pc), v0));
+      v128.store(pc, f32x4.add(v128.load(pc, 16), v1), 16);
+      v128.store(pc, f32x4.add(v128.load(pc, 32), v2), 32);
+      v128.store(pc, f32x4.add(v128.load(pc, 48), v3), 48);
+    } else {
+      v128.store(pc, v0);
+      v128.store(pc, v1, 16);
+      v128.store(pc, v2, 32);
+      v128.store(pc, v3, 48);
+    }
+    return;
+  }
+  storeLanes(pc, v0, w, beta);
+  if (w > 4) storeLanes(pc + 16, v1, w - 4, beta);
+  if (w > 8) storeLanes(pc + 32, v2, w - 8, beta);
+  if (w > 12) storeLanes(pc + 48, v3, w - 12, beta);
+}
+
+/**
+ * Two rows of C (at pc and pc + cRow) times one panel. pa points at op(A)[i, 0]; aRow is the
+ * byte step to row i+1, aK the byte step in k. w = valid columns in this panel.
+ */
+function tile2(pa: usize, aRow: usize, aK: usize, pb: usize, bks: usize, K: i32,
+  pc: usize, cRow: usize, w: i32, beta: i32): void {
+  let c00 = f32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
+  let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  let pa1 = pa + aRow;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const b2 = v128.load(pb, 32);
+    const b3 = v128.load(pb, 48);
+    const a0 = v128.load32_splat(pa);
+    const a1 = v128.load32_splat(pa1);
+    c00 = fmadd(a0, b0, c00);
+    c01 = fmadd(a0, b1, c01);
+    c02 = fmadd(a0, b2, c02);
+    c03 = fmadd(a0, b3, c03);
+    c10 = fmadd(a1, b0, c10);
+    c11 = fmadd(a1, b1, c11);
+    c12 = fmadd(a1, b2, c12);
+    c13 = fmadd(a1, b3, c13);
+    pa += aK;
+    pa1 += aK;
+    pb += bks;
+  }
+  storeRow(pc, c00, c01, c02, c03, w, beta);
+  storeRow(pc + cRow, c10, c11, c12, c13, w, beta);
+}
+
+/** One row of C times one panel (odd M, and M = 1). */
+function tile1(pa: usize, aK: usize, pb: usize, bks: usize, K: i32, pc: usize, w: i32, beta: i32): void {
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
+  for (let k = 0; k < K; k++) {
+    const a = v128.load32_splat(pa);
+    c0 = fmadd(a, v128.load(pb), c0);
+    c1 = fmadd(a, v128.load(pb, 16), c1);
+    c2 = fmadd(a, v128.load(pb, 32), c2);
+    c3 = fmadd(a, v128.load(pb, 48), c3);
+    pa += aK;
+    pb += bks;
+  }
+  storeRow(pc, c0, c1, c2, c3, w, beta);
+}
+
+/**
+ * The unit of work (also what a worker thread runs): rows [i0, i1) of C times panels [p0, p1).
+ * Bp points at panel 0; panel p starts at Bp + p * bps bytes. Loops panel-outer so one panel
+ * (K x 64 bytes) stays in L1/L2 while the rows of A stream past it.
+ */
+export function gemmPanels(transA: i32, N: i32, K: i32, A: usize, lda: i32,
+  Bp: usize, bks: i32, bps: i32, beta: i32, C: usize, ldc: i32,
+  i0: i32, i1: i32, p0: i32, p1: i32): void {
+  // op(A)[i, k] is A[i lda + k] or, transposed, A[k lda + i]
+  const aRow: usize = transA ? 4 : <usize>lda << 2;
+  const aK: usize = transA ? <usize>lda << 2 : 4;
+  const cRow: usize = <usize>ldc << 2;
+  for (let p = p0; p < p1; p++) {
+    const pb = Bp + <usize>p * <usize>bps;
+    const j0 = p * PANEL;
+    const w = min(PANEL, N - j0);
+    let i = i0;
+    for (; i + 2 <= i1; i += 2) {
+      tile2(A + <usize>i * aRow, aRow, aK, pb, <usize>bks, K, C + <usize>i * cRow + (<usize>j0 << 2), cRow, w, beta);
+    }
+    if (i < i1) tile1(A + <usize>i * aRow, aK, pb, <usize>bks, K, C + <usize>i * cRow + (<usize>j0 << 2), w, beta);
+  }
+}
+
+/**
+ * Pack panels [p0, p1) of op(B) (K, N) into dst (panel p at dst + p K 64 bytes), zero padding
+ * the last panel to 16 columns so tiles can always read full vectors.
+ */
+export function packB(transB: i32, K: i32, N: i32, B: usize, ldb: i32, dst: usize, p0: i32, p1: i32): void {
+  const ldbB: usize = <usize>ldb << 2;
+  for (let p = p0; p < p1; p++) {
+    const j0 = p * PANEL;
+    const w = min(PANEL, N - j0);
+    const d0 = dst + <usize>p * <usize>K * 64;
+    if (!transB) {
+      // op(B)[k, j] = B[k ldb + j]: copy 16 contiguous floats per k
+      let src = B + (<usize>j0 << 2);
+      if (w == PANEL) {
+        for (let k = 0; k < K; k++) {
+          const d = d0 + (<usize>k << 6);
+          v128.store(d, v128.load(src));
+          v128.store(d, v128.load(src, 16), 16);
+          v128.store(d, v128.load(src, 32), 32);
+          v128.store(d, v128.load(src, 48), 48);
+          src += ldbB;
+        }
+      } else {
+        memory.fill(d0, 0, <usize>K << 6);
+        for (let k = 0; k < K; k++) {
+          const d = d0 + (<usize>k << 6);
+          for (let jj = 0; jj < w; jj++) store<f32>(at(d, jj), load<f32>(at(src, jj)));
+          src += ldbB;
+        }
+      }
+    } else {
+      // op(B)[k, j] = B[j ldb + k]: a transpose. 4x4 blocks via shuffles when 4 rows of B are
+      // available, so each read and write is a whole vector.
+      if (w < PANEL) memory.fill(d0, 0, <usize>K << 6);
+      let jj = 0;
+      for (; jj + 4 <= w; jj += 4) {
+        const r0 = B + <usize>(j0 + jj) * ldbB;
+        const r1 = r0 + ldbB, r2 = r1 + ldbB, r3 = r2 + ldbB;
+        let k = 0;
+        for (; k + 4 <= K; k += 4) {
+          const kb: usize = <usize>k << 2;
+          const x0 = v128.load(r0 + kb), x1 = v128.load(r1 + kb);
+          const x2 = v128.load(r2 + kb), x3 = v128.load(r3 + kb);
+          // 4x4 transpose: t0 = (x0[0], x1[0], x0[1], x1[1]) ...
+          const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+          const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+          const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+          const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+          const d = d0 + (<usize>k << 6) + (<usize>jj << 2);
+          v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
+          v128.store(d + 64, i64x2.shuffle(t0, t1, 1, 3));
+          v128.store(d + 128, i64x2.shuffle(t2, t3, 0, 2));
+          v128.store(d + 192, i64x2.shuffle(t2, t3, 1, 3));
+        }
+        for (; k < K; k++) {
+          const d = d0 + (<usize>k << 6) + (<usize>jj << 2);
+          const kb: usize = <usize>k << 2;
+          store<f32>(d, load<f32>(r0 + kb));
+          store<f32>(d, load<f32>(r1 + kb), 4);
+          store<f32>(d, load<f32>(r2 + kb), 8);
+          store<f32>(d, load<f32>(r3 + kb), 12);
+        }
+      }
+      for (; jj < w; jj++) {
+        const r = B + <usize>(j0 + jj) * ldbB;
+        for (let k = 0; k < K; k++) store<f32>(d0 + (<usize>k << 6) + (<usize>jj << 2), load<f32>(at(r, k)));
+      }
+    }
+  }
+}
+
+/** A worker's job: optionally pack its own panels (per-call packing), then multiply them. */
+export function gemmTask(transA: i32, N: i32, K: i32, A: usize, lda: i32,
+  Bp: usize, bks: i32, bps: i32, beta: i32, C: usize, ldc: i32,
+  i0: i32, i1: i32, p0: i32, p1: i32,
+  pack: i32, transB: i32, Bsrc: usize, ldb: i32): void {
+  if (pack) packB(transB, K, N, Bsrc, ldb, Bp, p0, p1);
+  gemmPanels(transA, N, K, A, lda, Bp, bks, bps, beta, C, ldc, i0, i1, p0, p1);
+}
+
+/**
+ * Scalar fallback for columns [j0, j1) of a non-transposed B read in place (the < 16 columns
+ * left after the whole panels, when B is not packed).
+ */
+export function gemmColsNN(transA: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32,
+  beta: i32, C: usize, ldc: i32, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  for (let i = i0; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) {
+        const a = load<f32>(at(A, transA ? k * lda + i : i * lda + k));
+        s += a * load<f32>(at(B, k * ldb + j));
+      }
+      const pc = at(C, i * ldc + j);
+      store<f32>(pc, beta ? load<f32>(pc) + s : s);
+    }
+  }
+}
+
+/**
+ * C = op(A) B^T with B (N, K) read in place: one dot product per element, vectorised over k
+ * when A's rows are contiguous. Used when B cannot be packed (no room in memory) or is tiny.
+ */
+export function gemmDotNT(transA: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32,
+  beta: i32, C: usize, ldc: i32, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  for (let i = i0; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
+      const pb = at(B, j * ldb);
+      let s: f32 = 0;
+      if (!transA) {
+        const pa = at(A, i * lda);
+        let acc = f32x4.splat(0);
+        let k = 0;
+        for (; k + 4 <= K; k += 4) acc = fmadd(v128.load(at(pa, k)), v128.load(at(pb, k)), acc);
+        s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+        for (; k < K; k++) s += load<f32>(at(pa, k)) * load<f32>(at(pb, k));
+      } else {
+        for (let k = 0; k < K; k++) s += load<f32>(at(A, k * lda + i)) * load<f32>(at(pb, k));
+      }
+      const pc = at(C, i * ldc + j);
+      store<f32>(pc, beta ? load<f32>(pc) + s : s);
+    }
+  }
+}

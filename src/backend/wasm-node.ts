@@ -1,0 +1,51 @@
+/**
+ * Node entry of the WebAssembly backend: reads build/kernels*.wasm, enables relaxed SIMD in V8
+ * (Node 20 keeps it behind a flag that can be set at run time, but not via NODE_OPTIONS) and
+ * starts worker_threads workers.
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import v8 from 'node:v8';
+import { Worker } from 'node:worker_threads';
+import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from './wasm.js';
+import type { SpawnWorker } from './wasm-pool.js';
+
+// compiled file: dist/src/backend/wasm-node.js -> <package>/build/
+const BUILD = new URL('../../../build/', import.meta.url);
+
+/** Start a worker thread that serves kernel jobs; resolves once it is ready. Unref'd: it never keeps the process alive. */
+const spawnNodeWorker: SpawnWorker = (init) => new Promise((resolve, reject) => {
+  const w = new Worker(new URL('./wasm-worker-node.js', import.meta.url), { workerData: init });
+  w.unref();
+  const fail = (e: unknown): void => reject(e instanceof Error ? e : new Error(`wasm worker exited (${String(e)})`));
+  w.once('error', fail);
+  w.once('exit', fail);
+  w.once('message', () => {
+    w.off('error', fail);
+    w.off('exit', fail);
+    w.on('error', () => { /* a worker catches kernel errors itself; nothing else is expected */ });
+    resolve(w);
+  });
+});
+
+export interface NodeWasmOptions {
+  /** Threads including the caller's; default os.availableParallelism(). */
+  threads?: number;
+  relaxed?: boolean | 'auto';
+}
+
+export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise<WasmBackend> {
+  // Must precede compiling: enables relaxed SIMD on Node 20 (a no-op where it is standard).
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const [plain, relaxed] = await Promise.all([
+    readFile(new URL('kernels.wasm', BUILD)),
+    readFile(new URL('kernels-relaxed.wasm', BUILD)).catch(() => undefined),
+  ]);
+  const o: WasmBackendOptions = {
+    threads: opts.threads ?? os.availableParallelism(),
+    relaxed: opts.relaxed ?? 'auto',
+    wasmBytes: { plain, relaxed },
+    spawnWorker: spawnNodeWorker,
+  };
+  return createWasmBackend(o);
+}

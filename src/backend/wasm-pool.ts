@@ -1,0 +1,191 @@
+/**
+ * Worker threads for the WebAssembly backend: the job protocol (used by both sides, so a Web
+ * Worker host can reuse it) and the calling thread's side of the pool.
+ *
+ * Every worker instantiates the same kernel module on the same shared WebAssembly.Memory, so a
+ * job is a handful of numbers (pointers and sizes) in one pool-wide job block. A job is cut into
+ * chunks; the caller and the workers take chunks from a shared counter until none are left.
+ * That keeps the caller busy instead of waiting, and on a loaded machine (2 cores, other
+ * processes) a descheduled worker costs nothing: a worker that has not taken the job by the time
+ * the caller ran out of chunks is simply cancelled, never waited for.
+ *
+ * Per-worker control block, STATE: IDLE -> POSTED (caller) -> TAKEN (worker, by CAS) -> FINISHED
+ * (worker) -> IDLE (caller); or POSTED -> IDLE (caller cancels by CAS). A worker spins on STATE
+ * (round trip ≈ 1 µs) and after SPIN_MS of idling sleeps in Atomics.wait, flagging SLEEPING so
+ * the caller knows to notify.
+ */
+import type { KernelExports } from './wasm-abi.js';
+
+// Int32 slots of a worker's control block
+const STATE = 0;
+const SLEEPING = 1; // 1 while the worker is (about to be) in Atomics.wait
+const FAILED = 2; // 1 if the worker's last job threw
+const CONTROL_BYTES = 16;
+const IDLE = 0, POSTED = 1, TAKEN = 2, FINISHED = 3;
+
+// Job block: Int32 NEXT (chunk counter) then Float64 arguments, a[0] = op
+const NEXT = 0;
+const ARGS_OFFSET = 16;
+const ARG_SLOTS = 24;
+const JOB_BYTES = ARGS_OFFSET + ARG_SLOTS * 8;
+
+/** How long an idle worker spins before sleeping: longer than the gaps between GEMMs in a step. */
+const SPIN_MS = 2;
+
+export const OP_GEMM = 1;
+export const OP_EXIT = 2;
+
+/**
+ * OP_GEMM arguments: a[1..19] are those of KernelExports.gemmTask with rows [0, M) and panels
+ * [0, nP); then a[20] = M, a[21] = nP, a[22] = 1 to cut by panels (else by pairs of rows),
+ * a[23] = number of chunks.
+ */
+export const GEMM_M = 20, GEMM_NP = 21, GEMM_BY_PANELS = 22, GEMM_CHUNKS = 23;
+
+/** What a worker needs to start: posted once (Module, shared Memory and SABs are cloneable). */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  job: SharedArrayBuffer;
+}
+
+/** A started worker, as the platform's spawner returns it once the worker is serving jobs. */
+export interface WorkerHandle {
+  terminate(): unknown;
+}
+/** Platform hook: start a worker that calls `serveJobs` (see wasm-worker-node.ts). */
+export type SpawnWorker = (init: WorkerInit) => Promise<WorkerHandle>;
+
+/** Take GEMM chunks from the shared counter and run them until none are left (caller and workers alike). */
+export function runGemmChunks(k: KernelExports, next: Int32Array, a: Float64Array): void {
+  const chunks = a[GEMM_CHUNKS];
+  const M = a[GEMM_M], nP = a[GEMM_NP], byPanels = a[GEMM_BY_PANELS] === 1;
+  for (let c = Atomics.add(next, NEXT, 1); c < chunks; c = Atomics.add(next, NEXT, 1)) {
+    let i0 = 0, i1 = M, p0 = 0, p1 = nP;
+    if (byPanels) {
+      p0 = Math.round((nP * c) / chunks);
+      p1 = Math.round((nP * (c + 1)) / chunks);
+    } else {
+      // pairs of rows, so every chunk but the last keeps the 2-row register tile full
+      i0 = Math.min(M, 2 * Math.round((M / 2) * (c / chunks)));
+      i1 = Math.min(M, 2 * Math.round((M / 2) * ((c + 1) / chunks)));
+    }
+    if (i0 >= i1 || p0 >= p1) continue;
+    k.gemmTask(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+      i0, i1, p0, p1, a[16], a[17], a[18], a[19]);
+  }
+}
+
+/** The worker side: serve jobs until OP_EXIT. Blocks its thread (the worker does nothing else). */
+export function serveJobs(init: WorkerInit, k: KernelExports): void {
+  const ints = new Int32Array(init.control, 0, CONTROL_BYTES / 4);
+  const next = new Int32Array(init.job, 0, 1);
+  const a = new Float64Array(init.job, ARGS_OFFSET, ARG_SLOTS);
+  for (;;) {
+    let s = Atomics.load(ints, STATE);
+    if (s !== POSTED) {
+      let until = performance.now() + SPIN_MS;
+      let spins = 0;
+      while ((s = Atomics.load(ints, STATE)) !== POSTED) {
+        if ((++spins & 1023) === 0 && performance.now() > until) {
+          Atomics.store(ints, SLEEPING, 1);
+          Atomics.wait(ints, STATE, s); // returns at once if STATE already changed
+          Atomics.store(ints, SLEEPING, 0);
+          until = performance.now() + SPIN_MS;
+        }
+      }
+    }
+    if (Atomics.compareExchange(ints, STATE, POSTED, TAKEN) !== POSTED) continue; // cancelled
+    const op = a[0];
+    if (op === OP_EXIT) {
+      Atomics.store(ints, STATE, FINISHED);
+      return;
+    }
+    try {
+      if (op === OP_GEMM) runGemmChunks(k, next, a);
+      else throw new Error(`unknown op ${op}`);
+    } catch {
+      Atomics.store(ints, FAILED, 1);
+    }
+    Atomics.store(ints, STATE, FINISHED);
+  }
+}
+
+/** The calling thread's side: fill args(), run(), in which the caller works on the job too. */
+export class WorkerPool {
+  private readonly ints: Int32Array[];
+  private readonly next: Int32Array;
+  private readonly a: Float64Array;
+  private closed = false;
+
+  private constructor(controls: SharedArrayBuffer[], job: SharedArrayBuffer, private readonly handles: WorkerHandle[]) {
+    this.ints = controls.map((c) => new Int32Array(c, 0, CONTROL_BYTES / 4));
+    this.next = new Int32Array(job, 0, 1);
+    this.a = new Float64Array(job, ARGS_OFFSET, ARG_SLOTS);
+  }
+
+  static async start(count: number, spawn: SpawnWorker, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WorkerPool> {
+    const job = new SharedArrayBuffer(JOB_BYTES);
+    const controls = Array.from({ length: count }, () => new SharedArrayBuffer(CONTROL_BYTES));
+    const settled = await Promise.allSettled(controls.map((control) => spawn({ module, memory, control, job })));
+    const handles = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      for (const h of handles) void h.terminate();
+      throw failed.reason;
+    }
+    return new WorkerPool(controls, job, handles);
+  }
+
+  /** Number of workers (threads besides the caller). */
+  get size(): number {
+    return this.closed ? 0 : this.handles.length;
+  }
+
+  /** The job's argument slots. Only between run() calls (all workers are idle then). */
+  args(): Float64Array {
+    return this.a;
+  }
+
+  /** Post the job in args() to every worker, work on it here too, return when it is complete. */
+  run(k: KernelExports): void {
+    Atomics.store(this.next, NEXT, 0);
+    for (const ints of this.ints) {
+      Atomics.store(ints, STATE, POSTED);
+      if (Atomics.load(ints, SLEEPING)) Atomics.notify(ints, STATE);
+    }
+    try {
+      if (this.a[0] === OP_GEMM) runGemmChunks(k, this.next, this.a);
+    } finally {
+      this.finish();
+    }
+  }
+
+  /** Cancel workers that never took the job; wait for those that did. Rethrow a worker's failure. */
+  private finish(): void {
+    let failed = false;
+    for (const ints of this.ints) {
+      if (Atomics.compareExchange(ints, STATE, POSTED, IDLE) === POSTED) continue;
+      while (Atomics.load(ints, STATE) !== FINISHED) { /* spin: it is running a chunk */ }
+      Atomics.store(ints, STATE, IDLE);
+      if (ints[FAILED]) {
+        ints[FAILED] = 0;
+        failed = true;
+      }
+    }
+    if (failed) throw new Error('wasm worker job failed (out-of-bounds pointer or bad shape?)');
+  }
+
+  /** Stop the workers (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.a[0] = OP_EXIT;
+    for (const ints of this.ints) {
+      Atomics.store(ints, STATE, POSTED);
+      Atomics.notify(ints, STATE);
+    }
+    for (const h of this.handles) void h.terminate();
+  }
+}
