@@ -1,0 +1,118 @@
+/**
+ * `npm run bench`: the training loop stripped down to what is timed. For each standard config
+ * (char-rnn's), train chars/s and sampling chars/s on every available backend, as ratios to the
+ * reference backend in the same run (this machine is shared and noisy: compare within one run).
+ *
+ *   node dist/bench/train.js [--seconds 8] [--json] [--only lstm128,lstm512,rnn100]
+ *
+ * Data: tiny Shakespeare from ../shared/data when present, else the built-in Moby Dick.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolveConfig, type TrainConfig } from '../src/config.js';
+import { Batcher, buildCorpus, splitCorpus } from '../src/data.js';
+import { CharRNN, Workspace } from '../src/model/model.js';
+import { Optimizer } from '../src/optim.js';
+import { Rng } from '../src/rng.js';
+import { Sampler } from '../src/sample.js';
+import { modelConfigOf } from '../src/checkpoint.js';
+import type { Backend } from '../src/backend/types.js';
+import { makeBackend } from '../cli/backend.js';
+import { defaultCorpusPath } from '../cli/corpus.js';
+
+interface BenchConfig { id: string; name: string; config: Partial<TrainConfig>; pytorch: number }
+
+const CONFIGS: BenchConfig[] = [
+  { id: 'lstm128', name: 'LSTM 2×128 B50 S50', config: { model: 'lstm', layers: 2, hidden: 128, batch: 50, seqLen: 50 }, pytorch: 40000 },
+  { id: 'lstm512', name: 'LSTM 2×512 B50 S50', config: { model: 'lstm', layers: 2, hidden: 512, batch: 50, seqLen: 50 }, pytorch: 5050 },
+  { id: 'rnn100', name: 'RNN 1×100 B1 S25', config: { model: 'rnn', layers: 1, hidden: 100, batch: 1, seqLen: 25, optimizer: 'adagrad', lr: 0.1, clipMode: 'value' }, pytorch: 19600 },
+];
+
+const args = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const SECONDS = Number(arg('--seconds') ?? 8);
+const JSON_OUT = args.includes('--json');
+const ONLY = arg('--only')?.split(',');
+
+const shakespeare = new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url);
+const dataPath = existsSync(shakespeare) ? shakespeare : defaultCorpusPath();
+const corpus = buildCorpus([{ name: String(dataPath), bytes: readFileSync(dataPath) }]);
+
+/** Train steps for about SECONDS (at least 2 after one warm-up step); returns chars/s. */
+function trainSpeed(backend: Backend, cfg: TrainConfig): number {
+  const model = new CharRNN(modelConfigOf(cfg, corpus.vocab.size), backend);
+  model.init(new Rng(1));
+  const opt = new Optimizer(model, cfg);
+  const ws = new Workspace(model, cfg.batch, cfg.seqLen, { training: true });
+  const batcher = new Batcher(splitCorpus(corpus.ids, cfg.valFrac, cfg.testFrac).train, cfg.batch, cfg.seqLen);
+  const step = (w: number): void => {
+    batcher.fill(w % batcher.windows, ws.inputs, ws.targets);
+    model.zeroGrad();
+    model.forward(ws, { train: true });
+    model.backward(ws);
+    opt.step(cfg.lr);
+    ws.carryState();
+  };
+  step(0); // warm-up: JIT, first-touch of memory
+  let iters = 0;
+  const t0 = performance.now();
+  while (iters < 2 || (performance.now() - t0) / 1000 < SECONDS) step(++iters);
+  return (iters * cfg.batch * cfg.seqLen) / ((performance.now() - t0) / 1000);
+}
+
+/** Batch-1 generation speed, characters per second. */
+function sampleSpeed(backend: Backend, cfg: TrainConfig): number {
+  const model = new CharRNN(modelConfigOf(cfg, corpus.vocab.size), backend);
+  model.init(new Rng(1));
+  const sampler = new Sampler(model, corpus.vocab);
+  const rng = new Rng(2);
+  sampler.feed(0);
+  let n = 0;
+  const t0 = performance.now();
+  while (n < 100 || (performance.now() - t0) / 1000 < Math.min(3, SECONDS / 2)) {
+    sampler.feed(sampler.pick(rng, 1));
+    n++;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function backends(): Promise<Array<{ name: string; make: () => Promise<Backend> }>> {
+  const list = [{ name: 'js', make: () => makeBackend('js', 1) }];
+  try {
+    const probe = await makeBackend('wasm', 1);
+    probe.dispose?.();
+    list.push({ name: 'wasm ×1', make: () => makeBackend('wasm', 1) });
+    const cores = availableParallelism();
+    if (cores > 1) list.push({ name: `wasm ×${cores}`, make: () => makeBackend('wasm', cores) });
+  } catch (e) {
+    if (!JSON_OUT) console.log(`(wasm backend unavailable: ${(e as Error).message})`);
+  }
+  return list;
+}
+
+const results: Array<Record<string, unknown>> = [];
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
+if (!JSON_OUT) console.log(`data: ${String(dataPath)} (${corpus.ids.length.toLocaleString('en-US')} chars), ~${SECONDS} s per measurement\n`);
+for (const bc of CONFIGS.filter((c) => !ONLY || ONLY.includes(c.id))) {
+  const cfg = resolveConfig(bc.config);
+  if (!JSON_OUT) console.log(`${bc.name}\n  backend     train chars/s   vs js   vs PyTorch*   sample chars/s`);
+  let jsSpeed = 0;
+  for (const b of await backends()) {
+    const backend = await b.make();
+    try {
+      const train = trainSpeed(backend, cfg);
+      const sample = sampleSpeed(backend, cfg);
+      if (b.name === 'js') jsSpeed = train;
+      results.push({ config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample, vs_js: train / jsSpeed, vs_pytorch_reference: train / bc.pytorch });
+      if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${(train / bc.pytorch).toFixed(2).padStart(8)}×   ${fmt(sample)}`);
+    } finally {
+      backend.dispose?.();
+    }
+  }
+  if (!JSON_OUT) console.log('');
+}
+if (JSON_OUT) console.log(JSON.stringify(results));
+else console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured on this machine (../shared/notes/performance.md): 40,000 / 5,050 / 19,600 chars/s;\n  not re-run here (python3 with torch is not installed).');
