@@ -372,3 +372,31 @@ test('wasm backend: arrays outside its memory run on the JS reference', async ()
     be.dispose();
   }
 });
+
+test('wasm backend without SharedArrayBuffer: non-shared memory, one thread, still right', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { createWasmBackend } = await import('../src/backend/wasm.js');
+  const plain = await readFile(new URL('../../build/kernels.wasm', import.meta.url));
+  const saved = globalThis.SharedArrayBuffer;
+  let be: WasmBackend;
+  try {
+    // what a page that is not cross-origin isolated looks like
+    (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer = undefined;
+    be = await createWasmBackend({ wasmBytes: { plain }, threads: 2, relaxed: false, spawnWorker: () => Promise.reject(new Error('no workers')) });
+  } finally {
+    globalThis.SharedArrayBuffer = saved;
+  }
+  try {
+    assert.equal(be.shared, false);
+    assert.equal(be.threads, 1);
+    const r = rng(7);
+    const P = f32(be, 300 * 70, () => r() - 0.5); // the first allocation reserves room for what follows
+    be.weightsChanged(P);
+    checkGemm(be, r, false, false, 50, 70, 300, 0, 0, P); // cached packed weights
+    checkGemm(be, r, true, true, 33, 65, 17, 3, 1); // per-call packing
+    assert.throws(() => be.alloc(1 << 30), RangeError); // cannot grow under existing views
+    assert.equal(P.length, 300 * 70); // ... which are still attached
+  } finally {
+    be.dispose();
+  }
+});

@@ -1,0 +1,94 @@
+/**
+ * A whole training step on the WebAssembly backend equals the same step on the JS reference:
+ * loss, every gradient, the parameters after an optimizer step, and the next step's loss (which
+ * checks that packed weights cached by the wasm GEMM were refreshed after the update). SGD, not
+ * Adam: its update is linear in the gradient, so float32-level differences stay that small
+ * (Adam's first step is lr * sign(g), which flips for gradients that are zero up to rounding).
+ * RNN, LSTM and GRU; one-hot and embedded input; dropout; 1 and 2 threads.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { JsBackend } from '../src/backend/js.js';
+import type { Backend, FloatArray } from '../src/backend/types.js';
+import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
+import { CharRNN, Workspace, type ModelConfig } from '../src/model/model.js';
+import { Optimizer } from '../src/optim.js';
+import { resolveConfig } from '../src/config.js';
+import { Rng } from '../src/rng.js';
+import { CELLS, randomIds } from './helpers.js';
+
+interface Run { losses: number[]; grads: Float32Array; params: Float32Array; model: CharRNN }
+
+/**
+ * Three train steps (forward, backward, SGD) from a fixed init on fixed data. The wasm backend
+ * learns where the parameters are at the first update, packs the weights in step 2 and must
+ * repack them for step 3.
+ */
+function train(be: Backend, config: ModelConfig, B: number, T: number): Run {
+  const model = new CharRNN(config, be);
+  model.init(new Rng(3));
+  const opt = new Optimizer(model, resolveConfig({ optimizer: 'sgd', momentum: 0.9, clip: 5, clipMode: 'norm' }));
+  const ws = new Workspace(model, B, T, { training: true });
+  const data = new Rng(11);
+  const losses: number[] = [];
+  let grads = new Float32Array(0);
+  for (let step = 0; step < 3; step++) {
+    ws.inputs.set(randomIds(data, B * T, config.vocabSize));
+    ws.targets.set(randomIds(data, B * T, config.vocabSize));
+    ws.targets[1] = -1; // a position without a target
+    model.zeroGrad();
+    const { loss } = model.forward(ws, { train: true, rng: new Rng(5 + step) });
+    model.backward(ws);
+    losses.push(loss);
+    if (step === 0) grads = Float32Array.from(model.grads);
+    opt.step(0.5);
+    ws.carryState();
+  }
+  return { losses, grads, params: Float32Array.from(model.params), model };
+}
+
+/** Per parameter tensor: |got - want| <= rel * max |want| over the tensor (+ a floor for all-zero ones). */
+function closeByTensor(model: CharRNN, got: FloatArray, want: FloatArray, rel: number, what: string): void {
+  for (const s of model.specs) {
+    let scale = 0;
+    for (let i = s.offset; i < s.offset + s.size; i++) scale = Math.max(scale, Math.abs(want[i]));
+    const tol = rel * scale + 1e-9;
+    for (let i = s.offset; i < s.offset + s.size; i++) {
+      const d = Math.abs(got[i] - want[i]);
+      if (!(d <= tol)) assert.fail(`${what} ${s.name}[${i - s.offset}]: got ${got[i]}, want ${want[i]} (|diff| ${d} > ${tol})`);
+    }
+  }
+}
+
+const MODELS: { name: string; c: Omit<ModelConfig, 'type'>; B: number; T: number }[] = [
+  // odd sizes everywhere, one-hot input
+  { name: '1x33 one-hot', c: { vocabSize: 13, hidden: 33, layers: 1, embed: 0, dropout: 0 }, B: 3, T: 7 },
+  // two layers, embedding, dropout; big enough that GEMMs are split over threads
+  { name: '2x64 embed dropout', c: { vocabSize: 29, hidden: 64, layers: 2, embed: 16, dropout: 0.25 }, B: 10, T: 20 },
+];
+
+for (const threads of [1, 2]) {
+  test(`a training step on wasm (${threads} thread${threads > 1 ? 's' : ''}) equals the JS reference`, async (t) => {
+    const be = await createNodeWasmBackend({ threads });
+    try {
+      for (const type of CELLS) {
+        for (const m of MODELS) {
+          await t.test(`${type} ${m.name}`, () => {
+            const config: ModelConfig = { type, ...m.c };
+            const want = train(new JsBackend(), config, m.B, m.T);
+            const got = train(be, config, m.B, m.T);
+            for (let s = 0; s < 3; s++) {
+              const [g, w] = [got.losses[s], want.losses[s]];
+              assert.ok(Math.abs(g - w) <= 1e-5 * Math.abs(w), `step ${s} loss ${g} vs ${w}`);
+            }
+            closeByTensor(got.model, got.grads, want.grads, 1e-4, 'gradient');
+            closeByTensor(got.model, got.params, want.params, 1e-5, 'parameter after SGD');
+          });
+        }
+      }
+      assert.equal(be.jsFallbacks, 0, 'every kernel call ran in wasm');
+    } finally {
+      be.dispose();
+    }
+  });
+}
