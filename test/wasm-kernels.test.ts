@@ -361,13 +361,26 @@ test('wasm backend: arrays outside its memory run on the JS reference', async ()
     be.gemm(false, false, 2, 2, 2, A, 2, B, 2, 0, C, 2);
     assert.deepEqual([...C], [1, 2, 3, 4]);
     assert.equal(be.jsFallbacks, 1);
+    // a SharedArrayBuffer, even another wasm backend's memory, is not this memory
+    const other = await createNodeWasmBackend({ threads: 1 });
+    try {
+      const big = 1 << 20;
+      for (const x of [new Float32Array(new SharedArrayBuffer(4 * big)), f32(other, big)]) {
+        x.fill(1);
+        be.scale(big, x, 3);
+        assert.equal(x[big - 1], 3);
+      }
+      assert.equal(be.jsFallbacks, 3);
+    } finally {
+      other.dispose();
+    }
     // views stay valid while the memory grows
     const first = f32(be, 16, (i) => i);
     f32(be, 8 << 20); // 32 MiB more
     assert.equal(first[15], 15);
     be.scale(16, first, 2);
     assert.equal(first[15], 30);
-    assert.equal(be.jsFallbacks, 1);
+    assert.equal(be.jsFallbacks, 3);
   } finally {
     be.dispose();
   }

@@ -92,3 +92,26 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+test('wasm results do not depend on the thread count (bit for bit)', async () => {
+  const one = await createNodeWasmBackend({ threads: 1 });
+  const two = await createNodeWasmBackend({ threads: 2 });
+  try {
+    const m = MODELS[1];
+    for (const type of CELLS) {
+      const config: ModelConfig = { type, ...m.c };
+      // several runs, so the 2-thread backend has used both its serial and its parallel GEMMs
+      const a = train(one, config, m.B, m.T);
+      for (let r = 0; r < 3; r++) {
+        const b = train(two, config, m.B, m.T);
+        assert.deepEqual(b.losses, a.losses, `${type} losses`);
+        assert.deepEqual(b.grads, a.grads, `${type} gradients`);
+        assert.deepEqual(b.params, a.params, `${type} parameters`);
+      }
+    }
+    assert.ok(two.poolStats.jobs > 0, 'some GEMMs ran on two threads');
+  } finally {
+    one.dispose();
+    two.dispose();
+  }
+});

@@ -55,16 +55,19 @@ export interface KernelExports {
   logf64(x: number): number;
 }
 
-/** Bytes at the bottom of memory left to the compiler's static data (and so never allocated). */
+/** Bytes at the bottom of memory never allocated: the compiler's static data, then the token. */
 export const RESERVED_BYTES = 65536;
+/** The top of the reserved region holds a random token that identifies the memory (wasm.ts ours()). */
+export const TOKEN_BYTES = 16;
+export const TOKEN_OFFSET = RESERVED_BYTES - 64;
 /** Columns per packed panel of B (asm/gemm.ts PANEL). */
 export const PANEL = 16;
 
 export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
-  if (exports.heapBase() > RESERVED_BYTES) {
-    throw new Error(`kernels.wasm static data (${exports.heapBase()} bytes) exceeds the reserved ${RESERVED_BYTES}`);
+  if (exports.heapBase() > TOKEN_OFFSET) {
+    throw new Error(`kernels.wasm static data (${exports.heapBase()} bytes) exceeds the reserved ${TOKEN_OFFSET}`);
   }
   return exports;
 }

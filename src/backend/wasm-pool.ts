@@ -29,8 +29,14 @@ const ARGS_OFFSET = 16;
 const ARG_SLOTS = 24;
 const JOB_BYTES = ARGS_OFFSET + ARG_SLOTS * 8;
 
-/** How long an idle worker spins before sleeping: longer than the gaps between GEMMs in a step. */
-const SPIN_MS = 2;
+/**
+ * How long an idle worker spins before sleeping: about the gap between GEMMs in a training step.
+ * A worker that overslept only joins a job late (the caller has started on the chunks), so this
+ * can be short, which wastes less CPU on a busy machine.
+ */
+const SPIN_MS = 0.5;
+/** How long the caller spins on a worker's last chunk before blocking. */
+const AWAIT_SPIN_MS = 0.05;
 
 export const OP_GEMM = 1;
 export const OP_EXIT = 2;
@@ -109,6 +115,7 @@ export function serveJobs(init: WorkerInit, k: KernelExports): void {
       Atomics.store(ints, FAILED, 1);
     }
     Atomics.store(ints, STATE, FINISHED);
+    Atomics.notify(ints, STATE); // in case the caller is blocked in awaitFinished
   }
 }
 
@@ -118,6 +125,9 @@ export class WorkerPool {
   private readonly next: Int32Array;
   private readonly a: Float64Array;
   private closed = false;
+  private canBlock = true;
+  /** Jobs run, and worker participations in them (a worker cancelled before it woke does not count). */
+  readonly stats = { jobs: 0, helped: 0 };
 
   private constructor(controls: SharedArrayBuffer[], job: SharedArrayBuffer, private readonly handles: WorkerHandle[]) {
     this.ints = controls.map((c) => new Int32Array(c, 0, CONTROL_BYTES / 4));
@@ -150,6 +160,7 @@ export class WorkerPool {
 
   /** Post the job in args() to every worker, work on it here too, return when it is complete. */
   run(k: KernelExports): void {
+    this.stats.jobs++;
     Atomics.store(this.next, NEXT, 0);
     for (const ints of this.ints) {
       Atomics.store(ints, STATE, POSTED);
@@ -167,7 +178,8 @@ export class WorkerPool {
     let failed = false;
     for (const ints of this.ints) {
       if (Atomics.compareExchange(ints, STATE, POSTED, IDLE) === POSTED) continue;
-      while (Atomics.load(ints, STATE) !== FINISHED) { /* spin: it is running a chunk */ }
+      this.stats.helped++;
+      this.awaitFinished(ints);
       Atomics.store(ints, STATE, IDLE);
       if (ints[FAILED]) {
         ints[FAILED] = 0;
@@ -175,6 +187,26 @@ export class WorkerPool {
       }
     }
     if (failed) throw new Error('wasm worker job failed (out-of-bounds pointer or bad shape?)');
+  }
+
+  /**
+   * Wait while a worker runs its last chunk: spin briefly (the usual case, microseconds), then,
+   * where the thread may block (Node's main thread, workers; not a browser's main thread), sleep
+   * in Atomics.wait so that on an oversubscribed machine the worker gets the core it needs.
+   */
+  private awaitFinished(ints: Int32Array): void {
+    const until = performance.now() + AWAIT_SPIN_MS;
+    let spins = 0;
+    while (Atomics.load(ints, STATE) !== FINISHED) {
+      if ((++spins & 255) !== 0 || performance.now() < until) continue;
+      if (this.canBlock) {
+        try {
+          Atomics.wait(ints, STATE, TAKEN, 1);
+        } catch {
+          this.canBlock = false; // this thread may not block: spin
+        }
+      }
+    }
   }
 
   /** Stop the workers (idempotent). */

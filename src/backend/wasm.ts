@@ -18,7 +18,7 @@
  */
 import type { Backend, Block, DType, FloatArray } from './types.js';
 import { JsBackend } from './js.js';
-import { instantiateKernels, PANEL, RESERVED_BYTES, type KernelExports } from './wasm-abi.js';
+import { instantiateKernels, PANEL, RESERVED_BYTES, TOKEN_BYTES, TOKEN_OFFSET, type KernelExports } from './wasm-abi.js';
 import { GEMM_BY_PANELS, GEMM_CHUNKS, GEMM_M, GEMM_NP, OP_GEMM, WorkerPool, type SpawnWorker } from './wasm-pool.js';
 import { unshareMemoryImport } from './wasm-unshare.js';
 
@@ -28,6 +28,12 @@ const MAX_PAGES = 65536; // 4 GiB, as the modules declare
 const DIRECT_M = 4;
 /** Multiply-adds below which a GEMM stays on the calling thread (≈ 5 µs of work vs ≈ 1 µs handoff). */
 const PARALLEL_MIN_MACS = 1 << 18;
+/** A shape runs the mode that currently looks slower once every EXPLORE_EVERY calls (a power of 2). */
+const EXPLORE_EVERY = 32;
+/** Timings of each mode (the first one dropped) before a shape's mode is chosen by speed. */
+const WARM = 3;
+/** Weight of a new timing in the smoothed per-shape times. */
+const EMA = 0.25;
 
 export interface WasmBytes {
   /** kernels.wasm: SIMD. */
@@ -70,8 +76,14 @@ export class WasmBackend implements Backend {
   /** Calls that got arrays outside this backend's memory and ran on the JS reference instead. */
   jsFallbacks = 0;
 
-  /** Every ArrayBuffer object the memory has had (grow() makes a new one); views on any are ours. */
-  private readonly buffers: ArrayBufferLike[];
+  /**
+   * Buffer objects known to be this memory. V8 hands out a new SharedArrayBuffer object for the
+   * same memory after grow() and at other times too, so identity alone cannot tell ours from
+   * foreign: an unknown buffer is ours if it carries this backend's random token (see ours()).
+   */
+  private readonly known = new WeakSet<ArrayBufferLike>();
+  private lastBuffer: ArrayBufferLike;
+  private readonly token: Uint32Array;
   private top = RESERVED_BYTES;
   private handedOut = false;
   private reserved: number;
@@ -83,6 +95,8 @@ export class WasmBackend implements Backend {
   private scratch = 0;
   private scratchBytes = 0;
   private readonly js = new JsBackend();
+  /** Per GEMM shape: smoothed ms per call on one thread and on all, to pick the faster. */
+  private readonly tuning = new Map<string, { serial: number; parallel: number; ns: number; np: number; calls: number }>();
 
   constructor(
     private readonly k: KernelExports,
@@ -94,8 +108,16 @@ export class WasmBackend implements Backend {
     readonly relaxed: boolean,
     memoryBytes = 0,
   ) {
-    this.buffers = [memory.buffer];
+    this.lastBuffer = memory.buffer;
+    this.known.add(this.lastBuffer);
+    this.token = Uint32Array.from({ length: TOKEN_BYTES / 4 }, () => Math.floor(Math.random() * 2 ** 32));
+    new Uint32Array(memory.buffer, TOKEN_OFFSET, TOKEN_BYTES / 4).set(this.token);
     this.reserved = memoryBytes;
+  }
+
+  /** GEMMs run on several threads, and how often a worker actually joined one. */
+  get poolStats(): { jobs: number; helped: number } {
+    return this.pool?.stats ?? { jobs: 0, helped: 0 };
   }
 
   /** Threads that run GEMMs, the caller included. */
@@ -112,7 +134,10 @@ export class WasmBackend implements Backend {
         'cannot grow once views exist; pass a larger memoryBytes)');
     }
     this.handedOut = true;
-    return { buffer: this.memory.buffer, byteOffset: p, byteLength: Math.ceil(bytes / 64) * 64 };
+    const buffer = this.memory.buffer;
+    this.known.add(buffer);
+    this.lastBuffer = buffer;
+    return { buffer, byteOffset: p, byteLength: Math.ceil(bytes / 64) * 64 };
   }
 
   /** 64-byte aligned bump allocation; -1 if the memory may not grow (non-shared, views exist). */
@@ -136,7 +161,6 @@ export class WasmBackend implements Backend {
       } else {
         this.memory.grow(pages);
       }
-      this.buffers.push(this.memory.buffer);
     }
     this.top = end;
     return p;
@@ -155,16 +179,26 @@ export class WasmBackend implements Backend {
 
   /** Byte pointer of a float32 view on this memory, or -1 (then the call runs on the JS reference). */
   private f(x: FloatArray): number {
-    if (!(x instanceof Float32Array)) return -1;
-    const b = x.buffer;
-    const bs = this.buffers;
-    return b === bs[bs.length - 1] || bs.includes(b) ? x.byteOffset : -1;
+    return x instanceof Float32Array && this.ours(x.buffer) ? x.byteOffset : -1;
   }
 
   private i(x: Int32Array): number {
-    const b = x.buffer;
-    const bs = this.buffers;
-    return b === bs[bs.length - 1] || bs.includes(b) ? x.byteOffset : -1;
+    return this.ours(x.buffer) ? x.byteOffset : -1;
+  }
+
+  /** Is b (an object for) this backend's memory? Cheap for buffers seen before. */
+  private ours(b: ArrayBufferLike): boolean {
+    if (b === this.lastBuffer) return true;
+    if (!this.known.has(b)) {
+      // Same memory iff the token is there: a foreign buffer holds our 128 random bits by chance
+      // with probability 2^-128. Only the first sight of each buffer object costs this.
+      if (b.byteLength < TOKEN_OFFSET + TOKEN_BYTES) return false;
+      const t = new Uint32Array(b, TOKEN_OFFSET, TOKEN_BYTES / 4);
+      for (let j = 0; j < t.length; j++) if (t[j] !== this.token[j]) return false;
+      this.known.add(b);
+    }
+    this.lastBuffer = b;
+    return true;
   }
 
   // ---- parameters and the packed-weight cache ----
@@ -304,6 +338,24 @@ export class WasmBackend implements Backend {
       k.gemmTask(ta, N, K, a, lda, bp, 64, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
       return;
     }
+    // Threads pay off on a quiet machine (≈ 1.85x with 2) but lose on an oversubscribed one
+    // (other processes, or vCPUs that share a physical core): time both, per shape, and use
+    // the faster, re-trying the other now and then because the machine's load changes.
+    const key = `${M},${N},${K},${ta}${tb}${pack ? 1 : 0}`;
+    let tune = this.tuning.get(key);
+    if (!tune) this.tuning.set(key, (tune = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0 }));
+    const calls = tune.calls++;
+    const parallel = tune.ns < WARM || tune.np < WARM
+      ? (calls & 1) === 1 // alternate until both have a few timings
+      : (tune.parallel < tune.serial) !== ((calls & (EXPLORE_EVERY - 1)) === 0);
+    const t0 = performance.now();
+    if (!parallel) {
+      k.gemmTask(ta, N, K, a, lda, bp, 64, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
+      const dt = performance.now() - t0;
+      // the first timing (tier-up, first touch) is not kept
+      tune.serial = tune.ns++ <= 1 ? dt : tune.serial + EMA * (dt - tune.serial);
+      return;
+    }
     if (!byPanels && pack) {
       k.packB(tb, K, N, bsrc, ldb, bp, 0, nP);
       pack = false;
@@ -316,6 +368,8 @@ export class WasmBackend implements Backend {
     g[16] = pack ? 1 : 0; g[17] = tb; g[18] = bsrc; g[19] = ldb;
     g[GEMM_M] = M; g[GEMM_NP] = nP; g[GEMM_BY_PANELS] = byPanels ? 1 : 0; g[GEMM_CHUNKS] = chunks;
     pool.run(k);
+    const dt = performance.now() - t0;
+    tune.parallel = tune.np++ <= 1 ? dt : tune.parallel + EMA * (dt - tune.parallel);
   }
 
   // ---- rows ----
