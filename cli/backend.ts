@@ -1,9 +1,8 @@
-/** Picking the compute backend for the CLI. */
-import { JsBackend } from '../src/backend/js.js';
+/** Picking the compute backend for the CLI: 'auto' is the WebAssembly backend when it loads, else the reference. */
 import type { Backend } from '../src/backend/types.js';
+import { createBackend } from '../src/backend/select.js';
 
+/** threads: 0 = all cores. */
 export async function makeBackend(kind: 'auto' | 'wasm' | 'js', threads: number): Promise<Backend> {
-  void threads;
-  if (kind === 'wasm') throw new Error('the wasm backend is not built yet');
-  return new JsBackend();
+  return createBackend(kind, threads > 0 ? threads : undefined);
 }
