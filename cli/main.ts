@@ -130,10 +130,12 @@ export async function main(proc: Proc): Promise<number> {
     });
 
   try {
-    await program.parseAsync(proc.argv.slice(2), { from: 'user' });
     if (proc.argv.length <= 2) {
+      // no command: commander would print the help on stderr and throw "(outputHelp)"
       proc.stdout.write(program.helpInformation());
+      return 0;
     }
+    await program.parseAsync(proc.argv.slice(2), { from: 'user' });
     return code;
   } catch (e) {
     return reportError(proc, e);
