@@ -1,0 +1,214 @@
+/**
+ * GEMM planning for the WebAssembly backend: which layout of B to use, the cache of packed
+ * weights, and whether (and how) to split over threads. The arithmetic is in asm/gemm.ts.
+ *
+ * op(B) is consumed in 16-column panels. Weights (B inside a parameter region) are packed once
+ * and cached until the parameters change; other B operands are packed per call into scratch, or
+ * read in place when A has so few rows that packing would cost more than it saves.
+ *
+ * Parameter regions are learned from weightsChanged(params) and from the `p` of the optimizer
+ * kernels; any kernel write that overlaps them, and every weightsChanged(), makes the cache stale.
+ */
+import type { KernelExports } from './wasm-abi.js';
+import { PANEL } from './wasm-abi.js';
+import type { WasmHeap } from './wasm-heap.js';
+import { GEMM_BY_PANELS, GEMM_CHUNKS, GEMM_M, GEMM_NP, OP_GEMM, type WorkerPool } from './wasm-pool.js';
+
+/** Rows of op(A) up to which a non-packed B is read in place (packing would not pay off). */
+const DIRECT_M = 4;
+/** Multiply-adds below which a GEMM stays on the calling thread (≈ 5 µs of work vs ≈ 1 µs handoff). */
+const PARALLEL_MIN_MACS = 1 << 18;
+/** Timings of each mode (the first one dropped) before a shape's mode is chosen by speed. */
+const WARM = 3;
+/** A shape runs the mode that currently looks slower once every EXPLORE_EVERY calls (a power of 2). */
+const EXPLORE_EVERY = 32;
+/** Weight of a new timing in the smoothed per-shape times. */
+const EMA = 0.25;
+
+/** A cached packed copy of a weight matrix op(B) (K, N): ceil(N / 16) panels of K x 16 floats. */
+interface PackedB {
+  transB: boolean;
+  K: number;
+  N: number;
+  ldb: number;
+  dst: number;
+  /** Value of WasmGemm.gen when packed; stale when different. */
+  gen: number;
+}
+
+/** Per GEMM shape: smoothed ms per call on the calling thread alone and on all threads. */
+interface Timing { serial: number; parallel: number; ns: number; np: number; calls: number }
+
+export class WasmGemm {
+  /** Parameter regions [start, end) in bytes, as flat pairs. */
+  private readonly params: number[] = [];
+  /** Bumped whenever parameters may have changed; packed copies from older generations are stale. */
+  private gen = 0;
+  private readonly packed = new Map<number, PackedB[]>();
+  private scratch = 0;
+  private scratchBytes = 0;
+  private readonly timing = new Map<string, Timing>();
+  /** Set to null by the backend's dispose(). */
+  pool: WorkerPool | null;
+
+  constructor(private readonly k: KernelExports, private readonly heap: WasmHeap, pool: WorkerPool | null) {
+    this.pool = pool;
+  }
+
+  // ---- parameters ----
+
+  /** Parameters may have changed; [p, p + bytes) if given is (part of) the parameters. */
+  weightsChanged(p = -1, bytes = 0): void {
+    this.gen++;
+    if (p >= 0) this.addParams(p, bytes);
+  }
+
+  /** A kernel is about to write [p, p + bytes): if that overlaps the parameters, caches go stale. */
+  writes(p: number, bytes: number): void {
+    const r = this.params;
+    for (let i = 0; i < r.length; i += 2) {
+      if (p < r[i + 1] && p + bytes > r[i]) {
+        this.gen++;
+        return;
+      }
+    }
+  }
+
+  private addParams(start: number, bytes: number): void {
+    const end = start + bytes;
+    const r = this.params;
+    for (let i = 0; i < r.length; i += 2) {
+      if (start >= r[i] && end <= r[i + 1]) return;
+      if (start <= r[i + 1] && end >= r[i]) {
+        // overlapping or adjacent: merge, and add the union
+        const s = Math.min(start, r[i]);
+        const e = Math.max(end, r[i + 1]);
+        r.splice(i, 2);
+        this.addParams(s, e - s);
+        return;
+      }
+    }
+    r.push(start, end);
+  }
+
+  private inParams(start: number, bytes: number): boolean {
+    const r = this.params;
+    for (let i = 0; i < r.length; i += 2) if (start >= r[i] && start + bytes <= r[i + 1]) return true;
+    return false;
+  }
+
+  private packedFor(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
+    let list = this.packed.get(b);
+    if (!list) this.packed.set(b, (list = []));
+    for (const e of list) if (e.transB === transB && e.K === K && e.N === N && e.ldb === ldb) return e;
+    const dst = this.heap.alloc(Math.ceil(N / PANEL) * K * 64);
+    if (dst < 0) return null;
+    const e: PackedB = { transB, K, N, ldb, dst, gen: this.gen - 1 };
+    list.push(e);
+    return e;
+  }
+
+  /** Scratch for per-call packing: reused, regrown by doubling (the old block is not reclaimed). */
+  private scratchFor(bytes: number): number {
+    if (bytes <= this.scratchBytes) return this.scratch;
+    const size = Math.max(bytes, 2 * this.scratchBytes);
+    const p = this.heap.alloc(size);
+    if (p < 0) return -1;
+    this.scratch = p;
+    this.scratchBytes = size;
+    return p;
+  }
+
+  // ---- GEMM ----
+
+  /** Backend.gemm with byte pointers a, b, c (shapes in types.ts). */
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
+    a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
+    if (M <= 0 || N <= 0) return;
+    this.writes(c, 4 * ((M - 1) * ldc + N));
+    const k = this.k;
+    const ta = transA ? 1 : 0;
+    if (K <= 0) {
+      k.gemmColsNN(ta, 0, a, lda, b, ldb, beta, c, ldc, 0, M, 0, N); // C = beta C
+      return;
+    }
+    const nP = Math.ceil(N / PANEL);
+    // Weights: cached panels, repacked (in parallel, by the threads that use them) when stale.
+    const bBytes = 4 * (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N);
+    if (this.params.length && this.inParams(b, bBytes)) {
+      const e = this.packedFor(b, transB, K, N, ldb);
+      if (e) {
+        const gen = this.gen;
+        this.panels(ta, M, N, K, a, lda, e.dst, beta, c, ldc, nP, e.gen !== gen, transB, b, ldb);
+        e.gen = gen;
+        return;
+      }
+    }
+    // Few rows of A: each element of B is used only M times, so read B where it is.
+    const bp = M <= DIRECT_M ? -1 : this.scratchFor(nP * K * 64);
+    if (bp >= 0) {
+      this.panels(ta, M, N, K, a, lda, bp, beta, c, ldc, nP, true, transB, b, ldb);
+    } else if (!transB) {
+      // whole panels straight from B's rows, then the last N % 16 columns
+      const full = Math.floor(N / PANEL);
+      if (full > 0) k.gemmPanels(ta, N, K, a, lda, b, 4 * ldb, 4 * PANEL, beta, c, ldc, 0, M, 0, full);
+      if (full * PANEL < N) k.gemmColsNN(ta, K, a, lda, b, ldb, beta, c, ldc, 0, M, full * PANEL, N);
+    } else {
+      k.gemmDotNT(ta, K, a, lda, b, ldb, beta, c, ldc, 0, M, 0, N);
+    }
+  }
+
+  /**
+   * C (M, N) from nP panels at bp (packing them first from B at bsrc if `pack`). Big enough
+   * GEMMs are cut into chunks that all threads take from a shared counter: by column panels when
+   * there are plenty (each thread then reads, and packs, only the panels of its chunks), else by
+   * pairs of rows of C (B packed up front, by the caller).
+   */
+  private panels(ta: number, M: number, N: number, K: number, a: number, lda: number, bp: number,
+    beta: number, c: number, ldc: number, nP: number, pack: boolean, transB: boolean, bsrc: number, ldb: number): void {
+    const k = this.k;
+    const tb = transB ? 1 : 0;
+    const bps = K * 64;
+    const pool = this.pool;
+    const T = pool ? pool.size + 1 : 1;
+    const byPanels = nP >= 4 * T || M < 4 * T;
+    // about 4 chunks per thread: enough to even out a slow thread, few enough that A (or B)
+    // re-read per chunk stays cheap
+    const chunks = Math.min(4 * T, byPanels ? nP : Math.ceil(M / 2));
+    if (!pool || T < 2 || chunks < 2 || M * N * K < PARALLEL_MIN_MACS) {
+      k.gemmTask(ta, N, K, a, lda, bp, 64, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
+      return;
+    }
+    // Threads pay off on a quiet machine (≈ 1.85x with 2) but lose on an oversubscribed one
+    // (other processes, or vCPUs that share a physical core): time both, per shape, and use the
+    // faster, re-trying the other now and then because the machine's load changes.
+    const key = `${M},${N},${K},${ta}${tb}${pack ? 1 : 0}`;
+    let t = this.timing.get(key);
+    if (!t) this.timing.set(key, (t = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0 }));
+    const call = t.calls++;
+    const parallel = t.ns < WARM || t.np < WARM
+      ? (call & 1) === 1 // alternate until both have a few timings
+      : (t.parallel < t.serial) !== ((call & (EXPLORE_EVERY - 1)) === 0);
+    const t0 = performance.now();
+    if (!parallel) {
+      k.gemmTask(ta, N, K, a, lda, bp, 64, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
+      const dt = performance.now() - t0;
+      t.serial = t.ns++ <= 1 ? dt : t.serial + EMA * (dt - t.serial); // the first timing (tier-up, first touch) is replaced
+      return;
+    }
+    if (!byPanels && pack) {
+      k.packB(tb, K, N, bsrc, ldb, bp, 0, nP);
+      pack = false;
+    }
+    const g = pool.args();
+    g[0] = OP_GEMM;
+    g[1] = ta; g[2] = N; g[3] = K; g[4] = a; g[5] = lda;
+    g[6] = bp; g[7] = 64; g[8] = bps; g[9] = beta; g[10] = c; g[11] = ldc;
+    g[12] = 0; g[13] = M; g[14] = 0; g[15] = nP; // per chunk, set by runGemmChunks
+    g[16] = pack ? 1 : 0; g[17] = tb; g[18] = bsrc; g[19] = ldb;
+    g[GEMM_M] = M; g[GEMM_NP] = nP; g[GEMM_BY_PANELS] = byPanels ? 1 : 0; g[GEMM_CHUNKS] = chunks;
+    pool.run(k);
+    const dt = performance.now() - t0;
+    t.parallel = t.np++ <= 1 ? dt : t.parallel + EMA * (dt - t.parallel);
+  }
+}
