@@ -11,6 +11,7 @@ export async function evalCommand(proc: Proc, ckpt: string, opts: Opts): Promise
   const backendName = String(opts.backend);
   if (!['auto', 'wasm', 'js'].includes(backendName)) throw new CliError(`--backend must be one of auto, wasm, js (got ${JSON.stringify(backendName)})`, 2);
   const threads = parseNumber('--threads', String(opts.threads));
+  if (!Number.isInteger(threads) || threads < 0) throw new CliError(`--threads must be a whole number ≥ 0 (got ${opts.threads})`, 2);
   const backend = await makeBackend(backendName as 'auto' | 'wasm' | 'js', threads);
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);

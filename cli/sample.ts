@@ -30,9 +30,9 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     const sampler = new Sampler(model, data.vocab);
     const prime = typeof opts.prime === 'string' ? opts.prime : '';
-    const { skipped } = sampler.primeIds(prime, Boolean(opts.skipUnknown));
+    const { ids, skipped } = sampler.primeIds(prime, Boolean(opts.skipUnknown));
     if (skipped.length > 0) proc.stderr.write(`charrnn: warning: skipped ${skipped.length} prime character(s) not in the vocabulary\n`);
-    proc.stdout.write(prime);
+    proc.stdout.write(data.vocab.decode(ids)); // the prime as the model saw it
     // stream in small chunks: visible as it generates, without a write per character
     let buf = '';
     let lastFlush = performance.now();
