@@ -98,6 +98,7 @@ const SHAPES: [number, number, number][] = [
   [33, 129, 65], [50, 100, 100],
   [50, 512, 256], // big enough for the threads, split by column panels
   [201, 20, 300], // few panels, many rows: split by rows
+  [3, 520, 200], // few rows: B read in place, its panels split over the threads, tail columns apart
   [3, 2, 0], // K = 0: C = beta C
 ];
 

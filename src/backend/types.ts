@@ -37,9 +37,12 @@ export interface Backend {
   /**
    * Called by the model after any write to the parameters (init, load, an optimizer step, a test
    * poking a weight). A backend that caches weights in another layout (packed GEMM panels) drops
-   * the cache here. Optional.
+   * the cache here. Optional. `params`, if given, is the view holding all the parameters: the
+   * WASM backend then treats matrices inside it as weights and caches their packed panels from
+   * the first GEMM on (without it, it learns the region at the first optimizer step, so
+   * inference-only use, e.g. sampling from a loaded checkpoint, packs nothing and runs a bit slower).
    */
-  weightsChanged?(): void;
+  weightsChanged?(params?: FloatArray): void;
 
   /** Release threads and memory; the backend is unusable afterwards. Optional. */
   dispose?(): void;

@@ -139,7 +139,7 @@ export class WasmGemm {
       const e = this.packedFor(b, transB, K, N, ldb);
       if (e) {
         const gen = this.gen;
-        this.panels(ta, M, N, K, a, lda, e.dst, beta, c, ldc, nP, e.gen !== gen, transB, b, ldb);
+        this.panels(ta, M, N, K, a, lda, e.dst, 64, 64 * K, nP, beta, c, ldc, e.gen !== gen, transB, b, ldb);
         e.gen = gen;
         return;
       }
@@ -147,11 +147,12 @@ export class WasmGemm {
     // Few rows of A: each element of B is used only M times, so read B where it is.
     const bp = M <= DIRECT_M ? -1 : this.scratchFor(nP * K * 64);
     if (bp >= 0) {
-      this.panels(ta, M, N, K, a, lda, bp, beta, c, ldc, nP, true, transB, b, ldb);
+      this.panels(ta, M, N, K, a, lda, bp, 64, 64 * K, nP, beta, c, ldc, true, transB, b, ldb);
     } else if (!transB) {
-      // whole panels straight from B's rows, then the last N % 16 columns
+      // whole panels straight from B's rows (panel p at b + 64 p, k rows 4 ldb bytes apart),
+      // then the last N % 16 columns
       const full = Math.floor(N / PANEL);
-      if (full > 0) k.gemmPanels(ta, N, K, a, lda, b, 4 * ldb, 4 * PANEL, beta, c, ldc, 0, M, 0, full);
+      if (full > 0) this.panels(ta, M, N, K, a, lda, b, 4 * ldb, 4 * PANEL, full, beta, c, ldc, false, false, b, ldb);
       if (full * PANEL < N) k.gemmColsNN(ta, K, a, lda, b, ldb, beta, c, ldc, 0, M, full * PANEL, N);
     } else {
       k.gemmDotNT(ta, K, a, lda, b, ldb, beta, c, ldc, 0, M, 0, N);
@@ -159,16 +160,16 @@ export class WasmGemm {
   }
 
   /**
-   * C (M, N) from nP panels at bp (packing them first from B at bsrc if `pack`). Big enough
+   * C (M, N) from nP panels at bp, panel p at bp + p bps bytes, k rows bks bytes apart
+   * (packing them first from B at bsrc if `pack`, which needs the packed layout). Big enough
    * GEMMs are cut into chunks that all threads take from a shared counter: by column panels when
    * there are plenty (each thread then reads, and packs, only the panels of its chunks), else by
    * pairs of rows of C (B packed up front, by the caller).
    */
-  private panels(ta: number, M: number, N: number, K: number, a: number, lda: number, bp: number,
-    beta: number, c: number, ldc: number, nP: number, pack: boolean, transB: boolean, bsrc: number, ldb: number): void {
+  private panels(ta: number, M: number, N: number, K: number, a: number, lda: number, bp: number, bks: number,
+    bps: number, nP: number, beta: number, c: number, ldc: number, pack: boolean, transB: boolean, bsrc: number, ldb: number): void {
     const k = this.k;
     const tb = transB ? 1 : 0;
-    const bps = K * 64;
     const pool = this.pool;
     const T = pool ? pool.size + 1 : 1;
     const byPanels = nP >= 4 * T || M < 4 * T;
@@ -176,13 +177,13 @@ export class WasmGemm {
     // re-read per chunk stays cheap
     const chunks = Math.min(4 * T, byPanels ? nP : Math.ceil(M / 2));
     if (!pool || T < 2 || chunks < 2 || M * N * K < PARALLEL_MIN_MACS) {
-      k.gemmTask(ta, N, K, a, lda, bp, 64, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
+      k.gemmTask(ta, N, K, a, lda, bp, bks, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
       return;
     }
     // Threads pay off on a quiet machine (≈ 1.85x with 2) but lose on an oversubscribed one
     // (other processes, or vCPUs that share a physical core): time both, per shape, and use the
     // faster, re-trying the other now and then because the machine's load changes.
-    const key = `${M},${N},${K},${ta}${tb}${pack ? 1 : 0}`;
+    const key = `${M},${N},${K},${ta}${tb}${pack ? 1 : 0}${bks}`;
     let t = this.timing.get(key);
     if (!t) this.timing.set(key, (t = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0 }));
     const call = t.calls++;
@@ -191,7 +192,7 @@ export class WasmGemm {
       : (t.parallel < t.serial) !== ((call & (EXPLORE_EVERY - 1)) === 0);
     const t0 = performance.now();
     if (!parallel) {
-      k.gemmTask(ta, N, K, a, lda, bp, 64, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
+      k.gemmTask(ta, N, K, a, lda, bp, bks, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
       const dt = performance.now() - t0;
       t.serial = t.ns++ <= 1 ? dt : t.serial + EMA * (dt - t.serial); // the first timing (tier-up, first touch) is replaced
       return;
@@ -203,7 +204,7 @@ export class WasmGemm {
     const g = pool.args();
     g[0] = OP_GEMM;
     g[1] = ta; g[2] = N; g[3] = K; g[4] = a; g[5] = lda;
-    g[6] = bp; g[7] = 64; g[8] = bps; g[9] = beta; g[10] = c; g[11] = ldc;
+    g[6] = bp; g[7] = bks; g[8] = bps; g[9] = beta; g[10] = c; g[11] = ldc;
     g[12] = 0; g[13] = M; g[14] = 0; g[15] = nP; // per chunk, set by runGemmChunks
     g[16] = pack ? 1 : 0; g[17] = tb; g[18] = bsrc; g[19] = ldb;
     g[GEMM_M] = M; g[GEMM_NP] = nP; g[GEMM_BY_PANELS] = byPanels ? 1 : 0; g[GEMM_CHUNKS] = chunks;
