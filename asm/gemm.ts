@@ -250,3 +250,38 @@ export function gemmDotNT(transA: i32, K: i32, A: usize, lda: i32, B: usize, ldb
     }
   }
 }
+
+/**
+ * C rows [i0, i1) of op(A) @ B for a non-transposed B read in place, streaming B row by row
+ * (contiguous, so the prefetcher keeps up) and keeping the C row in L1: the fast way to read an
+ * unpacked B once, for the few rows of a batch-1 step. Each C element still sums in k order.
+ */
+export function gemmRowsNN(transA: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32,
+  beta: i32, C: usize, ldc: i32, i0: i32, i1: i32): void {
+  const aK: usize = transA ? <usize>lda << 2 : 4;
+  const aRow: usize = transA ? 4 : <usize>lda << 2;
+  const N16 = N & ~15;
+  for (let i = i0; i < i1; i++) {
+    const pc = at(C, i * ldc);
+    if (!beta) memory.fill(pc, 0, <usize>N << 2);
+    let pa = A + <usize>i * aRow;
+    let pb = B;
+    for (let k = 0; k < K; k++) {
+      const s = load<f32>(pa);
+      if (s != 0) { // one-hot-like inputs: skip, as the reference does
+        const a = f32x4.splat(s);
+        let j = 0;
+        for (; j < N16; j += 16) {
+          const q = at(pc, j), r = at(pb, j);
+          v128.store(q, fmadd(a, v128.load(r), v128.load(q)));
+          v128.store(q, fmadd(a, v128.load(r, 16), v128.load(q, 16)), 16);
+          v128.store(q, fmadd(a, v128.load(r, 32), v128.load(q, 32)), 32);
+          v128.store(q, fmadd(a, v128.load(r, 48), v128.load(q, 48)), 48);
+        }
+        for (; j < N; j++) store<f32>(at(pc, j), load<f32>(at(pc, j)) + s * load<f32>(at(pb, j)));
+      }
+      pa += aK;
+      pb += <usize>ldb << 2;
+    }
+  }
+}

@@ -99,6 +99,7 @@ const SHAPES: [number, number, number][] = [
   [50, 512, 256], // big enough for the threads, split by column panels
   [201, 20, 300], // few panels, many rows: split by rows
   [3, 520, 200], // few rows: B read in place, its panels split over the threads, tail columns apart
+  [1, 1030, 300], // one row, big B: B streamed by rows
   [3, 2, 0], // K = 0: C = beta C
 ];
 

@@ -21,6 +21,9 @@ export interface KernelExports {
   /** Columns [j0, j1) of C for a non-transposed B read in place (scalar). */
   gemmColsNN(transA: number, K: number, A: number, lda: number, B: number, ldb: number,
     beta: number, C: number, ldc: number, i0: number, i1: number, j0: number, j1: number): void;
+  /** C rows [i0, i1) = op(A) B with B (K, N) read in place row by row (for M = 1). */
+  gemmRowsNN(transA: number, N: number, K: number, A: number, lda: number, B: number, ldb: number,
+    beta: number, C: number, ldc: number, i0: number, i1: number): void;
   /** C = op(A) B^T by dot products, B (N, K) read in place. */
   gemmDotNT(transA: number, K: number, A: number, lda: number, B: number, ldb: number,
     beta: number, C: number, ldc: number, i0: number, i1: number, j0: number, j1: number): void;
