@@ -27,8 +27,17 @@ const PARALLEL_MIN_MACS = 1 << 18;
 const WARM = 3;
 /** A shape runs the mode that currently looks slower once every EXPLORE_EVERY calls (a power of 2). */
 const EXPLORE_EVERY = 32;
-/** Weight of a new timing in the smoothed per-shape times. */
+/** Weight of a slower new timing in the smoothed per-shape times (a faster one is taken as is). */
 const EMA = 0.25;
+
+/**
+ * Update a smoothed time with a new timing dt (the n-th). It follows a faster timing at once and
+ * a slower one gradually: a slow call is usually noise (preemption, a cold cache), a fast one is
+ * what the mode can do. The first timing (tier-up, first touch) is replaced by the second.
+ */
+function track(est: number, dt: number, n: number): number {
+  return n <= 1 || dt < est ? dt : est + EMA * (dt - est);
+}
 
 /** A cached packed copy of a weight matrix op(B) (K, N): ceil(N / 16) panels of K x 16 floats. */
 interface PackedB {
@@ -202,7 +211,7 @@ export class WasmGemm {
     if (!parallel) {
       k.gemmTask(ta, N, K, a, lda, bp, bks, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
       const dt = performance.now() - t0;
-      t.serial = t.ns++ <= 1 ? dt : t.serial + EMA * (dt - t.serial); // the first timing (tier-up, first touch) is replaced
+      t.serial = track(t.serial, dt, t.ns++);
       return;
     }
     if (!byPanels && pack) {
@@ -218,6 +227,6 @@ export class WasmGemm {
     g[GEMM_M] = M; g[GEMM_NP] = nP; g[GEMM_BY_PANELS] = byPanels ? 1 : 0; g[GEMM_CHUNKS] = chunks;
     pool.run(k);
     const dt = performance.now() - t0;
-    t.parallel = t.np++ <= 1 ? dt : t.parallel + EMA * (dt - t.parallel);
+    t.parallel = track(t.parallel, dt, t.np++);
   }
 }
