@@ -225,7 +225,7 @@ export class CharRNN {
 
   /** Call after writing to `params` from outside the optimizer (lets a backend drop caches). */
   paramsChanged(): void {
-    this.backend.weightsChanged?.();
+    this.backend.weightsChanged?.(this.params);
   }
 
   zeroGrad(): void {
