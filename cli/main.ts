@@ -12,6 +12,7 @@ import { CliError, type Proc } from './io.js';
 import { trainCommand } from './train.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
+import { playgroundCommand } from './playground.js';
 
 const HELP: { [K in keyof TrainConfig]: string } = {
   model: 'cell type: rnn, lstm or gru',
@@ -127,6 +128,14 @@ export async function main(proc: Proc): Promise<number> {
     .option('--threads <n>', 'worker threads; 0 = all cores', '0')
     .action(async (ckpt: string, opts: Record<string, string | boolean | string[] | undefined>) => {
       code = await evalCommand(proc, ckpt, opts);
+    });
+
+  program.command('playground')
+    .description('serve the browser playground on this machine (train, watch and sample in a tab)')
+    .option('--port <n>', 'port; 0 = any free port', '8080')
+    .option('--host <address>', 'address to listen on (default: this machine only)', '127.0.0.1')
+    .action(async (opts: { port: string; host: string }) => {
+      code = await playgroundCommand(proc, opts);
     });
 
   try {

@@ -1,0 +1,151 @@
+/// <reference lib="webworker" />
+/**
+ * The playground's engine: trains, samples and (de)serialises checkpoints in a Web Worker,
+ * with exactly the library code the CLI uses, and posts events to the page.
+ */
+import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
+import { resolveConfig } from '../src/config.js';
+import { buildCorpus, type Corpus } from '../src/data.js';
+import type { CharRNN } from '../src/model/model.js';
+import { Sampler, sampleText } from '../src/sample.js';
+import { Trainer } from '../src/train.js';
+import type { Vocabulary } from '../src/vocab.js';
+import type { Backend } from '../src/backend/types.js';
+import { makeBackend } from './engine-backend.js';
+import type { FromEngine, ToEngine } from './protocol.js';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+const post = (m: FromEngine): void => self.postMessage(m);
+
+class Engine {
+  private trainer: Trainer | null = null;
+  /** The model to sample from: the one training, or one loaded from a file. */
+  private model: CharRNN | null = null;
+  private vocab: Vocabulary | null = null;
+  private loaded: ReturnType<typeof decodeCheckpoint> | null = null;
+  private abort: AbortController | null = null;
+  private paused = false;
+  private resumeWaiter: (() => void) | null = null;
+
+  constructor(private readonly backend: Backend) {}
+
+  async train(text: string, partial: ToEngine & { type: 'train' }): Promise<void> {
+    if (this.abort) throw new Error('already training');
+    const corpus: Corpus = buildCorpus([{ name: 'the corpus', bytes: new TextEncoder().encode(text) }]);
+    // A loaded checkpoint with this corpus's vocabulary is resumed; otherwise a new run.
+    const resume = this.loaded?.train && sameSymbols(this.loaded.vocab.symbols, corpus.vocab.symbols) ? this.loaded : undefined;
+    const config = resume ? resolveConfig({ ...resume.config, ...limitsOf(partial.config) }) : resolveConfig({ ...partial.config, backend: 'auto', threads: 0 });
+    this.trainer = new Trainer({ config, corpus, backend: this.backend, resume });
+    this.model = this.trainer.model;
+    this.vocab = corpus.vocab;
+    this.abort = new AbortController();
+    this.paused = false;
+    post({ type: 'state', state: 'training' });
+    let lastStep = 0;
+    try {
+      for await (const ev of this.trainer.run(this.abort.signal)) {
+        if (ev.type === 'step') {
+          const now = performance.now();
+          if (now - lastStep < 100) continue; // ~10 updates a second are plenty for the page
+          lastStep = now;
+        }
+        post({ type: 'event', event: ev });
+        if (ev.type === 'eval') {
+          const bytes = this.trainer.checkpoint();
+          this.loaded = decodeCheckpoint(bytes);
+          post({ type: 'checkpoint', bytes, reason: 'autosave' });
+        }
+        while (this.paused && !this.abort.signal.aborted) {
+          await new Promise<void>((r) => (this.resumeWaiter = r));
+        }
+      }
+      this.loaded = decodeCheckpoint(this.trainer.checkpoint());
+    } finally {
+      this.abort = null;
+      post({ type: 'state', state: 'idle' });
+    }
+  }
+
+  pause(): void {
+    if (!this.abort) return;
+    this.paused = true;
+    post({ type: 'state', state: 'paused' });
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.resumeWaiter?.();
+    if (this.abort) post({ type: 'state', state: 'training' });
+  }
+
+  stop(): void {
+    this.abort?.abort();
+    this.resume();
+  }
+
+  reset(): void {
+    this.stop();
+    this.trainer = null;
+    this.model = null;
+    this.vocab = null;
+    this.loaded = null;
+  }
+
+  sample(prime: string, temperature: number, length: number, seed: number): string {
+    if (!this.model || !this.vocab) throw new Error('train or load a model first');
+    const sampler = new Sampler(this.model, this.vocab);
+    return prime + sampleText(sampler, { length, temperature, prime, seed, skipUnknown: true });
+  }
+
+  save(): Uint8Array {
+    if (this.trainer) return this.trainer.checkpoint();
+    throw new Error('nothing to save yet: train a model first');
+  }
+
+  load(bytes: Uint8Array, name: string): string {
+    if (this.abort) throw new Error('stop training before loading a model');
+    const data = decodeCheckpoint(bytes);
+    this.loaded = data;
+    this.trainer = null;
+    this.model = modelFromCheckpoint(data, this.backend);
+    this.vocab = data.vocab;
+    const m = data.model;
+    return `${name}: ${m.type} ${m.layers}×${m.hidden}, ${m.vocabSize} symbols${data.train ? `, trained ${data.train.state.iter} iterations` : ''}`;
+  }
+}
+
+function sameSymbols(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function limitsOf(c: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['maxIters', 'epochs', 'maxTime', 'evalEvery', 'sampleEvery']) if (c[k] !== undefined) out[k] = c[k];
+  return out;
+}
+
+
+const ready = makeBackend().then(({ backend, threads }) => {
+  post({ type: 'ready', backend: backend.name, threads, isolated: self.crossOriginIsolated === true });
+  return new Engine(backend);
+});
+
+self.onmessage = async (e: MessageEvent<ToEngine>) => {
+  const engine = await ready;
+  const m = e.data;
+  try {
+    switch (m.type) {
+      case 'train': await engine.train(m.text, m); break;
+      case 'pause': engine.pause(); break;
+      case 'resume': engine.resume(); break;
+      case 'stop': engine.stop(); break;
+      case 'reset': engine.reset(); break;
+      case 'sample': post({ type: 'sample', text: engine.sample(m.prime, m.temperature, m.length, m.seed) }); break;
+      case 'save': post({ type: 'checkpoint', bytes: engine.save(), reason: 'save' }); break;
+      case 'load': post({ type: 'loaded', name: m.name, summary: engine.load(m.bytes, m.name) }); break;
+    }
+  } catch (err) {
+    post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+};
