@@ -6,7 +6,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -74,6 +74,20 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     assert.ok((await page.locator('#samples pre').count()) >= 1, 'a sample appears while training');
     assert.match((await page.textContent('#status')) ?? '', /loss \d/);
     await page.screenshot({ path: join(ARTIFACTS, 'playground-trained.png'), fullPage: true });
+
+    // ---- same seed, config and corpus: the same loss curve as the CLI (both on the js backend) ----
+    await page.click('#reset');
+    for (const [flag, v] of [['max-time', '0'], ['epochs', '0'], ['max-iters', '60'], ['eval-every', '20'], ['sample-every', '0'], ['seed', '5']]) await page.fill(`#cfg-${flag}`, v);
+    await page.click('#train');
+    await page.waitForFunction(() => document.body.dataset.state === 'training');
+    await page.waitForFunction(() => document.body.dataset.state === 'idle', undefined, { timeout: 60_000 });
+    const pageCurve = await page.evaluate(() => (window as unknown as { charrnn: { series: (number | null)[][] } }).charrnn.series[2].filter((v) => v !== null) as number[]);
+    const corpusFile = join(dir, 'same.txt');
+    writeFileSync(corpusFile, TEXT);
+    const same = fakeProc(['train', '--data', corpusFile, '--out', join(dir, 'same'), '--model', 'lstm', '--layers', '1', '--hidden', '32', '--embed', '8', '--batch', '8', '--seq-len', '16', '--lr', '0.01', '--max-iters', '60', '--eval-every', '20', '--sample-every', '0', '--seed', '5', '--backend', 'js', '--quiet']);
+    assert.equal(await main(same.proc), 0, same.err());
+    const cliCurve = readFileSync(join(dir, 'same', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { val_bpc: number }).val_bpc);
+    assert.deepEqual(pageCurve, cliCurve);
 
     // ---- save from the page; the CLI loads it ----
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);

@@ -23,6 +23,8 @@ const KNOBS: Array<{ key: keyof TrainConfig; flag: string; options?: string[] }>
   { key: 'optimizer', flag: 'optimizer', options: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
   { key: 'lr', flag: 'lr' },
   { key: 'maxTime', flag: 'max-time' },
+  { key: 'maxIters', flag: 'max-iters' },
+  { key: 'epochs', flag: 'epochs' },
   { key: 'evalEvery', flag: 'eval-every' },
   { key: 'sampleEvery', flag: 'sample-every' },
   { key: 'seed', flag: 'seed' },
