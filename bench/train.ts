@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: the training loop stripped down to what is timed. For each standard config
  * (char-rnn's), train chars/s and sampling chars/s on every available backend, as ratios to the
- * reference backend in the same run (this machine is shared and noisy: compare within one run).
+ * reference backend and to PyTorch measured in the same run (this machine is shared and noisy:
+ * compare within one run). PyTorch runs when a python3 with torch is importable (see
+ * bench/pytorch.ts); otherwise the ratios are to figures measured earlier, marked with *.
  *
- *   node dist/bench/train.js [--seconds 8] [--json] [--only lstm128,lstm512,rnn100]
+ *   node dist/bench/train.js [--seconds 8] [--json] [--only lstm128,lstm512,rnn100] [--no-pytorch]
  *
  * Data: tiny Shakespeare from ../shared/data when present, else the built-in Moby Dick.
  */
@@ -19,13 +21,15 @@ import { modelConfigOf } from '../src/checkpoint.js';
 import type { Backend } from '../src/backend/types.js';
 import { makeBackend } from '../cli/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
+import { runPytorch, type PytorchRun } from './pytorch.js';
 
-interface BenchConfig { id: string; name: string; config: Partial<TrainConfig>; pytorch: number }
+/** pytorch: train chars/s measured earlier (../shared/notes/performance.md), used when torch is not importable. */
+interface BenchConfig { id: string; name: string; config: Partial<TrainConfig>; pytorch: number; sample: boolean }
 
 const CONFIGS: BenchConfig[] = [
-  { id: 'lstm128', name: 'LSTM 2×128 B50 S50', config: { model: 'lstm', layers: 2, hidden: 128, batch: 50, seqLen: 50 }, pytorch: 40000 },
-  { id: 'lstm512', name: 'LSTM 2×512 B50 S50', config: { model: 'lstm', layers: 2, hidden: 512, batch: 50, seqLen: 50 }, pytorch: 5050 },
-  { id: 'rnn100', name: 'RNN 1×100 B1 S25', config: { model: 'rnn', layers: 1, hidden: 100, batch: 1, seqLen: 25, optimizer: 'adagrad', lr: 0.1, clipMode: 'value' }, pytorch: 19600 },
+  { id: 'lstm128', name: 'LSTM 2×128 B50 S50', config: { model: 'lstm', layers: 2, hidden: 128, batch: 50, seqLen: 50 }, pytorch: 40000, sample: true },
+  { id: 'lstm512', name: 'LSTM 2×512 B50 S50', config: { model: 'lstm', layers: 2, hidden: 512, batch: 50, seqLen: 50 }, pytorch: 5050, sample: true },
+  { id: 'rnn100', name: 'RNN 1×100 B1 S25', config: { model: 'rnn', layers: 1, hidden: 100, batch: 1, seqLen: 25, optimizer: 'adagrad', lr: 0.1, clipMode: 'value' }, pytorch: 19600, sample: false },
 ];
 
 const args = process.argv.slice(2);
@@ -36,6 +40,7 @@ const arg = (name: string): string | undefined => {
 const SECONDS = Number(arg('--seconds') ?? 8);
 const JSON_OUT = args.includes('--json');
 const ONLY = arg('--only')?.split(',');
+const PYTORCH = !args.includes('--no-pytorch');
 
 const shakespeare = new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url);
 const dataPath = existsSync(shakespeare) ? shakespeare : defaultCorpusPath();
@@ -95,10 +100,25 @@ async function backends(): Promise<Array<{ name: string; make: () => Promise<Bac
 
 const results: Array<Record<string, unknown>> = [];
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
+const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}×` : '—').padStart(8);
+const chosen = CONFIGS.filter((c) => !ONLY || ONLY.includes(c.id));
 if (!JSON_OUT) console.log(`data: ${String(dataPath)} (${corpus.ids.length.toLocaleString('en-US')} chars), ~${SECONDS} s per measurement\n`);
-for (const bc of CONFIGS.filter((c) => !ONLY || ONLY.includes(c.id))) {
+let torch: PytorchRun | null = null;
+if (PYTORCH) {
+  torch = runPytorch(String(dataPath instanceof URL ? dataPath.pathname : dataPath), SECONDS,
+    chosen.map((bc) => ({ id: bc.id, config: resolveConfig(bc.config), sample: bc.sample })));
+  if (!JSON_OUT) console.log(torch.ok ? `PyTorch ${torch.describe}\n` : `(PyTorch not run: ${torch.reason})\n`);
+}
+for (const bc of chosen) {
   const cfg = resolveConfig(bc.config);
-  if (!JSON_OUT) console.log(`${bc.name}\n  backend     train chars/s   vs js   vs PyTorch*   sample chars/s`);
+  const peer = torch?.ok ? torch.results.find((r) => r.id === bc.id) : undefined;
+  const peerTrain = peer?.train_chars_per_s ?? bc.pytorch;
+  const mark = peer ? ' ' : '*';
+  if (!JSON_OUT) {
+    console.log(`${bc.name}`);
+    if (peer) console.log(`  ${'PyTorch'.padEnd(10)} ${fmt(peer.train_chars_per_s)}${' '.repeat(29)}${peer.sample_chars_per_s ? fmt(peer.sample_chars_per_s) : ''}`);
+    console.log(`  backend     train chars/s   vs js   vs PyTorch${mark}   sample chars/s   vs PyTorch`);
+  }
   let jsSpeed = 0;
   for (const b of await backends()) {
     const backend = await b.make();
@@ -106,13 +126,21 @@ for (const bc of CONFIGS.filter((c) => !ONLY || ONLY.includes(c.id))) {
       const train = trainSpeed(backend, cfg);
       const sample = sampleSpeed(backend, cfg);
       if (b.name === 'js') jsSpeed = train;
-      results.push({ config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample, vs_js: train / jsSpeed, vs_pytorch_reference: train / bc.pytorch });
-      if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${(train / bc.pytorch).toFixed(2).padStart(8)}×   ${fmt(sample)}`);
+      results.push({
+        config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample, vs_js: train / jsSpeed,
+        ...(peer
+          ? { pytorch_train_chars_per_s: peer.train_chars_per_s, vs_pytorch: train / peer.train_chars_per_s,
+              pytorch_sample_chars_per_s: peer.sample_chars_per_s, sample_vs_pytorch: peer.sample_chars_per_s ? sample / peer.sample_chars_per_s : undefined }
+          : { vs_pytorch_reference: train / bc.pytorch }),
+      });
+      if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${ratio(train, peerTrain)}      ${fmt(sample)}   ${ratio(sample, peer?.sample_chars_per_s)}`);
     } finally {
       backend.dispose?.();
     }
   }
   if (!JSON_OUT) console.log('');
 }
-if (JSON_OUT) console.log(JSON.stringify(results));
-else console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured on this machine (../shared/notes/performance.md): 40,000 / 5,050 / 19,600 chars/s;\n  not re-run here (python3 with torch is not installed).');
+if (JSON_OUT) console.log(JSON.stringify(torch?.ok ? { pytorch: { version: torch.version, blas: torch.blas }, results } : { results }));
+else if (chosen.some((bc) => !(torch?.ok && torch.results.some((r) => r.id === bc.id)))) {
+  console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured earlier on this machine (../shared/notes/performance.md): 40,000 / 5,050 / 19,600 chars/s.');
+}
