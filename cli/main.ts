@@ -13,6 +13,7 @@ import { trainCommand } from './train.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
 import { playgroundCommand } from './playground.js';
+import { classifyCommand, type ClassifyOpts } from './classify.js';
 
 const HELP: { [K in keyof TrainConfig]: string } = {
   model: 'cell type: rnn, lstm or gru',
@@ -128,6 +129,17 @@ export async function main(proc: Proc): Promise<number> {
     .option('--threads <n>', 'worker threads; 0 = all cores', '0')
     .action(async (ckpt: string, opts: Record<string, string | boolean | string[] | undefined>) => {
       code = await evalCommand(proc, ckpt, opts);
+    });
+
+  program.command('classify')
+    .description('which model (author) explains a text best: bits/char and probability per model')
+    .requiredOption('--model <checkpoint...>', 'two or more .safetensors files, one per author (repeat --model or list them)')
+    .requiredOption('--data <path...>', 'the text to attribute')
+    .option('--json', 'print {"best", "scores": [{"model", "bits_per_char", "probability"}]}')
+    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .option('--threads <n>', 'worker threads; 0 = all cores', '0')
+    .action(async (opts: ClassifyOpts) => {
+      code = await classifyCommand(proc, opts);
     });
 
   program.command('playground')

@@ -43,12 +43,16 @@ export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: numbe
   return { loss: chars > 0 ? total / chars : NaN, chars };
 }
 
-/** `charrnn eval`: a text as one stream from the zero state; unknown characters are counted and removed. */
-export function evaluateText(model: CharRNN, vocab: Vocabulary, parts: TextPart[], T = 100): EvalResult {
+/**
+ * `charrnn eval`: a text as one stream from the zero state; unknown characters are counted and
+ * removed. Pass a (1, T) workspace to reuse when evaluating many texts (memory of the wasm
+ * backend is never returned, so a fresh workspace per text would grow it).
+ */
+export function evaluateText(model: CharRNN, vocab: Vocabulary, parts: TextPart[], T = 100, ws?: Workspace): EvalResult {
   const { ids, unknown } = encodeParts(parts, vocab);
   if (ids.length < 2) {
     throw new CharRnnError('too-short', `${parts.map((p) => p.name).join(', ')} has ${ids.length} known character(s); evaluation needs at least 2`);
   }
-  const { loss, chars } = evaluateIds(model, ids, { streams: 1, T });
+  const { loss, chars } = evaluateIds(model, ids, { streams: 1, T, ws });
   return lossSummary(loss, chars, unknown);
 }

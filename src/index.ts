@@ -12,6 +12,7 @@ export { Optimizer } from './optim.js';
 export { Rng } from './rng.js';
 export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
 export { Sampler, sample, sampleText, type SampleOptions } from './sample.js';
+export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
 export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, FORMAT_VERSION, type CheckpointData, type TrainState } from './checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, type Tensor } from './safetensors.js';
