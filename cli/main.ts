@@ -12,6 +12,8 @@ import { CliError, type Proc } from './io.js';
 import { trainCommand } from './train.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
+import { reportCommand } from './report.js';
+import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
 
@@ -88,6 +90,7 @@ export async function main(proc: Proc): Promise<number> {
   train.option('--force', 'overwrite a run already in --out');
   train.option('--quiet', 'print nothing but errors (and the --json line)');
   train.option('--json', 'print one final JSON summary line on stdout');
+  train.option('--report', 'rewrite OUT/report.html at every evaluation (leave it open in a browser)');
   for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
     const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
     train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
@@ -100,6 +103,7 @@ export async function main(proc: Proc): Promise<number> {
       force: Boolean(opts.force),
       quiet: Boolean(opts.quiet),
       json: Boolean(opts.json),
+      report: Boolean(opts.report),
       config: configFromOptions(opts),
     });
   });
@@ -114,6 +118,8 @@ export async function main(proc: Proc): Promise<number> {
     .option('--prime <text>', 'text to start from')
     .option('--skip-unknown', 'drop prime characters the model does not know instead of failing')
     .option('--seed <n>', 'random seed; the same seed gives the same text (default: random)')
+    .option('--temperatures <list>', 'a sample per temperature (e.g. 0.2,0.5,1,1.5) with its average log-probability and the share of its words found in the training corpus')
+    .option('--data <path...>', 'the training corpus, for --temperatures (default: the run\'s, from run.json beside the checkpoint)')
     .option('--backend <name>', 'auto, wasm or js', 'auto')
     .option('--threads <n>', 'worker threads; 0 = all cores', '1')
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
@@ -129,6 +135,30 @@ export async function main(proc: Proc): Promise<number> {
     .option('--threads <n>', 'worker threads; 0 = all cores', '0')
     .action(async (ckpt: string, opts: Record<string, string | boolean | string[] | undefined>) => {
       code = await evalCommand(proc, ckpt, opts);
+    });
+
+  program.command('report')
+    .description('write RUN_DIR/report.html: loss curves, learning rate, gradient norm, throughput, config, samples')
+    .argument('<run-dir>', 'a directory written by charrnn train')
+    .option('--svg', 'also write the loss curve as RUN_DIR/loss.svg')
+    .option('--png', 'also write the loss curve as RUN_DIR/loss.png')
+    .action(async (dir: string, opts: { svg?: boolean; png?: boolean }) => {
+      code = await reportCommand(proc, dir, opts);
+    });
+
+  program.command('inspect')
+    .description('an HTML page of what the model does over a text: predictions, loss, unit heatmaps, neuron search')
+    .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
+    .option('--text <text>', 'the text to read')
+    .option('--file <path>', 'read the text from a file')
+    .option('--out <file>', 'the page to write (default: inspect.html beside the checkpoint)')
+    .option('--units <list>', 'units to colour the text by: 12 (top layer\'s hidden state) or layer:kind:unit such as 0:c:87')
+    .option('--find <regex>', 'rank units by correlation with "inside a match of REGEX", e.g. \'"[^"]*"\'')
+    .option('--top-k <k>', 'guesses shown under each character', '5')
+    .option('--svg', 'also write heatmaps of the top layer as SVG')
+    .option('--png', 'also write heatmaps of the top layer as PNG')
+    .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
+      code = await inspectCommand(proc, ckpt, opts);
     });
 
   program.command('classify')

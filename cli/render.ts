@@ -21,11 +21,28 @@ export function formatDuration(seconds: number): string {
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+const BARS = '▁▂▃▄▅▆▇█';
+
+/** Values as bars ▁..█ between their min and max, `width` of them evenly spaced over the list. */
+export function sparkline(values: number[], width = 24): string {
+  const v = values.filter(Number.isFinite);
+  if (v.length < 2) return '';
+  const n = Math.min(width, v.length);
+  const picked = Array.from({ length: n }, (_, i) => v[Math.round((i * (v.length - 1)) / (n - 1))]);
+  const lo = Math.min(...picked);
+  const span = Math.max(...picked) - lo;
+  return picked.map((x) => BARS[span > 0 ? Math.round(((x - lo) / span) * (BARS.length - 1)) : 0]).join('');
+}
+
+/** Smoothed losses kept for the sparkline (the most recent steps). */
+const SPARK_HISTORY = 500;
+
 export class ProgressRenderer {
   private lastDraw = 0;
   private lastPlain = 0;
   private lastVal: number | null = null;
   private lineShown = false;
+  private readonly losses: number[] = [];
 
   constructor(private readonly out: Out, private readonly now: () => number = () => performance.now() / 1000) {}
 
@@ -49,10 +66,13 @@ export class ProgressRenderer {
         const t = this.now();
         const line = `iter ${ev.iter} | epoch ${ev.epoch.toFixed(2)} | loss ${ev.smoothLoss.toFixed(3)}${this.lastVal !== null ? ` | val ${this.lastVal.toFixed(3)}` : ''} | ${int(ev.charsPerSec)} chars/s${ev.etaSeconds !== null ? ` | ETA ${formatDuration(ev.etaSeconds)}` : ''}`;
         if (this.out.isTTY) {
+          this.losses.push(ev.smoothLoss);
+          if (this.losses.length > SPARK_HISTORY) this.losses.shift();
           if (t - this.lastDraw < 0.1) return;
           this.lastDraw = t;
           const width = (this.out.columns ?? 100) - 1;
-          this.out.write(`\r\x1b[K${line.slice(0, width)}`);
+          const spark = sparkline(this.losses);
+          this.out.write(`\r\x1b[K${(spark ? `${line} | ${spark}` : line).slice(0, width)}`);
           this.lineShown = true;
         } else if (t - this.lastPlain >= 10) {
           this.lastPlain = t;

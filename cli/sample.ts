@@ -1,8 +1,9 @@
-/** `charrnn sample CKPT`: stream generated text to stdout. */
+/** `charrnn sample CKPT`: stream generated text to stdout (or, with --temperatures, one sample per temperature). */
 import { Sampler } from '../src/sample.js';
 import { makeBackend } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
+import { temperatureSweepCommand } from './sweep.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 
@@ -24,6 +25,7 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
   const backendName = String(opts.backend);
   if (!['auto', 'wasm', 'js'].includes(backendName)) throw new CliError(`--backend must be one of auto, wasm, js (got ${JSON.stringify(backendName)})`, 2);
   const threads = intFlag('--threads', String(opts.threads), 0);
+  if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, threads, backend: backendName as 'auto' | 'wasm' | 'js' });
 
   const backend = await makeBackend(backendName as 'auto' | 'wasm' | 'js', threads);
   try {

@@ -4,6 +4,8 @@
  *   OUT/best.safetensors     the run at its best validation loss
  *   OUT/metrics.jsonl        one line per evaluation
  *   OUT/run.json             where the data came from, so --resume can find it again
+ *   OUT/samples.jsonl        the samples shown during training, with their iteration
+ *   OUT/report.html          with --report: the run report, rewritten at every evaluation
  * Checkpoints are written atomically (temp file, fsync, rename): a crash never leaves half a file.
  */
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +20,7 @@ import { makeBackend } from './backend.js';
 import { readCorpus, readErrorReason } from './corpus.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
+import { writeReport } from './report.js';
 
 export interface TrainArgs {
   data?: string[];
@@ -26,6 +29,8 @@ export interface TrainArgs {
   force: boolean;
   quiet: boolean;
   json: boolean;
+  /** Rewrite OUT/report.html at every evaluation. */
+  report?: boolean;
   config: Partial<TrainConfig>;
 }
 
@@ -105,8 +110,10 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   const latest = join(out, 'latest.safetensors');
   const best = join(out, 'best.safetensors');
   const metricsPath = join(out, 'metrics.jsonl');
+  const samplesPath = join(out, 'samples.jsonl');
   if (!resume) {
     await rm(metricsPath, { force: true });
+    await rm(samplesPath, { force: true });
     await rm(best, { force: true });
     await writeFile(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null }, null, 2) + '\n');
   }
@@ -122,6 +129,14 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   proc.on?.('SIGINT', onSigint);
   try {
     const trainer = new Trainer({ config, corpus, backend, resume });
+    // a report that cannot be written is worth a warning, not the run
+    const report = async (refreshSeconds?: number): Promise<void> => {
+      try {
+        await writeReport(out, { refreshSeconds });
+      } catch (e) {
+        say(`warning: could not write ${join(out, 'report.html')}: ${(e as Error).message}`);
+      }
+    };
     let code = 0;
     for await (const ev of trainer.run(abort.signal)) {
       renderer?.event(ev);
@@ -130,6 +145,9 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
         const bytes = trainer.checkpoint();
         await writeFileAtomic(latest, bytes);
         if (ev.isBest) await writeFileAtomic(best, bytes);
+        if (args.report) await report(15);
+      } else if (ev.type === 'sample') {
+        await appendFile(samplesPath, JSON.stringify({ iter: ev.iter, text: ev.text }) + '\n');
       } else if (ev.type === 'done') {
         if (ev.reason === 'aborted') {
           await writeFileAtomic(latest, trainer.checkpoint());
@@ -139,6 +157,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
           code = 1;
         }
         const ckpt = existsSync(best) ? best : latest;
+        if (args.report) await report(); // the finished run: no more reloading
         if (args.json) {
           const s = ev.summary;
           proc.stdout.write(JSON.stringify({
@@ -160,7 +179,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
 }
 
-async function readRunInfo(dir: string): Promise<{ data: string[] | null }> {
+export async function readRunInfo(dir: string): Promise<{ data: string[] | null }> {
   try {
     const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown };
     return { data: Array.isArray(info.data) ? info.data.map(String) : null };
