@@ -285,3 +285,45 @@ export function gemmRowsNN(transA: i32, N: i32, K: i32, A: usize, lda: i32, B: u
     }
   }
 }
+
+/**
+ * dst (cols, rows) = transpose of src (rows, cols), row strides lds and ldd in floats. Used to
+ * turn a transposed A with a long K into rows: tiles then read A contiguously instead of one
+ * cache line per k (15 -> 30+ GFLOP/s for the weight gradients, K = T·B). 4x4 blocks through
+ * shuffles, so reads and writes are whole vectors.
+ */
+export function transpose(rows: i32, cols: i32, src: usize, lds: i32, dst: usize, ldd: i32): void {
+  const ls: usize = <usize>lds << 2;
+  const ld: usize = <usize>ldd << 2;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const s0 = src + <usize>r * ls, s1 = s0 + ls, s2 = s1 + ls, s3 = s2 + ls;
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const cb: usize = <usize>c << 2;
+      const x0 = v128.load(s0 + cb), x1 = v128.load(s1 + cb);
+      const x2 = v128.load(s2 + cb), x3 = v128.load(s3 + cb);
+      const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+      const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+      const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+      const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+      const d = dst + <usize>c * ld + (<usize>r << 2);
+      v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
+      v128.store(d + ld, i64x2.shuffle(t0, t1, 1, 3));
+      v128.store(d + 2 * ld, i64x2.shuffle(t2, t3, 0, 2));
+      v128.store(d + 3 * ld, i64x2.shuffle(t2, t3, 1, 3));
+    }
+    for (; c < cols; c++) {
+      const d = dst + <usize>c * ld + (<usize>r << 2);
+      const cb: usize = <usize>c << 2;
+      store<f32>(d, load<f32>(s0 + cb));
+      store<f32>(d, load<f32>(s1 + cb), 4);
+      store<f32>(d, load<f32>(s2 + cb), 8);
+      store<f32>(d, load<f32>(s3 + cb), 12);
+    }
+  }
+  for (; r < rows; r++) {
+    const s = src + <usize>r * ls;
+    for (let c = 0; c < cols; c++) store<f32>(dst + <usize>c * ld + (<usize>r << 2), load<f32>(s + (<usize>c << 2)));
+  }
+}

@@ -2,7 +2,7 @@
 // relaxed SIMD where fmadd becomes a fused multiply-add). Memory is imported and shared: all
 // pointers are byte offsets into it, handed out by the bump allocator in src/backend/wasm.ts.
 // No runtime, no GC, no data segments: the module only computes.
-export { gemmPanels, gemmTask, packB, gemmColsNN, gemmDotNT, gemmRowsNN } from './gemm';
+export { gemmPanels, gemmTask, packB, gemmColsNN, gemmDotNT, gemmRowsNN, transpose } from './gemm';
 export { broadcastRows, colSumAcc, gatherRows, scatterAddRows, mul, scale, clamp, sumSquares } from './rows';
 export { rnnForward, rnnBackward, lstmForward, lstmBackward, gruForward, gruBackward } from './cells';
 export { softmaxCrossEntropy } from './softmax';

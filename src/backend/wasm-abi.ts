@@ -27,6 +27,8 @@ export interface KernelExports {
   /** C = op(A) B^T by dot products, B (N, K) read in place. */
   gemmDotNT(transA: number, K: number, A: number, lda: number, B: number, ldb: number,
     beta: number, C: number, ldc: number, i0: number, i1: number, j0: number, j1: number): void;
+  /** dst (cols, rows) = transpose of src (rows, cols); strides in floats. */
+  transpose(rows: number, cols: number, src: number, lds: number, dst: number, ldd: number): void;
 
   broadcastRows(M: number, N: number, v: number, C: number, acc: number): void;
   colSumAcc(M: number, N: number, A: number, out: number): void;
