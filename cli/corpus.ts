@@ -1,10 +1,12 @@
 /**
  * Reading the corpus: files, directories (recursively), or the built-in default book.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import type { TextPart } from '../src/data.js';
+import { vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
+import { CharRnnError } from '../src/errors.js';
+import { IdPass, SymbolPass, type TextMode, type TextPass } from '../src/stream.js';
 import { CliError } from './io.js';
 
 /**
@@ -18,9 +20,15 @@ export function defaultCorpusPath(): string {
 }
 
 const BINARY_PROBE = 8192;
+/** Bytes read at a time: the corpus is streamed, never held whole (a 1 GB file costs its ids, not its bytes). */
+const CHUNK = 1 << 20;
 
-/** Expand the --data arguments to files: a directory contributes its text files, sorted, recursively. */
-async function listFiles(paths: string[]): Promise<string[]> {
+/**
+ * Expand the --data arguments to regular files: a directory contributes its text files (all
+ * files with --binary), sorted, recursively, following symbolic links. Pipes, sockets and devices
+ * are never opened (reading a FIFO would wait forever); a dangling link is an error naming it.
+ */
+async function listFiles(paths: string[], binary: boolean): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     let st;
@@ -31,17 +39,21 @@ async function listFiles(paths: string[]): Promise<string[]> {
     }
     if (st.isDirectory()) {
       const found: string[] = [];
-      await walk(p, found);
+      await walk(p, found, binary, new Set());
       if (found.length === 0) throw new CliError(`--data ${p} is a directory with no text files in it`);
       out.push(...found);
-    } else out.push(p);
+    } else if (st.isFile()) out.push(p);
+    else throw new CliError(`--data ${p} is not a regular file (a pipe, socket or device); give text files or directories`);
   }
   return out;
 }
 
-async function walk(dir: string, out: string[]): Promise<void> {
+async function walk(dir: string, out: string[], binary: boolean, visited: Set<string>): Promise<void> {
   let entries;
   try {
+    const real = await realpath(dir);
+    if (visited.has(real)) return; // a link back up the tree
+    visited.add(real);
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
     throw new CliError(`cannot read directory ${dir}: ${readErrorReason(e)}`);
@@ -50,14 +62,48 @@ async function walk(dir: string, out: string[]): Promise<void> {
   for (const e of entries) {
     if (e.name.startsWith('.')) continue; // .git and friends
     const p = join(dir, e.name);
-    if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile() && (await looksLikeText(p))) out.push(p);
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      let st;
+      try {
+        st = await stat(p);
+      } catch (err) {
+        throw new CliError(`cannot read ${p}: ${readErrorReason(err)} (a symbolic link to ${await readlink(p).catch(() => '?')})`);
+      }
+      isDir = st.isDirectory();
+      isFile = st.isFile();
+    }
+    if (isDir) await walk(p, out, binary, visited);
+    else if (isFile && (binary || (await looksLikeText(p)))) out.push(p);
   }
 }
 
 async function looksLikeText(path: string): Promise<boolean> {
-  const bytes = await readBytes(path);
-  return !bytes.subarray(0, BINARY_PROBE).includes(0);
+  const probe = new Uint8Array(BINARY_PROBE);
+  let n = 0;
+  await eachChunk(path, probe, (chunk) => {
+    n = chunk.length;
+    return false;
+  });
+  return !probe.subarray(0, n).includes(0);
+}
+
+/** Read `path` into `buf` chunk by chunk; `use` returns false to stop early. */
+async function eachChunk(path: string, buf: Uint8Array, use: (chunk: Uint8Array) => boolean | void): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0 || use(buf.subarray(0, bytesRead)) === false) break;
+    }
+  } catch (e) {
+    if (e instanceof CharRnnError) throw e;
+    throw new CliError(`cannot read ${path}: ${readErrorReason(e)}`);
+  } finally {
+    await fh?.close();
+  }
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
@@ -68,16 +114,46 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-export async function readCorpus(paths: string[] | undefined): Promise<{ parts: TextPart[]; label: string }> {
-  if (!paths || paths.length === 0) {
-    const p = defaultCorpusPath();
-    return { parts: [{ name: 'Moby Dick (built-in)', bytes: await readBytes(p) }], label: 'moby-dick' };
-  }
-  const files = await listFiles(paths);
-  const parts: TextPart[] = [];
-  for (const f of files) parts.push({ name: relative('.', f) || f, bytes: await readBytes(f) });
+/** The files behind --data (or the built-in book) and a short label for the run directory. */
+export async function listCorpusFiles(paths: string[] | undefined, binary = false): Promise<{ files: Array<{ path: string; name: string }>; label: string }> {
+  if (!paths || paths.length === 0) return { files: [{ path: defaultCorpusPath(), name: 'Moby Dick (built-in)' }], label: 'moby-dick' };
+  const files = (await listFiles(paths, binary)).map((f) => ({ path: f, name: relative('.', f) || f }));
   const first = paths[0].replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? 'corpus';
-  return { parts, label: first.replace(/\.[^.]*$/, '') || 'corpus' };
+  return { files, label: first.replace(/\.[^.]*$/, '') || 'corpus' };
+}
+
+/** The corpus as whole byte arrays (for eval, whose texts are small). */
+export async function readCorpus(paths: string[] | undefined): Promise<{ parts: TextPart[]; label: string }> {
+  const { files, label } = await listCorpusFiles(paths);
+  const parts: TextPart[] = [];
+  for (const f of files) parts.push({ name: f.name, bytes: await readBytes(f.path) });
+  return { parts, label };
+}
+
+/**
+ * The training corpus, streamed from disk in two passes (src/stream.ts): peak memory is the ids
+ * (1–4 bytes per character) plus one chunk, whatever the size of the files.
+ */
+export async function loadCorpus(paths: string[] | undefined, opts: CorpusOptions = {}): Promise<{ corpus: Corpus; label: string }> {
+  const { files, label } = await listCorpusFiles(paths, opts.binary);
+  const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
+  const buf = new Uint8Array(CHUNK);
+  const run = async (pass: TextPass): Promise<void> => {
+    for (const f of files) {
+      pass.file(f.name);
+      await eachChunk(f.path, buf, (chunk) => pass.push(chunk));
+      pass.end();
+    }
+  };
+  const scan = new SymbolPass(mode);
+  await run(scan);
+  const vocab = vocabularyOf(scan, files.map((f) => f.name), opts);
+  const enc = new IdPass(mode, vocab, scan.count);
+  await run(enc);
+  if (enc.ids.length !== scan.count || enc.unknown > 0) {
+    throw new CliError('the data changed while it was being read (the second pass saw other characters); try again');
+  }
+  return { corpus: { vocab, ids: enc.ids }, label };
 }
 
 export function readErrorReason(e: unknown): string {

@@ -47,11 +47,13 @@ const HELP: { [K in keyof TrainConfig]: string } = {
   sampleLength: 'length of those samples',
   sampleTemperature: 'temperature of those samples',
   seed: 'random seed (same seed, same run)',
+  onNan: 'on a non-finite loss or gradient: stop, or rollback (reload the last evaluation\'s state, halve --lr, continue)',
+  maxRollbacks: 'with --on-nan rollback: rollbacks allowed before stopping',
   backend: 'auto, wasm or js',
   threads: 'worker threads for the wasm backend; 0 = all cores',
 };
 
-const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'backend']);
+const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'backend', 'onNan']);
 
 /** The TrainConfig values given on the command line (strings parsed, nothing defaulted). */
 function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
@@ -90,6 +92,7 @@ export async function main(proc: Proc): Promise<number> {
   train.option('--force', 'overwrite a run already in --out');
   train.option('--quiet', 'print nothing but errors (and the --json line)');
   train.option('--json', 'print one final JSON summary line on stdout');
+  train.option('--binary', 'train on bytes: each byte 0–255 is one symbol (for files that are not UTF-8 text)');
   train.option('--report', 'rewrite OUT/report.html at every evaluation (leave it open in a browser)');
   for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
     const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
@@ -104,6 +107,7 @@ export async function main(proc: Proc): Promise<number> {
       quiet: Boolean(opts.quiet),
       json: Boolean(opts.json),
       report: Boolean(opts.report),
+      binary: Boolean(opts.binary),
       config: configFromOptions(opts),
     });
   });

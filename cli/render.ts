@@ -90,6 +90,9 @@ export class ProgressRenderer {
       case 'nan':
         this.message(`stopped: ${ev.message}`);
         break;
+      case 'warning':
+        this.message(`warning: ${ev.message}`);
+        break;
       case 'done':
         this.clearLine();
         break;

@@ -8,19 +8,19 @@
  *   OUT/report.html          with --report: the run report, rewritten at every evaluation
  * Checkpoints are written atomically (temp file, fsync, rename): a crash never leaves half a file.
  */
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveConfig, flagName, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
-import { buildCorpus, type Corpus } from '../src/data.js';
 import { Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { makeBackend } from './backend.js';
-import { readCorpus, readErrorReason } from './corpus.js';
+import { loadCorpus, readErrorReason } from './corpus.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
 import { writeReport } from './report.js';
+import { appendLine, saveEvaluation, tidyRunDir } from './runfiles.js';
 
 export interface TrainArgs {
   data?: string[];
@@ -31,12 +31,14 @@ export interface TrainArgs {
   json: boolean;
   /** Rewrite OUT/report.html at every evaluation. */
   report?: boolean;
+  /** Train on bytes (each byte 0–255 one symbol), not UTF-8 text. */
+  binary?: boolean;
   config: Partial<TrainConfig>;
 }
 
 const LIMITS = ['maxIters', 'epochs', 'maxTime'] as const;
 /** What may change when resuming: limits, reporting and the engine — never the model or the maths. */
-const RESUMABLE = new Set<keyof TrainConfig>([...LIMITS, 'evalEvery', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'backend', 'threads']);
+const RESUMABLE = new Set<keyof TrainConfig>([...LIMITS, 'evalEvery', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'backend', 'threads', 'onNan', 'maxRollbacks']);
 
 /**
  * Stopping limits: with none given, a fresh run trains for the defaults (180 s, at most 50
@@ -72,6 +74,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   let resume: CheckpointData | undefined;
   let config: TrainConfig;
   let dataPaths = args.data;
+  let binary = Boolean(args.binary);
   let out: string;
   if (args.resume) {
     out = args.out ?? args.resume;
@@ -82,17 +85,15 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
       }
     }
     config = resolveConfig(applyLimits(resume.config, args.config));
-    if (!dataPaths) {
-      const run = await readRunInfo(args.resume);
-      dataPaths = run.data ?? undefined;
-    }
+    const run = await readRunInfo(args.resume);
+    dataPaths ??= run.data ?? undefined;
+    binary ||= run.binary;
   } else {
     config = resolveConfig(applyLimits({}, args.config));
   }
 
   // ---- data ----
-  const { parts, label } = await readCorpus(dataPaths);
-  const corpus: Corpus = buildCorpus(parts);
+  const { corpus, label } = await loadCorpus(dataPaths, { binary });
   if (resume) {
     const a = resume.vocab.symbols;
     const b = corpus.vocab.symbols;
@@ -107,6 +108,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     throw new CliError(`${out} already holds a run; continue it with --resume ${out}, or pass --force to start over, or choose another --out`);
   }
   await checkWritableDir(out);
+  await tidyRunDir(out, resume?.train?.state.iter ?? null, ['metrics.jsonl', 'samples.jsonl']);
   const latest = join(out, 'latest.safetensors');
   const best = join(out, 'best.safetensors');
   const metricsPath = join(out, 'metrics.jsonl');
@@ -115,7 +117,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     await rm(metricsPath, { force: true });
     await rm(samplesPath, { force: true });
     await rm(best, { force: true });
-    await writeFile(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null }, null, 2) + '\n');
+    await rm(latest, { force: true }); // --force starts over: a kill before the first save must not resume the old run
+    await writeFileAtomic(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null, binary }, null, 2) + '\n');
   }
 
   // ---- train ----
@@ -141,13 +144,10 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     for await (const ev of trainer.run(abort.signal)) {
       renderer?.event(ev);
       if (ev.type === 'eval') {
-        await appendFile(metricsPath, JSON.stringify(ev.metrics) + '\n');
-        const bytes = trainer.checkpoint();
-        await writeFileAtomic(latest, bytes);
-        if (ev.isBest) await writeFileAtomic(best, bytes);
+        await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
         if (args.report) await report(15);
       } else if (ev.type === 'sample') {
-        await appendFile(samplesPath, JSON.stringify({ iter: ev.iter, text: ev.text }) + '\n');
+        await appendLine(samplesPath, { iter: ev.iter, text: ev.text });
       } else if (ev.type === 'done') {
         if (ev.reason === 'aborted') {
           await writeFileAtomic(latest, trainer.checkpoint());
@@ -179,11 +179,11 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
 }
 
-export async function readRunInfo(dir: string): Promise<{ data: string[] | null }> {
+export async function readRunInfo(dir: string): Promise<{ data: string[] | null; binary: boolean }> {
   try {
-    const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown };
-    return { data: Array.isArray(info.data) ? info.data.map(String) : null };
+    const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown; binary?: unknown };
+    return { data: Array.isArray(info.data) ? info.data.map(String) : null, binary: info.binary === true };
   } catch {
-    return { data: null }; // no record: the built-in corpus (or give --data again)
+    return { data: null, binary: false }; // no record: the built-in corpus (or give --data again)
   }
 }

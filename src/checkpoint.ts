@@ -206,9 +206,14 @@ function validateTrainState(st: unknown): TrainState {
 /** Build a model on `backend` with the checkpoint's weights. */
 export function modelFromCheckpoint(data: CheckpointData, backend: Backend): CharRNN {
   const model = new CharRNN(data.model, backend);
+  loadParams(data, model);
+  return model;
+}
+
+/** Copy the checkpoint's weights into a model of the same configuration. */
+export function loadParams(data: CheckpointData, model: CharRNN): void {
   for (const s of model.specs) model.importParam(s, data.params.get(s.name)!);
   model.paramsChanged();
-  return model;
 }
 
 /** Load optimizer moments saved in PyTorch layout back into the optimizer's buffers. */

@@ -48,6 +48,9 @@ export interface TrainConfig {
   sampleLength: number;
   sampleTemperature: number;
   seed: number;
+  // ---- faults ----
+  onNan: 'stop' | 'rollback'; // on a non-finite loss or gradient: stop, or reload the last good state with half the lr
+  maxRollbacks: number; // rollbacks allowed per session before stopping
   // ---- engine ----
   backend: 'auto' | 'wasm' | 'js';
   threads: number; // 0 = all cores
@@ -83,6 +86,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   sampleLength: 200,
   sampleTemperature: 0.8,
   seed: 1337,
+  onNan: 'stop',
+  maxRollbacks: 3,
   backend: 'auto',
   threads: 0,
 } satisfies TrainConfig);
@@ -124,6 +129,8 @@ const RULES: { [K in keyof TrainConfig]: Rule } = {
   sampleLength: { int: true, min: 0, max: 1e7 },
   sampleTemperature: { min: 0, max: 100 },
   seed: { int: true, min: 0, max: 2 ** 32 - 1 },
+  onNan: { oneOf: ['stop', 'rollback'] },
+  maxRollbacks: { int: true, min: 0, max: 1000 },
   backend: { oneOf: ['auto', 'wasm', 'js'] },
   threads: { int: true, min: 0, max: 256 },
 };

@@ -11,7 +11,8 @@
  * each stream as one long text (truncated backpropagation through time).
  */
 import { CharRnnError } from './errors.js';
-import { forEachCodePoint, idArrayFor, Vocabulary, type IdArray } from './vocab.js';
+import { IdPass, SymbolPass, type TextMode, type TextPass } from './stream.js';
+import { Vocabulary, type IdArray } from './vocab.js';
 
 export interface TextPart {
   /** Shown in error messages (a file path). */
@@ -25,44 +26,55 @@ export interface Corpus {
 }
 
 /**
- * Decode the parts (concatenated in order) and build the vocabulary from them, or encode them
- * with a given vocabulary. Two passes over the bytes: one to validate and collect the
- * symbols and count characters, one to write the ids.
+ * Decode the parts (concatenated in order) and build the vocabulary from them. Two passes over
+ * the bytes (src/stream.ts): one to validate, collect the symbols and count characters, one to
+ * write the ids. `binary`: every byte is a symbol (code points 0–255) instead of UTF-8.
  */
-export function buildCorpus(parts: TextPart[], opts: { allowNul?: boolean } = {}): Corpus {
-  const seen = new Set<number>();
-  let count = 0;
-  for (const part of parts) {
-    forEachCodePoint(part.bytes, part.name, (cp) => {
-      if (cp === 0 && !opts.allowNul) {
-        throw new CharRnnError('binary-input', `${part.name} contains NUL bytes and looks like a binary file; give text files only`);
-      }
-      seen.add(cp);
-      count++;
-    });
+export function buildCorpus(parts: TextPart[], opts: CorpusOptions = {}): Corpus {
+  const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
+  const scan = new SymbolPass(mode);
+  runPass(scan, parts);
+  const vocab = vocabularyOf(scan, parts.map((p) => p.name), opts);
+  const enc = new IdPass(mode, vocab, scan.count);
+  runPass(enc, parts);
+  return { vocab, ids: enc.ids };
+}
+
+export interface CorpusOptions {
+  /** Read bytes, not UTF-8: each byte 0–255 is one symbol. */
+  binary?: boolean;
+  /** Accept NUL characters in UTF-8 text (otherwise the file is taken for a binary file). */
+  allowNul?: boolean;
+}
+
+/** After pass 1: the vocabulary, or a one-line error for an empty or binary-looking corpus. */
+export function vocabularyOf(scan: SymbolPass, names: string[], opts: CorpusOptions = {}): Vocabulary {
+  if (scan.nulFile !== null && scan.mode === 'utf8' && !opts.allowNul) {
+    throw new CharRnnError('binary-input', `${scan.nulFile} contains NUL bytes and looks like a binary file; give text files only, or pass --binary to train on its bytes`);
   }
-  if (count === 0) throw new CharRnnError('empty-corpus', `${parts.map((p) => p.name).join(', ') || 'the corpus'} has no text; give a non-empty UTF-8 text file`);
-  const vocab = new Vocabulary(seen);
-  return { vocab, ids: encodeParts(parts, vocab).ids };
+  if (scan.count === 0) throw new CharRnnError('empty-corpus', `${names.join(', ') || 'the corpus'} has no text; give a non-empty UTF-8 text file`);
+  return new Vocabulary(scan.symbols());
+}
+
+function runPass(pass: TextPass, parts: TextPart[]): void {
+  for (const part of parts) {
+    pass.file(part.name);
+    pass.push(part.bytes);
+    pass.end();
+  }
 }
 
 /**
  * Encode text with an existing vocabulary. Characters outside it are dropped and counted
  * (evaluation reports them rather than failing).
  */
-export function encodeParts(parts: TextPart[], vocab: Vocabulary): { ids: IdArray; unknown: number } {
-  let count = 0;
-  let unknown = 0;
-  for (const part of parts) forEachCodePoint(part.bytes, part.name, (cp) => (vocab.has(cp) ? count++ : unknown++));
-  const ids = idArrayFor(vocab.size, count);
-  let k = 0;
-  for (const part of parts) {
-    forEachCodePoint(part.bytes, part.name, (cp) => {
-      const id = vocab.id(cp);
-      if (id >= 0) ids[k++] = id;
-    });
-  }
-  return { ids, unknown };
+export function encodeParts(parts: TextPart[], vocab: Vocabulary, opts: CorpusOptions = {}): { ids: IdArray; unknown: number } {
+  const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
+  const scan = new SymbolPass(mode);
+  runPass(scan, parts);
+  const enc = new IdPass(mode, vocab, scan.count);
+  runPass(enc, parts);
+  return { ids: enc.ids, unknown: enc.unknown };
 }
 
 export interface Split {

@@ -14,7 +14,7 @@
  * checkpoint, so a resumed run continues bit for bit as if it had never stopped.
  */
 import type { Backend } from './backend/types.js';
-import { encodeCheckpoint, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
 import { flagName, type TrainConfig } from './config.js';
 import { Batcher, splitCorpus, type Corpus, type Split } from './data.js';
 import { CharRnnError } from './errors.js';
@@ -56,6 +56,8 @@ export type TrainEvent =
   | { type: 'eval'; metrics: Metrics; isBest: boolean }
   | { type: 'sample'; iter: number; text: string }
   | { type: 'nan'; iter: number; message: string }
+  /** Not fatal: an exploding loss, or a rollback after a non-finite loss (--on-nan rollback). */
+  | { type: 'warning'; iter: number; message: string }
   | { type: 'done'; reason: StopReason; summary: Summary };
 
 export interface TrainerOptions {
@@ -79,8 +81,8 @@ export class Trainer {
   readonly batcher: Batcher;
   readonly ws: Workspace;
   readonly state: TrainState;
-  private readonly rng: Rng;
-  private readonly sampleRng: Rng;
+  private rng: Rng;
+  private sampleRng: Rng;
   private readonly now: () => number;
   private evalWs: Workspace | null = null;
   private sampler: Sampler | null = null;
@@ -130,6 +132,21 @@ export class Trainer {
       config: this.config, model: this.model, vocab: this.corpus.vocab,
       train: { state: this.state, optimizer: this.optimizer, carried: this.ws.getState() },
     });
+  }
+
+  /**
+   * Go back to a state taken by checkpoint(): weights, optimizer, carried state, counters and
+   * generators (--on-nan rollback; the bytes stay in memory, the core does no I/O).
+   */
+  private restore(bytes: Uint8Array): void {
+    const data = decodeCheckpoint(bytes);
+    if (!data.train) throw new CharRnnError('bad-checkpoint', 'a rollback snapshot has no training state');
+    loadParams(data, this.model);
+    restoreOptimizer(data, this.model, this.optimizer);
+    this.ws.setState(data.train.carried);
+    Object.assign(this.state, data.train.state);
+    this.rng = new Rng(this.state.rng);
+    this.sampleRng = new Rng(this.state.sampleRng);
   }
 
   /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
@@ -195,7 +212,7 @@ export class Trainer {
     const tick = (): void => {
       s.seconds = secondsAtStart + (this.now() - sessionStart);
     };
-    const evaluate = (): TrainEvent => {
+    const evaluate = (): Extract<TrainEvent, { type: 'eval' }> => {
       const val = this.validationLoss();
       const train = lossCount > 0 ? lossSum / lossCount : (s.lastTrainLoss ?? NaN);
       lossSum = 0;
@@ -214,6 +231,27 @@ export class Trainer {
       return { type: 'eval', metrics, isBest };
     };
 
+    // --on-nan rollback: the state of the last evaluation with a finite loss, and how often we went back to it
+    let good = c.onNan === 'rollback' ? this.checkpoint() : null;
+    let rollbacks = 0;
+    let exploding = false;
+    /** A non-finite loss: roll back to `good` with half the learning rate (a 'warning'), or stop (a 'nan' event). */
+    const fault = (what: string): TrainEvent => {
+      if (good && rollbacks < c.maxRollbacks) {
+        rollbacks++;
+        const lr = s.lr; // halvings add up: the snapshot holds the rate from before them
+        this.restore(good);
+        s.lr = lr / 2;
+        lossSum = 0;
+        lossCount = 0;
+        smooth = s.lastTrainLoss ?? smooth;
+        lastEvalIter = s.iter;
+        return { type: 'warning', iter: s.iter, message: `${what}; rolled back to iteration ${s.iter} and halved the learning rate to ${s.lr.toPrecision(3)} (rollback ${rollbacks} of ${c.maxRollbacks})` };
+      }
+      const advice = good ? `stopped after ${rollbacks} rollback${rollbacks === 1 ? '' : 's'} (--max-rollbacks ${c.maxRollbacks})` : 'try a lower --lr or --clip, or --on-nan rollback';
+      return { type: 'nan', iter: s.iter, message: `${what}; ${advice}` };
+    };
+
     while (!(reason = this.stopReason())) {
       if (signal?.aborted) {
         reason = 'aborted';
@@ -229,7 +267,9 @@ export class Trainer {
       model.backward(ws);
       gradNorm = Number.isFinite(loss) ? this.optimizer.step(s.lr) : NaN;
       if (!Number.isFinite(gradNorm)) {
-        yield { type: 'nan', iter: s.iter, message: `training loss or gradient became ${Number.isFinite(loss) ? 'non-finite (gradient)' : loss} at iteration ${s.iter + 1}; try a lower --lr or --clip` };
+        const ev = fault(`training loss or gradient became ${Number.isFinite(loss) ? 'non-finite (gradient)' : loss} at iteration ${s.iter + 1}`);
+        yield ev;
+        if (ev.type === 'warning') continue;
         reason = 'nan';
         break;
       }
@@ -246,6 +286,9 @@ export class Trainer {
       }
       lossSum += loss;
       lossCount++;
+      const jumped: boolean = loss > 3 * smooth && !exploding; // reported once until it calms down
+      exploding = jumped || (exploding && loss > 1.5 * smooth);
+      const average = smooth;
       smooth = 0.98 * smooth + 0.02 * loss;
       tick();
       const charsPerSec = s.trainChars / s.trainSeconds;
@@ -253,7 +296,19 @@ export class Trainer {
         type: 'step', iter: s.iter, epoch: s.epoch + s.window / batcher.windows, loss, smoothLoss: smooth, gradNorm, lr: s.lr,
         seconds: s.seconds, charsPerSec, etaSeconds: this.eta(1 / Math.max(1e-9, (t1 - t0))),
       };
-      if (s.iter % c.evalEvery === 0) yield evaluate();
+      if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
+      if (s.iter % c.evalEvery === 0) {
+        const ev = evaluate();
+        if (!Number.isFinite(ev.metrics.val_loss)) {
+          const f = fault(`validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`);
+          yield f;
+          if (f.type === 'warning') continue;
+          reason = 'nan';
+          break;
+        }
+        if (c.onNan === 'rollback') good = this.checkpoint(); // never a state whose loss is not finite
+        yield ev;
+      }
       if (c.sampleEvery > 0 && s.iter % c.sampleEvery === 0) yield { type: 'sample', iter: s.iter, text: this.sample() };
       // Let the event loop breathe (Ctrl-C, a pause button) about 20 times a second.
       if (this.now() - lastYield > 0.05) {
@@ -261,7 +316,14 @@ export class Trainer {
         lastYield = this.now();
       }
     }
-    if (reason !== 'nan' && lastEvalIter !== s.iter && s.iter > 0) yield evaluate();
+    if (reason !== 'nan' && lastEvalIter !== s.iter && s.iter > 0) {
+      const ev = evaluate();
+      if (Number.isFinite(ev.metrics.val_loss)) yield ev;
+      else {
+        yield { type: 'nan', iter: s.iter, message: `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}; the model was not saved` };
+        reason = 'nan';
+      }
+    }
     tick();
     yield { type: 'done', reason, summary: this.summary() };
   }
