@@ -18,3 +18,4 @@ export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, FORMAT_VERSION
 export { encodeSafetensors, decodeSafetensors, type Tensor } from './safetensors.js';
 export { JsBackend } from './backend/js.js';
 export type { Backend, FloatArray } from './backend/types.js';
+export { createWebWasmBackend, type WebWasmOptions } from './backend/wasm-web.js';

@@ -1,0 +1,97 @@
+/**
+ * Browser entry of the WebAssembly backend: fetches build/kernels*.wasm and runs the worker pool
+ * on Web Workers (wasm-worker-web.ts), so training uses every core of a cross-origin-isolated
+ * page (COOP: same-origin + COEP: require-corp, which is what makes SharedArrayBuffer available).
+ *
+ * - Threads: navigator.hardwareConcurrency by default; 1 when the page (or the worker this runs
+ *   in) is not cross-origin isolated. The memory is then not shared either (wasm.ts falls back
+ *   to an unshared copy of the module), so everything still runs, on one thread.
+ * - Relaxed SIMD (FMA): a browser's flags cannot be set from a page, so the relaxed build is used
+ *   only where WebAssembly.validate accepts it (Chrome ≥ 114, Firefox ≥ 120), else plain SIMD.
+ * - Works from the page's main thread and from inside a worker (nested workers); the calling
+ *   thread spins instead of blocking where Atomics.wait is not allowed (a page's main thread).
+ *
+ * Bundlers: `new Worker(new URL('./wasm-worker-web.js', import.meta.url), { type: 'module' })`
+ * below is the pattern Vite and webpack recognise and bundle (checked with Vite 7: the worker
+ * and, from the source tree, the .wasm files become assets). An app can also pass `wasmUrls`
+ * (e.g. Vite's `import plain from 'charrnn/build/kernels.wasm?url'`).
+ */
+import { createWasmBackend, type WasmBackend } from './wasm.js';
+import type { SpawnWorker, WorkerHandle } from './wasm-pool.js';
+
+export interface WebWasmOptions {
+  /** Threads including the caller's; default navigator.hardwareConcurrency (1 when not cross-origin isolated). */
+  threads?: number;
+  relaxed?: boolean | 'auto';
+  /** Where to fetch the kernels from; default the package's build/ folder. */
+  wasmUrls?: { plain: string | URL; relaxed?: string | URL };
+  /** Start one kernel worker; default a module Web Worker running wasm-worker-web.js. */
+  createWorker?: () => Worker;
+}
+
+async function fetchBytes(url: string | URL): Promise<ArrayBuffer> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot load ${String(url)}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+/** Start a Web Worker, hand it the pool's init and resolve once it serves jobs. */
+function webSpawner(create: () => Worker): SpawnWorker {
+  return (init) => new Promise<WorkerHandle>((resolve, reject) => {
+    const w = create();
+    w.onerror = (e) => {
+      w.terminate();
+      reject(new Error(`wasm worker failed to start: ${e.message ?? 'error'}`));
+    };
+    w.onmessage = (e: MessageEvent<unknown>) => {
+      w.onmessage = null;
+      w.onerror = null;
+      const data = e.data as { error?: string } | string;
+      if (data === 'ready') resolve(w);
+      else {
+        w.terminate();
+        reject(new Error(`wasm worker failed to start: ${typeof data === 'object' ? data.error : String(data)}`));
+      }
+    };
+    w.postMessage(init);
+  });
+}
+
+/**
+ * The package's build/ folder, from this file in the source tree (src/backend/: what a bundler
+ * such as Vite sees, and then bundles the .wasm as an asset) or compiled (dist/src/backend/).
+ */
+function defaultWasmUrls(): Array<{ plain: URL; relaxed: URL }> {
+  return [
+    { plain: new URL('../../build/kernels.wasm', import.meta.url), relaxed: new URL('../../build/kernels-relaxed.wasm', import.meta.url) },
+    { plain: new URL(/* @vite-ignore */ '../../../build/kernels.wasm', import.meta.url), relaxed: new URL(/* @vite-ignore */ '../../../build/kernels-relaxed.wasm', import.meta.url) },
+  ];
+}
+
+export async function createWebWasmBackend(opts: WebWasmOptions = {}): Promise<WasmBackend> {
+  let plain: ArrayBuffer | undefined;
+  let relaxed: ArrayBuffer | undefined;
+  let lastError: unknown;
+  for (const urls of opts.wasmUrls ? [opts.wasmUrls] : defaultWasmUrls()) {
+    try {
+      [plain, relaxed] = await Promise.all([
+        fetchBytes(urls.plain),
+        urls.relaxed ? fetchBytes(urls.relaxed).catch(() => undefined) : undefined,
+      ]);
+      break;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  if (!plain) throw lastError;
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  const threads = isolated && typeof Worker !== 'undefined' ? Math.max(1, Math.floor(opts.threads ?? cores)) : 1;
+  const create = opts.createWorker ?? (() => new Worker(new URL('./wasm-worker-web.js', import.meta.url), { type: 'module' }));
+  return createWasmBackend({
+    threads,
+    relaxed: opts.relaxed ?? 'auto',
+    wasmBytes: { plain, relaxed },
+    spawnWorker: threads > 1 ? webSpawner(create) : undefined,
+  });
+}
