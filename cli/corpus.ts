@@ -145,9 +145,9 @@ export async function loadCorpus(paths: string[] | undefined, opts: CorpusOption
       pass.end();
     }
   };
-  const scan = new SymbolPass(mode);
+  const scan = new SymbolPass(mode, opts);
   await run(scan);
-  const vocab = vocabularyOf(scan, files.map((f) => f.name), opts);
+  const vocab = vocabularyOf(scan, files.map((f) => f.name));
   const enc = new IdPass(mode, vocab, scan.count);
   await run(enc);
   if (enc.ids.length !== scan.count || enc.unknown > 0) {

@@ -32,9 +32,9 @@ export interface Corpus {
  */
 export function buildCorpus(parts: TextPart[], opts: CorpusOptions = {}): Corpus {
   const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
-  const scan = new SymbolPass(mode);
+  const scan = new SymbolPass(mode, opts);
   runPass(scan, parts);
-  const vocab = vocabularyOf(scan, parts.map((p) => p.name), opts);
+  const vocab = vocabularyOf(scan, parts.map((p) => p.name));
   const enc = new IdPass(mode, vocab, scan.count);
   runPass(enc, parts);
   return { vocab, ids: enc.ids };
@@ -47,11 +47,8 @@ export interface CorpusOptions {
   allowNul?: boolean;
 }
 
-/** After pass 1: the vocabulary, or a one-line error for an empty or binary-looking corpus. */
-export function vocabularyOf(scan: SymbolPass, names: string[], opts: CorpusOptions = {}): Vocabulary {
-  if (scan.nulFile !== null && scan.mode === 'utf8' && !opts.allowNul) {
-    throw new CharRnnError('binary-input', `${scan.nulFile} contains NUL bytes and looks like a binary file; give text files only, or pass --binary to train on its bytes`);
-  }
+/** After pass 1: the vocabulary, or a one-line error for an empty corpus. */
+export function vocabularyOf(scan: SymbolPass, names: string[]): Vocabulary {
   if (scan.count === 0) throw new CharRnnError('empty-corpus', `${names.join(', ') || 'the corpus'} has no text; give a non-empty UTF-8 text file`);
   return new Vocabulary(scan.symbols());
 }
@@ -70,7 +67,7 @@ function runPass(pass: TextPass, parts: TextPart[]): void {
  */
 export function encodeParts(parts: TextPart[], vocab: Vocabulary, opts: CorpusOptions = {}): { ids: IdArray; unknown: number } {
   const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
-  const scan = new SymbolPass(mode);
+  const scan = new SymbolPass(mode, { allowNul: true });
   runPass(scan, parts);
   const enc = new IdPass(mode, vocab, scan.count);
   runPass(enc, parts);

@@ -131,12 +131,20 @@ export abstract class TextPass {
   protected abstract symbol(cp: number): void;
 }
 
-/** Pass 1: the set of symbols and the number of characters. */
+/**
+ * Pass 1: the set of symbols and the number of characters. In UTF-8 mode a NUL character
+ * means a binary file: refused at once (unless allowed), before any later invalid byte.
+ */
 export class SymbolPass extends TextPass {
   private readonly seen = new Uint8Array(0x110000); // one flag per code point
-  private nulIn: string | null = null;
+  private readonly refuseNul: boolean;
   private current = '';
   count = 0;
+
+  constructor(mode: TextMode, opts: { allowNul?: boolean } = {}) {
+    super(mode);
+    this.refuseNul = mode === 'utf8' && !opts.allowNul;
+  }
 
   override file(name: string): void {
     super.file(name);
@@ -144,14 +152,11 @@ export class SymbolPass extends TextPass {
   }
 
   protected symbol(cp: number): void {
-    if (cp === 0 && this.nulIn === null) this.nulIn = this.current;
+    if (cp === 0 && this.refuseNul) {
+      throw new CharRnnError('binary-input', `${this.current} contains NUL bytes and looks like a binary file; give text files only, or pass --binary to train on its bytes`);
+    }
     this.seen[cp] = 1;
     this.count++;
-  }
-
-  /** Name of the first file that had a NUL character, if any. */
-  get nulFile(): string | null {
-    return this.nulIn;
   }
 
   /** The symbols seen, ascending. */
