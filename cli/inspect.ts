@@ -52,7 +52,7 @@ export async function inspectCommand(proc: Proc, ckpt: string, opts: Opts): Prom
   let re: RegExp | null = null;
   if (typeof opts.find === 'string') {
     try {
-      re = new RegExp(opts.find, 'u');
+      re = new RegExp(opts.find, 'mu'); // ^ and $ match at every line, as one expects in a text
     } catch (e) {
       throw new CliError(`--find: not a regular expression: ${(e as Error).message}`, 2);
     }

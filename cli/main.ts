@@ -157,7 +157,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--file <path>', 'read the text from a file')
     .option('--out <file>', 'the page to write (default: inspect.html beside the checkpoint)')
     .option('--units <list>', 'units to colour the text by: 12 (top layer\'s hidden state) or layer:kind:unit such as 0:c:87')
-    .option('--find <regex>', 'rank units by correlation with "inside a match of REGEX", e.g. \'"[^"]*"\'')
+    .option('--find <regex>', 'rank units by correlation with "inside a match of REGEX" (^ and $ match at each line), e.g. \'"[^"]*"\'')
     .option('--top-k <k>', 'guesses shown under each character', '5')
     .option('--svg', 'also write heatmaps of the top layer as SVG')
     .option('--png', 'also write heatmaps of the top layer as PNG')

@@ -146,16 +146,31 @@ function findTrack(reading: TextReading, u: UnitRef): Track {
   return tr;
 }
 
-/** The text with each character's background the colour of one unit's value (Karpathy's figure). */
+/**
+ * The text with each character's background the colour of one unit's value (Karpathy's figure).
+ * Colours span the unit's own range over this text, [min, max] → blue … red (gates: white …
+ * green): a cell state that drifted far from 0, or a gate that never closes, still shows what
+ * it tracks.
+ */
 function coloredText(reading: TextReading, u: UnitRef): string {
   const tr = findTrack(reading, u);
-  const scale = scaleOf(u.kind);
+  const n = reading.chars.length;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let t = 0; t < n; t++) {
+    const v = tr.values[t * tr.units + u.unit];
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const gate = scaleOf(u.kind) === 'gate';
+  const span = hi - lo || 1;
   let s = '';
   reading.chars.forEach((ch, t) => {
     const v = tr.values[t * tr.units + u.unit];
-    s += `<span style="background:${colorOf(scale, shownValue(u.kind, v))}" title="${v.toFixed(3)}">${escapeHtml(ch === '\n' ? '↵\n' : ch)}</span>`;
+    const x = gate ? (v - lo) / span : (2 * (v - lo)) / span - 1;
+    s += `<span style="background:${colorOf(gate ? 'gate' : 'signed', x)}" title="${v.toFixed(3)}">${escapeHtml(ch === '\n' ? '↵\n' : ch)}</span>`;
   });
-  return `<h3 class="mono">${escapeHtml(unitLabel(u))}</h3><pre class="ct">${s}</pre>`;
+  return `<h3 class="mono">${escapeHtml(unitLabel(u))} <span class="muted">${lo.toFixed(2)} … ${hi.toFixed(2)}</span></h3><pre class="ct">${s}</pre>`;
 }
 
 /** Per character: the character coloured by its loss, then the top-k guesses for the next one. */
@@ -222,7 +237,7 @@ export function inspectHtml(input: InspectInput): string {
   const top = reading.tracks.filter((t) => t.layer === reading.tracks[reading.tracks.length - 1].layer)[0];
   const options = reading.tracks.map((tr, i) => `<option value="${i}"${tr === top ? ' selected' : ''}>layer ${tr.layer}: ${KIND_LABEL[tr.kind]}</option>`).join('');
   const found = input.found
-    ? `<h2>Units that follow /${escapeHtml(input.found.regex)}/</h2><p class="muted">Ranked by |r|, the correlation of the unit's value with "this character is inside a match" (red = high, blue = low; gates: green = open).</p>${input.found.units.map((u) => coloredText(reading, u)).join('')}`
+    ? `<h2>Units that follow /${escapeHtml(input.found.regex)}/</h2><p class="muted">Ranked by |r|, the correlation of the unit's value with "this character is inside a match". Each unit is coloured over its own range on this text (shown beside it): blue = its lowest, red = its highest (gates: white … green).</p>${input.found.units.map((u) => coloredText(reading, u)).join('')}`
     : '';
   const chosen = input.units.length > 0 ? `<h2>Chosen units</h2>${input.units.map((u) => coloredText(reading, u)).join('')}` : '';
   const css = `<style>
