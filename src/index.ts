@@ -14,6 +14,10 @@ export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, 
 export { Sampler, sample, sampleText, type SampleOptions } from './sample.js';
 export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
 export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
+export { readText, findUnits, matchMask, temperatureSweep, wordsOf, type TextReading, type Track, type TrackKind, type Guess, type UnitScore, type SweepRow } from './viz/inspect.js';
+export { reportHtml, inspectHtml, type ReportInput, type InspectInput, type ChartAssets, type UnitRef } from './viz/html.js';
+export { lineChartSvg, heatmapSvg } from './viz/svg.js';
+export { trainingCharts, type ChartSpec } from './viz/charts.js';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, FORMAT_VERSION, type CheckpointData, type TrainState } from './checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, type Tensor } from './safetensors.js';
 export { JsBackend } from './backend/js.js';
