@@ -57,6 +57,10 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
     await page.waitForFunction(() => document.body.dataset.engine !== undefined);
+    // cross-origin isolated by the server's headers, so the engine runs WebAssembly on every core
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.equal(await page.evaluate(() => document.body.dataset.engine), 'wasm');
+    assert.ok(Number(await page.evaluate(() => document.body.dataset.threads)) > 1, 'more than one thread when isolated');
 
     // ---- train a few seconds on pasted text ----
     await page.check('input[name=source][value=paste]');
@@ -75,7 +79,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     assert.match((await page.textContent('#status')) ?? '', /loss \d/);
     await page.screenshot({ path: join(ARTIFACTS, 'playground-trained.png'), fullPage: true });
 
-    // ---- same seed, config and corpus: the same loss curve as the CLI (both on the js backend) ----
+    // ---- same seed, config and corpus: the same loss curve as the CLI (both on the wasm backend) ----
     await page.click('#reset');
     for (const [flag, v] of [['max-time', '0'], ['epochs', '0'], ['max-iters', '60'], ['eval-every', '20'], ['sample-every', '0'], ['seed', '5']]) await page.fill(`#cfg-${flag}`, v);
     await page.click('#train');
@@ -84,7 +88,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     const pageCurve = await page.evaluate(() => (window as unknown as { charrnn: { series: (number | null)[][] } }).charrnn.series[2].filter((v) => v !== null) as number[]);
     const corpusFile = join(dir, 'same.txt');
     writeFileSync(corpusFile, TEXT);
-    const same = fakeProc(['train', '--data', corpusFile, '--out', join(dir, 'same'), '--model', 'lstm', '--layers', '1', '--hidden', '32', '--embed', '8', '--batch', '8', '--seq-len', '16', '--lr', '0.01', '--max-iters', '60', '--eval-every', '20', '--sample-every', '0', '--seed', '5', '--backend', 'js', '--quiet']);
+    const same = fakeProc(['train', '--data', corpusFile, '--out', join(dir, 'same'), '--model', 'lstm', '--layers', '1', '--hidden', '32', '--embed', '8', '--batch', '8', '--seq-len', '16', '--lr', '0.01', '--max-iters', '60', '--eval-every', '20', '--sample-every', '0', '--seed', '5', '--backend', 'wasm', '--quiet']);
     assert.equal(await main(same.proc), 0, same.err());
     const cliCurve = readFileSync(join(dir, 'same', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { val_bpc: number }).val_bpc);
     assert.deepEqual(pageCurve, cliCurve);
@@ -102,7 +106,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     const t = fakeProc(['train', '--data', corpus, '--out', join(dir, 'run'), '--hidden', '16', '--layers', '1', '--batch', '4', '--seq-len', '16', '--max-iters', '20', '--eval-every', '10', '--sample-every', '0', '--backend', 'js', '--quiet']);
     assert.equal(await main(t.proc), 0, t.err());
     const ckpt = join(dir, 'run', 'best.safetensors');
-    const s2 = fakeProc(['sample', ckpt, '--length', '120', '--seed', '7', '--temperature', '0.8', '--backend', 'js']);
+    const s2 = fakeProc(['sample', ckpt, '--length', '120', '--seed', '7', '--temperature', '0.8', '--backend', 'wasm']);
     assert.equal(await main(s2.proc), 0, s2.err());
     await page.setInputFiles('#ckpt-file', ckpt);
     await page.waitForFunction(() => /loaded/.test(document.getElementById('files-info')?.textContent ?? ''));

@@ -60,7 +60,9 @@ function readConfig(): Partial<TrainConfig> {
 }
 
 // ---- the engine ----
-const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+// ?backend=js selects the reference kernels (the worker reads its name); default: WebAssembly.
+const backendChoice = new URLSearchParams(location.search).get('backend') === 'js' ? 'js' : 'auto';
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: backendChoice });
 const send = (m: ToEngine): void => worker.postMessage(m);
 
 // ---- chart: bits/char over iterations ----

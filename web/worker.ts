@@ -126,7 +126,7 @@ function limitsOf(c: Record<string, unknown>): Record<string, unknown> {
 }
 
 
-const ready = makeBackend().then(({ backend, threads }) => {
+const ready = makeBackend(self.name === 'js' ? 'js' : 'auto').then(({ backend, threads }) => {
   post({ type: 'ready', backend: backend.name, threads, isolated: self.crossOriginIsolated === true });
   return new Engine(backend);
 });
