@@ -37,7 +37,7 @@ const bytesArb = fc.tuple(
   return flips.length > 0 && cut % 4 === 0 ? b.subarray(0, cut % (b.length + 1)) : b;
 });
 
-test('chunked decoding = whole decoding = TextDecoder (fatal), for any cut points', () => {
+test(`fuzz: chunked decoding = whole decoding = TextDecoder (fatal), for any cut points (${RUNS} runs)`, () => {
   fc.assert(
     fc.property(bytesArb, fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
       const whole = decodeInChunks(bytes, []);
