@@ -225,15 +225,22 @@ const HEATMAP_SCRIPT = `
   sel.onchange = draw; draw();
 })();`;
 
+/** Most values (characters × units over all tracks) embedded for the heatmap: 3 M ≈ 4 MB of base64. */
+const HEATMAP_CELLS = 3_000_000;
+
 export function inspectHtml(input: InspectInput): string {
   const { reading } = input;
   const n = Math.min(reading.chars.length, input.maxChars ?? 2000);
   const cut = n < reading.chars.length ? ` (first ${n} of ${reading.chars.length} characters)` : '';
+  // the heatmap carries every unit of every track per character: keep the page to a few MB
+  const allUnits = reading.tracks.reduce((a, tr) => a + tr.units, 0);
+  const nh = Math.min(n, Math.max(100, Math.floor(HEATMAP_CELLS / allUnits)));
+  const cutHeat = nh < reading.chars.length ? ` (first ${nh} of ${reading.chars.length} characters)` : '';
   const tracks = reading.tracks.map((tr) => ({
     label: `layer ${tr.layer} ${KIND_LABEL[tr.kind]}${tr.kind === 'c' ? ' (tanh c)' : ''}`, units: tr.units, scale: scaleOf(tr.kind),
-    data: toBase64(new Uint8Array(quantize(tr.values.subarray(0, n * tr.units).map((v) => shownValue(tr.kind, v)), 1).buffer)),
+    data: toBase64(new Uint8Array(quantize(tr.values.subarray(0, nh * tr.units).map((v) => shownValue(tr.kind, v)), 1).buffer)),
   }));
-  const heat = { chars: reading.chars.slice(0, n).map(visibleChar), tracks, palettes: { signed: palette('signed'), gate: palette('gate') } };
+  const heat = { chars: reading.chars.slice(0, nh).map(visibleChar), tracks, palettes: { signed: palette('signed'), gate: palette('gate') } };
   const top = reading.tracks.filter((t) => t.layer === reading.tracks[reading.tracks.length - 1].layer)[0];
   const options = reading.tracks.map((tr, i) => `<option value="${i}"${tr === top ? ' selected' : ''}>layer ${tr.layer}: ${KIND_LABEL[tr.kind]}</option>`).join('');
   const found = input.found
@@ -252,7 +259,7 @@ ${found}${chosen}
 <h2>Predictions${escapeHtml(cut)}</h2><p class="muted">Each character (background: how surprising it was, white 0 bits → red ≥ 8 bits), and below it the model's ${reading.top[0]?.length ?? 0} likeliest guesses for the next character (darker green = more probable; hover for numbers).</p>
 ${predictionStrip(reading, n)}
 <h2>Loss per character</h2>${lossText(reading)}
-<h2>Heatmap${escapeHtml(cut)}</h2><p>Units (rows) × characters (columns), after reading each character: <select id="hm-track">${options}</select></p>
+<h2>Heatmap${escapeHtml(cutHeat)}</h2><p>Units (rows) × characters (columns), after reading each character: <select id="hm-track">${options}</select></p>
 <div id="hm-wrap"><canvas id="hm"></canvas></div><div id="hm-tip" class="mono muted"></div>
 <script id="charrnn-heatmap" type="application/json">${scriptJson(heat)}</script><script>${HEATMAP_SCRIPT}</script>`;
   return page(`charrnn inspect: ${input.title}`, css, body);
