@@ -51,6 +51,9 @@ export function initModel(H: number, V: number, randn: () => number): Model {
   return { H, V, Wxh: r(H * V), Whh: r(H * H), Why: r(V * H), bh: new Float64Array(H), by: new Float64Array(V) };
 }
 
+/** Zero arrays shaped like the parameters (for gradients and Adagrad's memory). */
+const zerosLike = (m: Model): Grads => ({ Wxh: new Float64Array(m.Wxh.length), Whh: new Float64Array(m.Whh.length), Why: new Float64Array(m.Why.length), bh: new Float64Array(m.H), by: new Float64Array(m.V) });
+
 /** y += M x, M (rows, cols). */
 function matVec(M: Float64Array, x: Float64Array, rows: number, cols: number, y: Float64Array): void {
   for (let i = 0; i < rows; i++) {
@@ -90,7 +93,7 @@ export function lossFun(m: Model, inputs: number[], targets: number[], hprev: Fl
     loss += -Math.log(ps[t][targets[t]]); // cross-entropy
   }
   // backward pass: compute gradients going backwards
-  const g: Grads = { Wxh: new Float64Array(H * V), Whh: new Float64Array(H * H), Why: new Float64Array(V * H), bh: new Float64Array(H), by: new Float64Array(V) };
+  const g = zerosLike(m);
   let dhnext = new Float64Array(H);
   for (let t = inputs.length - 1; t >= 0; t--) {
     const dy = Float64Array.from(ps[t]);
@@ -157,7 +160,7 @@ export function main(args: string[], log: (s: string) => void = console.log): { 
   const learningRate = 1e-1;
   const { rand, randn } = makeRandom(42);
   const m = initModel(hiddenSize, chars.length, randn);
-  const mem: Grads = { Wxh: new Float64Array(m.Wxh.length), Whh: new Float64Array(m.Whh.length), Why: new Float64Array(m.Why.length), bh: new Float64Array(m.bh.length), by: new Float64Array(m.by.length) }; // Adagrad memory
+  const mem = zerosLike(m); // Adagrad memory: sums of squared gradients
   let smoothLoss = -Math.log(1 / chars.length) * seqLength; // loss at iteration 0
   let hprev: Float64Array = new Float64Array(hiddenSize);
   for (let n = 0, p = 0; n < maxIters; n++, p += seqLength) {
