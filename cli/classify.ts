@@ -4,10 +4,10 @@
  * (src/classify.ts says how they are defined).
  */
 import { classifyText, type Candidate } from '../src/classify.js';
-import { makeBackend } from './backend.js';
+import { makeBackend, parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
-import { CliError, parseNumber, type Proc } from './io.js';
+import { CliError, type Proc } from './io.js';
 
 export interface ClassifyOpts {
   model: string[];
@@ -18,12 +18,9 @@ export interface ClassifyOpts {
 }
 
 export async function classifyCommand(proc: Proc, opts: ClassifyOpts): Promise<number> {
-  const backendName = opts.backend;
-  if (!['auto', 'wasm', 'js'].includes(backendName)) throw new CliError(`--backend must be one of auto, wasm, js (got ${JSON.stringify(backendName)})`, 2);
-  const threads = parseNumber('--threads', opts.threads);
-  if (!Number.isInteger(threads) || threads < 0) throw new CliError(`--threads must be a whole number ≥ 0 (got ${opts.threads})`, 2);
+  const engine = parseEngineFlags(opts);
   if (opts.model.length < 2) throw new CliError(`classify needs at least two --model checkpoints to choose between (got ${opts.model.length})`, 2);
-  const backend = await makeBackend(backendName as 'auto' | 'wasm' | 'js', threads);
+  const backend = await makeBackend(engine.backend, engine.threads);
   try {
     const candidates: Candidate[] = [];
     for (const path of opts.model) {
