@@ -125,6 +125,7 @@ worker.onmessage = (e: MessageEvent<FromEngine>) => {
         $('corpus-info').textContent = `${ev.vocabSize} distinct characters, ${ev.trainChars.toLocaleString('en-US')} for training, ${ev.valChars.toLocaleString('en-US')} for validation; ${ev.params.toLocaleString('en-US')} parameters`;
       } else if (ev.type === 'done') {
         $('status').textContent += ` — stopped (${ev.reason})`;
+        document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1); // finished runs (tests wait on it)
       } else if (ev.type === 'nan') {
         $('status').textContent = ev.message;
       }
