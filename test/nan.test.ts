@@ -6,12 +6,16 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { JsBackend } from '../src/backend/js.js';
 import type { FloatArray } from '../src/backend/types.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
+import { runCli } from './run-cli.js';
 
 /** The reference kernels, except that the gradient of the chosen optimizer steps (1-based) holds a NaN. */
 class PoisonBackend extends JsBackend {
@@ -105,4 +109,25 @@ test('a NaN model is never an evaluation, never best; an exploding loss is repor
   const warnings = of(events, 'warning');
   assert.ok(warnings.length >= 1, 'the explosion is reported');
   assert.ok(warnings.some((w) => /^loss exploding: [\d.]+ at iteration \d+, over 3× its running average [\d.]+/.test(w.message)), warnings.map((w) => w.message).join('\n'));
+});
+
+test('the CLI: --on-nan and --max-rollbacks are stored in the run and may change on resume; warnings are printed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'charrnn-nan-'));
+  try {
+    const data = join(dir, 'c.txt');
+    writeFileSync(data, 'the quick brown fox jumps over the lazy dog. '.repeat(30));
+    const out = join(dir, 'run');
+    const tiny = ['--hidden', '8', '--layers', '1', '--embed', '0', '--batch', '4', '--seq-len', '10', '--eval-every', '5', '--sample-every', '0', '--backend', 'js'];
+    const r = await runCli(['train', '--data', data, '--out', out, ...tiny, '--max-iters', '10', '--on-nan', 'rollback', '--max-rollbacks', '2', '--lr', '50', '--clip', '0', '--optimizer', 'sgd', '--momentum', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^warning: loss exploding: [\d.]+ at iteration \d+/m);
+    const config = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).config;
+    assert.equal(config.onNan, 'rollback');
+    assert.equal(config.maxRollbacks, 2);
+    const res = await runCli(['train', '--resume', out, '--max-iters', '12', '--on-nan', 'stop', '--quiet']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).config.onNan, 'stop');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
