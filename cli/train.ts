@@ -142,7 +142,9 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     };
     let code = 0;
     for await (const ev of trainer.run(abort.signal)) {
-      renderer?.event(ev);
+      // a numerical stop is a failure: one line on stderr, even with --quiet (latest is the last good state)
+      if (ev.type === 'nan') proc.stderr.write(`charrnn: stopped: ${ev.message}\n`);
+      else renderer?.event(ev);
       if (ev.type === 'eval') {
         await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
         if (args.report) await report(15);

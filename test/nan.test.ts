@@ -14,6 +14,7 @@ import type { FloatArray } from '../src/backend/types.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/safetensors.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
 import { runCli } from './run-cli.js';
 
@@ -127,6 +128,18 @@ test('the CLI: --on-nan and --max-rollbacks are stored in the run and may change
     const res = await runCli(['train', '--resume', out, '--max-iters', '12', '--on-nan', 'stop', '--quiet']);
     assert.equal(res.code, 0, res.stderr);
     assert.equal(decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).config.onNan, 'stop');
+
+    // weights finite but huge (a checkpoint from a run gone wrong): the loss overflows; the run
+    // stops with one line on stderr, even with --quiet, and writes nothing
+    const latest = join(out, 'latest.safetensors');
+    const { tensors, metadata } = decodeSafetensors(readFileSync(latest));
+    for (const name of ['decoder.weight', 'decoder.bias']) (tensors.get(name)!.data as Float32Array).fill(3e38);
+    writeFileSync(latest, encodeSafetensors([...tensors], metadata));
+    const before = readFileSync(latest);
+    const bad = await runCli(['train', '--resume', out, '--max-iters', '20', '--quiet']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^charrnn: stopped: training loss or gradient became NaN at iteration 13; try a lower --lr or --clip, or --on-nan rollback\n$/);
+    assert.deepEqual(readFileSync(latest), before, 'the checkpoint is left as it was');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
