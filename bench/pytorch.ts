@@ -6,7 +6,8 @@
  * the libblas.so.3 alternative; OpenBLAS (libopenblas0-pthread) is preloaded when present, and
  * the script reports which BLAS library and OpenBLAS core it actually runs. OPENBLAS_CORETYPE /
  * OPENBLAS_L2_SIZE, which some machines here set for old OpenBLAS builds, pin a slower kernel:
- * they are unset for this one command (the report names the kernel chosen instead).
+ * they are unset for this one command (the report names the kernel chosen instead), unless
+ * keepCoretype (bench --pytorch-keep-coretype, to compare with figures taken that way).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,7 +32,7 @@ function findPython(): string | null {
   return null;
 }
 
-export function runPytorch(dataPath: string, seconds: number, configs: { id: string; config: TrainConfig; sample: boolean }[]): PytorchRun {
+export function runPytorch(dataPath: string, seconds: number, configs: { id: string; config: TrainConfig; sample: boolean }[], keepCoretype = false): PytorchRun {
   const py = findPython();
   if (!py) return { ok: false, reason: 'no python3 with torch importable; Debian: apt-get install python3-torch libopenblas0-pthread' };
   const { valFrac, testFrac } = configs[0]?.config ?? { valFrac: 0, testFrac: 0 };
@@ -44,8 +45,10 @@ export function runPytorch(dataPath: string, seconds: number, configs: { id: str
     })),
   };
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(availableParallelism()) };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  if (!keepCoretype) {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  }
   const openblas = OPENBLAS.find((p) => existsSync(p));
   if (openblas) env.LD_PRELOAD = [openblas, env.LD_PRELOAD].filter(Boolean).join(':');
   const r = spawnSync(py, [SCRIPT, JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });

@@ -5,7 +5,7 @@
  * compare within one run). PyTorch runs when a python3 with torch is importable (see
  * bench/pytorch.ts); otherwise the ratios are to figures measured earlier, marked with *.
  *
- *   node dist/bench/train.js [--seconds 8] [--json] [--only lstm128,lstm512,rnn100] [--no-pytorch]
+ *   node dist/bench/train.js [--seconds 8] [--json] [--only lstm128,lstm512,rnn100] [--no-pytorch] [--pytorch-keep-coretype]
  *
  * Data: tiny Shakespeare from ../shared/data when present, else the built-in Moby Dick.
  */
@@ -106,7 +106,7 @@ if (!JSON_OUT) console.log(`data: ${String(dataPath)} (${corpus.ids.length.toLoc
 let torch: PytorchRun | null = null;
 if (PYTORCH) {
   torch = runPytorch(String(dataPath instanceof URL ? dataPath.pathname : dataPath), SECONDS,
-    chosen.map((bc) => ({ id: bc.id, config: resolveConfig(bc.config), sample: bc.sample })));
+    chosen.map((bc) => ({ id: bc.id, config: resolveConfig(bc.config), sample: bc.sample })), args.includes('--pytorch-keep-coretype'));
   if (!JSON_OUT) console.log(torch.ok ? `PyTorch ${torch.describe}\n` : `(PyTorch not run: ${torch.reason})\n`);
 }
 for (const bc of chosen) {
