@@ -84,6 +84,16 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     assert.match((await page.textContent('#status')) ?? '', /loss \d/);
     await page.screenshot({ path: join(ARTIFACTS, 'playground-trained.png'), fullPage: true });
 
+    // ---- the inspect views on a text typed in the page ----
+    await page.fill('#inspect-text', 'the cat sat on the mat. the dog sat on the log.');
+    await page.fill('#inspect-find', 'dog');
+    await page.click('#inspect');
+    await page.waitForFunction(() => /bits\/char/.test(document.getElementById('inspect-info')?.textContent ?? ''));
+    assert.match((await page.textContent('#inspect-info')) ?? '', /strongest unit for \/dog\//);
+    const frame = page.frameLocator('#inspect-view');
+    assert.ok((await frame.locator('canvas, svg, table, span').count()) > 0, 'the inspect page drew something');
+    await page.locator('#inspect-view').screenshot({ path: join(ARTIFACTS, 'playground-inspect.png') });
+
     // ---- same seed, config and corpus: the same loss curve as the CLI ----
     // On the reference backend (one thread) the page and Node agree bit for bit. On WebAssembly
     // with threads, GEMM plans are chosen by timing, so sums may be ordered differently: agreement

@@ -141,6 +141,10 @@ worker.onmessage = (e: MessageEvent<FromEngine>) => {
     case 'loaded':
       $('files-info').textContent = `loaded ${m.summary}`;
       break;
+    case 'inspect':
+      $('inspect-info').textContent = m.summary;
+      $<HTMLIFrameElement>('inspect-view').srcdoc = m.html;
+      break;
     case 'error':
       $('status').textContent = `error: ${m.message}`;
       break;
@@ -194,6 +198,7 @@ $('sample').onclick = () => send({
   seed: Number($<HTMLInputElement>('seed').value),
 });
 $('save').onclick = () => send({ type: 'save' });
+$('inspect').onclick = () => send({ type: 'inspect', text: $<HTMLTextAreaElement>('inspect-text').value, find: $<HTMLInputElement>('inspect-find').value });
 $<HTMLInputElement>('ckpt-file').onchange = async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (f) send({ type: 'load', bytes: new Uint8Array(await f.arrayBuffer()), name: f.name });

@@ -13,7 +13,8 @@ export type ToEngine =
   | { type: 'reset' }
   | { type: 'sample'; prime: string; temperature: number; length: number; seed: number }
   | { type: 'save' }
-  | { type: 'load'; bytes: Uint8Array; name: string };
+  | { type: 'load'; bytes: Uint8Array; name: string }
+  | { type: 'inspect'; text: string; find: string };
 
 export type FromEngine =
   | { type: 'ready'; backend: string; threads: number; isolated: boolean }
@@ -22,4 +23,5 @@ export type FromEngine =
   | { type: 'sample'; text: string }
   | { type: 'checkpoint'; bytes: Uint8Array; reason: 'save' | 'autosave' }
   | { type: 'loaded'; name: string; summary: string }
+  | { type: 'inspect'; html: string; summary: string }
   | { type: 'error'; message: string };

@@ -11,6 +11,8 @@ import { Sampler, sampleText } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
+import { inspectHtml, type UnitRef } from '../src/viz/html.js';
+import { findUnits, readText } from '../src/viz/inspect.js';
 import { makeBackend } from './engine-backend.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 
@@ -98,6 +100,22 @@ class Engine {
     return prime + sampleText(sampler, { length, temperature, prime, seed, skipUnknown: true });
   }
 
+  /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */
+  inspect(text: string, find: string): { html: string; summary: string } {
+    if (!this.model || !this.vocab) throw new Error('train or load a model first');
+    const reading = readText(this.model, this.vocab, text);
+    let found: { regex: string; units: UnitRef[] } | undefined;
+    if (find) {
+      const re = new RegExp(find, 'mu'); // ^ and $ at every line, as in the CLI
+      found = { regex: re.source, units: findUnits(reading, re, { limit: 6 }) };
+    }
+    const c = this.model.config;
+    const modelLabel = `${c.type.toUpperCase()} ${c.layers}×${c.hidden}, ${this.vocab.size} symbols`;
+    const best = found?.units[0];
+    const summary = `${reading.bitsPerChar.toFixed(3)} bits/char over ${reading.chars.length} characters${best ? `; strongest unit for /${find}/: layer ${best.layer} ${best.kind} ${best.unit} (r = ${best.r?.toFixed(3)})` : ''}`;
+    return { html: inspectHtml({ title: 'the playground model', modelLabel, reading, units: [], found, maxChars: 2000 }), summary };
+  }
+
   save(): Uint8Array {
     if (this.trainer) return this.trainer.checkpoint();
     throw new Error('nothing to save yet: train a model first');
@@ -144,6 +162,7 @@ self.onmessage = async (e: MessageEvent<ToEngine>) => {
       case 'sample': post({ type: 'sample', text: engine.sample(m.prime, m.temperature, m.length, m.seed) }); break;
       case 'save': post({ type: 'checkpoint', bytes: engine.save(), reason: 'save' }); break;
       case 'load': post({ type: 'loaded', name: m.name, summary: engine.load(m.bytes, m.name) }); break;
+      case 'inspect': post({ type: 'inspect', ...engine.inspect(m.text, m.find) }); break;
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
