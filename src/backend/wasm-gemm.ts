@@ -12,6 +12,7 @@
 import type { KernelExports } from './wasm-abi.js';
 import { PANEL } from './wasm-abi.js';
 import type { WasmHeap } from './wasm-heap.js';
+import type { ThreadModes } from './wasm-modes.js';
 import { GEMM_BY_PANELS, GEMM_CHUNKS, GEMM_M, GEMM_NP, OP_GEMM, type WorkerPool } from './wasm-pool.js';
 
 /** Rows of op(A) up to which a non-packed B is read in place (packing would not pay off). */
@@ -28,22 +29,6 @@ const ROWS_MIN = 1 << 18;
 const TRANSPOSE_A_MIN_K = 64;
 /** Multiply-adds below which a GEMM stays on the calling thread (≈ 5 µs of work vs ≈ 1 µs handoff). */
 const PARALLEL_MIN_MACS = 1 << 18;
-/** Timings of each mode (the first one dropped) before a shape's mode is chosen by speed. */
-const WARM = 3;
-/** A shape runs the mode that currently looks slower once every EXPLORE_EVERY calls (a power of 2). */
-const EXPLORE_EVERY = 32;
-/** Weight of a slower new timing in the smoothed per-shape times (a faster one is taken as is). */
-const EMA = 0.25;
-
-/**
- * Update a smoothed time with a new timing dt (the n-th). It follows a faster timing at once and
- * a slower one gradually: a slow call is usually noise (preemption, a cold cache), a fast one is
- * what the mode can do. The first timing (tier-up, first touch) is replaced by the second.
- */
-function track(est: number, dt: number, n: number): number {
-  return n <= 1 || dt < est ? dt : est + EMA * (dt - est);
-}
-
 /** A cached packed copy of a weight matrix op(B) (K, N): ceil(N / 16) panels of K x 16 floats. */
 interface PackedB {
   transB: boolean;
@@ -55,9 +40,6 @@ interface PackedB {
   gen: number;
 }
 
-/** Per GEMM shape: smoothed ms per call on the calling thread alone and on all threads. */
-interface Timing { serial: number; parallel: number; ns: number; np: number; calls: number }
-
 export class WasmGemm {
   /** Parameter regions [start, end) in bytes, as flat pairs. */
   private readonly params: number[] = [];
@@ -66,11 +48,10 @@ export class WasmGemm {
   private readonly packed = new Map<number, PackedB[]>();
   private readonly scratchB = { p: 0, bytes: 0 };
   private readonly scratchA = { p: 0, bytes: 0 };
-  private readonly timing = new Map<string, Timing>();
   /** Set to null by the backend's dispose(). */
   pool: WorkerPool | null;
 
-  constructor(private readonly k: KernelExports, private readonly heap: WasmHeap, pool: WorkerPool | null) {
+  constructor(private readonly k: KernelExports, private readonly heap: WasmHeap, pool: WorkerPool | null, private readonly modes: ThreadModes) {
     this.pool = pool;
   }
 
@@ -212,21 +193,12 @@ export class WasmGemm {
       k.gemmTask(ta, N, K, a, lda, bp, bks, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
       return;
     }
-    // Threads pay off on a quiet machine (≈ 1.85x with 2) but lose on an oversubscribed one
-    // (other processes, or vCPUs that share a physical core): time both, per shape, and use the
-    // faster, re-trying the other now and then because the machine's load changes.
-    const key = `${M},${N},${K},${ta}${tb}${pack ? 1 : 0}${bks}`;
-    let t = this.timing.get(key);
-    if (!t) this.timing.set(key, (t = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0 }));
-    const call = t.calls++;
-    const parallel = t.ns < WARM || t.np < WARM
-      ? (call & 1) === 1 // alternate until both have a few timings
-      : (t.parallel < t.serial) !== ((call & (EXPLORE_EVERY - 1)) === 0);
+    // Threads or not: timed per shape (wasm-modes.ts).
+    const { t, parallel } = this.modes.choose(`${M},${N},${K},${ta}${tb}${pack ? 1 : 0}${bks}`);
     const t0 = performance.now();
     if (!parallel) {
       k.gemmTask(ta, N, K, a, lda, bp, bks, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
-      const dt = performance.now() - t0;
-      t.serial = track(t.serial, dt, t.ns++);
+      this.modes.record(t, false, performance.now() - t0);
       return;
     }
     if (!byPanels && pack) {
@@ -241,7 +213,6 @@ export class WasmGemm {
     g[16] = pack ? 1 : 0; g[17] = tb; g[18] = bsrc; g[19] = ldb;
     g[GEMM_M] = M; g[GEMM_NP] = nP; g[GEMM_BY_PANELS] = byPanels ? 1 : 0; g[GEMM_CHUNKS] = chunks;
     pool.run(k);
-    const dt = performance.now() - t0;
-    t.parallel = track(t.parallel, dt, t.np++);
+    this.modes.record(t, true, performance.now() - t0);
   }
 }

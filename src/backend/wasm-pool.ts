@@ -40,6 +40,7 @@ const AWAIT_SPIN_MS = 0.05;
 
 export const OP_GEMM = 1;
 export const OP_EXIT = 2;
+export const OP_CELL = 3;
 
 /**
  * OP_GEMM arguments: a[1..19] are those of KernelExports.gemmTask with rows [0, M) and panels
@@ -47,6 +48,46 @@ export const OP_EXIT = 2;
  * a[23] = number of chunks.
  */
 export const GEMM_M = 20, GEMM_NP = 21, GEMM_BY_PANELS = 22, GEMM_CHUNKS = 23;
+
+/**
+ * OP_CELL: a fused cell-step kernel (elementwise, row by row) over rows of the batch.
+ * a[1] = kernel (CELL_KERNELS index), a[2] = B, a[3] = H, a[4..12) = pointers (as the kernel
+ * takes them after B, H), a[12..20) = each pointer's bytes per batch row, a[23] = chunks.
+ * Every element is computed the same whatever rows a chunk has, so results do not depend on
+ * the split.
+ */
+export const CELL_KERNEL = 1, CELL_B = 2, CELL_H = 3, CELL_PTRS = 4, CELL_STRIDES = 12, CELL_CHUNKS = 23;
+export const CELL_KERNELS = ['lstmForward', 'lstmBackward', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'] as const;
+export type CellKernel = (typeof CELL_KERNELS)[number];
+
+/** Take OP_CELL chunks (runs of batch rows) from the shared counter and run them. */
+export function runCellChunks(k: KernelExports, next: Int32Array, a: Float64Array): void {
+  const chunks = a[CELL_CHUNKS], B = a[CELL_B], H = a[CELL_H];
+  const p = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let c = Atomics.add(next, NEXT, 1); c < chunks; c = Atomics.add(next, NEXT, 1)) {
+    const b0 = Math.round((B * c) / chunks), b1 = Math.round((B * (c + 1)) / chunks);
+    if (b0 >= b1) continue;
+    for (let i = 0; i < 8; i++) p[i] = a[CELL_PTRS + i] + b0 * a[CELL_STRIDES + i];
+    const n = b1 - b0;
+    switch (CELL_KERNELS[a[CELL_KERNEL]]) {
+      case 'lstmForward': k.lstmForward(n, H, p[0], p[1], p[2], p[3]); break;
+      case 'lstmBackward': k.lstmBackward(n, H, p[0], p[1], p[2], p[3], p[4], p[5], p[6]); break;
+      case 'gruForward': k.gruForward(n, H, p[0], p[1], p[2], p[3], p[4]); break;
+      case 'gruBackward': k.gruBackward(n, H, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]); break;
+      case 'rnnForward': k.rnnForward(n, H, p[0], p[1]); break;
+      case 'rnnBackward': k.rnnBackward(n, H, p[0], p[1], p[2], p[3]); break;
+      default: throw new Error(`unknown cell kernel ${a[CELL_KERNEL]}`);
+    }
+  }
+}
+
+/** Run the job in a (OP_GEMM or OP_CELL): the caller and every worker that took it. */
+function runJob(k: KernelExports, next: Int32Array, a: Float64Array): void {
+  const op = a[0];
+  if (op === OP_GEMM) runGemmChunks(k, next, a);
+  else if (op === OP_CELL) runCellChunks(k, next, a);
+  else throw new Error(`unknown op ${op}`);
+}
 
 /** What a worker needs to start: posted once (Module, shared Memory and SABs are cloneable). */
 export interface WorkerInit {
@@ -109,8 +150,7 @@ export function serveJobs(init: WorkerInit, k: KernelExports): void {
       return;
     }
     try {
-      if (op === OP_GEMM) runGemmChunks(k, next, a);
-      else throw new Error(`unknown op ${op}`);
+      runJob(k, next, a);
     } catch {
       Atomics.store(ints, FAILED, 1);
     }
@@ -167,7 +207,7 @@ export class WorkerPool {
       if (Atomics.load(ints, SLEEPING)) Atomics.notify(ints, STATE);
     }
     try {
-      if (this.a[0] === OP_GEMM) runGemmChunks(k, this.next, this.a);
+      runJob(k, this.next, this.a);
     } finally {
       this.finish();
     }

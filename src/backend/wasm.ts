@@ -14,7 +14,8 @@ import { JsBackend } from './js.js';
 import { instantiateKernels, type KernelExports } from './wasm-abi.js';
 import { WasmGemm } from './wasm-gemm.js';
 import { MAX_PAGES, WasmHeap } from './wasm-heap.js';
-import { WorkerPool, type SpawnWorker } from './wasm-pool.js';
+import { CELL_B, CELL_CHUNKS, CELL_H, CELL_KERNEL, CELL_KERNELS, CELL_PTRS, CELL_STRIDES, OP_CELL, WorkerPool, type CellKernel, type SpawnWorker } from './wasm-pool.js';
+import { ThreadModes, type ShapeTiming } from './wasm-modes.js';
 import { unshareMemoryImport } from './wasm-unshare.js';
 
 export interface WasmBytes {
@@ -41,6 +42,9 @@ export interface WasmBackendOptions {
   memoryBytes?: number;
 }
 
+/** Elements (B·H) from which a cell step may be split over threads (≈ 15 µs of work for an LSTM step). */
+const CELL_PARALLEL_MIN = 2048;
+
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly dtypes: readonly DType[] = ['float32'];
@@ -49,6 +53,7 @@ export class WasmBackend implements Backend {
   private readonly heap: WasmHeap;
   private readonly mm: WasmGemm;
   private readonly js = new JsBackend();
+  private readonly modes = new ThreadModes();
 
   constructor(
     private readonly k: KernelExports,
@@ -61,7 +66,7 @@ export class WasmBackend implements Backend {
     memoryBytes = 0,
   ) {
     this.heap = new WasmHeap(memory, shared, memoryBytes);
-    this.mm = new WasmGemm(k, this.heap, pool);
+    this.mm = new WasmGemm(k, this.heap, pool, this.modes);
   }
 
   /** GEMMs run on several threads, and how often a worker actually joined one. */
@@ -168,6 +173,35 @@ export class WasmBackend implements Backend {
   }
 
   // ---- recurrent cells ----
+  // Each step kernel is elementwise row by row: big batches are split over the threads by rows
+  // when that is faster (timed per shape, as GEMMs are), with results independent of the split.
+
+  /** Whether (and how) to time this cell call: null = too small to split, run it here. */
+  private cellMode(kernel: CellKernel, B: number, H: number): { t: ShapeTiming; parallel: boolean; t0: number } | null {
+    const pool = this.pool;
+    if (!pool || pool.size === 0 || B < 2 || B * H < CELL_PARALLEL_MIN) return null;
+    return { ...this.modes.choose(`${kernel} ${B} ${H}`), t0: performance.now() };
+  }
+
+  /** Run a cell kernel split by batch rows over all threads; ptrs as the kernel takes them, rowBytes per batch row of each. */
+  private cellOnThreads(kernel: CellKernel, B: number, H: number, ptrs: number[], rowBytes: number[]): void {
+    const pool = this.pool!;
+    const g = pool.args();
+    g[0] = OP_CELL;
+    g[CELL_KERNEL] = CELL_KERNELS.indexOf(kernel);
+    g[CELL_B] = B;
+    g[CELL_H] = H;
+    for (let i = 0; i < 8; i++) {
+      g[CELL_PTRS + i] = ptrs[i] ?? 0;
+      g[CELL_STRIDES + i] = rowBytes[i] ?? 0;
+    }
+    g[CELL_CHUNKS] = Math.min(B, 2 * (pool.size + 1));
+    pool.run(this.k);
+  }
+
+  private cellDone(m: { t: ShapeTiming; parallel: boolean; t0: number } | null): void {
+    if (m) this.modes.record(m.t, m.parallel, performance.now() - m.t0);
+  }
 
   rnnForward(B: number, H: number, pre: FloatArray, h: FloatArray): void {
     const pp = this.f(pre), ph = this.f(h);
@@ -175,7 +209,10 @@ export class WasmBackend implements Backend {
       this.jsFallbacks++;
       return this.js.rnnForward(B, H, pre, h);
     }
-    this.k.rnnForward(B, H, pp, ph);
+    const m = this.cellMode('rnnForward', B, H);
+    if (m?.parallel) this.cellOnThreads('rnnForward', B, H, [pp, ph], [4 * H, 4 * H]);
+    else this.k.rnnForward(B, H, pp, ph);
+    this.cellDone(m);
   }
 
   rnnBackward(B: number, H: number, h: FloatArray, dy: FloatArray, dhNext: FloatArray, dpre: FloatArray): void {
@@ -184,7 +221,10 @@ export class WasmBackend implements Backend {
       this.jsFallbacks++;
       return this.js.rnnBackward(B, H, h, dy, dhNext, dpre);
     }
-    this.k.rnnBackward(B, H, ph, py, pn, pd);
+    const m = this.cellMode('rnnBackward', B, H);
+    if (m?.parallel) this.cellOnThreads('rnnBackward', B, H, [ph, py, pn, pd], [4 * H, 4 * H, 4 * H, 4 * H]);
+    else this.k.rnnBackward(B, H, ph, py, pn, pd);
+    this.cellDone(m);
   }
 
   lstmForward(B: number, H: number, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void {
@@ -193,7 +233,10 @@ export class WasmBackend implements Backend {
       this.jsFallbacks++;
       return this.js.lstmForward(B, H, gates, cPrev, c, h);
     }
-    this.k.lstmForward(B, H, pg, pp, pc, ph);
+    const m = this.cellMode('lstmForward', B, H);
+    if (m?.parallel) this.cellOnThreads('lstmForward', B, H, [pg, pp, pc, ph], [16 * H, 4 * H, 4 * H, 4 * H]);
+    else this.k.lstmForward(B, H, pg, pp, pc, ph);
+    this.cellDone(m);
   }
 
   lstmBackward(
@@ -206,7 +249,11 @@ export class WasmBackend implements Backend {
       this.jsFallbacks++;
       return this.js.lstmBackward(B, H, gates, cPrev, c, dy, dhNext, dc, dgates);
     }
-    this.k.lstmBackward(B, H, pg, pp, pc, py, pn, pdc, pdg);
+    const m = this.cellMode('lstmBackward', B, H);
+    const r = 4 * H;
+    if (m?.parallel) this.cellOnThreads('lstmBackward', B, H, [pg, pp, pc, py, pn, pdc, pdg], [4 * r, r, r, r, r, r, 4 * r]);
+    else this.k.lstmBackward(B, H, pg, pp, pc, py, pn, pdc, pdg);
+    this.cellDone(m);
   }
 
   gruForward(B: number, H: number, gx: FloatArray, gh: FloatArray, hPrev: FloatArray, act: FloatArray, h: FloatArray): void {
@@ -215,7 +262,11 @@ export class WasmBackend implements Backend {
       this.jsFallbacks++;
       return this.js.gruForward(B, H, gx, gh, hPrev, act, h);
     }
-    this.k.gruForward(B, H, px, pg, pp, pa, ph);
+    const m = this.cellMode('gruForward', B, H);
+    const r = 4 * H;
+    if (m?.parallel) this.cellOnThreads('gruForward', B, H, [px, pg, pp, pa, ph], [3 * r, 3 * r, r, 3 * r, r]);
+    else this.k.gruForward(B, H, px, pg, pp, pa, ph);
+    this.cellDone(m);
   }
 
   gruBackward(
@@ -228,7 +279,11 @@ export class WasmBackend implements Backend {
       this.jsFallbacks++;
       return this.js.gruBackward(B, H, act, gh, hPrev, dy, dhNext, dgx, dgh, dhPrevDirect);
     }
-    this.k.gruBackward(B, H, pa, pg, pp, py, pn, px, ph, pd);
+    const m = this.cellMode('gruBackward', B, H);
+    const r = 4 * H;
+    if (m?.parallel) this.cellOnThreads('gruBackward', B, H, [pa, pg, pp, py, pn, px, ph, pd], [3 * r, 3 * r, r, r, r, 3 * r, 3 * r, r]);
+    else this.k.gruBackward(B, H, pa, pg, pp, py, pn, px, ph, pd);
+    this.cellDone(m);
   }
 
   softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
