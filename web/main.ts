@@ -126,6 +126,11 @@ worker.onmessage = (e: MessageEvent<FromEngine>) => {
       } else if (ev.type === 'done') {
         $('status').textContent += ` — stopped (${ev.reason})`;
         document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1); // finished runs (tests wait on it)
+      } else if (ev.type === 'warning') {
+        const pre = document.createElement('pre');
+        pre.className = 'warning';
+        pre.textContent = `warning: ${ev.message}`;
+        $('samples').prepend(pre);
       } else if (ev.type === 'nan') {
         $('status').textContent = ev.message;
       }
