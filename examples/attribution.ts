@@ -6,8 +6,8 @@
  * By default the two authors are Melville (Moby Dick, built in) and Shakespeare
  * (../shared/data/tinyshakespeare.txt when it is there); or give two text files.
  *
- * Run: npx tsx examples/attribution.ts [A.txt B.txt] [--seconds 60] [--passage 500] [--passages 100]
- *      [--hidden 128] [--layers 2] [--backend auto]
+ * Run: npx tsx examples/attribution.ts [A.txt B.txt] [--max-iters 1000] [--seconds 0 (no limit)]
+ *      [--passage 500] [--passages 100] [--hidden 128] [--layers 2] [--backend auto]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -85,7 +85,9 @@ if (isMain(import.meta.url)) {
   runMain(async (args) => {
     const given = positional(args);
     await run({
-      ...trainArgs(args, { seconds: 60, hidden: 128, layers: 2 }),
+      // the same number of iterations for every author, whatever the machine's load: a time
+      // limit would give one model more training than the other on a busy machine
+      ...trainArgs(args, { seconds: 0, maxIters: 1000, hidden: 128, layers: 2 }),
       paths: given.length >= 2 ? given : defaultPaths(),
       passage: numArg(args, 'passage', 500),
       passages: numArg(args, 'passages', 100),

@@ -43,12 +43,12 @@ export interface TrainArgs {
   backend: TrainConfig['backend'];
 }
 
-export function trainArgs(args: string[], defaults: { seconds: number; hidden: number; layers: number }): TrainArgs {
+export function trainArgs(args: string[], defaults: { seconds: number; hidden: number; layers: number; maxIters?: number }): TrainArgs {
   const backend = arg(args, 'backend', 'auto');
   if (!['auto', 'wasm', 'js'].includes(backend)) throw new Error('--backend must be auto, wasm or js');
   return {
     seconds: numArg(args, 'seconds', defaults.seconds),
-    maxIters: numArg(args, 'max-iters', 0),
+    maxIters: numArg(args, 'max-iters', defaults.maxIters ?? 0),
     hidden: numArg(args, 'hidden', defaults.hidden),
     layers: numArg(args, 'layers', defaults.layers),
     backend: backend as TrainConfig['backend'],
