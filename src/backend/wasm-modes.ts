@@ -12,18 +12,31 @@ const WARM = 3;
 const EXPLORE_EVERY = 32;
 /** Weight of a slower new timing in the smoothed per-shape times (a faster one is taken as is). */
 const EMA = 0.25;
-
-/**
- * Update a smoothed time with a new timing dt (the n-th). It follows a faster timing at once and
- * a slower one gradually: a slow call is usually noise (preemption, a cold cache), a fast one is
- * what the mode can do. The first timing (tier-up, first touch) is replaced by the second.
- */
-function track(est: number, dt: number, n: number): number {
-  return n <= 1 || dt < est ? dt : est + EMA * (dt - est);
-}
+/** A timing over OUTLIER times the estimate is ignored if it comes alone. */
+const OUTLIER = 2;
 
 /** Per shape: smoothed ms per call on the calling thread alone and on all threads. */
-export interface ShapeTiming { serial: number; parallel: number; ns: number; np: number; calls: number }
+export interface ShapeTiming {
+  serial: number; parallel: number; ns: number; np: number; calls: number;
+  /** The last timing of that mode was an outlier. */
+  slowS: boolean; slowP: boolean;
+}
+
+/**
+ * Smoothed time of a mode after a new timing dt (its n-th): a faster timing is taken at once (it
+ * is what the mode can do); a slower one moves the estimate gradually, except that a lone
+ * outlier (over OUTLIER x the estimate: a descheduled worker, a cold cache) is ignored unless the
+ * next timing is one too (then the machine really got busier). Without the first rule warm-up
+ * keeps a shape on the slower mode; without the last one outlier sends a shape to the slower
+ * mode until the next exploration. The first timing (tier-up, first touch) is replaced by the
+ * second.
+ */
+function track(est: number, dt: number, n: number, outlierBefore: boolean): { est: number; slow: boolean } {
+  if (n <= 1 || dt < est) return { est: dt, slow: false };
+  const outlier = dt > OUTLIER * est;
+  if (outlier && !outlierBefore) return { est, slow: true };
+  return { est: est + EMA * (dt - est), slow: outlier };
+}
 
 export class ThreadModes {
   private readonly timing = new Map<string, ShapeTiming>();
@@ -31,7 +44,7 @@ export class ThreadModes {
   /** The shape's record, and whether this call should run on all threads. */
   choose(key: string): { t: ShapeTiming; parallel: boolean } {
     let t = this.timing.get(key);
-    if (!t) this.timing.set(key, (t = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0 }));
+    if (!t) this.timing.set(key, (t = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0, slowS: false, slowP: false }));
     const call = t.calls++;
     const parallel = t.ns < WARM || t.np < WARM
       ? (call & 1) === 1 // alternate until both have a few timings
@@ -41,7 +54,7 @@ export class ThreadModes {
 
   /** Record how long a call chosen by choose() took, in ms. */
   record(t: ShapeTiming, parallel: boolean, dt: number): void {
-    if (parallel) t.parallel = track(t.parallel, dt, t.np++);
-    else t.serial = track(t.serial, dt, t.ns++);
+    if (parallel) ({ est: t.parallel, slow: t.slowP } = track(t.parallel, dt, t.np++, t.slowP));
+    else ({ est: t.serial, slow: t.slowS } = track(t.serial, dt, t.ns++, t.slowS));
   }
 }
