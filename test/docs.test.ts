@@ -86,7 +86,8 @@ function shrink(cmd: string[], corpus: string): string[] {
 function corpusText(): string {
   const words = 'to be or not that is the question whether tis nobler in mind suffer slings and arrows of outrageous fortune'.split(' ');
   let x = 7;
-  let s = '';
+  // every letter and the usual punctuation, for the guide's --prime and inspect --text
+  let s = 'But, soft! what light through yonder window breaks?\nThe quick brown fox jumps over the lazy dog; "Yes," said Ahab: \'no\' (2-3).\n';
   for (let i = 0; i < 1500; i++) {
     x = (x * 1103515245 + 12345) >>> 0;
     if (i % 11 === 0) s += i % 22 === 0 ? 'ROMEO: ' : 'JULIET: '; // the guide primes with "ROMEO:"
