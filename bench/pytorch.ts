@@ -60,6 +60,6 @@ export function runPytorch(dataPath: string, seconds: number, configs: { id: str
     : `BLAS ${(b.libraries as string[]).join(', ') || 'built in'}`;
   return {
     ok: true, version: out.torch, blas: b, results: out.results,
-    describe: `${out.torch} (${py}), ${out.torch_threads} torch thread, ${blasName}, measured in this run`,
+    describe: `${out.torch} (${py}), ${out.torch_threads} torch thread, ${blasName}${keepCoretype ? `, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'} kept` : ''}, measured in this run`,
   };
 }
