@@ -6,7 +6,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -43,6 +43,23 @@ test('static serving refuses paths outside the folder', () => {
   for (const bad of ['/../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/assets/../../x', '/%00', '/%E0%A4%A']) {
     const r = resolveStatic(root, bad);
     assert.ok(r === null || r.startsWith('/srv/web/'), `${bad} → ${r}`);
+  }
+});
+
+test('the playground server: 127.0.0.1, GET/HEAD only, no request bodies, isolation headers', async () => {
+  const server = await startServer(webRoot(), '127.0.0.1', 0);
+  const { address, port } = server.address() as AddressInfo;
+  try {
+    assert.equal(address, '127.0.0.1');
+    const base = `http://127.0.0.1:${port}`;
+    const ok = await fetch(`${base}/`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(ok.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    assert.equal((await fetch(`${base}/`, { method: 'POST', body: 'x'.repeat(1000) })).status, 405);
+    assert.equal((await fetch(`${base}/nope.js`)).status, 404);
+  } finally {
+    server.close();
   }
 });
 
@@ -131,6 +148,15 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     await download.saveAs(saved);
     const s1 = fakeProc(['sample', saved, '--length', '20', '--seed', '1', '--backend', 'js']);
     assert.equal(await main(s1.proc), 0, s1.err());
+    // …and resumes training from it: the page's checkpoint carries the full training state
+    const resumeDir = join(dir, 'resume-from-page');
+    mkdirSync(resumeDir);
+    copyFileSync(saved, join(resumeDir, 'latest.safetensors'));
+    const pageCorpus = join(dir, 'page-corpus.txt');
+    writeFileSync(pageCorpus, TEXT);
+    const r = fakeProc(['train', '--resume', resumeDir, '--data', pageCorpus, '--max-iters', '80', '--backend', 'js', '--json', '--quiet']);
+    assert.equal(await main(r.proc), 0, r.err());
+    assert.equal((JSON.parse(r.out()) as { iters: number }).iters, 80, 'continued from the 60 iterations done in the page');
 
     // ---- a checkpoint written by the CLI samples the same text in the page ----
     const corpus = join(dir, 'corpus.txt');
