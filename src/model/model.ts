@@ -233,11 +233,11 @@ export class CharRNN {
   }
 
   /**
-   * Forward over one window. Reads ws.inputs / ws.targets; returns the summed loss (nats) and the
-   * number of predictions. With `train`, applies dropout (drawing masks from rng) and leaves
-   * dL/dlogits (for the mean loss) in ws.logits, ready for backward.
+   * Forward over one window up to the logits: reads ws.inputs, leaves (T·B, V) scores in
+   * ws.logits and allocates nothing (the sampler calls this once per character). With `rng`,
+   * applies dropout between layers (training workspaces only).
    */
-  forward(ws: Workspace, opts: { train: boolean; rng?: Rng } = { train: false }): { loss: number; count: number } {
+  logits(ws: Workspace, rng?: Rng): void {
     const { backend: be, config: c } = this;
     const { B, T } = ws;
     const TB = B * T;
@@ -249,10 +249,10 @@ export class CharRNN {
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
       cell.forward(be, this.layerParams[l], buf, ws.inputs, B, T, In, H);
       if (buf.mask) {
-        if (!opts.train || !opts.rng) throw new Error('a dropout workspace is for training forwards');
+        if (!rng) throw new Error('a dropout workspace is for training forwards');
         const keep = 1 - c.dropout;
         const m = buf.mask;
-        for (let i = 0; i < m.length; i++) m[i] = opts.rng.next() < keep ? 1 / keep : 0;
+        for (let i = 0; i < m.length; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
         buf.y.set(buf.h.subarray(B * H));
         be.mul(TB * H, buf.y, m);
       }
@@ -261,9 +261,19 @@ export class CharRNN {
     const V = c.vocabSize;
     be.broadcastRows(TB, V, this.bdec, ws.logits, false);
     be.gemm(false, false, TB, V, H, top, H, this.wdec, V, 1, ws.logits, V);
+  }
+
+  /**
+   * Forward over one window. Reads ws.inputs / ws.targets; returns the summed loss (nats) and the
+   * number of predictions. With `train`, applies dropout (drawing masks from rng) and leaves
+   * dL/dlogits (for the mean loss) in ws.logits, ready for backward.
+   */
+  forward(ws: Workspace, opts: { train: boolean; rng?: Rng } = { train: false }): { loss: number; count: number } {
+    this.logits(ws, opts.train ? opts.rng : undefined);
+    const TB = ws.B * ws.T;
     let count = 0;
     for (let i = 0; i < TB; i++) if (ws.targets[i] >= 0) count++;
-    const loss = be.softmaxCrossEntropy(TB, V, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0);
+    const loss = this.backend.softmaxCrossEntropy(TB, this.config.vocabSize, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0);
     return { loss, count };
   }
 
