@@ -108,6 +108,8 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     await page.waitForFunction(() => /bits\/char/.test(document.getElementById('inspect-info')?.textContent ?? ''));
     assert.match((await page.textContent('#inspect-info')) ?? '', /strongest unit for \/dog\//);
     const frame = page.frameLocator('#inspect-view');
+    // the iframe parses its srcdoc after the status line updates: wait for its content
+    await frame.locator('canvas, svg, table, span').first().waitFor({ timeout: 20_000 });
     assert.ok((await frame.locator('canvas, svg, table, span').count()) > 0, 'the inspect page drew something');
     await page.locator('#inspect-view').screenshot({ path: join(ARTIFACTS, 'playground-inspect.png') });
 
