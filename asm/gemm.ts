@@ -56,6 +56,33 @@ export const PANEL: i32 = 16;
 }
 
 /**
+ * 4x4 transpose through registers: the 4 floats at each of a, b, c, d (4 source rows) become
+ * 4 rows of the destination, `ld` bytes apart, so every read and write is a whole vector.
+ * Used by panel packing of a transposed B and by the standalone transpose.
+ */
+@inline function transpose4x4(a: usize, b: usize, c: usize, d: usize, dst: usize, ld: usize): void {
+  const x0 = v128.load(a), x1 = v128.load(b);
+  const x2 = v128.load(c), x3 = v128.load(d);
+  // t0 = (x0[0], x1[0], x0[1], x1[1]) ...
+  const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+  const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+  const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+  v128.store(dst, i64x2.shuffle(t0, t1, 0, 2));
+  v128.store(dst + ld, i64x2.shuffle(t0, t1, 1, 3));
+  v128.store(dst + 2 * ld, i64x2.shuffle(t2, t3, 0, 2));
+  v128.store(dst + 3 * ld, i64x2.shuffle(t2, t3, 1, 3));
+}
+
+/** The scalar tail of transpose4x4: one float from each of 4 source rows into 4 consecutive floats. */
+@inline function column4(a: usize, b: usize, c: usize, d: usize, dst: usize): void {
+  store<f32>(dst, load<f32>(a));
+  store<f32>(dst, load<f32>(b), 4);
+  store<f32>(dst, load<f32>(c), 8);
+  store<f32>(dst, load<f32>(d), 12);
+}
+
+/**
  * Two rows of C (at pc and pc + cRow) times one panel. pa points at op(A)[i, 0]; aRow is the
  * byte step to row i+1, aK the byte step in k. w = valid columns in this panel.
  */
@@ -167,26 +194,11 @@ export function packB(transB: i32, K: i32, N: i32, B: usize, ldb: i32, dst: usiz
         let k = 0;
         for (; k + 4 <= K; k += 4) {
           const kb: usize = <usize>k << 2;
-          const x0 = v128.load(r0 + kb), x1 = v128.load(r1 + kb);
-          const x2 = v128.load(r2 + kb), x3 = v128.load(r3 + kb);
-          // 4x4 transpose: t0 = (x0[0], x1[0], x0[1], x1[1]) ...
-          const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-          const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-          const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-          const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-          const d = d0 + (<usize>k << 6) + (<usize>jj << 2);
-          v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
-          v128.store(d + 64, i64x2.shuffle(t0, t1, 1, 3));
-          v128.store(d + 128, i64x2.shuffle(t2, t3, 0, 2));
-          v128.store(d + 192, i64x2.shuffle(t2, t3, 1, 3));
+          transpose4x4(r0 + kb, r1 + kb, r2 + kb, r3 + kb, d0 + (<usize>k << 6) + (<usize>jj << 2), 64);
         }
         for (; k < K; k++) {
-          const d = d0 + (<usize>k << 6) + (<usize>jj << 2);
           const kb: usize = <usize>k << 2;
-          store<f32>(d, load<f32>(r0 + kb));
-          store<f32>(d, load<f32>(r1 + kb), 4);
-          store<f32>(d, load<f32>(r2 + kb), 8);
-          store<f32>(d, load<f32>(r3 + kb), 12);
+          column4(r0 + kb, r1 + kb, r2 + kb, r3 + kb, d0 + (<usize>k << 6) + (<usize>jj << 2));
         }
       }
       for (; jj < w; jj++) {
@@ -301,25 +313,11 @@ export function transpose(rows: i32, cols: i32, src: usize, lds: i32, dst: usize
     let c = 0;
     for (; c + 4 <= cols; c += 4) {
       const cb: usize = <usize>c << 2;
-      const x0 = v128.load(s0 + cb), x1 = v128.load(s1 + cb);
-      const x2 = v128.load(s2 + cb), x3 = v128.load(s3 + cb);
-      const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-      const t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-      const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-      const t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-      const d = dst + <usize>c * ld + (<usize>r << 2);
-      v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
-      v128.store(d + ld, i64x2.shuffle(t0, t1, 1, 3));
-      v128.store(d + 2 * ld, i64x2.shuffle(t2, t3, 0, 2));
-      v128.store(d + 3 * ld, i64x2.shuffle(t2, t3, 1, 3));
+      transpose4x4(s0 + cb, s1 + cb, s2 + cb, s3 + cb, dst + <usize>c * ld + (<usize>r << 2), ld);
     }
     for (; c < cols; c++) {
-      const d = dst + <usize>c * ld + (<usize>r << 2);
       const cb: usize = <usize>c << 2;
-      store<f32>(d, load<f32>(s0 + cb));
-      store<f32>(d, load<f32>(s1 + cb), 4);
-      store<f32>(d, load<f32>(s2 + cb), 8);
-      store<f32>(d, load<f32>(s3 + cb), 12);
+      column4(s0 + cb, s1 + cb, s2 + cb, s3 + cb, dst + <usize>c * ld + (<usize>r << 2));
     }
   }
   for (; r < rows; r++) {
