@@ -165,7 +165,7 @@ export class Trainer {
   private stopReason(): StopReason | null {
     const { config: c, state: s } = this;
     if (c.maxIters > 0 && s.iter >= c.maxIters) return 'max-iters';
-    if (c.epochs > 0 && s.epoch + s.window / this.batcher.windows >= c.epochs) return 'epochs';
+    if (c.epochs > 0 && this.epochs >= c.epochs) return 'epochs';
     if (c.maxTime > 0 && s.seconds >= c.maxTime) return 'max-time';
     return null;
   }
@@ -179,11 +179,16 @@ export class Trainer {
     return left.length ? Math.max(0, Math.min(...left)) : null;
   }
 
+  /** Epochs done so far, fractional (char-rnn's count): completed epochs plus the windows of this one. */
+  get epochs(): number {
+    return this.state.epoch + this.state.window / this.batcher.windows;
+  }
+
   summary(): Summary {
     const s = this.state;
     return {
       iters: s.iter,
-      epochs: s.epoch + s.window / this.batcher.windows,
+      epochs: this.epochs,
       seconds: s.seconds,
       train_chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0,
       train_loss: s.lastTrainLoss,
@@ -224,7 +229,7 @@ export class Trainer {
       lastEvalIter = s.iter;
       tick();
       const metrics: Metrics = {
-        iter: s.iter, epoch: s.epoch + s.window / batcher.windows, seconds: s.seconds,
+        iter: s.iter, epoch: this.epochs, seconds: s.seconds,
         train_loss: train, train_bpc: train / Math.LN2, val_loss: val, val_bpc: val / Math.LN2,
         chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0, lr: s.lr, grad_norm: gradNorm,
       };
@@ -293,7 +298,7 @@ export class Trainer {
       tick();
       const charsPerSec = s.trainChars / s.trainSeconds;
       yield {
-        type: 'step', iter: s.iter, epoch: s.epoch + s.window / batcher.windows, loss, smoothLoss: smooth, gradNorm, lr: s.lr,
+        type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: smooth, gradNorm, lr: s.lr,
         seconds: s.seconds, charsPerSec, etaSeconds: this.eta(1 / Math.max(1e-9, (t1 - t0))),
       };
       if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
