@@ -6,7 +6,7 @@
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig } from '../src/config.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
-import type { CharRNN } from '../src/model/model.js';
+import { Workspace, type CharRNN } from '../src/model/model.js';
 import { Sampler, sampleText } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
@@ -17,6 +17,9 @@ import { makeBackend } from './engine-backend.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 
 declare const self: DedicatedWorkerGlobalScope;
+
+/** Window length for reading a text in the inspect view (readText's default). */
+const READ_WINDOW = 64;
 
 const post = (m: FromEngine): void => self.postMessage(m);
 
@@ -94,16 +97,29 @@ class Engine {
     this.loaded = null;
   }
 
+  /**
+   * The sampler and the inspect workspace of the current model, made once per model: the
+   * WebAssembly backend's memory is never given back, so making them per click would grow it.
+   */
+  private views: { model: CharRNN; sampler: Sampler; readWs: Workspace } | null = null;
+
+  private viewsOf(model: CharRNN, vocab: Vocabulary): { sampler: Sampler; readWs: Workspace } {
+    if (this.views?.model !== model) {
+      this.views = { model, sampler: new Sampler(model, vocab), readWs: new Workspace(model, 1, READ_WINDOW, { training: false }) };
+    }
+    return this.views;
+  }
+
   sample(prime: string, temperature: number, length: number, seed: number): string {
     if (!this.model || !this.vocab) throw new Error('train or load a model first');
-    const sampler = new Sampler(this.model, this.vocab);
+    const { sampler } = this.viewsOf(this.model, this.vocab);
     return prime + sampleText(sampler, { length, temperature, prime, seed, skipUnknown: true });
   }
 
   /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */
   inspect(text: string, find: string): { html: string; summary: string } {
     if (!this.model || !this.vocab) throw new Error('train or load a model first');
-    const reading = readText(this.model, this.vocab, text);
+    const reading = readText(this.model, this.vocab, text, { workspace: this.viewsOf(this.model, this.vocab).readWs });
     let found: { regex: string; units: UnitRef[] } | undefined;
     if (find) {
       const re = new RegExp(find, 'mu'); // ^ and $ at every line, as in the CLI

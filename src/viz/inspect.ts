@@ -71,6 +71,11 @@ export interface ReadOptions {
   topK?: number;
   /** Window length T (default 64): memory is per window, so long texts cost no more. */
   window?: number;
+  /**
+   * A batch-1 evaluation workspace to reuse; its length is the window (a long-lived caller such
+   * as the playground passes one, since backend memory is not given back).
+   */
+  workspace?: Workspace;
 }
 
 /** Log-softmax of one row of logits, in float64. */
@@ -106,7 +111,8 @@ export function readText(model: CharRNN, vocab: Vocabulary, text: string, opts: 
   const H = c.hidden;
   const V = vocab.size;
   const k = Math.max(1, Math.min(opts.topK ?? 5, V));
-  const T = Math.max(1, Math.min(opts.window ?? 64, N));
+  // a given workspace sets the window (a short text is simply padded, see below)
+  const T = opts.workspace ? opts.workspace.T : Math.max(1, Math.min(opts.window ?? 64, N));
   const gates = GATE_NAMES[c.type];
 
   const tracks: Track[] = [];
@@ -118,7 +124,8 @@ export function readText(model: CharRNN, vocab: Vocabulary, text: string, opts: 
   const loss: (number | null)[] = [null];
   const logp = new Float64Array(V);
 
-  const ws = new Workspace(model, 1, T, { training: false });
+  const ws = opts.workspace ?? new Workspace(model, 1, T, { training: false });
+  if (ws.model !== model || ws.B !== 1) throw new Error('readText: the workspace is for another model or batch size');
   ws.resetState();
   ws.targets.fill(-1); // losses are computed here from the logits, over the real characters only
   for (let s = 0; s < N; s += T) {
