@@ -57,14 +57,13 @@ class Engine {
         }
         post({ type: 'event', event: ev });
         if (ev.type === 'eval') {
-          const bytes = this.trainer.checkpoint();
-          this.loaded = decodeCheckpoint(bytes);
-          post({ type: 'checkpoint', bytes, reason: 'autosave' });
+          post({ type: 'checkpoint', bytes: this.trainer.checkpoint(), reason: 'autosave' });
         }
         while (this.paused && !this.abort.signal.aborted) {
           await new Promise<void>((r) => (this.resumeWaiter = r));
         }
       }
+      // what a later Train resumes (decoded once at the end, not at every evaluation)
       this.loaded = decodeCheckpoint(this.trainer.checkpoint());
     } finally {
       this.abort = null;
