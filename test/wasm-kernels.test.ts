@@ -96,6 +96,7 @@ function checkGemm(be: WasmBackend, r: () => number, transA: boolean, transB: bo
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 7, 3], [3, 5, 2], [2, 16, 8], [5, 17, 33], [4, 33, 1], [1, 100, 100], [7, 31, 64],
   [33, 129, 65], [50, 100, 100],
+  [3, 40, 5], [1, 47, 9], [1, 96, 7], // odd row over whole triples of panels, the last one partial
   [50, 512, 256], // big enough for the threads, split by column panels
   [201, 20, 300], // few panels, many rows: split by rows
   [3, 520, 200], // few rows: B read in place, its panels split over the threads, tail columns apart
