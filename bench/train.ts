@@ -29,7 +29,7 @@ interface BenchConfig { id: string; name: string; config: Partial<TrainConfig>; 
 const CONFIGS: BenchConfig[] = [
   { id: 'lstm128', name: 'LSTM 2×128 B50 S50', config: { model: 'lstm', layers: 2, hidden: 128, batch: 50, seqLen: 50 }, pytorch: 40000, sample: true },
   { id: 'lstm512', name: 'LSTM 2×512 B50 S50', config: { model: 'lstm', layers: 2, hidden: 512, batch: 50, seqLen: 50 }, pytorch: 5050, sample: true },
-  { id: 'rnn100', name: 'RNN 1×100 B1 S25', config: { model: 'rnn', layers: 1, hidden: 100, batch: 1, seqLen: 25, optimizer: 'adagrad', lr: 0.1, clipMode: 'value' }, pytorch: 19600, sample: false },
+  { id: 'rnn100', name: 'RNN 1×100 B1 S25', config: { model: 'rnn', layers: 1, hidden: 100, embed: 0, batch: 1, seqLen: 25, optimizer: 'adagrad', lr: 0.1, clipMode: 'value' }, pytorch: 19600, sample: false },
 ];
 
 const args = process.argv.slice(2);

@@ -1,6 +1,6 @@
 /**
- * Float64 centred-difference gradient check of every cell type: with one-hot input and with an
- * embedding, with 1 and 2 layers (and dropout between them), on every parameter and on the
+ * Float64 centred-difference gradient check of every cell type: with one-hot input, with an
+ * embedding looked up per position and with one folded into the first layer, with 1 and 2 layers (and dropout between them), on every parameter and on the
  * initial hidden (and cell) state. If the hand-written backward is wrong anywhere, this fails.
  */
 import test from 'node:test';
@@ -73,10 +73,18 @@ function check(model: CharRNN): void {
 }
 
 for (const type of CELLS) {
-  for (const embed of [0, 3]) {
+  // embedding with V = 5 < T·B = 6 is folded into layer 0 (model.ts); with V = 8 it is looked up
+  const inputs = [
+    { name: 'one-hot', embed: 0, vocabSize: 5 },
+    { name: 'folded embedding', embed: 3, vocabSize: 5 },
+    { name: 'embedding', embed: 3, vocabSize: 8 },
+  ];
+  for (const { name, embed, vocabSize } of inputs) {
     for (const layers of [1, 2]) {
-      test(`gradient check: ${type}, ${layers} layer(s), ${embed ? 'embedding' : 'one-hot'}`, () => {
-        check(tinyModel(type, { embed, layers }));
+      test(`gradient check: ${type}, ${layers} layer(s), ${name}`, () => {
+        const model = tinyModel(type, { embed, layers, vocabSize });
+        assert.equal(new Workspace(model, B, T, { training: true }).fold !== null, name === 'folded embedding');
+        check(model);
       });
     }
   }
