@@ -129,3 +129,21 @@ test('the forget-gate bias starts at 1 and PyTorch names and shapes are used', (
   const bhh = model.exportParam(model.specs.find((s) => s.name === 'rnn.bias_hh_l0')!);
   for (let j = 4; j < 8; j++) assert.equal(bih[j] + bhh[j], 1);
 });
+
+test('an inference workspace keeps its folded embedding only until paramsChanged', () => {
+  const model = tinyModel('lstm', { embed: 3, hidden: 4, vocabSize: 6 });
+  const ws = new Workspace(model, 1, 1, { training: false });
+  assert.ok(ws.fold, 'inference workspaces fold the embedding');
+  const run = (w: Workspace): number[] => {
+    w.resetState();
+    w.inputs[0] = 2;
+    model.logits(w);
+    return Array.from(w.logits);
+  };
+  const before = run(ws);
+  for (let i = 0; i < model.emb!.length; i++) model.emb![i] *= -1.5; // new embedding...
+  model.paramsChanged(); // ...announced
+  const after = run(ws);
+  assert.notDeepEqual(after, before);
+  assert.deepEqual(after, run(new Workspace(model, 1, 1, { training: false })));
+});

@@ -12,7 +12,9 @@
  * backward as a scatter-add into dP (V, G) and two small GEMMs:
  *   dW_ih += Eᵀ dP,   dE += dP W_ihᵀ
  * instead of three (T·B, E, G) GEMMs. The same maths, summed in another order; it removes
- * about a seventh of the work of an LSTM 2×128. A short window (sampling) embeds directly.
+ * about a seventh of the work of an LSTM 2×128. An inference workspace (sampling, evaluation)
+ * always folds and keeps P until the parameters change (paramsChanged), so a sampled character
+ * costs one row lookup instead of an (E, G) product; a short training window embeds directly.
  *
  * Parameters are named as a PyTorch user would name them (see docs/checkpoint.md):
  *   embedding.weight (V, E); rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, rnn.bias_ih_l{k},
@@ -108,6 +110,8 @@ export class Workspace {
    * (V, G), and its gradients with W_ih replaced by dP (V, G); null when not folded.
    */
   readonly fold: { params: LayerParams; grads: LayerParams | null } | null;
+  /** The model's paramsVersion that P was computed from (inference workspaces keep P). */
+  foldVersion = -1;
   /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
   readonly logits: FloatArray;
 
@@ -118,7 +122,7 @@ export class Workspace {
     const sInputs = plan.ints(TB);
     const sTargets = plan.ints(TB);
     const G = GATES[c.type] * c.hidden;
-    const fold = c.embed > 0 && TB > c.vocabSize;
+    const fold = c.embed > 0 && (TB > c.vocabSize || !opts.training);
     const sP = fold ? plan.floats(c.vocabSize * G) : null;
     const sDP = fold && opts.training ? plan.floats(c.vocabSize * G) : null;
     const sX0 = c.embed > 0 && !fold ? plan.floats(TB * c.embed) : null;
@@ -246,8 +250,16 @@ export class CharRNN {
     this.paramsChanged();
   }
 
-  /** Call after writing to `params` from outside the optimizer (lets a backend drop caches). */
+  /** Bumped by paramsChanged(): caches derived from the parameters compare against it. */
+  private version = 0;
+
+  get paramsVersion(): number {
+    return this.version;
+  }
+
+  /** Call after writing to `params` from outside the optimizer (lets a backend and workspaces drop caches). */
   paramsChanged(): void {
+    this.version++;
     this.backend.weightsChanged?.(this.params);
   }
 
@@ -267,11 +279,14 @@ export class CharRNN {
     const H = c.hidden;
     const cell = CELLS[c.type];
     const fold = ws.fold;
-    if (fold) {
+    // a training workspace recomputes P every time (a gradient check pokes the weights without
+    // paramsChanged); an inference one when the parameters changed
+    if (fold && (fold.grads || ws.foldVersion !== this.version)) {
       // P (V, G) = E (V, E) @ W_ih (E, G); layer 0 then looks its input rows up in P
       const G = GATES[c.type] * H;
       be.gemm(false, false, c.vocabSize, G, c.embed, this.emb!, c.embed, this.layerParams[0].wih, G, 0, fold.params.wih, G);
-    } else if (this.emb) be.gatherRows(TB, ws.inputs, this.emb, c.embed, ws.x0!, false);
+      ws.foldVersion = this.version;
+    } else if (!fold && this.emb) be.gatherRows(TB, ws.inputs, this.emb, c.embed, ws.x0!, false);
     for (let l = 0; l < c.layers; l++) {
       const buf = ws.layers[l];
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
