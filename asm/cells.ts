@@ -2,6 +2,7 @@
 // are H floats apart (i, f, g, o for LSTM; r, z, n for GRU). Each kernel is one @inline body
 // over 4 lanes (`wide`) or 1 lane (the H % 4 tail), so odd H computes exactly what vectors do.
 import { at, ld, st, vsigmoid, vtanh, fmadd } from './math';
+import { gemmPanels, PANEL } from './gemm';
 
 // ---- vanilla RNN ----
 
@@ -52,13 +53,18 @@ export function rnnBackward(B: i32, H: i32, h: usize, dy: usize, dhNext: usize, 
  * h (B, H) = o tanh(c).
  */
 export function lstmForward(B: i32, H: i32, gates: usize, cPrev: usize, c: usize, h: usize): void {
+  lstmForwardUnits(B, H, gates, cPrev, c, h, 0, H);
+}
+
+/** lstmForward for hidden units [u0, u1) only (each unit's gates and state are its own). */
+function lstmForwardUnits(B: i32, H: i32, gates: usize, cPrev: usize, c: usize, h: usize, u0: i32, u1: i32): void {
   const hb: usize = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const g0 = at(gates, b * 4 * H);
     const s0 = b * H;
-    let j = 0;
-    for (; j + 4 <= H; j += 4) lstmFwd(at(g0, j), hb, at(cPrev, s0 + j), at(c, s0 + j), at(h, s0 + j), true);
-    for (; j < H; j++) lstmFwd(at(g0, j), hb, at(cPrev, s0 + j), at(c, s0 + j), at(h, s0 + j), false);
+    let j = u0;
+    for (; j + 4 <= u1; j += 4) lstmFwd(at(g0, j), hb, at(cPrev, s0 + j), at(c, s0 + j), at(h, s0 + j), true);
+    for (; j < u1; j++) lstmFwd(at(g0, j), hb, at(cPrev, s0 + j), at(c, s0 + j), at(h, s0 + j), false);
   }
 }
 
@@ -87,20 +93,59 @@ export function lstmForward(B: i32, H: i32, gates: usize, cPrev: usize, c: usize
  */
 export function lstmBackward(B: i32, H: i32, gates: usize, cPrev: usize, c: usize,
   dy: usize, dhNext: usize, dc: usize, dgates: usize): void {
+  lstmBackwardUnits(B, H, gates, cPrev, c, dy, dhNext, dc, dgates, 0, H);
+}
+
+/** lstmBackward for hidden units [u0, u1) only. */
+function lstmBackwardUnits(B: i32, H: i32, gates: usize, cPrev: usize, c: usize,
+  dy: usize, dhNext: usize, dc: usize, dgates: usize, u0: i32, u1: i32): void {
   const hb: usize = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const g0 = b * 4 * H;
     const s0 = b * H;
-    let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    let j = u0;
+    for (; j + 4 <= u1; j += 4) {
       lstmBwd(at(gates, g0 + j), at(dgates, g0 + j), hb, at(cPrev, s0 + j), at(c, s0 + j),
         at(dy, s0 + j), at(dhNext, s0 + j), at(dc, s0 + j), true);
     }
-    for (; j < H; j++) {
+    for (; j < u1; j++) {
       lstmBwd(at(gates, g0 + j), at(dgates, g0 + j), hb, at(cPrev, s0 + j), at(c, s0 + j),
         at(dy, s0 + j), at(dhNext, s0 + j), at(dc, s0 + j), false);
     }
   }
+}
+
+// ---- LSTM time steps, split by hidden units (what a worker thread runs) ----
+//
+// A unit's four gate columns and its state depend only on its own columns of h_{t-1} W_hh, so a
+// thread that owns units [u0, u1) can do their part of the recurrent GEMM and then their cell,
+// with no barrier between the two: one job per time step instead of two. Units come in whole
+// panels (H a multiple of 16). The GEMM is gemmPanels over those panels, so every sum is what
+// the unsplit GEMM computes.
+
+/**
+ * Forward step for units [u0, u1): gates (B, 4H) += hPrev (B, H) @ W_hh at those units' columns
+ * of each gate block (W_hh packed as panels of op(B) = W_hh (H, 4H) at whh), then the cell.
+ */
+export function lstmStepUnits(B: i32, H: i32, hPrev: usize, whh: usize, gates: usize,
+  cPrev: usize, c: usize, h: usize, u0: i32, u1: i32): void {
+  const G = 4 * H;
+  for (let g = 0; g < 4; g++) {
+    gemmPanels(0, G, H, hPrev, H, whh, 64, H * 64, 1, gates, G, 0, B, (g * H + u0) / PANEL, (g * H + u1) / PANEL);
+  }
+  lstmForwardUnits(B, H, gates, cPrev, c, h, u0, u1);
+}
+
+/**
+ * Backward step for units [u0, u1): if dgatesNext (the step after's gate gradients, (B, 4H)),
+ * dh[:, u] = dgatesNext @ W_hhᵀ at those columns (W_hhᵀ packed as panels of op(B) = W_hhᵀ
+ * (4H, H) at whhT), then the cell backward, which reads dh as dhNext.
+ */
+export function lstmStepBackUnits(B: i32, H: i32, dgatesNext: usize, whhT: usize, dh: usize,
+  gates: usize, cPrev: usize, c: usize, dy: usize, dc: usize, dgates: usize, u0: i32, u1: i32): void {
+  const G = 4 * H;
+  if (dgatesNext) gemmPanels(0, H, G, dgatesNext, G, whhT, 64, G * 64, 0, dh, H, 0, B, u0 / PANEL, u1 / PANEL);
+  lstmBackwardUnits(B, H, gates, cPrev, c, dy, dh, dc, dgates, u0, u1);
 }
 
 // ---- GRU (PyTorch's formulation) ----

@@ -4,7 +4,7 @@
 // No runtime, no GC, no data segments: the module only computes.
 export { gemmPanels, gemmTask, packB, gemmColsNN, gemmDotNT, gemmRowsNN, transpose } from './gemm';
 export { broadcastRows, colSumAcc, gatherRows, scatterAddRows, mul, scale, clamp, sumSquares } from './rows';
-export { rnnForward, rnnBackward, lstmForward, lstmBackward, gruForward, gruBackward } from './cells';
+export { rnnForward, rnnBackward, lstmForward, lstmBackward, lstmStepUnits, lstmStepBackUnits, gruForward, gruBackward } from './cells';
 export { softmaxCrossEntropy } from './softmax';
 export { adam, rmsprop, adagrad, sgd } from './optim';
 export { logf64 } from './math';

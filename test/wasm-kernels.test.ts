@@ -272,6 +272,53 @@ async function cellTests(be: WasmBackend): Promise<void> {
   }
 }
 
+/**
+ * Whole LSTM steps (recurrent GEMM + cell, and back): equal to the JS reference, and on every
+ * call bit for bit the same, whether they ran as two calls or fused and split by hidden units
+ * over the threads (the mode alternates while a shape's timings warm up).
+ */
+async function stepTests(be: WasmBackend): Promise<void> {
+  const r = rng(6);
+  const u = (s: number) => (): number => (r() * 2 - 1) * s;
+  const fusedBefore = be.fusedSteps;
+  for (const [B, H] of [[3, 33], [50, 48], [50, 128]]) {
+    const n = B * H, G = 4 * H, tag = `B=${B} H=${H}`;
+    const P = f32(be, H * G + 3, u(0.3)); // "the parameters", W_hh inside them
+    const whh = P.subarray(3);
+    be.weightsChanged(P);
+    const hPrev = f32(be, n, u(1)), pre0 = f32(be, B * G, u(2)), cPrev = f32(be, n, u(2));
+    const gw = copy(pre0), cw = new Float32Array(n), hw = new Float32Array(n);
+    js.lstmStep(B, H, copy(hPrev), copy(whh), gw, copy(cPrev), cw, hw);
+    const dgn = f32(be, B * G, u(0.5)), dy = f32(be, n, u(1)), dc0 = f32(be, n, u(1));
+    const dhw = new Float32Array(n), dcw = copy(dc0), dgw = new Float32Array(B * G);
+    js.lstmStepBackward(B, H, copy(dgn), copy(whh), dhw, copy(gw), copy(cPrev), copy(cw), copy(dy), dcw, dgw);
+    let first: Float32Array[] | null = null;
+    for (let call = 0; call < 6; call++) {
+      const gates = f32(be, B * G), c = f32(be, n), h = f32(be, n);
+      gates.set(pre0);
+      be.lstmStep(B, H, hPrev, whh, gates, cPrev, c, h);
+      const dh = f32(be, n), dc = f32(be, n), dg = f32(be, B * G);
+      dc.set(dc0);
+      be.lstmStepBackward(B, H, dgn, whh, dh, gates, cPrev, c, dy, dc, dg);
+      const out = [gates, c, h, dh, dc, dg];
+      if (!first) {
+        first = out.map((x) => x.slice());
+        // a GEMM's float32 sums (as checkGemm) feed the cell
+        const tol = (w: Float32Array) => (i: number): number => 1e-5 * (1 + Math.abs(w[i]));
+        close(gates, gw, tol(gw), `lstmStep gates ${tag}`);
+        close(c, cw, tol(cw), `lstmStep c ${tag}`);
+        close(h, hw, tol(hw), `lstmStep h ${tag}`);
+        close(dh, dhw, tol(dhw), `lstmStepBackward dh ${tag}`);
+        close(dg, dgw, tol(dgw), `lstmStepBackward dgates ${tag}`);
+        close(dc, dcw, tol(dcw), `lstmStepBackward dc ${tag}`);
+      } else {
+        out.forEach((x, k) => assert.deepEqual(x, first![k], `call ${call} output ${k} ${tag}: same bits every call`));
+      }
+    }
+  }
+  if (be.threads > 1) assert.ok(be.fusedSteps > fusedBefore, 'the fused, threaded step ran');
+}
+
 async function softmaxTests(be: WasmBackend): Promise<void> {
   const r = rng(5);
   for (const N of [1, 3, 50]) {
@@ -348,6 +395,7 @@ for (const cfg of await configs()) {
       await t.test('gemm: cached packed weights follow every change', () => weightCacheTests(be));
       await t.test('rows: broadcast, colSum, gather, scatter, mul, scale, clamp, sumSquares', () => rowTests(be));
       await t.test('cells: rnn, lstm, gru forward and backward', () => cellTests(be));
+      await t.test('whole LSTM steps, fused over threads or not', () => stepTests(be));
       await t.test('softmax cross-entropy', () => softmaxTests(be));
       await t.test('optimizers', () => optimizerTests(be));
       assert.equal(be.jsFallbacks, 0, 'every call ran in wasm');

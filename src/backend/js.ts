@@ -98,6 +98,19 @@ export class JsBackend implements Backend {
     }
   }
 
+  lstmStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void {
+    this.gemm(false, false, B, 4 * H, H, hPrev, H, whh, 4 * H, 1, gates, 4 * H); // += h_{t-1} W_hh
+    this.lstmForward(B, H, gates, cPrev, c, h);
+  }
+
+  lstmStepBackward(
+    B: number, H: number, dgatesNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
+    gates: FloatArray, cPrev: FloatArray, c: FloatArray, dy: FloatArray, dc: FloatArray, dgates: FloatArray,
+  ): void {
+    if (dgatesNext) this.gemm(false, true, B, H, 4 * H, dgatesNext, 4 * H, whh, 4 * H, 0, dh, H); // dh_t = dpre_{t+1} W_hhᵀ
+    this.lstmBackward(B, H, gates, cPrev, c, dy, dh, dc, dgates);
+  }
+
   lstmBackward(
     B: number, H: number, gates: FloatArray, cPrev: FloatArray, c: FloatArray,
     dy: FloatArray, dhNext: FloatArray, dc: FloatArray, dgates: FloatArray,

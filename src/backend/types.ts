@@ -99,6 +99,19 @@ export interface Backend {
     B: number, H: number, gates: FloatArray, cPrev: FloatArray, c: FloatArray,
     dy: FloatArray, dhNext: FloatArray, dc: FloatArray, dgates: FloatArray,
   ): void;
+  /**
+   * One whole LSTM time step: gates (B, 4H) += hPrev (B, H) @ whh (H, 4H), then lstmForward.
+   * Exactly those two calls; a backend may fuse them (split by hidden units over threads).
+   */
+  lstmStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void;
+  /**
+   * Its backward: if dgatesNext (B, 4H) is given, dh (B, H) = dgatesNext @ whhᵀ first; then
+   * lstmBackward with dh as dhNext. Exactly those two calls; a backend may fuse them.
+   */
+  lstmStepBackward(
+    B: number, H: number, dgatesNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
+    gates: FloatArray, cPrev: FloatArray, c: FloatArray, dy: FloatArray, dc: FloatArray, dgates: FloatArray,
+  ): void;
 
   /**
    * GRU step as PyTorch defines it: gx = x W_ih + b_ih (B, 3H), gh = hPrev W_hh + b_hh (B, 3H),

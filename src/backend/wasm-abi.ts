@@ -44,6 +44,12 @@ export interface KernelExports {
   lstmForward(B: number, H: number, gates: number, cPrev: number, c: number, h: number): void;
   lstmBackward(B: number, H: number, gates: number, cPrev: number, c: number,
     dy: number, dhNext: number, dc: number, dgates: number): void;
+  /** One LSTM step for hidden units [u0, u1) (multiples of 16): gates += hPrev W_hh (packed panels), then the cell. */
+  lstmStepUnits(B: number, H: number, hPrev: number, whh: number, gates: number,
+    cPrev: number, c: number, h: number, u0: number, u1: number): void;
+  /** Its backward: dh[:, u] = dgatesNext W_hhᵀ (packed panels; skipped if dgatesNext = 0), then the cell backward. */
+  lstmStepBackUnits(B: number, H: number, dgatesNext: number, whhT: number, dh: number,
+    gates: number, cPrev: number, c: number, dy: number, dc: number, dgates: number, u0: number, u1: number): void;
   gruForward(B: number, H: number, gx: number, gh: number, hPrev: number, act: number, h: number): void;
   gruBackward(B: number, H: number, act: number, gh: number, hPrev: number,
     dy: number, dhNext: number, dgx: number, dgh: number, dhPrevDirect: number): void;

@@ -97,6 +97,12 @@ export class WasmGemm {
     return false;
   }
 
+  /** The packed-copy cache entry of op(B) if B lies inside the parameters (fresh or not), else null. */
+  private weightEntry(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
+    const bBytes = 4 * (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N);
+    return this.params.length && this.inParams(b, bBytes) ? this.packedFor(b, transB, K, N, ldb) : null;
+  }
+
   private packedFor(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
     let list = this.packed.get(b);
     if (!list) this.packed.set(b, (list = []));
@@ -106,6 +112,21 @@ export class WasmGemm {
     const e: PackedB = { transB, K, N, ldb, dst, gen: this.gen - 1 };
     list.push(e);
     return e;
+  }
+
+  /**
+   * Byte pointer to the packed panels of op(B) for a B inside the parameters, packed now if
+   * stale (for kernels that read panels themselves, as the fused LSTM steps); -1 if B is not a
+   * parameter or there is no memory for the copy.
+   */
+  packedWeights(b: number, transB: boolean, K: number, N: number, ldb: number): number {
+    const e = this.weightEntry(b, transB, K, N, ldb);
+    if (!e) return -1;
+    if (e.gen !== this.gen) {
+      this.k.packB(transB ? 1 : 0, K, N, b, ldb, e.dst, 0, Math.ceil(N / PANEL));
+      e.gen = this.gen;
+    }
+    return e.dst;
   }
 
   /** Scratch for per-call packing: reused, regrown by doubling (the old block is not reclaimed). */
@@ -144,15 +165,12 @@ export class WasmGemm {
     }
     const nP = Math.ceil(N / PANEL);
     // Weights: cached panels, repacked (in parallel, by the threads that use them) when stale.
-    const bBytes = 4 * (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N);
-    if (this.params.length && this.inParams(b, bBytes)) {
-      const e = this.packedFor(b, transB, K, N, ldb);
-      if (e) {
-        const gen = this.gen;
-        this.panels(ta, M, N, K, a, lda, e.dst, 64, 64 * K, nP, beta, c, ldc, e.gen !== gen, transB, b, ldb);
-        e.gen = gen;
-        return;
-      }
+    const e = this.weightEntry(b, transB, K, N, ldb);
+    if (e) {
+      const gen = this.gen;
+      this.panels(ta, M, N, K, a, lda, e.dst, 64, 64 * K, nP, beta, c, ldc, e.gen !== gen, transB, b, ldb);
+      e.gen = gen;
+      return;
     }
     // Few rows of A: each element of B is used only M times, so read B where it is.
     const bp = M <= DIRECT_M ? -1 : this.scratchFor(this.scratchB, nP * K * 64);

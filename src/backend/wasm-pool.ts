@@ -41,6 +41,14 @@ const AWAIT_SPIN_MS = 0.05;
 export const OP_GEMM = 1;
 export const OP_EXIT = 2;
 export const OP_CELL = 3;
+/**
+ * OP_LSTM_STEP / OP_LSTM_BACK: one LSTM time step (KernelExports.lstmStepUnits /
+ * lstmStepBackUnits) split by hidden units, in chunks of whole 16-unit panels.
+ * a[1..] = the kernel's arguments before u0, u1; a[23] = chunks.
+ */
+export const OP_LSTM_STEP = 4;
+export const OP_LSTM_BACK = 5;
+export const STEP_CHUNKS = 23;
 
 /**
  * OP_GEMM arguments: a[1..19] are those of KernelExports.gemmTask with rows [0, M) and panels
@@ -81,11 +89,23 @@ export function runCellChunks(k: KernelExports, next: Int32Array, a: Float64Arra
   }
 }
 
-/** Run the job in a (OP_GEMM or OP_CELL): the caller and every worker that took it. */
+/** Take OP_LSTM_STEP / OP_LSTM_BACK chunks (runs of 16-unit blocks) and run them. */
+function runStepChunks(k: KernelExports, next: Int32Array, a: Float64Array, back: boolean): void {
+  const chunks = a[STEP_CHUNKS], H = a[2], blocks = H / 16;
+  for (let c = Atomics.add(next, NEXT, 1); c < chunks; c = Atomics.add(next, NEXT, 1)) {
+    const u0 = 16 * Math.round((blocks * c) / chunks), u1 = 16 * Math.round((blocks * (c + 1)) / chunks);
+    if (u0 >= u1) continue;
+    if (back) k.lstmStepBackUnits(a[1], H, a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], u0, u1);
+    else k.lstmStepUnits(a[1], H, a[3], a[4], a[5], a[6], a[7], a[8], u0, u1);
+  }
+}
+
+/** Run the job in a (an OP_*): the caller and every worker that took it. */
 function runJob(k: KernelExports, next: Int32Array, a: Float64Array): void {
   const op = a[0];
   if (op === OP_GEMM) runGemmChunks(k, next, a);
   else if (op === OP_CELL) runCellChunks(k, next, a);
+  else if (op === OP_LSTM_STEP || op === OP_LSTM_BACK) runStepChunks(k, next, a, op === OP_LSTM_BACK);
   else throw new Error(`unknown op ${op}`);
 }
 

@@ -14,7 +14,7 @@ import { JsBackend } from './js.js';
 import { instantiateKernels, type KernelExports } from './wasm-abi.js';
 import { WasmGemm } from './wasm-gemm.js';
 import { MAX_PAGES, WasmHeap } from './wasm-heap.js';
-import { CELL_B, CELL_CHUNKS, CELL_H, CELL_KERNEL, CELL_KERNELS, CELL_PTRS, CELL_STRIDES, OP_CELL, WorkerPool, type CellKernel, type SpawnWorker } from './wasm-pool.js';
+import { CELL_B, CELL_CHUNKS, CELL_H, CELL_KERNEL, CELL_KERNELS, CELL_PTRS, CELL_STRIDES, OP_CELL, OP_LSTM_BACK, OP_LSTM_STEP, STEP_CHUNKS, WorkerPool, type CellKernel, type SpawnWorker } from './wasm-pool.js';
 import { ThreadModes, type ShapeTiming } from './wasm-modes.js';
 import { unshareMemoryImport } from './wasm-unshare.js';
 
@@ -50,6 +50,8 @@ export class WasmBackend implements Backend {
   readonly dtypes: readonly DType[] = ['float32'];
   /** Calls that got arrays outside this backend's memory and ran on the JS reference instead. */
   jsFallbacks = 0;
+  /** LSTM time steps run fused, split by hidden units over the threads (lstmStep, lstmStepBackward). */
+  fusedSteps = 0;
   private readonly heap: WasmHeap;
   private readonly mm: WasmGemm;
   private readonly js = new JsBackend();
@@ -254,6 +256,62 @@ export class WasmBackend implements Backend {
     if (m?.parallel) this.cellOnThreads('lstmBackward', B, H, [pg, pp, pc, py, pn, pdc, pdg], [4 * r, r, r, r, r, r, 4 * r]);
     else this.k.lstmBackward(B, H, pg, pp, pc, py, pn, pdc, pdg);
     this.cellDone(m);
+  }
+
+  /**
+   * The fused step on all threads when the step is big enough, H is whole 16-unit panels and
+   * W_hh is a parameter (its packed panels are then read by the kernel); otherwise, or when
+   * timing says one thread is faster, the two calls it stands for. Both give the same numbers.
+   */
+  private stepMode(key: string, B: number, H: number): { t: ShapeTiming; parallel: boolean; t0: number } | null {
+    const pool = this.pool;
+    // at least two 16-unit blocks to share out
+    if (!pool || pool.size === 0 || H % 16 !== 0 || H < 32 || B * H < CELL_PARALLEL_MIN) return null;
+    return { ...this.modes.choose(`${key} ${B} ${H}`), t0: performance.now() };
+  }
+
+  /** Post an LSTM step job (OP_LSTM_STEP / OP_LSTM_BACK) with the kernel's arguments before u0, u1. */
+  private stepOnThreads(op: number, H: number, args: number[]): void {
+    const pool = this.pool!;
+    const g = pool.args();
+    g[0] = op;
+    for (let i = 0; i < args.length; i++) g[1 + i] = args[i];
+    g[STEP_CHUNKS] = Math.min(H / 16, 4 * (pool.size + 1));
+    pool.run(this.k);
+    this.fusedSteps++;
+  }
+
+  lstmStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void {
+    const m = this.stepMode('lstmStep', B, H);
+    const w = m?.parallel ? this.mm.packedWeights(this.f(whh), false, H, 4 * H, 4 * H) : -1;
+    const ptrs = [this.f(hPrev), this.f(gates), this.f(cPrev), this.f(c), this.f(h)];
+    if (w >= 0 && ptrs.every((x) => x >= 0)) {
+      const [ph, pg, pp, pc, pn] = ptrs;
+      this.writes(pg, gates, B * 4 * H);
+      this.stepOnThreads(OP_LSTM_STEP, H, [B, H, ph, w, pg, pp, pc, pn]);
+    } else {
+      this.gemm(false, false, B, 4 * H, H, hPrev, H, whh, 4 * H, 1, gates, 4 * H);
+      this.lstmForward(B, H, gates, cPrev, c, h);
+    }
+    if (m) this.modes.record(m.t, w >= 0, performance.now() - m.t0);
+  }
+
+  lstmStepBackward(
+    B: number, H: number, dgatesNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
+    gates: FloatArray, cPrev: FloatArray, c: FloatArray, dy: FloatArray, dc: FloatArray, dgates: FloatArray,
+  ): void {
+    const m = this.stepMode('lstmStepBackward', B, H);
+    const w = m?.parallel ? this.mm.packedWeights(this.f(whh), true, 4 * H, H, 4 * H) : -1;
+    const ptrs = [dgatesNext ? this.f(dgatesNext) : 0, this.f(dh), this.f(gates), this.f(cPrev), this.f(c), this.f(dy), this.f(dc), this.f(dgates)];
+    if (w >= 0 && ptrs.every((x) => x >= 0)) {
+      const [pn, pdh, pg, pp, pc, py, pdc, pdg] = ptrs;
+      this.writes(pdg, dgates, B * 4 * H);
+      this.stepOnThreads(OP_LSTM_BACK, H, [B, H, pn, w, pdh, pg, pp, pc, py, pdc, pdg]);
+    } else {
+      if (dgatesNext) this.gemm(false, true, B, H, 4 * H, dgatesNext, 4 * H, whh, 4 * H, 0, dh, H);
+      this.lstmBackward(B, H, gates, cPrev, c, dy, dh, dc, dgates);
+    }
+    if (m) this.modes.record(m.t, w >= 0, performance.now() - m.t0);
   }
 
   gruForward(B: number, H: number, gx: FloatArray, gh: FloatArray, hPrev: FloatArray, act: FloatArray, h: FloatArray): void {

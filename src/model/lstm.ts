@@ -19,9 +19,8 @@ export function lstmForward(be: Backend, p: LayerParams, buf: LayerBuffers, ids:
   const G = 4 * H;
   inputProjection(be, p, buf, ids, T * B, In, G, true);
   for (let t = 0; t < T; t++) {
-    const pre = buf.preAt[t]; // (B, 4H)
-    be.gemm(false, false, B, G, H, buf.hAt[t], H, p.whh, G, 1, pre, G); // += h_{t-1} W_hh
-    be.lstmForward(B, H, pre, buf.cAt[t], buf.cAt[t + 1], buf.hAt[t + 1]);
+    // pre_t (B, 4H) += h_{t-1} W_hh, then the gates and the new c_t, h_t
+    be.lstmStep(B, H, buf.hAt[t], p.whh, buf.preAt[t], buf.cAt[t], buf.cAt[t + 1], buf.hAt[t + 1]);
   }
 }
 
@@ -32,9 +31,11 @@ export function lstmBackward(be: Backend, p: LayerParams, g: LayerParams, buf: L
   dh.fill(0);
   dc.fill(0);
   for (let t = T - 1; t >= 0; t--) {
-    be.lstmBackward(B, H, buf.preAt[t], buf.cAt[t], buf.cAt[t + 1], buf.dyAt[t], dh, dc, buf.dpreAt[t]);
-    be.gemm(false, true, B, H, G, buf.dpreAt[t], G, p.whh, G, 0, dh, H); // dh_{t-1} = dpre_t W_hhᵀ
+    // dh_t = dpre_{t+1} W_hhᵀ (zero past the window), then back through the cell at t
+    const next = t < T - 1 ? buf.dpreAt[t + 1] : null;
+    be.lstmStepBackward(B, H, next, p.whh, dh, buf.preAt[t], buf.cAt[t], buf.cAt[t + 1], buf.dyAt[t], dc, buf.dpreAt[t]);
   }
+  be.gemm(false, true, B, H, G, buf.dpreAt[0], G, p.whh, G, 0, dh, H); // dL/dh_0 = dpre_0 W_hhᵀ
   // dW_hh (H, 4H) += [h_0 .. h_{T-1}]ᵀ (H, T·B) @ dpre (T·B, 4H)
   be.gemm(true, false, H, G, T * B, buf.h, H, buf.dpre, G, 1, g.whh, G);
   inputProjectionBackward(be, p, g, buf, ids, T * B, In, G, true);
