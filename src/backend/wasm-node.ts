@@ -3,6 +3,7 @@
  * (Node 20 keeps it behind a flag that can be set at run time, but not via NODE_OPTIONS) and
  * starts worker_threads workers.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import v8 from 'node:v8';
@@ -10,12 +11,18 @@ import { Worker } from 'node:worker_threads';
 import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from './wasm.js';
 import type { SpawnWorker } from './wasm-pool.js';
 
-// compiled file: dist/src/backend/wasm-node.js -> <package>/build/
-const BUILD = new URL('../../../build/', import.meta.url);
+// <package>/build/ seen from the compiled file (dist/src/backend/wasm-node.js) or, run from
+// source by tsx, from src/backend/wasm-node.ts
+const BUILD = [new URL('../../../build/', import.meta.url), new URL('../../build/', import.meta.url)]
+  .find((u) => existsSync(new URL('kernels.wasm', u))) ?? new URL('../../../build/', import.meta.url);
+// the worker script: compiled, next to this file or, run from source, in dist/ (tsx's loader
+// does not reach worker threads on Node 20); without one the backend runs on one thread
+const WORKER = [new URL('./wasm-worker-node.js', import.meta.url), new URL('../../dist/src/backend/wasm-worker-node.js', import.meta.url)]
+  .find((u) => existsSync(u)) ?? null;
 
 /** Start a worker thread that serves kernel jobs; resolves once it is ready. Unref'd: it never keeps the process alive. */
 const spawnNodeWorker: SpawnWorker = (init) => new Promise((resolve, reject) => {
-  const w = new Worker(new URL('./wasm-worker-node.js', import.meta.url), { workerData: init });
+  const w = new Worker(WORKER!, { workerData: init });
   w.unref();
   const fail = (e: unknown): void => reject(e instanceof Error ? e : new Error(`wasm worker exited (${String(e)})`));
   w.once('error', fail);
@@ -42,7 +49,7 @@ export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise
     readFile(new URL('kernels-relaxed.wasm', BUILD)).catch(() => undefined),
   ]);
   const o: WasmBackendOptions = {
-    threads: opts.threads ?? os.availableParallelism(),
+    threads: WORKER ? opts.threads ?? os.availableParallelism() : 1,
     relaxed: opts.relaxed ?? 'auto',
     wasmBytes: { plain, relaxed },
     spawnWorker: spawnNodeWorker,
