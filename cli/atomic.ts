@@ -8,6 +8,7 @@ import { open, rename, rm, mkdir, stat, writeFile, type FileHandle } from 'node:
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CharRnnError } from '../src/errors.js';
+import { errnoCode, fsErrorReason } from './fs-errors.js';
 
 /** Errors some platforms return for fsync on a directory; the data is already safe there. */
 const DIR_FSYNC_UNSUPPORTED: ReadonlySet<string> = new Set(['EINVAL', 'EISDIR', 'EPERM', 'EACCES', 'ENOTSUP', 'EBADF']);
@@ -37,7 +38,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw writeError(path, err);
   }
   await syncDir(dir).catch((err: unknown) => {
-    throw new CharRnnError('write-failed', `wrote ${JSON.stringify(path)} but could not flush its directory: ${fsErrorReason(err)}; the file may not survive a crash`);
+    throw new CharRnnError('write-failed', `wrote ${JSON.stringify(path)} but could not flush its directory: ${fsErrorReason(err, 'write')}; the file may not survive a crash`);
   });
 }
 
@@ -64,7 +65,7 @@ export async function checkWritableDir(dir: string): Promise<void> {
     await writeFile(probe, '', { flag: 'wx' });
     await rm(probe, { force: true });
   } catch (err) {
-    throw new CharRnnError('not-writable', `cannot write to directory ${JSON.stringify(dir)}: ${fsErrorReason(err)}; choose another directory or fix its permissions`);
+    throw new CharRnnError('not-writable', `cannot write to directory ${JSON.stringify(dir)}: ${fsErrorReason(err, 'write')}; choose another directory or fix its permissions`);
   }
 }
 
@@ -92,36 +93,12 @@ async function makeDirs(dir: string): Promise<void> {
   }
 }
 
-/** A short human reason for a file-system error (exported for tests). */
-export function fsErrorReason(err: unknown): string {
-  switch (errnoCode(err)) {
-    case 'ENOSPC': return 'disk full';
-    case 'EDQUOT': return 'disk quota exceeded';
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS': return 'not writable';
-    case 'ENOENT': return 'no such directory';
-    case 'ENOTDIR': return 'a path component is not a directory';
-    case 'EEXIST': return 'a file is in the way';
-    case 'EISDIR':
-    case 'ENOTEMPTY': return 'the target is a directory';
-    default: {
-      const msg = err instanceof Error ? err.message : String(err);
-      return msg.split(/\r?\n/, 1)[0] ?? 'unknown error';
-    }
-  }
-}
-
 function writeError(path: string, err: unknown): CharRnnError {
   const code = errnoCode(err);
   const kind = code === 'ENOSPC' || code === 'EDQUOT' ? 'disk-full'
     : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'not-writable'
       : 'write-failed';
-  const e = new CharRnnError(kind, `cannot write ${JSON.stringify(path)}: ${fsErrorReason(err)}${code ? ` (${code})` : ''}; the previous file, if any, is unchanged`);
+  const e = new CharRnnError(kind, `cannot write ${JSON.stringify(path)}: ${fsErrorReason(err, 'write')}${code ? ` (${code})` : ''}; the previous file, if any, is unchanged`);
   return Object.assign(e, { cause: err });
 }
 
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}

@@ -4,7 +4,7 @@ import { decodeCheckpoint, modelFromCheckpoint, type CheckpointData } from '../s
 import type { Backend } from '../src/backend/types.js';
 import type { CharRNN } from '../src/model/model.js';
 import { CharRnnError } from '../src/errors.js';
-import { readErrorReason } from './corpus.js';
+import { fsErrorReason } from './fs-errors.js';
 import { CliError } from './io.js';
 
 export async function loadCheckpointFile(path: string, backend: Backend): Promise<{ data: CheckpointData; model: CharRNN }> {
@@ -12,7 +12,7 @@ export async function loadCheckpointFile(path: string, backend: Backend): Promis
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new CliError(`cannot read checkpoint ${path}: ${readErrorReason(e)}`);
+    throw new CliError(`cannot read checkpoint ${path}: ${fsErrorReason(e, 'read')}`);
   }
   try {
     const data = decodeCheckpoint(bytes);

@@ -7,6 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
 import { CharRnnError } from '../src/errors.js';
 import { IdPass, SymbolPass, type TextMode, type TextPass } from '../src/stream.js';
+import { fsErrorReason } from './fs-errors.js';
 import { CliError } from './io.js';
 
 /**
@@ -35,7 +36,7 @@ async function listFiles(paths: string[], binary: boolean): Promise<string[]> {
     try {
       st = await stat(p);
     } catch (e) {
-      throw new CliError(`cannot read --data ${p}: ${readErrorReason(e)}`);
+      throw new CliError(`cannot read --data ${p}: ${fsErrorReason(e, 'read')}`);
     }
     if (st.isDirectory()) {
       const found: string[] = [];
@@ -56,7 +57,7 @@ async function walk(dir: string, out: string[], binary: boolean, visited: Set<st
     visited.add(real);
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
-    throw new CliError(`cannot read directory ${dir}: ${readErrorReason(e)}`);
+    throw new CliError(`cannot read directory ${dir}: ${fsErrorReason(e, 'read')}`);
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
@@ -69,7 +70,7 @@ async function walk(dir: string, out: string[], binary: boolean, visited: Set<st
       try {
         st = await stat(p);
       } catch (err) {
-        throw new CliError(`cannot read ${p}: ${readErrorReason(err)} (a symbolic link to ${await readlink(p).catch(() => '?')})`);
+        throw new CliError(`cannot read ${p}: ${fsErrorReason(err, 'read')} (a symbolic link to ${await readlink(p).catch(() => '?')})`);
       }
       isDir = st.isDirectory();
       isFile = st.isFile();
@@ -100,7 +101,7 @@ async function eachChunk(path: string, buf: Uint8Array, use: (chunk: Uint8Array)
     }
   } catch (e) {
     if (e instanceof CharRnnError) throw e;
-    throw new CliError(`cannot read ${path}: ${readErrorReason(e)}`);
+    throw new CliError(`cannot read ${path}: ${fsErrorReason(e, 'read')}`);
   } finally {
     await fh?.close();
   }
@@ -110,7 +111,7 @@ async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (e) {
-    throw new CliError(`cannot read ${path}: ${readErrorReason(e)}`);
+    throw new CliError(`cannot read ${path}: ${fsErrorReason(e, 'read')}`);
   }
 }
 
@@ -156,15 +157,3 @@ export async function loadCorpus(paths: string[] | undefined, opts: CorpusOption
   return { corpus: { vocab, ids: enc.ids }, label };
 }
 
-export function readErrorReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'it is a directory';
-    case 'ENOTDIR': return 'a part of the path is not a directory';
-    case 'ENOSPC': return 'disk full';
-    case 'EROFS': return 'read-only file system';
-    default: return (e as Error)?.message?.split('\n')[0] ?? String(e);
-  }
-}

@@ -12,7 +12,7 @@ import { heatmapSvg } from '../src/viz/svg.js';
 import { writeFileAtomic } from './atomic.js';
 import { makeBackend } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
-import { readErrorReason } from './corpus.js';
+import { fsErrorReason } from './fs-errors.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 import { svgToPng } from './viz-assets.js';
 
@@ -42,7 +42,7 @@ export async function inspectCommand(proc: Proc, ckpt: string, opts: Opts): Prom
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(opts.file));
     } catch (e) {
-      throw new CliError(e instanceof TypeError ? `${opts.file} is not valid UTF-8` : `cannot read ${opts.file}: ${readErrorReason(e)}`);
+      throw new CliError(e instanceof TypeError ? `${opts.file} is not valid UTF-8` : `cannot read ${opts.file}: ${fsErrorReason(e, 'read')}`);
     }
   } else text = String(opts.text);
   const n = [...text].length;

@@ -17,6 +17,13 @@ import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
 
+/** --backend and --threads, as the commands that run a model take them. */
+function engineOptions(cmd: Command, threads: string): Command {
+  return cmd
+    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .option('--threads <n>', 'worker threads; 0 = all cores', threads);
+}
+
 const HELP: { [K in keyof TrainConfig]: string } = {
   model: 'cell type: rnn, lstm or gru',
   layers: 'number of stacked recurrent layers',
@@ -112,7 +119,7 @@ export async function main(proc: Proc): Promise<number> {
     });
   });
 
-  program.command('sample')
+  const sample = program.command('sample')
     .description('generate text from a checkpoint')
     .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
     .option('--length <n>', 'characters to generate', '500')
@@ -123,20 +130,18 @@ export async function main(proc: Proc): Promise<number> {
     .option('--skip-unknown', 'drop prime characters the model does not know instead of failing')
     .option('--seed <n>', 'random seed; the same seed gives the same text (default: random)')
     .option('--temperatures <list>', 'a sample per temperature (e.g. 0.2,0.5,1,1.5) with its average log-probability and the share of its words found in the training corpus')
-    .option('--data <path...>', 'the training corpus, for --temperatures (default: the run\'s, from run.json beside the checkpoint)')
-    .option('--backend <name>', 'auto, wasm or js', 'auto')
-    .option('--threads <n>', 'worker threads; 0 = all cores', '1')
+    .option('--data <path...>', 'the training corpus, for --temperatures (default: the run\'s, from run.json beside the checkpoint)');
+  engineOptions(sample, '1') // one stream: a second thread rarely pays
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       code = await sampleCommand(proc, ckpt, opts);
     });
 
-  program.command('eval')
+  const evaluate = program.command('eval')
     .description('loss of a checkpoint on a text, in nats/char, bits/char and perplexity')
     .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
     .requiredOption('--data <path...>', 'text file(s) to evaluate on')
-    .option('--json', 'print the result as JSON')
-    .option('--backend <name>', 'auto, wasm or js', 'auto')
-    .option('--threads <n>', 'worker threads; 0 = all cores', '0')
+    .option('--json', 'print the result as JSON');
+  engineOptions(evaluate, '0')
     .action(async (ckpt: string, opts: Record<string, string | boolean | string[] | undefined>) => {
       code = await evalCommand(proc, ckpt, opts);
     });
@@ -165,13 +170,12 @@ export async function main(proc: Proc): Promise<number> {
       code = await inspectCommand(proc, ckpt, opts);
     });
 
-  program.command('classify')
+  const classify = program.command('classify')
     .description('which model (author) explains a text best: bits/char and probability per model')
     .requiredOption('--model <checkpoint...>', 'two or more .safetensors files, one per author (repeat --model or list them)')
     .requiredOption('--data <path...>', 'the text to attribute')
-    .option('--json', 'print {"best", "scores": [{"model", "bits_per_char", "probability"}]}')
-    .option('--backend <name>', 'auto, wasm or js', 'auto')
-    .option('--threads <n>', 'worker threads; 0 = all cores', '0')
+    .option('--json', 'print {"best", "scores": [{"model", "bits_per_char", "probability"}]}');
+  engineOptions(classify, '0')
     .action(async (opts: ClassifyOpts) => {
       code = await classifyCommand(proc, opts);
     });

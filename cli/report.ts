@@ -12,7 +12,7 @@ import { trainingCharts } from '../src/viz/charts.js';
 import { reportHtml } from '../src/viz/html.js';
 import { lineChartSvg } from '../src/viz/svg.js';
 import { writeFileAtomic } from './atomic.js';
-import { readErrorReason } from './corpus.js';
+import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { chartAssets, svgToPng } from './viz-assets.js';
 
@@ -30,7 +30,7 @@ async function readJsonl<T>(path: string, required: boolean): Promise<T[]> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new CliError(`cannot read ${path}: ${readErrorReason(e)}${required ? ' (is this a run directory written by charrnn train?)' : ''}`);
+    throw new CliError(`cannot read ${path}: ${fsErrorReason(e, 'read')}${required ? ' (is this a run directory written by charrnn train?)' : ''}`);
   }
   const out: T[] = [];
   for (const line of text.split('\n')) {

@@ -11,7 +11,8 @@ import { appendFile, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CharRnnError } from '../src/errors.js';
 import type { Metrics } from '../src/train.js';
-import { fsErrorReason, writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from './atomic.js';
+import { fsErrorReason } from './fs-errors.js';
 import { CliError } from './io.js';
 
 /** Append one JSON line; a failure is a one-line error naming the file. */
@@ -19,7 +20,7 @@ export async function appendLine(path: string, value: unknown): Promise<void> {
   try {
     await appendFile(path, JSON.stringify(value) + '\n');
   } catch (err) {
-    throw new CharRnnError('write-failed', `cannot write ${JSON.stringify(path)}: ${fsErrorReason(err)}`);
+    throw new CharRnnError('write-failed', `cannot write ${JSON.stringify(path)}: ${fsErrorReason(err, 'write')}`);
   }
 }
 

@@ -16,7 +16,8 @@ import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { makeBackend } from './backend.js';
-import { loadCorpus, readErrorReason } from './corpus.js';
+import { loadCorpus } from './corpus.js';
+import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
 import { writeReport } from './report.js';
@@ -58,7 +59,7 @@ async function loadResume(dir: string): Promise<CheckpointData> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new CliError(`cannot resume from ${dir}: ${path}: ${readErrorReason(e)}`);
+    throw new CliError(`cannot resume from ${dir}: ${path}: ${fsErrorReason(e, 'read')}`);
   }
   const data = decodeCheckpoint(bytes);
   if (!data.train) throw new CliError(`${path} has no training state to resume from`);

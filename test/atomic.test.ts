@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CharRnnError } from '../src/errors.js';
-import { checkWritableDir, fsErrorReason, writeFileAtomic } from '../cli/atomic.js';
+import { checkWritableDir, writeFileAtomic } from '../cli/atomic.js';
+import { fsErrorReason } from '../cli/fs-errors.js';
 
 /** Root ignores permission bits, so read-only-directory tests need another route there. */
 const IS_ROOT = process.getuid?.() === 0;
@@ -95,11 +96,13 @@ test('writing under a path whose parent is a regular file fails cleanly', async 
 
 test('file-system error codes map to short reasons', () => {
   const errno = (code: string): Error => Object.assign(new Error(`${code}: something\nsecond line`), { code });
-  assert.equal(fsErrorReason(errno('ENOSPC')), 'disk full');
-  assert.equal(fsErrorReason(errno('EACCES')), 'not writable');
-  assert.equal(fsErrorReason(errno('EROFS')), 'not writable');
-  assert.equal(fsErrorReason(errno('EWEIRD')), 'EWEIRD: something');
-  assert.equal(fsErrorReason('odd'), 'odd');
+  assert.equal(fsErrorReason(errno('ENOSPC'), 'write'), 'disk full');
+  assert.equal(fsErrorReason(errno('EACCES'), 'write'), 'not writable');
+  assert.equal(fsErrorReason(errno('EROFS'), 'write'), 'not writable');
+  assert.equal(fsErrorReason(errno('EWEIRD'), 'write'), 'EWEIRD: something');
+  assert.equal(fsErrorReason('odd', 'write'), 'odd');
+  assert.equal(fsErrorReason(errno('EACCES'), 'read'), 'permission denied'); // a read words it as it is seen
+  assert.equal(fsErrorReason(errno('ENOENT'), 'read'), 'no such file or directory');
 });
 
 test('checkWritableDir creates missing directories and leaves no probe behind', async () => {

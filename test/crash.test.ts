@@ -117,7 +117,7 @@ test('a save that fails mid-run stops the run with one line; the previous checkp
   });
   assert.ok(broke, 'reached the second evaluation');
   assert.equal(code, 1);
-  assert.match(stderr, /^charrnn: training stopped at iteration 10: cannot write "[^"]*metrics\.jsonl": a path component is not a directory\n$/);
+  assert.match(stderr, /^charrnn: training stopped at iteration 10: cannot write "[^"]*metrics\.jsonl": a part of the path is not a directory\n$/);
   assert.equal(iterOf(join(moved, 'latest.safetensors')), 5, 'the checkpoint of iteration 5 is intact');
   assert.equal(iterOf(join(moved, 'best.safetensors')), 5);
 });
