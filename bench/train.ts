@@ -21,6 +21,7 @@ import { Optimizer } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
+import { GATES } from '../src/model/layer.js';
 import type { Backend } from '../src/backend/types.js';
 import { makeBackend } from '../cli/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
@@ -49,6 +50,19 @@ const ROUNDS = Math.max(1, Number(arg('--rounds') ?? 1));
 const shakespeare = new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url);
 const dataPath = existsSync(shakespeare) ? shakespeare : defaultCorpusPath();
 const corpus = buildCorpus([{ name: String(dataPath), bytes: readFileSync(dataPath) }]);
+
+/**
+ * Useful work per trained character, in FLOPs, counted as the issue counts it: the matrix
+ * products of a forward pass (input and recurrent projections of every layer, with a one-hot
+ * input as a lookup, and the decoder), times 3 for backward's two products per forward one.
+ * The same count for every system, whatever shortcuts it takes (ours folds the embedding).
+ */
+function flopsPerChar(cfg: TrainConfig, V: number): number {
+  const G = GATES[cfg.model] * cfg.hidden;
+  let fwd = 2 * cfg.hidden * V;
+  for (let l = 0; l < cfg.layers; l++) fwd += 2 * G * ((l === 0 ? cfg.embed : cfg.hidden) + cfg.hidden);
+  return 3 * fwd;
+}
 
 /** Train steps for about SECONDS (at least 2 after one warm-up step); returns chars/s. */
 function trainSpeed(backend: Backend, cfg: TrainConfig): number {
@@ -144,11 +158,12 @@ const results: Array<Record<string, unknown>> = [];
 for (const bc of chosen) {
   const peer = peers.get(bc.id);
   const peerTrain = peer?.train ?? bc.pytorch;
+  const gflops = (charsPerS: number): string => `${((charsPerS * flopsPerChar(resolveConfig(bc.config), corpus.vocab.size)) / 1e9).toFixed(0)} GFLOP/s`;
   const peerSample = peer?.sample || undefined;
   const mark = peer ? ' ' : '*';
   if (!JSON_OUT) {
     console.log(`${bc.name}`);
-    if (peer) console.log(`  ${'PyTorch'.padEnd(10)} ${fmt(peer.train)}${' '.repeat(29)}${peerSample ? fmt(peerSample) : ''}`);
+    if (peer) console.log(`  ${'PyTorch'.padEnd(10)} ${fmt(peer.train)}${' '.repeat(29)}${peerSample ? fmt(peerSample) : ''}   (≈ ${gflops(peer.train)} of useful work)`);
     console.log(`  backend     train chars/s   vs js   vs PyTorch${mark}   sample chars/s   vs PyTorch`);
   }
   const jsSpeed = ours.get(`${bc.id} js`)!.train;
@@ -156,12 +171,13 @@ for (const bc of chosen) {
     const { train, sample } = ours.get(`${bc.id} ${b.name}`)!;
     results.push({
       config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample, vs_js: train / jsSpeed,
+      useful_gflops: (train * flopsPerChar(resolveConfig(bc.config), corpus.vocab.size)) / 1e9,
       ...(peer
         ? { pytorch_train_chars_per_s: peer.train, vs_pytorch: train / peer.train,
             pytorch_sample_chars_per_s: peerSample, sample_vs_pytorch: peerSample ? sample / peerSample : undefined }
         : { vs_pytorch_reference: train / bc.pytorch }),
     });
-    if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${ratio(train, peerTrain)}      ${fmt(sample)}   ${ratio(sample, peerSample)}`);
+    if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${ratio(train, peerTrain)}      ${fmt(sample)}   ${ratio(sample, peerSample)}   (≈ ${gflops(train)})`);
   }
   if (!JSON_OUT) console.log('');
 }
