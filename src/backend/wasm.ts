@@ -270,30 +270,35 @@ export class WasmBackend implements Backend {
     return { ...this.modes.choose(`${key} ${B} ${H}`), t0: performance.now() };
   }
 
-  /** Post an LSTM step job (OP_LSTM_STEP / OP_LSTM_BACK) with the kernel's arguments before u0, u1. */
-  private stepOnThreads(op: number, H: number, args: number[]): void {
+  /**
+   * Post an LSTM step job (OP_LSTM_STEP / OP_LSTM_BACK), the kernel's arguments before u0, u1
+   * given as numbers (B, H, a packed-weights pointer) or arrays (their pointers; null = 0).
+   * False, and nothing run, if an array lies outside this memory.
+   */
+  private stepOnThreads(op: number, H: number, written: FloatArray, args: Array<number | FloatArray | null>): boolean {
     const pool = this.pool!;
     const g = pool.args();
+    for (let i = 0; i < args.length; i++) {
+      const x = args[i];
+      const v = x === null ? 0 : typeof x === 'number' ? x : this.f(x);
+      if (v < 0) return false;
+      g[1 + i] = v;
+    }
     g[0] = op;
-    for (let i = 0; i < args.length; i++) g[1 + i] = args[i];
     g[STEP_CHUNKS] = Math.min(H / 16, 4 * (pool.size + 1));
+    this.writes(this.f(written), written);
     pool.run(this.k);
     this.fusedSteps++;
+    return true;
   }
 
   lstmStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void {
     const m = this.stepMode('lstmStep', B, H);
     const w = m?.parallel ? this.mm.packedWeights(this.f(whh), false, H, 4 * H, 4 * H) : -1;
-    const ptrs = [this.f(hPrev), this.f(gates), this.f(cPrev), this.f(c), this.f(h)];
-    if (w >= 0 && ptrs.every((x) => x >= 0)) {
-      const [ph, pg, pp, pc, pn] = ptrs;
-      this.writes(pg, gates, B * 4 * H);
-      this.stepOnThreads(OP_LSTM_STEP, H, [B, H, ph, w, pg, pp, pc, pn]);
-    } else {
-      this.gemm(false, false, B, 4 * H, H, hPrev, H, whh, 4 * H, 1, gates, 4 * H);
-      this.lstmForward(B, H, gates, cPrev, c, h);
-    }
-    if (m) this.modes.record(m.t, w >= 0, performance.now() - m.t0);
+    const fused = w >= 0 && this.stepOnThreads(OP_LSTM_STEP, H, gates, [B, H, hPrev, w, gates, cPrev, c, h]);
+    // otherwise the reference's definition of the step, on this backend's kernels
+    if (!fused) JsBackend.prototype.lstmStep.call(this, B, H, hPrev, whh, gates, cPrev, c, h);
+    if (m) this.modes.record(m.t, fused, performance.now() - m.t0);
   }
 
   lstmStepBackward(
@@ -302,16 +307,9 @@ export class WasmBackend implements Backend {
   ): void {
     const m = this.stepMode('lstmStepBackward', B, H);
     const w = m?.parallel ? this.mm.packedWeights(this.f(whh), true, 4 * H, H, 4 * H) : -1;
-    const ptrs = [dgatesNext ? this.f(dgatesNext) : 0, this.f(dh), this.f(gates), this.f(cPrev), this.f(c), this.f(dy), this.f(dc), this.f(dgates)];
-    if (w >= 0 && ptrs.every((x) => x >= 0)) {
-      const [pn, pdh, pg, pp, pc, py, pdc, pdg] = ptrs;
-      this.writes(pdg, dgates, B * 4 * H);
-      this.stepOnThreads(OP_LSTM_BACK, H, [B, H, pn, w, pdh, pg, pp, pc, py, pdc, pdg]);
-    } else {
-      if (dgatesNext) this.gemm(false, true, B, H, 4 * H, dgatesNext, 4 * H, whh, 4 * H, 0, dh, H);
-      this.lstmBackward(B, H, gates, cPrev, c, dy, dh, dc, dgates);
-    }
-    if (m) this.modes.record(m.t, w >= 0, performance.now() - m.t0);
+    const fused = w >= 0 && this.stepOnThreads(OP_LSTM_BACK, H, dgates, [B, H, dgatesNext, w, dh, gates, cPrev, c, dy, dc, dgates]);
+    if (!fused) JsBackend.prototype.lstmStepBackward.call(this, B, H, dgatesNext, whh, dh, gates, cPrev, c, dy, dc, dgates);
+    if (m) this.modes.record(m.t, fused, performance.now() - m.t0);
   }
 
   gruForward(B: number, H: number, gx: FloatArray, gh: FloatArray, hPrev: FloatArray, act: FloatArray, h: FloatArray): void {
