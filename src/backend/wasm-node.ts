@@ -11,18 +11,12 @@ import { Worker } from 'node:worker_threads';
 import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from './wasm.js';
 import type { SpawnWorker } from './wasm-pool.js';
 
-// <package>/build/ seen from the compiled file (dist/src/backend/wasm-node.js) or, run from
-// source by tsx, from src/backend/wasm-node.ts
-const BUILD = [new URL('../../../build/', import.meta.url), new URL('../../build/', import.meta.url)]
-  .find((u) => existsSync(new URL('kernels.wasm', u))) ?? new URL('../../../build/', import.meta.url);
-// the worker script: compiled, next to this file or, run from source, in dist/ (tsx's loader
-// does not reach worker threads on Node 20); without one the backend runs on one thread
-const WORKER = [new URL('./wasm-worker-node.js', import.meta.url), new URL('../../dist/src/backend/wasm-worker-node.js', import.meta.url)]
-  .find((u) => existsSync(u)) ?? null;
+/** The first of these URLs that exists. */
+const firstExisting = (...urls: URL[]): URL | undefined => urls.find((u) => existsSync(u));
 
-/** Start a worker thread that serves kernel jobs; resolves once it is ready. Unref'd: it never keeps the process alive. */
-const spawnNodeWorker: SpawnWorker = (init) => new Promise((resolve, reject) => {
-  const w = new Worker(WORKER!, { workerData: init });
+/** Start a worker thread running `script` that serves kernel jobs; resolves once it is ready. Unref'd: it never keeps the process alive. */
+const nodeWorkers = (script: URL): SpawnWorker => (init) => new Promise((resolve, reject) => {
+  const w = new Worker(script, { workerData: init });
   w.unref();
   const fail = (e: unknown): void => reject(e instanceof Error ? e : new Error(`wasm worker exited (${String(e)})`));
   w.once('error', fail);
@@ -44,15 +38,22 @@ export interface NodeWasmOptions {
 export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise<WasmBackend> {
   // Must precede compiling: enables relaxed SIMD on Node 20 (a no-op where it is standard).
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  // <package>/build/ seen from the compiled file (dist/src/backend/wasm-node.js) or, run from
+  // source by tsx, from src/backend/wasm-node.ts
+  const build = firstExisting(new URL('../../../build/kernels.wasm', import.meta.url), new URL('../../build/kernels.wasm', import.meta.url))
+    ?? new URL('../../../build/kernels.wasm', import.meta.url);
+  // the worker script: compiled, next to this file or, run from source, in dist/ (tsx's loader
+  // does not reach worker threads on Node 20); without one the backend runs on one thread
+  const worker = firstExisting(new URL('./wasm-worker-node.js', import.meta.url), new URL('../../dist/src/backend/wasm-worker-node.js', import.meta.url));
   const [plain, relaxed] = await Promise.all([
-    readFile(new URL('kernels.wasm', BUILD)),
-    readFile(new URL('kernels-relaxed.wasm', BUILD)).catch(() => undefined),
+    readFile(build),
+    readFile(new URL('kernels-relaxed.wasm', build)).catch(() => undefined),
   ]);
   const o: WasmBackendOptions = {
-    threads: WORKER ? opts.threads ?? os.availableParallelism() : 1,
+    threads: opts.threads ?? os.availableParallelism(), // 1 without workers (createWasmBackend)
     relaxed: opts.relaxed ?? 'auto',
     wasmBytes: { plain, relaxed },
-    spawnWorker: spawnNodeWorker,
+    spawnWorker: worker ? nodeWorkers(worker) : undefined,
   };
   return createWasmBackend(o);
 }
