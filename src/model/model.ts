@@ -110,7 +110,7 @@ export class Workspace {
    * (V, G), and its gradients with W_ih replaced by dP (V, G); null when not folded.
    */
   readonly fold: { params: LayerParams; grads: LayerParams | null } | null;
-  /** The model's paramsVersion that P was computed from (inference workspaces keep P). */
+  /** The model's version that P was computed from (inference workspaces keep P). */
   foldVersion = -1;
   /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
   readonly logits: FloatArray;
@@ -250,12 +250,8 @@ export class CharRNN {
     this.paramsChanged();
   }
 
-  /** Bumped by paramsChanged(): caches derived from the parameters compare against it. */
+  /** Bumped by paramsChanged(): caches derived from the parameters (a workspace's P) compare against it. */
   private version = 0;
-
-  get paramsVersion(): number {
-    return this.version;
-  }
 
   /** Call after writing to `params` from outside the optimizer (lets a backend and workspaces drop caches). */
   paramsChanged(): void {
