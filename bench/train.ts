@@ -158,7 +158,8 @@ const results: Array<Record<string, unknown>> = [];
 for (const bc of chosen) {
   const peer = peers.get(bc.id);
   const peerTrain = peer?.train ?? bc.pytorch;
-  const gflops = (charsPerS: number): string => `${((charsPerS * flopsPerChar(resolveConfig(bc.config), corpus.vocab.size)) / 1e9).toFixed(0)} GFLOP/s`;
+  const perChar = flopsPerChar(resolveConfig(bc.config), corpus.vocab.size);
+  const gflops = (charsPerS: number): string => `${((charsPerS * perChar) / 1e9).toFixed(0)} GFLOP/s`;
   const peerSample = peer?.sample || undefined;
   const mark = peer ? ' ' : '*';
   if (!JSON_OUT) {
@@ -171,7 +172,7 @@ for (const bc of chosen) {
     const { train, sample } = ours.get(`${bc.id} ${b.name}`)!;
     results.push({
       config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample, vs_js: train / jsSpeed,
-      useful_gflops: (train * flopsPerChar(resolveConfig(bc.config), corpus.vocab.size)) / 1e9,
+      useful_gflops: (train * perChar) / 1e9,
       ...(peer
         ? { pytorch_train_chars_per_s: peer.train, vs_pytorch: train / peer.train,
             pytorch_sample_chars_per_s: peerSample, sample_vs_pytorch: peerSample ? sample / peerSample : undefined }

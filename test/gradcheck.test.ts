@@ -1,7 +1,8 @@
 /**
  * Float64 centred-difference gradient check of every cell type: with one-hot input, with an
- * embedding looked up per position and with one folded into the first layer, with 1 and 2 layers (and dropout between them), on every parameter and on the
- * initial hidden (and cell) state. If the hand-written backward is wrong anywhere, this fails.
+ * embedding looked up per position and with one folded into the first layer, with 1 and 2
+ * layers (and dropout between them), on every parameter and on the initial hidden (and cell)
+ * state. If the hand-written backward is wrong anywhere, this fails.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
