@@ -11,7 +11,7 @@ export type { CellType } from './model/layer.js';
 export { Optimizer } from './optim.js';
 export { Rng } from './rng.js';
 export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
-export { Sampler, sample, sampleText, type SampleOptions } from './sample.js';
+export { Sampler, sample, sampleText, checkSampleOptions, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
 export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
 export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
 export { readText, findUnits, matchMask, temperatureSweep, wordsOf, type TextReading, type Track, type TrackKind, type Guess, type UnitScore, type SweepRow } from './viz/inspect.js';

@@ -22,8 +22,7 @@
 import { CharRnnError } from '../errors.js';
 import type { FloatArray } from '../backend/types.js';
 import { Workspace, type CharRNN } from '../model/model.js';
-import { Rng } from '../rng.js';
-import { Sampler } from '../sample.js';
+import { logSumExp, Sampler } from '../sample.js';
 import type { Vocabulary } from '../vocab.js';
 
 /** What a track holds: the hidden state, the LSTM cell state, or one gate. */
@@ -80,11 +79,7 @@ export interface ReadOptions {
 
 /** Log-softmax of one row of logits, in float64. */
 function logSoftmax(z: ArrayLike<number>, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < out.length; i++) if (z[i] > max) max = z[i];
-  let sum = 0;
-  for (let i = 0; i < out.length; i++) sum += Math.exp(z[i] - max);
-  const logZ = max + Math.log(sum);
+  const logZ = logSumExp(z, out.length);
   for (let i = 0; i < out.length; i++) out[i] = z[i] - logZ;
 }
 
@@ -253,26 +248,16 @@ export interface SweepOptions {
   corpusWords?: ReadonlySet<string>;
 }
 
-/** One sample per temperature, each drawn with the same seed (see the header). */
+/** One sample per temperature, each drawn with the same seed (see the header): Sampler.steps at each temperature. */
 export function temperatureSweep(model: CharRNN, vocab: Vocabulary, temperatures: number[], opts: SweepOptions): SweepRow[] {
   const sampler = new Sampler(model, vocab);
-  const logp = new Float64Array(vocab.size);
   const rows: SweepRow[] = [];
   for (const temperature of temperatures) {
-    if (!(temperature >= 0)) throw new CharRnnError('bad-flag', `temperatures must be ≥ 0 (got ${temperature})`);
-    const rng = new Rng(opts.seed ?? 0);
-    sampler.reset();
-    const { ids } = sampler.primeIds(opts.prime ?? '', false);
-    if (ids.length === 0) ids.push(Math.max(0, vocab.id(10))); // as Sampler.generate: after a newline
-    for (const id of ids) sampler.feed(id);
     let text = '';
     let total = 0;
-    for (let t = 0; t < opts.length; t++) {
-      const id = sampler.pick(rng, temperature);
-      logSoftmax(sampler.logits, logp);
-      total += logp[id];
-      text += vocab.char(id);
-      if (t + 1 < opts.length) sampler.feed(id);
+    for (const s of sampler.steps({ length: opts.length, temperature, seed: opts.seed ?? 0, prime: opts.prime })) {
+      text += s.char;
+      total += s.logProb;
     }
     const words = wordsOf(text);
     const known = opts.corpusWords ? words.filter((w) => opts.corpusWords!.has(w)).length : 0;
