@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { Batcher, buildCorpus, splitCorpus } from '../src/data.js';
 import { CharRNN, Workspace } from '../src/model/model.js';
-import { Optimizer } from '../src/optim.js';
+import { clipGradients, Optimizer } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
@@ -76,6 +76,7 @@ function trainSpeed(backend: Backend, cfg: TrainConfig): number {
     model.zeroGrad();
     model.forward(ws, { train: true });
     model.backward(ws);
+    clipGradients(backend, model.numParams, model.grads, cfg);
     opt.step(cfg.lr);
     ws.carryState();
   };

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildCorpus, resolveConfig, Trainer, type Metrics, type TrainConfig } from '../src/index.js';
 import type { Backend } from '../src/backend/types.js';
+import type { BackendKind } from '../src/backend/select.js';
 
 /** True when the module at `url` is the program being run (not imported by a test). */
 export function isMain(url: string): boolean {
@@ -39,7 +40,7 @@ export interface TrainArgs {
   maxIters: number;
   hidden: number;
   layers: number;
-  backend: TrainConfig['backend'];
+  backend: BackendKind;
 }
 
 export function trainArgs(args: string[], defaults: { seconds: number; hidden: number; layers: number; maxIters?: number }): TrainArgs {
@@ -50,13 +51,13 @@ export function trainArgs(args: string[], defaults: { seconds: number; hidden: n
     maxIters: numArg(args, 'max-iters', defaults.maxIters ?? 0),
     hidden: numArg(args, 'hidden', defaults.hidden),
     layers: numArg(args, 'layers', defaults.layers),
-    backend: backend as TrainConfig['backend'],
+    backend: backend as BackendKind,
   };
 }
 
-/** The settings of TrainArgs in the trainer's terms (--seconds 0 with --max-iters N: by iterations only). */
+/** The settings of TrainArgs in the trainer's terms (--seconds 0 with --max-iters N: by iterations only); the backend is not one of them. */
 export function trainSettings(t: TrainArgs): Partial<TrainConfig> {
-  return { model: 'lstm', layers: t.layers, hidden: t.hidden, maxTime: t.seconds, maxIters: t.maxIters, backend: t.backend };
+  return { model: 'lstm', layers: t.layers, hidden: t.hidden, maxTime: t.seconds, maxIters: t.maxIters };
 }
 
 /** Run an example's main: print its error as one line and exit 1, as the CLI does. */

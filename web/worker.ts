@@ -4,7 +4,7 @@
  * with exactly the library code the CLI uses, and posts events to the page.
  */
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
-import { resolveConfig } from '../src/config.js';
+import { newRunConfig, resumeConfig } from '../src/config.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
 import { Workspace, type CharRNN } from '../src/model/model.js';
 import { Sampler, sampleText } from '../src/sample.js';
@@ -38,9 +38,11 @@ class Engine {
   async train(text: string, partial: ToEngine & { type: 'train' }): Promise<void> {
     if (this.abort) throw new Error('already training');
     const corpus: Corpus = buildCorpus([{ name: 'the corpus', bytes: new TextEncoder().encode(text) }]);
-    // A loaded checkpoint with this corpus's vocabulary is resumed; otherwise a new run.
-    const resume = this.loaded?.train && sameSymbols(this.loaded.vocab.symbols, corpus.vocab.symbols) ? this.loaded : undefined;
-    const config = resume ? resolveConfig({ ...resume.config, ...limitsOf(partial.config) }) : resolveConfig({ ...partial.config, backend: 'auto', threads: 0 });
+    // The current model is continued unless a new one is asked for, by the library's rules (as
+    // `charrnn train --resume`): a changed model setting, batch or vocabulary is refused, never
+    // silently ignored.
+    const resume = partial.fresh ? undefined : this.loaded?.train ? this.loaded : undefined;
+    const config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
     this.trainer = new Trainer({ config, corpus, backend: this.backend, resume });
     this.model = this.trainer.model;
     this.vocab = corpus.vocab;
@@ -65,6 +67,7 @@ class Engine {
       }
       // what a later Train resumes (decoded once at the end, not at every evaluation)
       this.loaded = decodeCheckpoint(this.trainer.checkpoint());
+      this.tellContinuable();
     } finally {
       this.abort = null;
       post({ type: 'state', state: 'idle' });
@@ -94,6 +97,13 @@ class Engine {
     this.model = null;
     this.vocab = null;
     this.loaded = null;
+    this.tellContinuable();
+  }
+
+  /** Tell the page which model Train would continue, so it can say so (and offer a new one). */
+  private tellContinuable(): void {
+    const t = this.loaded?.train;
+    post({ type: 'continuable', config: t ? this.loaded!.config : null, iter: t?.state.iter ?? 0 });
   }
 
   /**
@@ -143,21 +153,11 @@ class Engine {
     this.trainer = null;
     this.model = modelFromCheckpoint(data, this.backend);
     this.vocab = data.vocab;
+    this.tellContinuable();
     const m = data.model;
     return `${name}: ${m.type} ${m.layers}×${m.hidden}, ${m.vocabSize} symbols${data.train ? `, trained ${data.train.state.iter} iterations` : ''}`;
   }
 }
-
-function sameSymbols(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function limitsOf(c: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of ['maxIters', 'epochs', 'maxTime', 'evalEvery', 'sampleEvery']) if (c[k] !== undefined) out[k] = c[k];
-  return out;
-}
-
 
 const ready = makeBackend(self.name === 'js' ? 'js' : 'auto').then(({ backend, threads }) => {
   post({ type: 'ready', backend: backend.name, threads, isolated: self.crossOriginIsolated === true });
