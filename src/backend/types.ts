@@ -1,8 +1,10 @@
 /**
- * The backend interface: every number-crunching operation the model, the optimizer and the
- * sampler perform goes through one of these kernels. The model code never loops over floats
- * itself, so a faster backend (WebAssembly SIMD, threads) can replace the reference one
- * (`js.ts`, the specification) without touching the model.
+ * The backend interface: every operation of a training step or a sampled character that costs
+ * more than O(B·T) goes through one of these kernels (GEMMs, cell steps, softmax, optimizer
+ * updates), so a faster backend (WebAssembly SIMD, threads) can replace the reference one
+ * (`js.ts`, the specification) without touching the model. The model itself still loops over
+ * floats where the work is small or rare: initialisation, dropout masks, counting targets, and
+ * the transposes of a checkpoint's weights.
  *
  * Conventions
  * - All matrices are row-major. A "view" is a typed array that is a window on the backend's
@@ -10,7 +12,9 @@
  *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
- * - Kernels never allocate, so a training step allocates nothing.
+ * - Kernels allocate nothing per call once warm: a backend may set up caches on first use (the
+ *   WASM backend's packed weight panels and scratch) and then reuses them, so a training step
+ *   allocates nothing after the first.
  */
 
 export type FloatArray = Float32Array | Float64Array;
