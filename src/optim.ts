@@ -6,7 +6,7 @@
  * torch-rnn) or by value (clamp each to ±clip, min-char-rnn). A gradient that is not finite is
  * never applied: step() returns NaN and leaves the parameters untouched.
  */
-import { ArenaPlan } from './arena.js';
+import { ArenaPlan, type Arena } from './arena.js';
 import type { FloatArray } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
@@ -20,14 +20,20 @@ export class Optimizer {
   readonly v: FloatArray;
   /** Number of updates applied so far (Adam's bias correction uses it). */
   t = 0;
+  private readonly arena: Arena;
 
   constructor(readonly model: CharRNN, readonly cfg: OptimConfig) {
     const plan = new ArenaPlan(model.dtype);
     const sm = plan.floats(model.numParams);
     const sv = plan.floats(model.numParams);
-    const arena = plan.allocate(model.backend);
+    const arena = (this.arena = plan.allocate(model.backend));
     this.m = arena.floats(sm);
     this.v = arena.floats(sv);
+  }
+
+  /** Give the moment buffers' memory back to the backend; unusable afterwards. */
+  dispose(): void {
+    this.arena.dispose();
   }
 
   /** Clip, then update the parameters with learning rate lr. Returns the gradient norm before clipping. */

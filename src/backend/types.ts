@@ -10,7 +10,8 @@
  *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
- * - Kernels never allocate, so a training step allocates nothing.
+ * - Kernels allocate nothing once warm (the WASM backend sizes its GEMM scratch at the first
+ *   call of each size), so a training step allocates nothing (test/memory.test.ts checks it).
  */
 
 export type FloatArray = Float32Array | Float64Array;
@@ -29,10 +30,19 @@ export interface Backend {
   readonly dtypes: readonly DType[];
 
   /**
-   * Reserve `bytes` bytes (64-byte aligned). Views into the block stay valid for the life of the
-   * backend: a backend whose memory can grow must not detach earlier buffers.
+   * Reserve `bytes` bytes (64-byte aligned), zeroed. Views into the block stay valid until it is
+   * freed (or for the life of the backend): a backend whose memory can grow must not detach
+   * earlier buffers.
    */
   alloc(bytes: number): Block;
+
+  /**
+   * Give a block from `alloc` back, for the next allocations to reuse (the WASM backend's memory
+   * can only grow, so without this every workspace made would stay). Views on the block must not
+   * be used afterwards. Optional: the JS backend leaves its blocks to the garbage collector.
+   * Arena.dispose() calls it; freeing a block twice throws.
+   */
+  free?(block: Block): void;
 
   /**
    * Called by the model after any write to the parameters (init, load, an optimizer step, a test
