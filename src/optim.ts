@@ -7,7 +7,7 @@
  * min-char-rnn). It reports the norm before clipping and what it did; a gradient whose norm is
  * not finite is left as it is, and the trainer then never applies it.
  */
-import { ArenaPlan } from './arena.js';
+import { ArenaPlan, type Arena } from './arena.js';
 import type { Backend, FloatArray } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
@@ -47,14 +47,20 @@ export class Optimizer {
   readonly v: FloatArray;
   /** Number of updates applied so far (Adam's bias correction uses it). */
   t = 0;
+  private readonly arena: Arena;
 
   constructor(readonly model: CharRNN, readonly cfg: OptimConfig) {
     const plan = new ArenaPlan(model.dtype);
     const sm = plan.floats(model.numParams);
     const sv = plan.floats(model.numParams);
-    const arena = plan.allocate(model.backend);
+    const arena = (this.arena = plan.allocate(model.backend));
     this.m = arena.floats(sm);
     this.v = arena.floats(sv);
+  }
+
+  /** Give the moment buffers' memory back to the backend; unusable afterwards. */
+  dispose(): void {
+    this.arena.dispose();
   }
 
   /** Update the parameters from the (already clipped) gradients with learning rate lr. */

@@ -70,6 +70,11 @@ export class Sampler {
     this.order = new Int32Array(vocab.size);
   }
 
+  /** Give the workspace's memory back to the backend; the sampler is unusable afterwards. */
+  dispose(): void {
+    this.ws.dispose();
+  }
+
   reset(): void {
     this.ws.resetState();
   }
@@ -188,10 +193,14 @@ export function logSumExp(z: ArrayLike<number>, n: number): number {
 /** Library form: an async iterator of characters (yields to the event loop now and then). */
 export async function* sample(model: CharRNN, vocab: Vocabulary, opts: SampleOptions): AsyncGenerator<string, void, undefined> {
   const sampler = new Sampler(model, vocab);
-  let n = 0;
-  for (const ch of sampler.generate(opts)) {
-    yield ch;
-    if (++n % 256 === 0) await new Promise((r) => setTimeout(r, 0));
+  try {
+    let n = 0;
+    for (const ch of sampler.generate(opts)) {
+      yield ch;
+      if (++n % 256 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    sampler.dispose(); // also when the caller stops early (break calls return())
   }
 }
 

@@ -104,7 +104,6 @@ export class Trainer {
   private rng: Rng;
   private sampleRng: Rng;
   private readonly now: () => number;
-  private evalWs: Workspace | null = null;
   private sampler: Sampler | null = null;
 
   constructor(opts: TrainerOptions) {
@@ -144,6 +143,17 @@ export class Trainer {
     this.sampleRng = new Rng(this.state.sampleRng);
   }
 
+  /**
+   * Give the backend memory of the run back: the model, its optimizer, workspace and sampler
+   * (`trainer.model` is unusable afterwards). For a long-lived page that trains many models.
+   */
+  dispose(): void {
+    this.sampler?.dispose();
+    this.ws.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+
   /** The exact state of the run as checkpoint bytes. */
   checkpoint(): Uint8Array {
     this.state.rng = this.rng.state;
@@ -173,8 +183,7 @@ export class Trainer {
   /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
   validationLoss(): number {
     const { batch: B, seqLen: T } = this.config;
-    this.evalWs ??= new Workspace(this.model, B, T, { training: false });
-    return evaluateIds(this.model, this.split.val, { streams: B, T, ws: this.evalWs }).loss;
+    return evaluateIds(this.model, this.split.val, { streams: B, T }).loss;
   }
 
   /** A sample from the model as it is now (drawn from the run's own sampling generator). */

@@ -13,8 +13,9 @@
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
  * - Kernels allocate nothing per call once warm: a backend may set up caches on first use (the
- *   WASM backend's packed weight panels and scratch) and then reuses them, so a training step
- *   allocates nothing after the first.
+ *   WASM backend's packed weight panels, and its GEMM scratch at the first call of each size)
+ *   and then reuses them, so a training step allocates nothing after the first
+ *   (test/memory.test.ts checks it).
  */
 
 export type FloatArray = Float32Array | Float64Array;
@@ -33,10 +34,19 @@ export interface Backend {
   readonly dtypes: readonly DType[];
 
   /**
-   * Reserve `bytes` bytes (64-byte aligned). Views into the block stay valid for the life of the
-   * backend: a backend whose memory can grow must not detach earlier buffers.
+   * Reserve `bytes` bytes (64-byte aligned), zeroed. Views into the block stay valid until it is
+   * freed (or for the life of the backend): a backend whose memory can grow must not detach
+   * earlier buffers.
    */
   alloc(bytes: number): Block;
+
+  /**
+   * Give a block from `alloc` back, for the next allocations to reuse (the WASM backend's memory
+   * can only grow, so without this every workspace made would stay). Views on the block must not
+   * be used afterwards. Optional: the JS backend leaves its blocks to the garbage collector.
+   * Arena.dispose() calls it; freeing a block twice throws.
+   */
+  free?(block: Block): void;
 
   /**
    * Called by the model after any write to the parameters (init, load, an optimizer step, a test
