@@ -20,8 +20,9 @@ import { loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
-import { writeReport } from './report.js';
 import { appendLine, saveEvaluation, tidyRunDir } from './runfiles.js';
+import { planTorch, runTorch, type EngineSettings } from './torch-engine.js';
+import { refreshReport, reportDone } from './train-output.js';
 
 export interface TrainArgs {
   data?: string[];
@@ -35,6 +36,8 @@ export interface TrainArgs {
   /** Train on bytes (each byte 0–255 one symbol), not UTF-8 text. */
   binary?: boolean;
   config: Partial<TrainConfig>;
+  /** Where it runs: our engine, or PyTorch (cli/torch-engine.ts). */
+  engine?: EngineSettings;
 }
 
 const LIMITS = ['maxIters', 'epochs', 'maxTime'] as const;
@@ -103,6 +106,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     }
   }
   out ??= args.out ?? join('runs', label);
+  const torch = args.engine?.engine === 'torch' ? planTorch(args.engine, config, corpus, resume) : null; // its errors come before any write
 
   // ---- output directory: check it up front, not after an hour of training ----
   if (!resume && existsSync(join(out, 'latest.safetensors')) && !args.force) {
@@ -122,6 +126,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     await writeFileAtomic(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null, binary }, null, 2) + '\n');
   }
 
+  if (torch) return runTorch(proc, torch, { out, json: args.json, report: Boolean(args.report), renderer });
+
   // ---- train ----
   const backend = await makeBackend(config.backend, config.threads);
   const abort = new AbortController();
@@ -134,13 +140,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   try {
     const trainer = new Trainer({ config, corpus, backend, resume });
     // a report that cannot be written is worth a warning, not the run
-    const report = async (refreshSeconds?: number): Promise<void> => {
-      try {
-        await writeReport(out, { refreshSeconds });
-      } catch (e) {
-        say(`warning: could not write ${join(out, 'report.html')}: ${(e as Error).message}`);
-      }
-    };
+    const report = (refreshSeconds?: number): Promise<void> => refreshReport(out, say, refreshSeconds);
     let code = 0;
     for await (const ev of trainer.run(abort.signal)) {
       // a numerical stop is a failure: one line on stderr, even with --quiet (latest is the last good state)
@@ -159,20 +159,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
         } else if (ev.reason === 'nan') {
           code = 1;
         }
-        const ckpt = existsSync(best) ? best : latest;
         if (args.report) await report(); // the finished run: no more reloading
-        if (args.json) {
-          const s = ev.summary;
-          proc.stdout.write(JSON.stringify({
-            iters: s.iters, epochs: s.epochs, seconds: s.seconds, train_chars_per_s: s.train_chars_per_s,
-            train_loss: s.train_loss, val_loss: s.val_loss, best_val_loss: s.best_val_loss, checkpoint: ckpt,
-          }) + '\n');
-        }
-        if (code === 0) {
-          say(`done (${ev.reason}) after ${ev.summary.iters} iterations; best validation loss ${ev.summary.best_val_loss?.toFixed(4) ?? '?'} nats/char`);
-          say(`checkpoint: ${ckpt}`);
-          say(`sample from it: npx charrnn sample ${ckpt}`);
-        }
+        reportDone(proc, say, { out, json: args.json, ok: code === 0 }, ev);
       }
     }
     return code;
