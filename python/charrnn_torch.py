@@ -755,7 +755,7 @@ def train(run_dir, device_kind):
 
 
 def first_window_grads(run_dir, out_path):
-    """Test hook: loss and gradient (checkpoint names and layouts) of the next window, no update."""
+    """Test hook: loss and gradient (checkpoint names and layouts) of the run's next window, no update."""
     run = Run(run_dir, 'cpu')
     st = run.st
     if st['window'] == 0:
@@ -779,8 +779,9 @@ def main(argv):
             device = a.split('=', 1)[1]
     rank = os.environ.get('RANK', '0')
     try:
-        if len(args) == 3 and args[0] == 'grads':
-            first_window_grads(args[1], args[2])
+        if len(args) >= 3 and len(args) % 2 == 1 and args[0] == 'grads':  # grads DIR OUT [DIR OUT ...]
+            for i in range(1, len(args), 2):
+                first_window_grads(args[i], args[i + 1])
             return 0
         if len(args) != 1:
             raise RunError('usage: charrnn_torch.py [--device=cpu|cuda|auto] RUN_DIR')
