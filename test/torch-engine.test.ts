@@ -154,6 +154,32 @@ test('20 Adam steps with clipping: the losses of 1 and of 2 torch processes agre
   }
 });
 
+test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
+  const corpus = corpusOf(text(900, 6));
+  const base: Partial<TrainConfig> = { layers: 2, hidden: 8, batch: 4, seqLen: 8, maxIters: 8, evalEvery: 8, sampleEvery: 0, seed: 8 };
+  const configs: Array<Partial<TrainConfig>> = [
+    { ...base, model: 'gru', embed: 0, optimizer: 'rmsprop', lr: 0.01, weightDecay: 0.01 },
+    { ...base, model: 'rnn', embed: 0, optimizer: 'adagrad', lr: 0.1, clipMode: 'value', clip: 0.05 },
+    { ...base, model: 'lstm', embed: 6, optimizer: 'sgd', lr: 0.5, momentum: 0.9, weightDecay: 0.001, clip: 0.5 },
+  ];
+  for (const config of configs) {
+    const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
+    const ourEvents: TrainEvent[] = [];
+    for await (const ev of trainer.run()) ourEvents.push(ev);
+    const dir = tmp();
+    await prepareTorchDir(plan(config, corpus), dir);
+    const theirs = stepLosses(await collect(launchCommand(PY!, 1, 'cpu', dir)));
+    const gap = maxAbsDiff(theirs, stepLosses(ourEvents));
+    t.diagnostic(`${config.optimizer}: largest step-loss gap ${gap.toExponential(2)} nats`);
+    assert.equal(theirs.length, 8);
+    assert.ok(gap < 2e-5, `${config.optimizer}: step losses differ by up to ${gap}`);
+    // the weights after 8 steps, too
+    const a = decodeCheckpoint(readFileSync(join(dir, 'latest.safetensors')));
+    const b = decodeCheckpoint(trainer.checkpoint());
+    for (const [name, w] of b.params) assert.ok(relErr(a.params.get(name)!, w) < 1e-4, `${config.optimizer}: weights ${name}`);
+  }
+});
+
 test('resume across engines: ours 30 → torch 30 → ours 30 equals 90 steps of ours (cursor, schedule, moments carry over)', { skip }, async (t) => {
   const dir = tmp();
   const data = join(dir, 'corpus.txt');
