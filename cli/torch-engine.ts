@@ -168,6 +168,7 @@ export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEn
       } catch {
         continue; // a library printing on stdout; not an event
       }
+      if (typeof ev !== 'object' || ev === null || typeof ev.type !== 'string') continue;
       if (ev.type === 'error') {
         error ??= ev; // the first one: later ranks only saw a peer go away
         continue;
@@ -179,7 +180,7 @@ export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEn
     if (!done && child.exitCode === null) child.kill('SIGTERM'); // the consumer stopped early
   }
   const st = await exited;
-  if (error) throw new CliError(`torch engine${error.rank > 0 ? ` (rank ${error.rank})` : ''}: ${error.message}`);
+  if (error) throw new CliError(`torch engine${error.rank > 0 ? ` (rank ${error.rank})` : ''}: ${error.message}; the last good checkpoint is kept`);
   if (st.error) throw new CliError(`cannot start ${cmd[0]}: ${st.error.message}`);
   if (!done || st.code !== 0) {
     if (done && st.code === 1) return; // a numerical stop ('nan' then 'done'), reported by the caller
@@ -189,7 +190,7 @@ export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEn
   }
 }
 
-/** Absolute paths in the printed command, so it can be run from anywhere (and on other machines). */
+/** A command as one shell line (arguments quoted where the shell would split or expand them). */
 export function describeLaunch(cmd: string[]): string {
   return cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

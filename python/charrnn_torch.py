@@ -4,6 +4,7 @@ in one process or many (torchrun / torch.distributed, gloo on CPU, NCCL on CUDA)
 
     python charrnn_torch.py RUN_DIR                                  one process
     python -m torch.distributed.run --nproc_per_node N charrnn_torch.py RUN_DIR    N ranks
+                                      (python torchrun.py ... on torch 1.13 under Python 3.11)
 
 RUN_DIR is prepared by `charrnn train --engine torch` (or with --prepare-only):
     torch.json          the run: config, model, vocabulary, ids file, split offsets (src/torch-run.ts)
