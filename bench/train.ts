@@ -6,6 +6,10 @@
  * bench/pytorch.ts); otherwise the ratios are to figures measured earlier, marked with *.
  *
  *   node dist/bench/train.js [--seconds 8] [--rounds 1] [--json] [--only lstm128,lstm512,rnn100] [--no-pytorch] [--pytorch-keep-coretype]
+ *                            [--engine torch [--device cpu|cuda|auto] [--nproc-per-node N]]
+ *
+ * --engine torch also times our PyTorch engine (charrnn train --engine torch, bench/torch-engine.ts)
+ * once per config, beside our fastest backend.
  *
  * --rounds N repeats every measurement N times, alternating PyTorch and ours, and keeps the best
  * of each (the machine's load comes and goes; the best is what each system can do).
@@ -26,6 +30,8 @@ import type { Backend } from '../src/backend/types.js';
 import { makeBackend } from '../cli/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
+import { torchEngineSpeed, type TorchEngineSpeed } from './torch-engine.js';
+import type { Device } from '../cli/torch-engine.js';
 
 /** pytorch: train chars/s of PyTorch 1.13 CPU + OpenBLAS measured earlier on the 2-core development machine, shown when torch is not importable. */
 interface BenchConfig { id: string; name: string; config: Partial<TrainConfig>; pytorch: number; sample: boolean }
@@ -46,6 +52,9 @@ const JSON_OUT = args.includes('--json');
 const ONLY = arg('--only')?.split(',');
 const PYTORCH = !args.includes('--no-pytorch');
 const ROUNDS = Math.max(1, Number(arg('--rounds') ?? 1));
+const TORCH_ENGINE = arg('--engine') === 'torch';
+const TORCH_DEVICE = (arg('--device') ?? 'auto') as Device;
+const TORCH_NPROC = arg('--nproc-per-node') === undefined ? undefined : Number(arg('--nproc-per-node'));
 
 const shakespeare = new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url);
 const dataPath = existsSync(shakespeare) ? shakespeare : defaultCorpusPath();
@@ -154,6 +163,8 @@ for (let round = 0; round < ROUNDS; round++) {
   if (!JSON_OUT && ROUNDS > 1) process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
 if (!JSON_OUT && torch) console.log(torch.ok ? `PyTorch ${torch.describe}\n` : `(PyTorch not run: ${torch.reason})\n`);
+const engine = new Map<string, TorchEngineSpeed>();
+if (TORCH_ENGINE) for (const bc of chosen) engine.set(bc.id, await torchEngineSpeed(bc.config, corpus, SECONDS, TORCH_DEVICE, TORCH_NPROC));
 
 const results: Array<Record<string, unknown>> = [];
 for (const bc of chosen) {
@@ -180,6 +191,12 @@ for (const bc of chosen) {
         : { vs_pytorch_reference: train / bc.pytorch }),
     });
     if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${ratio(train, peerTrain)}      ${fmt(sample)}   ${ratio(sample, peerSample)}   (≈ ${gflops(train)})`);
+  }
+  const te = engine.get(bc.id);
+  if (te) {
+    const fastest = Math.max(...backendList.map((b) => ours.get(`${bc.id} ${b.name}`)!.train));
+    results.push({ config: bc.id, engine: 'torch', backend: te.backend, train_chars_per_s: te.chars_per_s, vs_ours_fastest: te.chars_per_s / fastest, last_loss: te.loss });
+    if (!JSON_OUT) console.log(`  engine torch (${te.backend}) ${fmt(te.chars_per_s)} train chars/s = ${(te.chars_per_s / fastest).toFixed(2)}× our fastest backend (last loss ${te.loss.toFixed(3)} after ${te.iters} iterations)`);
   }
   if (!JSON_OUT) console.log('');
 }

@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG, flagName, type TrainConfig } from '../src/config.js';
 import { CharRnnError } from '../src/errors.js';
 import { CliError, type Proc } from './io.js';
 import { trainCommand } from './train.js';
+import { parseEngineSettings } from './torch-engine.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
@@ -104,6 +105,11 @@ export async function main(proc: Proc): Promise<number> {
   train.option('--json', 'print one final JSON summary line on stdout');
   train.option('--binary', 'train on bytes: each byte 0–255 is one symbol (for files that are not UTF-8 text)');
   train.option('--report', 'rewrite OUT/report.html at every evaluation (leave it open in a browser)');
+  train.option('--engine <name>', 'ours, or torch: the same run on PyTorch (docs/pytorch.md)', 'ours');
+  train.option('--device <name>', 'with --engine torch: cpu, cuda or auto');
+  train.option('--nproc-per-node <n>', 'with --engine torch: processes (ranks) on this machine (default: the visible GPUs, or 1)');
+  train.option('--python <path>', 'with --engine torch: the Python interpreter (default python3, then /usr/bin/python3)');
+  train.option('--prepare-only', 'with --engine torch: write the data and config into --out and print the launch command');
   for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
     const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
     train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
@@ -120,7 +126,8 @@ export async function main(proc: Proc): Promise<number> {
       report: Boolean(opts.report),
       binary: Boolean(opts.binary),
       config: configFromOptions(opts),
-      engine: { backend: opts.backend, threads: opts.threads },
+      backend: { backend: opts.backend, threads: opts.threads },
+      engine: parseEngineSettings(opts),
     });
   });
 

@@ -20,8 +20,9 @@ import { loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
-import { writeReport } from './report.js';
 import { appendLine, saveEvaluation, tidyRunDir } from './runfiles.js';
+import { planTorch, runTorch, type EngineSettings } from './torch-engine.js';
+import { refreshReport, reportDone } from './train-output.js';
 
 export interface TrainArgs {
   data?: string[];
@@ -35,8 +36,10 @@ export interface TrainArgs {
   /** Train on bytes (each byte 0–255 one symbol), not UTF-8 text. */
   binary?: boolean;
   config: Partial<TrainConfig>;
-  /** --backend and --threads as given: where to run it. Not part of the model's config; recorded in run.json, so a resumed run keeps its engine unless told otherwise. */
-  engine: { backend?: unknown; threads?: unknown };
+  /** --backend and --threads as given: where our engine runs it. Not part of the model's config; recorded in run.json, so a resumed run keeps its backend unless told otherwise. */
+  backend: { backend?: unknown; threads?: unknown };
+  /** Which engine trains it: ours, or PyTorch (cli/torch-engine.ts). */
+  engine?: EngineSettings;
 }
 
 async function loadResume(dir: string): Promise<CheckpointData> {
@@ -71,16 +74,17 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     const run = await readRunInfo(args.resume);
     dataPaths ??= run.data ?? undefined;
     binary ||= run.binary;
-    engine = parseEngineFlags(args.engine, run.engine ?? undefined);
+    engine = parseEngineFlags(args.backend, run.engine ?? undefined);
   } else {
     config = newRunConfig(args.config);
-    engine = parseEngineFlags(args.engine);
+    engine = parseEngineFlags(args.backend);
   }
 
   // ---- data ----
   const { corpus, label } = await loadCorpus(dataPaths, { binary });
   if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
   out ??= args.out ?? join('runs', label);
+  const torch = args.engine?.engine === 'torch' ? planTorch(args.engine, config, corpus, resume) : null; // its errors come before any write
 
   // ---- output directory: check it up front, not after an hour of training ----
   if (!resume && existsSync(join(out, 'latest.safetensors')) && !args.force) {
@@ -101,6 +105,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
   if (!resume || JSON.stringify(runInfo) !== JSON.stringify(await readRunInfo(out))) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
+  if (torch) return runTorch(proc, torch, { out, json: args.json, report: Boolean(args.report), renderer });
+
   // ---- train ----
   const backend = await makeBackend(engine.backend, engine.threads);
   const abort = new AbortController();
@@ -113,13 +119,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   try {
     const trainer = new Trainer({ config, corpus, backend, resume });
     // a report that cannot be written is worth a warning, not the run
-    const report = async (refreshSeconds?: number): Promise<void> => {
-      try {
-        await writeReport(out, { refreshSeconds });
-      } catch (e) {
-        say(`warning: could not write ${join(out, 'report.html')}: ${(e as Error).message}`);
-      }
-    };
+    const report = (refreshSeconds?: number): Promise<void> => refreshReport(out, say, refreshSeconds);
     let code = 0;
     for await (const ev of trainer.run(abort.signal)) {
       // a numerical stop is a failure: one line on stderr, even with --quiet (latest is the last good state)
@@ -138,20 +138,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
         } else if (ev.reason === 'nan') {
           code = 1;
         }
-        const ckpt = existsSync(best) ? best : latest;
         if (args.report) await report(); // the finished run: no more reloading
-        if (args.json) {
-          const s = ev.summary;
-          proc.stdout.write(JSON.stringify({
-            iters: s.iters, epochs: s.epochs, seconds: s.seconds, train_chars_per_s: s.train_chars_per_s,
-            train_loss: s.train_loss, val_loss: s.val_loss, best_val_loss: s.best_val_loss, checkpoint: ckpt,
-          }) + '\n');
-        }
-        if (code === 0) {
-          say(`done (${ev.reason}) after ${ev.summary.iters} iterations; best validation loss ${ev.summary.best_val_loss?.toFixed(4) ?? '?'} nats/char`);
-          say(`checkpoint: ${ckpt}`);
-          say(`sample from it: npx charrnn sample ${ckpt}`);
-        }
+        reportDone(proc, say, { out, json: args.json, ok: code === 0 }, ev);
       }
     }
     return code;

@@ -273,13 +273,16 @@ export class Trainer {
     const fault = this.trainStep(r);
     if (fault) return fault;
     yield* this.countStep(r, this.now() - t0);
+    // Drawn before the evaluation, whose checkpoint then holds the sampling generator after this
+    // sample: a run resumed from it draws its next sample as the unbroken run does.
+    const sample = c.sampleEvery > 0 && s.iter % c.sampleEvery === 0 ? this.sample() : null;
     if (s.iter % c.evalEvery === 0) {
       const ev = this.evaluate(r);
       if (!Number.isFinite(ev.metrics.val_loss)) return `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`;
       if (c.onNan === 'rollback') r.good = this.checkpoint(); // never a state whose loss is not finite
       yield ev;
     }
-    if (c.sampleEvery > 0 && s.iter % c.sampleEvery === 0) yield { type: 'sample', iter: s.iter, text: this.sample() };
+    if (sample !== null) yield { type: 'sample', iter: s.iter, text: sample };
     return null;
   }
 

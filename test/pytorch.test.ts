@@ -5,7 +5,7 @@
  * its save_charrnn loads here and gives PyTorch's logits.
  *
  * Runs when `python3 -c "import torch"` works (also tried: Debian's /usr/bin/python3); skipped
- * otherwise, as in CI. When the `safetensors` package is missing, a stand-in written from the
+ * otherwise, except in CI, which installs python3-torch (.ci/run): there a missing torch fails. When the `safetensors` package is missing, a stand-in written from the
  * file format (8-byte LE header length, JSON header, raw LE data) goes on PYTHONPATH.
  */
 import test from 'node:test';
@@ -128,6 +128,7 @@ const encode = (vocab: Vocabulary, s: string): number[] => [...s].map((c) => voc
 test('PyTorch (docs/pytorch.md) and charrnn give the same logits, both directions', async (t) => {
   const py = findPython();
   if (!py) {
+    assert.ok(!process.env.CI, 'CI installs python3-torch (.ci/run), but no python3 imports torch');
     t.skip('python3 with torch is not installed (pip install torch safetensors, or apt-get install python3-torch)');
     return;
   }

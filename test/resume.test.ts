@@ -134,3 +134,24 @@ test('CLI: the engine is a run setting kept in run.json: a resumed run keeps it 
   assert.match(b.stdout, /wasm backend/);
   assert.deepEqual((info() as { engine: unknown }).engine, { backend: 'wasm', threads: 1 }, 'the new engine is recorded');
 });
+
+test('library: a run resumed at an iteration that both evaluates and samples draws the same later samples as the unbroken run', async () => {
+  const corpus = buildCorpus([{ name: 't', bytes: new TextEncoder().encode('the cat sat on the mat, the dog on the log. '.repeat(30)) }]);
+  const base = { hidden: 8, layers: 1, embed: 4, batch: 4, seqLen: 8, evalEvery: 5, sampleEvery: 5, sampleLength: 30 };
+  const samplesOf = async (t: Trainer, onEval?: () => void): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const ev of t.run()) {
+      if (ev.type === 'sample') out.push(`${ev.iter}:${ev.text}`);
+      if (ev.type === 'eval') onEval?.();
+    }
+    return out;
+  };
+  const whole = await samplesOf(new Trainer({ config: newRunConfig({ ...base, maxIters: 15 }), corpus, backend: new JsBackend() }));
+  const first = new Trainer({ config: newRunConfig({ ...base, maxIters: 10 }), corpus, backend: new JsBackend() });
+  let saved: Uint8Array | null = null;
+  const a = await samplesOf(first, () => (saved = first.checkpoint())); // as the CLI saves latest at every evaluation
+  const resume = decodeCheckpoint(saved!);
+  const b = await samplesOf(new Trainer({ config: resumeConfig(resume.config, { maxIters: 15 }), corpus, backend: new JsBackend(), resume }));
+  assert.deepEqual([...a, ...b], whole);
+  assert.equal(whole.length, 3);
+});

@@ -1,0 +1,239 @@
+/**
+ * `charrnn train --engine torch`: the same run on PyTorch (python/charrnn_torch.py), on CPU or
+ * CUDA, in one process or N (PyTorch's own launcher, `python -m torch.distributed.run`).
+ *
+ *   plan   (before anything is written) the knobs are supported, the data fits B×T streams and
+ *          N ranks, and the interpreter imports torch and numpy: else a one-line error
+ *   write  OUT/ids.bin + OUT/torch.json (src/torch-run.ts) and OUT/latest.safetensors: our own
+ *          init at iteration 0, or the resumed state, so both engines start from the same bytes
+ *   launch the trainer (unless --prepare-only), render its JSON events with our renderer
+ *
+ * The Python side writes latest/best.safetensors (rank 0, atomically), metrics.jsonl and
+ * samples.jsonl itself, so a run launched by hand with torchrun on many machines writes the
+ * same directory. Ctrl-C is passed on (torchrun passes it to every rank): they save and stop.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { JsBackend } from '../src/backend/js.js';
+import type { CheckpointData } from '../src/checkpoint.js';
+import type { TrainConfig } from '../src/config.js';
+import type { Corpus } from '../src/data.js';
+import { idBytes, torchRunSpec, torchUnsupported } from '../src/torch-run.js';
+import { Trainer, type TrainEvent } from '../src/train.js';
+import { writeFileAtomic } from './atomic.js';
+import { CliError, parseNumber, type Proc } from './io.js';
+import type { ProgressRenderer } from './render.js';
+import { refreshReport, reportDone } from './train-output.js';
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+
+/** Run settings of `train` that choose where it runs (not TrainConfig: they never change the maths). */
+export interface EngineSettings {
+  engine: 'ours' | 'torch';
+  device: Device;
+  /** Processes on this machine; undefined = the visible GPUs, or 1. */
+  nprocPerNode?: number;
+  /** The interpreter; undefined = python3, then /usr/bin/python3. */
+  python?: string;
+  /** Write the run directory and the launch command, do not train. */
+  prepareOnly: boolean;
+}
+
+/** Check --engine, --device, --nproc-per-node, --python, --prepare-only (one-line errors, exit 2). */
+export function parseEngineSettings(opts: Record<string, unknown>): EngineSettings {
+  const engine = String(opts.engine ?? 'ours');
+  if (engine !== 'ours' && engine !== 'torch') throw new CliError(`--engine must be ours or torch (got ${JSON.stringify(engine)})`, 2);
+  const device = String(opts.device ?? 'auto');
+  if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') throw new CliError(`--device must be one of cpu, cuda, auto (got ${JSON.stringify(device)})`, 2);
+  let nprocPerNode: number | undefined;
+  if (opts.nprocPerNode !== undefined) {
+    nprocPerNode = parseNumber('--nproc-per-node', String(opts.nprocPerNode));
+    if (!Number.isInteger(nprocPerNode) || nprocPerNode < 1 || nprocPerNode > 1024) throw new CliError(`--nproc-per-node must be a whole number from 1 to 1024 (got ${String(opts.nprocPerNode)})`, 2);
+  }
+  const python = opts.python === undefined ? undefined : String(opts.python);
+  const prepareOnly = Boolean(opts.prepareOnly);
+  if (engine === 'ours' && (opts.device !== undefined || nprocPerNode !== undefined || python !== undefined || prepareOnly)) {
+    throw new CliError('--device, --nproc-per-node, --python and --prepare-only are for --engine torch', 2);
+  }
+  return { engine, device: device as Device, nprocPerNode, python, prepareOnly };
+}
+
+/** A file of python/ (beside dist/ when compiled, beside cli/ when run from source). */
+export function pythonFile(name: 'charrnn_torch.py' | 'torchrun.py'): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, '..', '..', 'python', name), join(here, '..', 'python', name)]) {
+    if (existsSync(p)) return p;
+  }
+  throw new CliError(`python/${name} is missing from this charrnn installation; reinstall charrnn`);
+}
+
+const INSTALL = 'install PyTorch with "apt-get install python3-torch python3-numpy" or "pip install torch numpy", or pass --python PATH';
+const PROBE = 'import json, numpy, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0}))';
+
+/** An interpreter that imports torch and numpy, and what it sees; a one-line error otherwise. */
+export function findTorch(python?: string): { python: string; torch: string; cuda: number } {
+  const tried: string[] = [];
+  for (const py of python ? [python] : ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', PROBE], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status === 0) {
+      try {
+        const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; cuda: number };
+        return { python: py, ...info };
+      } catch {
+        // fall through: an interpreter that prints something else
+      }
+    }
+    const err = r.error as NodeJS.ErrnoException | undefined;
+    const why = err ? (err.code === 'ENOENT' ? 'not found' : err.message) : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
+    tried.push(`${py}: ${why}`);
+  }
+  throw new CliError(`the torch engine needs Python with torch and numpy (${tried.join('; ')}); ${INSTALL}`);
+}
+
+export interface TorchPlan {
+  settings: EngineSettings;
+  trainer: Trainer;
+  corpus: Corpus;
+  config: TrainConfig;
+  /** Absent with --prepare-only (nothing is launched, nothing probed). */
+  python: string | null;
+  nproc: number;
+  device: Device;
+}
+
+/** Everything that can be wrong with a torch run, checked before the run directory is touched. */
+export function planTorch(settings: EngineSettings, config: TrainConfig, corpus: Corpus, resume?: CheckpointData): TorchPlan {
+  const unsupported = torchUnsupported(config);
+  if (unsupported) throw new CliError(unsupported, 2);
+  // our trainer checks the split (B×T streams, a validation part) and makes the initial state
+  const trainer = new Trainer({ config, corpus, backend: new JsBackend(), resume });
+  let python: string | null = null;
+  let nproc = settings.nprocPerNode ?? 1;
+  if (!settings.prepareOnly) {
+    const found = findTorch(settings.python);
+    python = found.python;
+    if (settings.device === 'cuda' && found.cuda === 0) throw new CliError(`--device cuda: PyTorch ${found.torch} (${python}) sees no CUDA device; use --device cpu`);
+    nproc = settings.nprocPerNode ?? (settings.device !== 'cpu' && found.cuda > 0 ? found.cuda : 1);
+  }
+  if (config.batch < nproc) {
+    throw new CliError(`--batch ${config.batch} is fewer streams than the ${nproc} processes (each rank trains its own streams); use --batch ≥ ${nproc} or a smaller --nproc-per-node`, 2);
+  }
+  return { settings, trainer, corpus, config, python, nproc, device: settings.device };
+}
+
+/** The command that trains a prepared directory (what --prepare-only prints, what we spawn). */
+export function launchCommand(python: string, nproc: number, device: Device, dir: string): string[] {
+  const tail = [pythonFile('charrnn_torch.py'), `--device=${device}`, dir];
+  if (nproc === 1) return [python, ...tail];
+  // torchrun (python/torchrun.py: torch.distributed.run with a fix for old torch on new Python)
+  return [python, pythonFile('torchrun.py'), '--standalone', `--nproc_per_node=${nproc}`, '--monitor_interval=1', ...tail];
+}
+
+/** Write OUT/ids.bin, OUT/torch.json and OUT/latest.safetensors (atomically). */
+export async function prepareTorchDir(plan: TorchPlan, out: string): Promise<void> {
+  await writeFileAtomic(join(out, 'ids.bin'), idBytes(plan.corpus));
+  await writeFileAtomic(join(out, 'torch.json'), JSON.stringify(torchRunSpec(plan.config, plan.corpus)) + '\n');
+  await writeFileAtomic(join(out, 'latest.safetensors'), plan.trainer.checkpoint());
+}
+
+export type TorchEvent = TrainEvent | { type: 'error'; rank: number; message: string };
+
+/**
+ * Run the trainer and yield its events. Throws a one-line CliError when it fails: the first
+ * 'error' event (the rank that raised), or its exit status and last line of stderr.
+ */
+export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEnv; interrupt?: (stop: () => void) => void } = {}): AsyncGenerator<TrainEvent, void, undefined> {
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env, PYTHONUNBUFFERED: '1' } });
+  const stderrTail: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (process.env.CHARRNN_DEBUG) process.stderr.write(line + '\n');
+    if (line.trim()) stderrTail.push(line);
+    if (stderrTail.length > 40) stderrTail.shift();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((res) => {
+    child.on('error', (error) => res({ code: null, signal: null, error }));
+    child.on('close', (code, signal) => res({ code, signal }));
+  });
+  opts.interrupt?.(() => child.kill('SIGINT'));
+  let error: { rank: number; message: string } | null = null;
+  let done = false;
+  try {
+    for await (const line of createInterface({ input: child.stdout })) {
+      let ev: TorchEvent;
+      try {
+        ev = JSON.parse(line) as TorchEvent;
+      } catch {
+        continue; // a library printing on stdout; not an event
+      }
+      if (typeof ev !== 'object' || ev === null || typeof ev.type !== 'string') continue;
+      if (ev.type === 'error') {
+        error ??= ev; // the first one: later ranks only saw a peer go away
+        continue;
+      }
+      if (ev.type === 'done') done = true;
+      yield ev;
+    }
+  } finally {
+    if (!done && child.exitCode === null) child.kill('SIGTERM'); // the consumer stopped early
+  }
+  const st = await exited;
+  if (error) throw new CliError(`torch engine${error.rank > 0 ? ` (rank ${error.rank})` : ''}: ${error.message}; the last good checkpoint is kept`);
+  if (st.error) throw new CliError(`cannot start ${cmd[0]}: ${st.error.message}`);
+  if (!done || st.code !== 0) {
+    if (done && st.code === 1) return; // a numerical stop ('nan' then 'done'), reported by the caller
+    const last = stderrTail.filter((l) => /error|exception|killed|signal/i.test(l)).pop() ?? stderrTail[stderrTail.length - 1] ?? '';
+    if (done && st.signal === null && /SignalException/.test(stderrTail.join('\n'))) return; // torchrun re-raises the Ctrl-C it passed on
+    throw new CliError(`the torch trainer stopped (${st.signal ? `signal ${st.signal}` : `exit ${st.code}`})${last ? `: ${last.trim().slice(0, 300)}` : ''}; the last good checkpoint is kept`);
+  }
+}
+
+/** A command as one shell line (arguments quoted where the shell would split or expand them). */
+export function describeLaunch(cmd: string[]): string {
+  return cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * Prepare OUT and (unless --prepare-only) train there on PyTorch, rendering its events as our
+ * engine's. Returns the exit code: 0, 1 after a numerical stop, 130 after Ctrl-C.
+ */
+export async function runTorch(proc: Proc, plan: TorchPlan, ctx: { out: string; json: boolean; report: boolean; renderer: ProgressRenderer | null }): Promise<number> {
+  const { out, renderer } = ctx;
+  const say = (s: string): void => renderer?.message(s);
+  await prepareTorchDir(plan, out);
+  const dir = resolve(out);
+  if (plan.settings.prepareOnly) {
+    const cmd = describeLaunch(launchCommand(plan.python ?? 'python3', plan.nproc, plan.device, dir));
+    say(`prepared ${out} (ids.bin, torch.json, latest.safetensors); train it with:\n  ${cmd}\non many machines (the directory on shared storage), on each one:\n  torchrun --nnodes=NODES --nproc_per_node=GPUS --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 --rdzv_id=RUN ${describeLaunch([pythonFile('charrnn_torch.py'), '--device=cuda', dir])}`);
+    if (ctx.json) proc.stdout.write(JSON.stringify({ prepared: dir, command: launchCommand(plan.python ?? 'python3', plan.nproc, plan.device, dir) }) + '\n');
+    return 0;
+  }
+  let stop: (() => void) | null = null;
+  let interrupts = 0;
+  const onSigint = (): void => {
+    if (++interrupts === 1) stop?.(); // a second Ctrl-C while saving: saving is atomic and quick
+  };
+  proc.on?.('SIGINT', onSigint);
+  let code = 0;
+  try {
+    const cmd = launchCommand(plan.python!, plan.nproc, plan.device, dir);
+    for await (const ev of torchEvents(cmd, { interrupt: (s) => { stop = s; } })) {
+      if (ev.type === 'nan') proc.stderr.write(`charrnn: stopped: ${ev.message}\n`);
+      else renderer?.event(ev);
+      if (ev.type === 'eval' && ctx.report) await refreshReport(out, say, 15);
+      if (ev.type === 'done') {
+        if (ev.reason === 'aborted') {
+          say(`interrupted: saved ${join(out, 'latest.safetensors')} (continue with: npx charrnn train --resume ${out})`);
+          code = 130;
+        } else if (ev.reason === 'nan') code = 1;
+        if (ctx.report) await refreshReport(out, say);
+        reportDone(proc, say, { out, json: ctx.json, ok: code === 0 }, ev);
+      }
+    }
+  } finally {
+    proc.off?.('SIGINT', onSigint);
+  }
+  return code;
+}

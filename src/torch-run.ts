@@ -1,0 +1,65 @@
+/**
+ * The prepared run directory of the PyTorch engine (python/charrnn_torch.py), as pure data:
+ *
+ *   torch.json   TorchRunSpec below: the run's config, model, vocabulary, and where the ids are
+ *   ids.bin      every token id of the corpus, flat, little-endian, uint8/16/32 as the vocabulary
+ *                needs (the Python side memory-maps it: a rank reads only its own windows)
+ *
+ * The split is our contiguous train/val/test split (splitCorpus) given as offsets into ids.bin,
+ * so both engines read the same characters. The config and model are also given as the exact
+ * JSON strings our checkpoints carry, so a checkpoint written by the Python side has the same
+ * metadata as one written by ours.
+ */
+import { flagName, type TrainConfig } from './config.js';
+import { modelConfigOf } from './checkpoint.js';
+import { splitCorpus, type Corpus } from './data.js';
+import type { ModelConfig } from './model/model.js';
+
+export const TORCH_RUN_FORMAT = 'charrnn-torch-run';
+
+export interface TorchRunSpec {
+  format: typeof TORCH_RUN_FORMAT;
+  version: 1;
+  config: TrainConfig;
+  /** JSON.stringify(config), written verbatim as the checkpoint's "config" metadata. */
+  configJson: string;
+  model: ModelConfig;
+  modelJson: string;
+  /** Code points, id order. */
+  vocab: number[];
+  ids: { file: string; dtype: 'uint8' | 'uint16' | 'uint32'; length: number };
+  /** [begin, end) offsets into ids.bin. */
+  split: { train: [number, number]; val: [number, number]; test: [number, number] };
+}
+
+/** Knobs the torch engine does not implement, with what to do instead; null when it runs this config. */
+export function torchUnsupported(config: TrainConfig): string | null {
+  if (config.onNan !== 'stop') return `${flagName('onNan')} ${config.onNan} is not supported by the torch engine; use ${flagName('onNan')} stop (a non-finite loss stops the run, the last checkpoint stays good)`;
+  return null;
+}
+
+export function torchRunSpec(config: TrainConfig, corpus: Corpus): TorchRunSpec {
+  const { ids, vocab } = corpus;
+  const split = splitCorpus(ids, config.valFrac, config.testFrac);
+  const nTrain = split.train.length;
+  const nVal = split.val.length;
+  const model = modelConfigOf(config, vocab.size);
+  const dtype = ids instanceof Uint8Array ? 'uint8' : ids instanceof Uint16Array ? 'uint16' : 'uint32';
+  return {
+    format: TORCH_RUN_FORMAT,
+    version: 1,
+    config,
+    configJson: JSON.stringify(config),
+    model,
+    modelJson: JSON.stringify(model),
+    vocab: [...vocab.symbols],
+    ids: { file: 'ids.bin', dtype, length: ids.length },
+    split: { train: [0, nTrain], val: [nTrain, nTrain + nVal], test: [nTrain + nVal, ids.length] },
+  };
+}
+
+/** The ids as ids.bin bytes (little-endian, as every platform we run on; see src/safetensors.ts). */
+export function idBytes(corpus: Corpus): Uint8Array {
+  const ids = corpus.ids;
+  return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength);
+}

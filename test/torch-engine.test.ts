@@ -1,0 +1,281 @@
+/**
+ * The PyTorch engine (python/charrnn_torch.py, cli/torch-engine.ts) against ours: same weights and
+ * window → same loss and gradients; the same run → the same losses, in one process and in two
+ * (gloo, torchrun); a run continued across engines; a kill, a raising rank and bad input.
+ *
+ * Needs Python with torch and numpy (Debian's python3-torch, python3-numpy). CI installs them,
+ * and there a missing torch fails these tests instead of skipping them. Models are tiny.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeCheckpoint } from '../src/checkpoint.js';
+import { resolveConfig, type TrainConfig } from '../src/config.js';
+import { buildCorpus, type Corpus } from '../src/data.js';
+import { decodeSafetensors } from '../src/safetensors.js';
+import type { TrainEvent } from '../src/train.js';
+import { Trainer } from '../src/train.js';
+import { JsBackend } from '../src/backend/js.js';
+import { findTorch, launchCommand, planTorch, prepareTorchDir, pythonFile, torchEvents, type TorchPlan } from '../cli/torch-engine.js';
+import { runCli } from './run-cli.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'charrnn.js');
+
+function torchPython(): string | null {
+  try {
+    return findTorch().python;
+  } catch (e) {
+    if (process.env.CI) throw e; // CI installs python3-torch: its absence is a failure, not a skip
+    return null;
+  }
+}
+const PY = torchPython();
+const skip = PY ? false : 'Python with torch and numpy not found (apt-get install python3-torch python3-numpy)';
+
+/** Deterministic text with some structure (words, a non-ASCII letter), any length. */
+function text(n: number, seed = 1): string {
+  const words = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'dog', 'ran', 'far', 'é', 'and', 'fox'];
+  let s = '';
+  let x = seed;
+  while (s.length < n) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    s += words[(x >>> 8) % words.length] + ((x >>> 4) % 7 === 0 ? '.\n' : ' ');
+  }
+  return s.slice(0, n);
+}
+
+const corpusOf = (t: string): Corpus => buildCorpus([{ name: 'test', bytes: new TextEncoder().encode(t) }]);
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'charrnn-torch-'));
+
+/** A fresh directory with DIR/corpus.txt of n characters; the run goes to DIR/run. */
+function runDir(n: number, seed: number): { dir: string; data: string; out: string } {
+  const dir = tmp();
+  const data = join(dir, 'corpus.txt');
+  writeFileSync(data, text(n, seed));
+  return { dir, data, out: join(dir, 'run') };
+}
+
+function plan(config: Partial<TrainConfig>, corpus: Corpus, nproc = 1): TorchPlan {
+  return planTorch({ engine: 'torch', device: 'cpu', prepareOnly: true, nprocPerNode: nproc }, resolveConfig(config), corpus);
+}
+
+/** ‖a − b‖ / ‖b‖. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    n += b[i] ** 2;
+  }
+  return Math.sqrt(d / Math.max(n, 1e-30));
+}
+
+async function collect(cmd: string[], env?: NodeJS.ProcessEnv): Promise<TrainEvent[]> {
+  const out: TrainEvent[] = [];
+  for await (const ev of torchEvents(cmd, { env })) out.push(ev);
+  return out;
+}
+
+const stepLosses = (evs: TrainEvent[]): number[] => evs.flatMap((e) => (e.type === 'step' ? [e.loss] : []));
+const maxAbsDiff = (a: number[], b: number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+const metricsOf = (dir: string): Array<{ iter: number; val_loss: number; train_loss: number; lr: number }> =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+test('first window: loss and every gradient equal ours within 1e-5 (lstm, gru, rnn; one-hot and embedding; zero and carried state)', { skip }, async () => {
+  const corpus = corpusOf(text(700));
+  const ours: Array<{ dir: string; what: string; loss: number; grads: Map<string, Float32Array> }> = [];
+  for (const model of ['lstm', 'gru', 'rnn'] as const) {
+    for (const embed of [0, 6]) {
+      const p = plan({ model, embed, layers: 2, hidden: 8, batch: 4, seqLen: 7, seed: 3 }, corpus);
+      const tr = p.trainer;
+      // at iteration 0 (zero state, window 0), then after one of our steps (carried state, window 1)
+      for (let k = 0; k < 2; k++) {
+        const dir = tmp();
+        await prepareTorchDir(p, dir); // latest.safetensors = the trainer's state now
+        const s = tr.state;
+        if (s.window === 0) tr.ws.resetState();
+        tr.batcher.fill(s.window, tr.ws.inputs, tr.ws.targets);
+        tr.model.zeroGrad();
+        const r = tr.model.forward(tr.ws, { train: true });
+        tr.model.backward(tr.ws);
+        const grads = new Map(tr.model.specs.map((sp) => [sp.name, tr.model.exportParam(sp, tr.model.grads) as Float32Array]));
+        ours.push({ dir, what: `${model} embed ${embed} window ${k}`, loss: r.loss / r.count, grads });
+        tr.optimizer.step(s.lr);
+        tr.ws.carryState();
+        s.iter++;
+        s.window++;
+      }
+    }
+  }
+  const r = spawnSync(PY!, [pythonFile('charrnn_torch.py'), 'grads', ...ours.flatMap((o) => [o.dir, join(o.dir, 'grads.safetensors')])], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  for (const o of ours) {
+    const { tensors } = decodeSafetensors(readFileSync(join(o.dir, 'grads.safetensors')));
+    const loss = (tensors.get('loss')!.data as Float32Array)[0];
+    assert.ok(Math.abs(loss - o.loss) / o.loss < 1e-5, `${o.what}: loss ${loss} vs ours ${o.loss}`);
+    for (const [name, g] of o.grads) {
+      const t = tensors.get(name)!.data as Float32Array;
+      assert.equal(t.length, g.length, name);
+      const e = relErr(t, g);
+      assert.ok(e < 1e-5, `${o.what}: ${name} differs by ${e.toExponential(2)} (relative)`);
+    }
+  }
+});
+
+test('20 Adam steps with clipping: the losses of 1 and of 2 torch processes agree with ours within 2e-5 nats', { skip }, async (t) => {
+  // B = 7 streams: two ranks get 3 and 4 (the loss is summed, then divided by the global B·T)
+  const config: Partial<TrainConfig> = { model: 'lstm', layers: 2, hidden: 16, embed: 8, batch: 7, seqLen: 12, clip: 0.2, maxIters: 20, evalEvery: 10, sampleEvery: 0, seed: 5 };
+  const corpus = corpusOf(text(3000));
+  const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
+  const ourEvents: TrainEvent[] = [];
+  for await (const ev of trainer.run()) ourEvents.push(ev);
+  const ours = stepLosses(ourEvents);
+  assert.equal(ours.length, 20);
+  const clipped = ourEvents.filter((e) => e.type === 'step' && e.gradNorm > 0.2).length;
+  assert.ok(clipped > 10, `clipping was active in only ${clipped} steps`);
+  for (const nproc of [1, 2]) {
+    const dir = tmp();
+    const p = plan(config, corpus, nproc);
+    await prepareTorchDir(p, dir);
+    const evs = await collect(launchCommand(PY!, nproc, 'cpu', dir));
+    const theirs = stepLosses(evs);
+    assert.equal(theirs.length, 20, `${nproc} process(es)`);
+    const gap = maxAbsDiff(theirs, ours);
+    t.diagnostic(`${nproc} process(es): largest step-loss gap to ours ${gap.toExponential(2)} nats`);
+    assert.ok(gap < 2e-5, `${nproc} process(es): step losses differ by up to ${gap}`);
+    const val = (evs: TrainEvent[]): number[] => evs.flatMap((e) => (e.type === 'eval' ? [e.metrics.val_loss] : []));
+    assert.ok(maxAbsDiff(val(evs), val(ourEvents)) < 2e-5, `${nproc}: validation losses ${val(evs)} vs ${val(ourEvents)}`);
+    const done = evs[evs.length - 1];
+    assert.equal(done.type === 'done' && done.reason, 'max-iters');
+  }
+});
+
+test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
+  const corpus = corpusOf(text(900, 6));
+  const base: Partial<TrainConfig> = { layers: 2, hidden: 8, batch: 4, seqLen: 8, maxIters: 8, evalEvery: 8, sampleEvery: 0, seed: 8 };
+  const configs: Array<Partial<TrainConfig>> = [
+    { ...base, model: 'gru', embed: 0, optimizer: 'rmsprop', lr: 0.01, weightDecay: 0.01 },
+    { ...base, model: 'rnn', embed: 0, optimizer: 'adagrad', lr: 0.1, clipMode: 'value', clip: 0.05 },
+    { ...base, model: 'lstm', embed: 6, optimizer: 'sgd', lr: 0.5, momentum: 0.9, weightDecay: 0.001, clip: 0.5 },
+  ];
+  for (const config of configs) {
+    const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
+    const ourEvents: TrainEvent[] = [];
+    for await (const ev of trainer.run()) ourEvents.push(ev);
+    const dir = tmp();
+    await prepareTorchDir(plan(config, corpus), dir);
+    const theirs = stepLosses(await collect(launchCommand(PY!, 1, 'cpu', dir)));
+    const gap = maxAbsDiff(theirs, stepLosses(ourEvents));
+    t.diagnostic(`${config.optimizer}: largest step-loss gap ${gap.toExponential(2)} nats`);
+    assert.equal(theirs.length, 8);
+    assert.ok(gap < 2e-5, `${config.optimizer}: step losses differ by up to ${gap}`);
+    // the weights after 8 steps, too
+    const a = decodeCheckpoint(readFileSync(join(dir, 'latest.safetensors')));
+    const b = decodeCheckpoint(trainer.checkpoint());
+    for (const [name, w] of b.params) assert.ok(relErr(a.params.get(name)!, w) < 1e-4, `${config.optimizer}: weights ${name}`);
+  }
+});
+
+test('resume across engines: ours 30 → torch 30 → ours 30 equals 90 steps of ours (cursor, schedule, moments carry over)', { skip }, async (t) => {
+  const dir = tmp();
+  const data = join(dir, 'corpus.txt');
+  // 1425 training chars / (6 × 10) = 23 windows: epochs (and lr decay) turn over in every engine;
+  // samples (25, 50, 75) fall inside each engine's part: an evaluation's checkpoint is taken before that iteration's sample
+  writeFileSync(data, text(1500, 9));
+  const knobs = ['--model', 'gru', '--layers', '2', '--hidden', '12', '--embed', '5', '--batch', '6', '--seq-len', '10', '--eval-every', '10',
+    '--sample-every', '25', '--sample-length', '20', '--lr-decay-after', '1', '--lr-decay', '0.9', '--seed', '11', '--quiet'];
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const run = async (args: string[]): Promise<void> => {
+    const r = await runCli(['train', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  await run(['--data', data, '--out', a, ...knobs, '--max-iters', '30']);
+  await run(['--resume', a, '--engine', 'torch', '--device', 'cpu', '--max-iters', '60']);
+  await run(['--resume', a, '--max-iters', '90']);
+  await run(['--data', data, '--out', b, ...knobs, '--max-iters', '90']);
+  const ma = metricsOf(a);
+  const mb = metricsOf(b);
+  assert.deepEqual(ma.map((m) => m.iter), [10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  assert.deepEqual(ma.map((m) => m.lr), mb.map((m) => m.lr));
+  const gap = maxAbsDiff(ma.map((m) => m.val_loss), mb.map((m) => m.val_loss));
+  t.diagnostic(`largest validation-loss gap to 90 steps of ours: ${gap.toExponential(2)} nats`);
+  assert.ok(gap < 1e-4, `validation losses differ by up to ${gap}`);
+  const ca = decodeCheckpoint(readFileSync(join(a, 'latest.safetensors')));
+  const cb = decodeCheckpoint(readFileSync(join(b, 'latest.safetensors')));
+  const { seconds: _s1, trainSeconds: _t1, trainChars: _c1, bestValLoss: _b1, lastTrainLoss: _l1, lastValLoss: _v1, lr: lrA, ...sa } = ca.train!.state;
+  const { seconds: _s2, trainSeconds: _t2, trainChars: _c2, bestValLoss: _b2, lastTrainLoss: _l2, lastValLoss: _v2, lr: lrB, ...sb } = cb.train!.state;
+  assert.deepEqual(sa, sb); // iter, epoch, window, optimizer steps, both generators
+  assert.ok(Math.abs(lrA - lrB) < 1e-12 * lrB);
+  for (const [name, w] of cb.params) assert.ok(relErr(ca.params.get(name)!, w) < 1e-3, `weights ${name}`);
+  assert.equal(readFileSync(join(a, 'samples.jsonl'), 'utf8').trim().split('\n').length, 3);
+});
+
+test('a torch run killed with SIGKILL leaves a checkpoint that sample loads; --prepare-only then the printed command trains', { skip }, async () => {
+  const { dir, data, out } = runDir(4000, 4);
+  const child = spawn(process.execPath, [BIN, 'train', '--engine', 'torch', '--device', 'cpu', '--data', data, '--out', out, '--hidden', '16', '--embed', '8',
+    '--batch', '8', '--seq-len', '16', '--eval-every', '3', '--sample-every', '0', '--max-time', '600', '--quiet'], { detached: true, stdio: 'ignore' });
+  // wait until an evaluation has been saved, then kill every process of the run at once
+  for (let i = 0; i < 1200 && !(existsSync(join(out, 'metrics.jsonl')) && readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length > 2); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.kill(-child.pid!, 'SIGKILL');
+  await new Promise((r) => child.on('close', r));
+  const ck = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors')));
+  assert.ok(ck.train!.state.iter >= 3);
+  const s = await runCli(['sample', join(out, 'latest.safetensors'), '--length', '30', '--seed', '2']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.ok(s.stdout.length >= 30);
+
+  // --prepare-only writes the directory and prints the command; running it trains and resumes there
+  const prep = join(dir, 'prep');
+  const r = await runCli(['train', '--engine', 'torch', '--prepare-only', '--json', '--data', data, '--out', prep, '--hidden', '8', '--embed', '4', '--batch', '4', '--seq-len', '8', '--max-iters', '5', '--eval-every', '5', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const { command } = JSON.parse(r.stdout) as { command: string[] };
+  assert.ok(!existsSync(join(prep, 'metrics.jsonl')));
+  const t = spawnSync(PY!, command.slice(1), { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  assert.ok(t.stdout.includes('"type":"done"'));
+  assert.equal(decodeCheckpoint(readFileSync(join(prep, 'latest.safetensors'))).train!.state.iter, 5);
+});
+
+test('a rank that raises stops the 2-process run with a one-line error; the last checkpoint stays good', { skip }, async () => {
+  const { dir, data, out } = runDir(3000, 2);
+  process.env.CHARRNN_TORCH_FAIL_AT = '1:5'; // rank 1 raises at iteration 5
+  try {
+    const r = await runCli(['train', '--engine', 'torch', '--device', 'cpu', '--nproc-per-node', '2', '--data', data, '--out', out, '--hidden', '8', '--embed', '4', '--batch', '4', '--seq-len', '8', '--eval-every', '2', '--max-iters', '50', '--quiet']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^charrnn: torch engine \(rank 1\): RuntimeError: injected failure on rank 1 at iteration 5 .*\n$/);
+  } finally {
+    delete process.env.CHARRNN_TORCH_FAIL_AT;
+  }
+  assert.equal(decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).train!.state.iter, 4);
+});
+
+test('bad input: missing torch, an unsupported knob, too few streams for the ranks, too short a corpus: one line, nothing written over a good run', { skip }, async () => {
+  const { dir, data, out } = runDir(2000, 3);
+  const base = ['--data', data, '--out', out, '--hidden', '8', '--embed', '4', '--batch', '4', '--seq-len', '8', '--quiet'];
+  const good = await runCli(['train', ...base, '--max-iters', '4', '--eval-every', '2']);
+  assert.equal(good.code, 0, good.stderr);
+  const before = ['latest.safetensors', 'best.safetensors', 'metrics.jsonl', 'run.json'].map((f) => readFileSync(join(out, f)));
+  const cases: Array<[string[], number, RegExp]> = [
+    [['--python', join(dir, 'no-such-python')], 1, /needs Python with torch and numpy .*apt-get install python3-torch/],
+    [['--on-nan', 'rollback'], 2, /--on-nan rollback is not supported by the torch engine/],
+    [['--nproc-per-node', '5'], 2, /--batch 4 is fewer streams than the 5 processes/],
+    [['--batch', '300'], 1, /the training split has \d+ characters but --batch 300 × --seq-len 8 needs/],
+  ];
+  for (const [extra, code, msg] of cases) {
+    const r = await runCli(['train', '--engine', 'torch', '--device', 'cpu', '--force', ...base, ...extra]);
+    assert.equal(r.code, code, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(r.stderr.startsWith('charrnn: '), r.stderr);
+  }
+  const after = ['latest.safetensors', 'best.safetensors', 'metrics.jsonl', 'run.json'].map((f) => readFileSync(join(out, f)));
+  after.forEach((a, i) => assert.ok(a.equals(before[i]), `file ${i} changed`));
+  assert.ok(!existsSync(join(out, 'torch.json')));
+});
