@@ -1,22 +1,8 @@
-/** Picking the compute backend for the CLI: 'auto' is the WebAssembly backend when it loads, else the reference. */
-import type { Backend } from '../src/backend/types.js';
-import { createBackend } from '../src/backend/select.js';
-import { CliError, parseNumber } from './io.js';
+/** The --backend and --threads flags: parsed here, checked by the library (createBackend's own rules). */
+import { checkBackendOptions, type BackendOptions } from '../src/backend/create.js';
+import { parseNumber } from './io.js';
 
-/** threads: 0 = all cores. */
-export async function makeBackend(kind: 'auto' | 'wasm' | 'js', threads: number): Promise<Backend> {
-  return createBackend(kind, threads > 0 ? threads : undefined);
-}
-
-export type EngineChoice = { backend: 'auto' | 'wasm' | 'js'; threads: number };
-
-/** Check the --backend and --threads flags of sample, eval and classify (one-line errors, exit 2). */
-export function parseEngineFlags(opts: { backend?: unknown; threads?: unknown }): EngineChoice {
-  const backend = String(opts.backend ?? 'auto');
-  if (backend !== 'auto' && backend !== 'wasm' && backend !== 'js') {
-    throw new CliError(`--backend must be one of auto, wasm, js (got ${JSON.stringify(backend)})`, 2);
-  }
-  const threads = parseNumber('--threads', String(opts.threads ?? '0'));
-  if (!Number.isInteger(threads) || threads < 0) throw new CliError(`--threads must be a whole number ≥ 0 (got ${String(opts.threads)})`, 2);
-  return { backend, threads };
+/** Check the --backend and --threads flags of sample, eval and classify (one-line errors, exit 2); threads 0 = every core. */
+export function parseEngineFlags(opts: { backend?: unknown; threads?: unknown }): Required<BackendOptions> {
+  return checkBackendOptions({ kind: String(opts.backend ?? 'auto'), threads: parseNumber('--threads', String(opts.threads ?? '0')) });
 }

@@ -1,6 +1,7 @@
 /** `charrnn sample CKPT`: stream generated text to stdout (or, with --temperatures, one sample per temperature). */
 import { Sampler } from '../src/sample.js';
-import { makeBackend, parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 import { temperatureSweepCommand } from './sweep.js';
@@ -22,10 +23,10 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
   if (!(topP > 0 && topP <= 1)) throw new CliError(`--top-p must be in (0, 1] (got ${topP})`, 2);
   const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : intFlag('--seed', String(opts.seed), 0);
   if (seed > 2 ** 32 - 1) throw new CliError(`--seed must be below 2^32 (got ${seed})`, 2);
-  const { backend: backendName, threads } = parseEngineFlags(opts);
-  if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, threads, backend: backendName });
+  const engine = parseEngineFlags(opts);
+  if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, engine });
 
-  const backend = await makeBackend(backendName, threads);
+  const backend = await createBackend(engine);
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     const sampler = new Sampler(model, data.vocab);

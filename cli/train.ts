@@ -15,7 +15,7 @@ import { resolveConfig, flagName, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
-import { makeBackend } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
 import { loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
@@ -123,7 +123,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
 
   // ---- train ----
-  const backend = await makeBackend(config.backend, config.threads);
+  const backend = await createBackend({ kind: config.backend, threads: config.threads });
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
