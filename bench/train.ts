@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { Batcher, buildCorpus, splitCorpus } from '../src/data.js';
 import { CharRNN, Workspace } from '../src/model/model.js';
-import { Optimizer } from '../src/optim.js';
+import { clipGradients, Optimizer } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
@@ -27,7 +27,7 @@ import { createBackend } from '../src/backend/wasm-node.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
 
-/** pytorch: train chars/s measured earlier (../shared/notes/performance.md), used when torch is not importable. */
+/** pytorch: train chars/s of PyTorch 1.13 CPU + OpenBLAS measured earlier on the 2-core development machine, shown when torch is not importable. */
 interface BenchConfig { id: string; name: string; config: Partial<TrainConfig>; pytorch: number; sample: boolean }
 
 const CONFIGS: BenchConfig[] = [
@@ -76,6 +76,7 @@ function trainSpeed(backend: Backend, cfg: TrainConfig): number {
     model.zeroGrad();
     model.forward(ws, { train: true });
     model.backward(ws);
+    clipGradients(backend, model.numParams, model.grads, cfg);
     opt.step(cfg.lr);
     ws.carryState();
   };
@@ -184,5 +185,5 @@ for (const bc of chosen) {
 }
 if (JSON_OUT) console.log(JSON.stringify(torch?.ok ? { pytorch: { version: torch.version, blas: torch.blas }, rounds: ROUNDS, results } : { rounds: ROUNDS, results }));
 else if (chosen.some((bc) => !peers.has(bc.id))) {
-  console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured earlier on this machine (../shared/notes/performance.md): 40,000 / 5,050 / 19,600 chars/s.');
+  console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured earlier on the 2-core development machine (not in this run): 40,000 / 5,050 / 19,600 chars/s.');
 }

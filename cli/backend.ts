@@ -1,8 +1,19 @@
 /** The --backend and --threads flags: parsed here, checked by the library (createBackend's own rules). */
-import { checkBackendOptions, type BackendOptions } from '../src/backend/create.js';
+import { checkBackendOptions } from '../src/backend/create.js';
+import type { BackendKind } from '../src/backend/types.js';
 import { parseNumber } from './io.js';
 
-/** Check the --backend and --threads flags of sample, eval and classify (one-line errors, exit 2); threads 0 = every core. */
-export function parseEngineFlags(opts: { backend?: unknown; threads?: unknown }): Required<BackendOptions> {
-  return checkBackendOptions({ kind: String(opts.backend ?? 'auto'), threads: parseNumber('--threads', String(opts.threads ?? '0')) });
+/** The flags as the CLI names them and run.json records them; createBackend takes them as { kind: backend, threads }. */
+export type EngineChoice = { backend: BackendKind; threads: number };
+
+/**
+ * Check the --backend and --threads flags (one-line errors, exit 2). A flag not given takes its
+ * value from `fallback` (train --resume: the run's own engine, from run.json), else auto / all cores.
+ */
+export function parseEngineFlags(opts: { backend?: unknown; threads?: unknown }, fallback?: EngineChoice): EngineChoice {
+  const { kind, threads } = checkBackendOptions({
+    kind: String(opts.backend ?? fallback?.backend ?? 'auto'),
+    threads: parseNumber('--threads', String(opts.threads ?? fallback?.threads ?? '0')),
+  });
+  return { backend: kind, threads };
 }

@@ -21,7 +21,7 @@ export interface ClassifyOpts {
 export async function classifyCommand(proc: Proc, opts: ClassifyOpts): Promise<number> {
   const engine = parseEngineFlags(opts);
   if (opts.model.length < 2) throw new CliError(`classify needs at least two --model checkpoints to choose between (got ${opts.model.length})`, 2);
-  const backend = await createBackend(engine);
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {
     const candidates: Candidate[] = [];
     for (const path of opts.model) {

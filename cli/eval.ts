@@ -9,7 +9,8 @@ import type { Proc } from './io.js';
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
 export async function evalCommand(proc: Proc, ckpt: string, opts: Opts): Promise<number> {
-  const backend = await createBackend(parseEngineFlags(opts));
+  const engine = parseEngineFlags(opts);
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     const { parts } = await readCorpus(opts.data as string[]);

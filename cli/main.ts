@@ -17,8 +17,13 @@ import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
 
-/** --backend and --threads, as the commands that run a model take them. */
-function engineOptions(cmd: Command, threads: string): Command {
+/** --backend and --threads, as the commands that run a model take them (train: no default, a resumed run keeps its own). */
+function engineOptions(cmd: Command, threads?: string): Command {
+  if (threads === undefined) {
+    return cmd
+      .option('--backend <name>', 'auto, wasm or js (default auto; a resumed run keeps its own)')
+      .option('--threads <n>', 'worker threads; 0 = all cores (default 0; a resumed run keeps its own)');
+  }
   return cmd
     .option('--backend <name>', 'auto, wasm or js', 'auto')
     .option('--threads <n>', 'worker threads; 0 = all cores', threads);
@@ -56,11 +61,9 @@ const HELP: { [K in keyof TrainConfig]: string } = {
   seed: 'random seed (same seed, same run)',
   onNan: 'on a non-finite loss or gradient: stop, or rollback (reload the last evaluation\'s state, halve --lr, continue)',
   maxRollbacks: 'with --on-nan rollback: rollbacks allowed before stopping',
-  backend: 'auto, wasm or js',
-  threads: 'worker threads for the wasm backend; 0 = all cores',
 };
 
-const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'backend', 'onNan']);
+const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'onNan']);
 
 /** The TrainConfig values given on the command line (strings parsed, nothing defaulted). */
 function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
@@ -105,6 +108,7 @@ export async function main(proc: Proc): Promise<number> {
     const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
     train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
   }
+  engineOptions(train);
   train.action(async (opts: Record<string, unknown>) => {
     code = await trainCommand(proc, {
       data: opts.data as string[] | undefined,
@@ -116,6 +120,7 @@ export async function main(proc: Proc): Promise<number> {
       report: Boolean(opts.report),
       binary: Boolean(opts.binary),
       config: configFromOptions(opts),
+      engine: { backend: opts.backend, threads: opts.threads },
     });
   });
 

@@ -3,7 +3,7 @@
  *   OUT/latest.safetensors   the run as of the last evaluation (or Ctrl-C)
  *   OUT/best.safetensors     the run at its best validation loss
  *   OUT/metrics.jsonl        one line per evaluation
- *   OUT/run.json             where the data came from, so --resume can find it again
+ *   OUT/run.json             where the data came from and the engine, so --resume finds them again
  *   OUT/samples.jsonl        the samples shown during training, with their iteration
  *   OUT/report.html          with --report: the run report, rewritten at every evaluation
  * Checkpoints are written atomically (temp file, fsync, rename): a crash never leaves half a file.
@@ -11,11 +11,12 @@
 import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { resolveConfig, flagName, type TrainConfig } from '../src/config.js';
+import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
-import { Trainer } from '../src/train.js';
+import { checkResume, Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags, type EngineChoice } from './backend.js';
 import { loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
@@ -35,22 +36,8 @@ export interface TrainArgs {
   /** Train on bytes (each byte 0–255 one symbol), not UTF-8 text. */
   binary?: boolean;
   config: Partial<TrainConfig>;
-}
-
-const LIMITS = ['maxIters', 'epochs', 'maxTime'] as const;
-/** What may change when resuming: limits, reporting and the engine — never the model or the maths. */
-const RESUMABLE = new Set<keyof TrainConfig>([...LIMITS, 'evalEvery', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'backend', 'threads', 'onNan', 'maxRollbacks']);
-
-/**
- * Stopping limits: with none given, a fresh run trains for the defaults (180 s, at most 50
- * epochs); given any, the ones not given are off. A resumed run keeps its limits unless new
- * ones are given.
- */
-function applyLimits(base: Partial<TrainConfig>, given: Partial<TrainConfig>): Partial<TrainConfig> {
-  if (!LIMITS.some((k) => given[k] !== undefined)) return { ...base, ...given };
-  const out = { ...base, ...given };
-  for (const k of LIMITS) out[k] = given[k] ?? 0;
-  return out;
+  /** --backend and --threads as given: where to run it. Not part of the model's config; recorded in run.json, so a resumed run keeps its engine unless told otherwise. */
+  engine: { backend?: unknown; threads?: unknown };
 }
 
 async function loadResume(dir: string): Promise<CheckpointData> {
@@ -76,32 +63,24 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   let config: TrainConfig;
   let dataPaths = args.data;
   let binary = Boolean(args.binary);
+  let engine: EngineChoice;
   let out: string;
   if (args.resume) {
     out = args.out ?? args.resume;
     resume = await loadResume(args.resume);
-    for (const key of Object.keys(args.config) as (keyof TrainConfig)[]) {
-      if (!RESUMABLE.has(key) && args.config[key] !== resume.config[key]) {
-        throw new CliError(`${flagName(key)} cannot change when resuming (the run has ${flagName(key)} ${resume.config[key]})`, 2);
-      }
-    }
-    config = resolveConfig(applyLimits(resume.config, args.config));
+    config = resumeConfig(resume.config, args.config);
     const run = await readRunInfo(args.resume);
     dataPaths ??= run.data ?? undefined;
     binary ||= run.binary;
+    engine = parseEngineFlags(args.engine, run.engine ?? undefined);
   } else {
-    config = resolveConfig(applyLimits({}, args.config));
+    config = newRunConfig(args.config);
+    engine = parseEngineFlags(args.engine);
   }
 
   // ---- data ----
   const { corpus, label } = await loadCorpus(dataPaths, { binary });
-  if (resume) {
-    const a = resume.vocab.symbols;
-    const b = corpus.vocab.symbols;
-    if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
-      throw new CliError(`the data's characters differ from the run's vocabulary (${b.length} vs ${a.length} symbols); resume with the same --data`);
-    }
-  }
+  if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
   out ??= args.out ?? join('runs', label);
 
   // ---- output directory: check it up front, not after an hour of training ----
@@ -114,16 +93,17 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   const best = join(out, 'best.safetensors');
   const metricsPath = join(out, 'metrics.jsonl');
   const samplesPath = join(out, 'samples.jsonl');
+  const runInfo: RunInfo = { data: dataPaths ? dataPaths.map((p) => resolve(p)) : null, binary, engine };
   if (!resume) {
     await rm(metricsPath, { force: true });
     await rm(samplesPath, { force: true });
     await rm(best, { force: true });
     await rm(latest, { force: true }); // --force starts over: a kill before the first save must not resume the old run
-    await writeFileAtomic(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null, binary }, null, 2) + '\n');
   }
+  if (!resume || JSON.stringify(runInfo) !== JSON.stringify(await readRunInfo(out))) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
   // ---- train ----
-  const backend = await createBackend({ kind: config.backend, threads: config.threads });
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -182,11 +162,23 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
 }
 
-export async function readRunInfo(dir: string): Promise<{ data: string[] | null; binary: boolean }> {
+/** OUT/run.json: what the run directory's checkpoints do not hold (where the text came from, the engine). */
+export interface RunInfo {
+  /** The text files (absolute), or null: the built-in corpus. */
+  data: string[] | null;
+  binary: boolean;
+  /** The engine the run last trained on (absent in runs written before it was recorded). */
+  engine?: EngineChoice | null;
+}
+
+export async function readRunInfo(dir: string): Promise<RunInfo> {
   try {
-    const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown; binary?: unknown };
-    return { data: Array.isArray(info.data) ? info.data.map(String) : null, binary: info.binary === true };
+    const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown; binary?: unknown; engine?: { backend?: unknown; threads?: unknown } };
+    const e = info.engine;
+    const engine = e && typeof e === 'object' && ['auto', 'wasm', 'js'].includes(String(e.backend)) && Number.isInteger(e.threads)
+      ? { backend: e.backend as EngineChoice['backend'], threads: e.threads as number } : null;
+    return { data: Array.isArray(info.data) ? info.data.map(String) : null, binary: info.binary === true, engine };
   } catch {
-    return { data: null, binary: false }; // no record: the built-in corpus (or give --data again)
+    return { data: null, binary: false, engine: null }; // no record: the built-in corpus (or give --data again)
   }
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildCorpus, checkBackendOptions, resolveConfig, Trainer, type Metrics, type TrainConfig } from '../src/index-node.js';
+import { buildCorpus, checkBackendOptions, resolveConfig, Trainer, type BackendKind, type Metrics, type TrainConfig } from '../src/index-node.js';
 import type { Backend } from '../src/backend/types.js';
 
 /** True when the module at `url` is the program being run (not imported by a test). */
@@ -39,7 +39,7 @@ export interface TrainArgs {
   maxIters: number;
   hidden: number;
   layers: number;
-  backend: TrainConfig['backend'];
+  backend: BackendKind;
 }
 
 export function trainArgs(args: string[], defaults: { seconds: number; hidden: number; layers: number; maxIters?: number }): TrainArgs {
@@ -53,9 +53,9 @@ export function trainArgs(args: string[], defaults: { seconds: number; hidden: n
   };
 }
 
-/** The settings of TrainArgs in the trainer's terms (--seconds 0 with --max-iters N: by iterations only). */
+/** The settings of TrainArgs in the trainer's terms (--seconds 0 with --max-iters N: by iterations only); the backend is not one of them. */
 export function trainSettings(t: TrainArgs): Partial<TrainConfig> {
-  return { model: 'lstm', layers: t.layers, hidden: t.hidden, maxTime: t.seconds, maxIters: t.maxIters, backend: t.backend };
+  return { model: 'lstm', layers: t.layers, hidden: t.hidden, maxTime: t.seconds, maxIters: t.maxIters };
 }
 
 /** Run an example's main: print its error as one line and exit 1, as the CLI does. */

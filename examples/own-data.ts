@@ -22,7 +22,7 @@ export async function main(args: string[], log: (s: string) => void = console.lo
   const corpus = buildCorpus(paths.map((p) => ({ name: p, bytes: readFileSync(p) })));
   log(`${corpus.ids.length} characters, ${corpus.vocab.size} distinct, from ${paths.length} file(s)`);
   const config = resolveConfig({ ...trainSettings(settings), evalEvery: 100, sampleEvery: 0, batch: 16, seqLen: 50 });
-  const backend = await createBackend({ kind: config.backend });
+  const backend = await createBackend({ kind: settings.backend });
   try {
     const trainer = new Trainer({ config, corpus, backend });
     for await (const ev of trainer.run()) {

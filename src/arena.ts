@@ -9,8 +9,12 @@
  *   const w = plan.floats(n);        // a slot, not memory yet
  *   const mem = plan.allocate(backend);
  *   const view = mem.floats(w);      // Float32Array (or Float64Array) view on the block
+ *   mem.dispose();                   // the block goes back to the backend; views are now dead
+ *
+ * A typed array cannot be revoked, so a view used after dispose() reads and writes whatever
+ * the block is reused for: an owner (model, workspace, sampler) disposes only when done.
  */
-import type { Backend, DType, FloatArray } from './backend/types.js';
+import type { Backend, Block, DType, FloatArray } from './backend/types.js';
 
 export interface Slot {
   readonly kind: 'float' | 'int32';
@@ -50,13 +54,26 @@ export class ArenaPlan {
 
   allocate(backend: Backend): Arena {
     if (!backend.dtypes.includes(this.dtype)) throw new Error(`backend ${backend.name} does not compute in ${this.dtype}`);
-    const block = backend.alloc(Math.max(this.bytes, ALIGN));
-    return new Arena(this.dtype, block.buffer, block.byteOffset);
+    return new Arena(this.dtype, backend, backend.alloc(Math.max(this.bytes, ALIGN)));
   }
 }
 
 export class Arena {
-  constructor(readonly dtype: DType, readonly buffer: ArrayBufferLike, readonly base: number) {}
+  readonly buffer: ArrayBufferLike;
+  readonly base: number;
+  private disposed = false;
+
+  constructor(readonly dtype: DType, private readonly backend: Backend, private readonly block: Block) {
+    this.buffer = block.buffer;
+    this.base = block.byteOffset;
+  }
+
+  /** Give the block back to the backend (see the header). A second call does nothing. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.backend.free?.(this.block);
+  }
 
   floats(slot: Slot): FloatArray {
     const Ctor = this.dtype === 'float64' ? Float64Array : Float32Array;

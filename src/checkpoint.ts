@@ -11,7 +11,7 @@
  * Pure bytes in, bytes out: writing files (atomically) is the caller's business.
  */
 import type { Backend, FloatArray } from './backend/types.js';
-import { resolveConfig, type TrainConfig } from './config.js';
+import { RETIRED_KEYS, resolveConfig, type TrainConfig } from './config.js';
 import { CharRnnError } from './errors.js';
 import { CharRNN, paramSpecs, type ModelConfig, type ParamSpec } from './model/model.js';
 import type { Optimizer } from './optim.js';
@@ -127,7 +127,7 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointData {
   if (!isObject(rawConfig)) throw bad('metadata "config" is not an object');
   let config: TrainConfig;
   try {
-    config = resolveConfig(Object.fromEntries(Object.entries(rawConfig)) as Partial<TrainConfig>);
+    config = resolveConfig(Object.fromEntries(Object.entries(rawConfig).filter(([k]) => !RETIRED_KEYS.includes(k))) as Partial<TrainConfig>);
   } catch (e) {
     throw bad(`config is invalid: ${(e as Error).message}`);
   }

@@ -19,7 +19,7 @@
 import type { TextPart } from './data.js';
 import { CharRnnError } from './errors.js';
 import { evaluateText } from './evaluate.js';
-import { Workspace, type CharRNN } from './model/model.js';
+import type { CharRNN } from './model/model.js';
 import type { Vocabulary } from './vocab.js';
 
 export interface Candidate {
@@ -48,22 +48,16 @@ export interface Attribution {
   scores: AuthorScore[];
 }
 
-/**
- * Scores texts under a fixed set of candidates, reusing one (1, T) evaluation workspace per
- * model across texts.
- */
+/** Scores texts under a fixed set of candidates (windows of T characters). */
 export class Attributor {
-  private readonly workspaces: Workspace[];
-
   constructor(readonly candidates: Candidate[], readonly T = 100) {
     if (candidates.length === 0) throw new CharRnnError('bad-flag', 'classify needs at least one model');
-    this.workspaces = candidates.map((c) => new Workspace(c.model, 1, T, { training: false }));
   }
 
   /** Score `parts` (read as one text from the zero state) under every candidate. */
   classify(parts: TextPart[]): Attribution {
     const { candidates } = this;
-    const results = candidates.map((c, k) => evaluateText(c.model, c.vocab, parts, this.T, this.workspaces[k]));
+    const results = candidates.map((c) => evaluateText(c.model, c.vocab, parts, this.T));
     const n = Math.max(...results.map((r) => r.chars));
     const logLik = results.map((r) => -r.nats_per_char * n); // (K) log P_k(text)
     const max = Math.max(...logLik);

@@ -1,7 +1,8 @@
 /**
  * Every knob of a training run, with its default, in one list (as nanoGPT keeps them). The CLI
  * flags are these names in kebab-case (seqLen → --seq-len). The whole config is stored inside
- * every checkpoint, so a model always knows how it was made.
+ * every checkpoint, so a model always knows how it was made. Where the engine runs (--backend,
+ * --threads) is not a knob of the run: it is chosen each time the model is run.
  *
  * Defaults follow char-rnn / torch-rnn: a 2-layer LSTM of 128 units, batches of 50 streams ×
  * 50 characters, Adam at 2e-3, gradients clipped to global norm 5, no dropout, and torch-rnn's
@@ -51,9 +52,6 @@ export interface TrainConfig {
   // ---- faults ----
   onNan: 'stop' | 'rollback'; // on a non-finite loss or gradient: stop, or reload the last good state with half the lr
   maxRollbacks: number; // rollbacks allowed per session before stopping
-  // ---- engine ----
-  backend: 'auto' | 'wasm' | 'js';
-  threads: number; // 0 = all cores
 }
 
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
@@ -88,8 +86,6 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   seed: 1337,
   onNan: 'stop',
   maxRollbacks: 3,
-  backend: 'auto',
-  threads: 0,
 } satisfies TrainConfig);
 
 /** lr → --lr, seqLen → --seq-len: how the CLI names a key, used in error messages. */
@@ -131,9 +127,14 @@ const RULES: { [K in keyof TrainConfig]: Rule } = {
   seed: { int: true, min: 0, max: 2 ** 32 - 1 },
   onNan: { oneOf: ['stop', 'rollback'] },
   maxRollbacks: { int: true, min: 0, max: 1000 },
-  backend: { oneOf: ['auto', 'wasm', 'js'] },
-  threads: { int: true, min: 0, max: 256 },
 };
+
+/**
+ * Keys that older checkpoints stored in their config but that are not part of a run's recipe:
+ * the engine (`backend`, `threads`) is chosen by whoever runs the model, each time (see
+ * createBackend). They are dropped when a checkpoint is read, so old files keep loading.
+ */
+export const RETIRED_KEYS: readonly string[] = ['backend', 'threads'];
 
 /** Fill in defaults and check every value; throws a one-line CharRnnError naming the flag. */
 export function resolveConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
@@ -168,5 +169,54 @@ function checkValue(key: keyof TrainConfig, value: unknown, rule: Rule): void {
   if (tooLow || tooHigh) {
     const range = `${lo === undefined ? '' : (rule.minExclusive ? '> ' : '≥ ') + lo}${lo !== undefined && hi !== undefined ? ' and ' : ''}${hi === undefined ? '' : (rule.maxExclusive ? '< ' : '≤ ') + hi}`;
     throw new CharRnnError('bad-flag', `${flag} must be ${range} (got ${value})`);
+  }
+}
+
+// ---- starting and resuming a run: the rules the CLI and the playground share ----
+
+/** The stopping limits. */
+export const LIMIT_KEYS = ['maxIters', 'epochs', 'maxTime'] as const;
+
+/**
+ * What may change when a run is resumed: its stopping limits, its reporting and what to do on a
+ * fault. Never the model, the data split, the batch or the maths: those would make the
+ * checkpoint's weights, optimizer moments, carried state or data cursor mean something else.
+ */
+export const RESUMABLE_KEYS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
+  ...LIMIT_KEYS, 'evalEvery', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'onNan', 'maxRollbacks',
+]);
+
+/**
+ * Stopping limits: given none, a run keeps `base`'s (the defaults, 180 s and at most 50 epochs,
+ * for a new run; its own for a resumed one); given any, the ones not given are off.
+ */
+function withLimits(base: Partial<TrainConfig>, given: Partial<TrainConfig>): Partial<TrainConfig> {
+  const out = { ...base, ...given };
+  if (LIMIT_KEYS.some((k) => given[k] !== undefined)) for (const k of LIMIT_KEYS) out[k] = given[k] ?? 0;
+  return out;
+}
+
+/** The configuration of a new run from the settings given (the CLI's flags, the page's knobs). */
+export function newRunConfig(given: Partial<TrainConfig> = {}): TrainConfig {
+  return resolveConfig(withLimits({}, given));
+}
+
+/**
+ * The configuration of a resumed run: the saved one, with the settings given applied where they
+ * may change (RESUMABLE_KEYS). A setting that may not change and differs is a one-line
+ * CharRnnError naming its flag; one equal to the saved value is accepted (the page sends every
+ * knob it shows).
+ */
+export function resumeConfig(saved: TrainConfig, given: Partial<TrainConfig> = {}): TrainConfig {
+  checkResumable(saved, given);
+  return resolveConfig(withLimits(saved, given));
+}
+
+/** Throw if `given` changes a setting of `saved` that may not change on resume. */
+export function checkResumable(saved: TrainConfig, given: Partial<TrainConfig>): void {
+  for (const key of Object.keys(given) as (keyof TrainConfig)[]) {
+    if (given[key] === undefined || RESUMABLE_KEYS.has(key) || given[key] === saved[key]) continue;
+    if (!(key in RULES)) throw new CharRnnError('bad-flag', `unknown setting ${flagName(key)}`);
+    throw new CharRnnError('bad-flag', `${flagName(key)} cannot change when resuming: the run has ${flagName(key)} ${String(saved[key])} (got ${String(given[key])}); start a new run to change it`);
   }
 }

@@ -24,35 +24,33 @@ export function lossSummary(nats: number, chars: number, unknown = 0): EvalResul
 /**
  * Mean loss over `ids` read as `streams` parallel streams of windows of T, each stream starting
  * from the zero state and carrying its state from window to window. With streams = 1 this is
- * the text read once from start to end.
+ * the text read once from start to end. The workspace it reads with is disposed before it returns.
  */
-export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: number; T: number; ws?: Workspace }): { loss: number; chars: number } {
+export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: number; T: number }): { loss: number; chars: number } {
   const batcher = new EvalBatcher(ids, opts.streams, opts.T);
-  const ws = opts.ws ?? new Workspace(model, batcher.B, opts.T, { training: false });
-  if (ws.T !== opts.T || ws.B < batcher.B) throw new Error('evaluation workspace has the wrong shape');
-  ws.resetState();
-  let total = 0;
-  let chars = 0;
-  for (let w = 0; w < batcher.windows; w++) {
-    batcher.fill(w, ws.B, ws.inputs, ws.targets);
-    const r = model.forward(ws);
-    total += r.loss;
-    chars += r.count;
-    ws.carryState();
+  const ws = new Workspace(model, batcher.B, opts.T, { training: false });
+  try {
+    let total = 0;
+    let chars = 0;
+    for (let w = 0; w < batcher.windows; w++) {
+      batcher.fill(w, ws.B, ws.inputs, ws.targets);
+      const r = model.forward(ws);
+      total += r.loss;
+      chars += r.count;
+      ws.carryState();
+    }
+    return { loss: chars > 0 ? total / chars : NaN, chars };
+  } finally {
+    ws.dispose();
   }
-  return { loss: chars > 0 ? total / chars : NaN, chars };
 }
 
-/**
- * `charrnn eval`: a text as one stream from the zero state; unknown characters are counted and
- * removed. Pass a (1, T) workspace to reuse when evaluating many texts (memory of the wasm
- * backend is never returned, so a fresh workspace per text would grow it).
- */
-export function evaluateText(model: CharRNN, vocab: Vocabulary, parts: TextPart[], T = 100, ws?: Workspace): EvalResult {
+/** `charrnn eval`: a text as one stream from the zero state; unknown characters are counted and removed. */
+export function evaluateText(model: CharRNN, vocab: Vocabulary, parts: TextPart[], T = 100): EvalResult {
   const { ids, unknown } = encodeParts(parts, vocab);
   if (ids.length < 2) {
     throw new CharRnnError('too-short', `${parts.map((p) => p.name).join(', ')} has ${ids.length} known character(s); evaluation needs at least 2`);
   }
-  const { loss, chars } = evaluateIds(model, ids, { streams: 1, T, ws });
+  const { loss, chars } = evaluateIds(model, ids, { streams: 1, T });
   return lossSummary(loss, chars, unknown);
 }

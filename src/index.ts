@@ -4,16 +4,16 @@
  * This is the entry for bundlers and browsers; Node gets index-node.ts (the same names, with
  * the worker_threads createBackend).
  */
-export { DEFAULT_CONFIG, resolveConfig, flagName, type TrainConfig, type OptimizerName } from './config.js';
+export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, RESUMABLE_KEYS, LIMIT_KEYS, flagName, type TrainConfig, type OptimizerName } from './config.js';
 export { CharRnnError } from './errors.js';
 export { Vocabulary, type IdArray } from './vocab.js';
 export { buildCorpus, encodeParts, splitCorpus, Batcher, type Corpus, type TextPart } from './data.js';
 export { CharRNN, Workspace, paramSpecs, countParams, type ModelConfig, type ParamSpec } from './model/model.js';
 export type { CellType } from './model/layer.js';
-export { Optimizer } from './optim.js';
+export { Optimizer, clipGradients, type Clipped } from './optim.js';
 export { Rng } from './rng.js';
-export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
-export { Sampler, sample, sampleText, type SampleOptions } from './sample.js';
+export { Trainer, checkResume, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
+export { Sampler, sample, sampleText, checkSampleOptions, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
 export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
 export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
 export { readText, findUnits, matchMask, temperatureSweep, wordsOf, type TextReading, type Track, type TrackKind, type Guess, type UnitScore, type SweepRow } from './viz/inspect.js';

@@ -2,16 +2,43 @@
  * Optimizers over the model's flat parameter arena. The moment buffers have exactly the layout of
  * `params` and `grads`, so each update is one kernel call over all P numbers.
  *
- * Clipping happens first: by global norm (rescale all gradients so ‖g‖ ≤ clip, char-rnn /
- * torch-rnn) or by value (clamp each to ±clip, min-char-rnn). A gradient that is not finite is
- * never applied: step() returns NaN and leaves the parameters untouched.
+ * Clipping is its own step, before the update (clipGradients): by global norm (rescale all
+ * gradients so ‖g‖ ≤ clip, char-rnn / torch-rnn) or by value (clamp each to ±clip,
+ * min-char-rnn). It reports the norm before clipping and what it did; a gradient whose norm is
+ * not finite is left as it is, and the trainer then never applies it.
  */
-import { ArenaPlan } from './arena.js';
-import type { FloatArray } from './backend/types.js';
+import { ArenaPlan, type Arena } from './arena.js';
+import type { Backend, FloatArray } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
 
-export type OptimConfig = Pick<TrainConfig, 'optimizer' | 'weightDecay' | 'clip' | 'clipMode' | 'beta1' | 'beta2' | 'eps' | 'alpha' | 'momentum'>;
+export type OptimConfig = Pick<TrainConfig, 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'alpha' | 'momentum'>;
+
+export type ClipConfig = Pick<TrainConfig, 'clip' | 'clipMode'>;
+
+/** What clipGradients did: the global norm ‖g‖ before clipping, and how the gradient was changed. */
+export interface Clipped {
+  norm: number;
+  /** 'none': within bounds, clipping off, or a non-finite norm (the gradient must then not be applied). */
+  action: 'none' | 'scaled' | 'clamped';
+}
+
+/**
+ * Clip the gradient g (P) in place:
+ *   norm:  g ← g · clip / ‖g‖   when ‖g‖ > clip        (the direction is kept)
+ *   value: g_i ← max(−clip, min(clip, g_i))           (each element on its own)
+ */
+export function clipGradients(be: Backend, P: number, g: FloatArray, cfg: ClipConfig): Clipped {
+  const norm = Math.sqrt(be.sumSquares(P, g));
+  if (!Number.isFinite(norm) || cfg.clip <= 0) return { norm, action: 'none' };
+  if (cfg.clipMode === 'norm') {
+    if (norm <= cfg.clip) return { norm, action: 'none' };
+    be.scale(P, g, cfg.clip / norm);
+    return { norm, action: 'scaled' };
+  }
+  be.clamp(P, g, -cfg.clip, cfg.clip);
+  return { norm, action: 'clamped' };
+}
 
 export class Optimizer {
   /** First moment (adam) or momentum buffer (sgd); same layout as params. (P) */
@@ -20,29 +47,29 @@ export class Optimizer {
   readonly v: FloatArray;
   /** Number of updates applied so far (Adam's bias correction uses it). */
   t = 0;
+  private readonly arena: Arena;
 
   constructor(readonly model: CharRNN, readonly cfg: OptimConfig) {
     const plan = new ArenaPlan(model.dtype);
     const sm = plan.floats(model.numParams);
     const sv = plan.floats(model.numParams);
-    const arena = plan.allocate(model.backend);
+    const arena = (this.arena = plan.allocate(model.backend));
     this.m = arena.floats(sm);
     this.v = arena.floats(sv);
   }
 
-  /** Clip, then update the parameters with learning rate lr. Returns the gradient norm before clipping. */
-  step(lr: number): number {
+  /** Give the moment buffers' memory back to the backend; unusable afterwards. */
+  dispose(): void {
+    this.arena.dispose();
+  }
+
+  /** Update the parameters from the (already clipped) gradients with learning rate lr. */
+  step(lr: number): void {
     const { model, cfg } = this;
     const be = model.backend;
     const P = model.numParams;
     const g = model.grads;
     const p = model.params;
-    const norm = Math.sqrt(be.sumSquares(P, g));
-    if (!Number.isFinite(norm)) return NaN;
-    if (cfg.clip > 0) {
-      if (cfg.clipMode === 'norm' && norm > cfg.clip) be.scale(P, g, cfg.clip / norm);
-      else if (cfg.clipMode === 'value') be.clamp(P, g, -cfg.clip, cfg.clip);
-    }
     this.t++;
     const wd = cfg.weightDecay;
     switch (cfg.optimizer) {
@@ -60,6 +87,5 @@ export class Optimizer {
         break;
     }
     model.paramsChanged();
-    return norm;
   }
 }

@@ -8,7 +8,8 @@
  *   probability adds up to at least p.
  *
  * A Sampler owns a batch-1, one-step workspace and its buffers, so generating allocates nothing
- * per character.
+ * per character. Its options are checked here, once for every caller (the CLI, the page, the
+ * library): a bad one is a one-line CharRnnError naming the CLI flag.
  */
 import { CharRnnError } from './errors.js';
 import { Workspace, type CharRNN } from './model/model.js';
@@ -33,6 +34,30 @@ export interface SampleOptions {
   rng?: Rng;
 }
 
+/** Longest sample one call may ask for (ten million characters). */
+export const MAX_SAMPLE_LENGTH = 1e7;
+
+/** Check sampling options; throws a one-line CharRnnError ('bad-flag') naming the flag. */
+export function checkSampleOptions(opts: SampleOptions): void {
+  const bad = (msg: string): never => {
+    throw new CharRnnError('bad-flag', msg);
+  };
+  const { length, temperature = 1, topK = 0, topP = 1, seed } = opts;
+  if (!Number.isInteger(length) || length < 0 || length > MAX_SAMPLE_LENGTH) bad(`--length must be a whole number ≥ 0 and ≤ ${MAX_SAMPLE_LENGTH} (got ${length})`);
+  if (!(Number.isFinite(temperature) && temperature >= 0)) bad(`--temperature must be ≥ 0 (got ${temperature}); 0 means always the most likely character`);
+  if (!Number.isInteger(topK) || topK < 0) bad(`--top-k must be a whole number ≥ 0 (got ${topK}); 0 means no limit`);
+  if (!(topP > 0 && topP <= 1)) bad(`--top-p must be in (0, 1] (got ${topP}); 1 means no limit`);
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) bad(`--seed must be a whole number from 0 to 2^32 − 1 (got ${seed})`);
+}
+
+/** One generated character: its id, and its log-probability under the distribution it was drawn from. */
+export interface SampledChar {
+  id: number;
+  char: string;
+  /** ln p(id) at temperature 1, before top-k / top-p: what the model itself thinks of the choice. */
+  logProb: number;
+}
+
 export class Sampler {
   private readonly ws: Workspace;
   private readonly probs: Float64Array; // (V)
@@ -43,6 +68,11 @@ export class Sampler {
     this.ws.targets[0] = -1; // no loss while sampling
     this.probs = new Float64Array(vocab.size);
     this.order = new Int32Array(vocab.size);
+  }
+
+  /** Give the workspace's memory back to the backend; the sampler is unusable afterwards. */
+  dispose(): void {
+    this.ws.dispose();
   }
 
   reset(): void {
@@ -119,10 +149,11 @@ export class Sampler {
   }
 
   /**
-   * Generate `length` characters. Yields them one at a time (code points as strings). Without
+   * Generate `length` characters, one at a time, each with its id and log-probability. Without
    * a prime, starts as after a newline if the vocabulary has one, else from a random character.
    */
-  *generate(opts: SampleOptions): Generator<string, void, undefined> {
+  *steps(opts: SampleOptions): Generator<SampledChar, void, undefined> {
+    checkSampleOptions(opts);
     const temperature = opts.temperature ?? 1;
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);
     this.reset();
@@ -134,19 +165,42 @@ export class Sampler {
     for (const id of ids) this.feed(id);
     for (let n = 0; n < opts.length; n++) {
       const id = this.pick(rng, temperature, opts.topK ?? 0, opts.topP ?? 1);
-      yield this.vocab.char(id);
+      yield { id, char: this.vocab.char(id), logProb: this.logProb(id) };
       if (n + 1 < opts.length) this.feed(id);
     }
   }
+
+  /** The characters of steps(), as strings (code points). */
+  *generate(opts: SampleOptions): Generator<string, void, undefined> {
+    for (const s of this.steps(opts)) yield s.char;
+  }
+
+  /** ln softmax(logits)[id]: the log-probability of `id` under the current logits, at temperature 1. */
+  logProb(id: number): number {
+    return this.ws.logits[id] - logSumExp(this.ws.logits, this.vocab.size);
+  }
+}
+
+/** ln Σ_i exp(z_i) over the first n entries, in float64 (shifted by the max, so it never overflows). */
+export function logSumExp(z: ArrayLike<number>, n: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (z[i] > max) max = z[i];
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(z[i] - max);
+  return max + Math.log(sum);
 }
 
 /** Library form: an async iterator of characters (yields to the event loop now and then). */
 export async function* sample(model: CharRNN, vocab: Vocabulary, opts: SampleOptions): AsyncGenerator<string, void, undefined> {
   const sampler = new Sampler(model, vocab);
-  let n = 0;
-  for (const ch of sampler.generate(opts)) {
-    yield ch;
-    if (++n % 256 === 0) await new Promise((r) => setTimeout(r, 0));
+  try {
+    let n = 0;
+    for (const ch of sampler.generate(opts)) {
+      yield ch;
+      if (++n % 256 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    sampler.dispose(); // also when the caller stops early (break calls return())
   }
 }
 

@@ -15,14 +15,15 @@
  */
 import type { Backend, BackendChoice } from './backend/types.js';
 import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
-import { flagName, type TrainConfig } from './config.js';
+import { checkResumable, flagName, type TrainConfig } from './config.js';
 import { Batcher, splitCorpus, type Corpus, type Split } from './data.js';
 import { CharRnnError } from './errors.js';
 import { evaluateIds } from './evaluate.js';
 import { CharRNN, Workspace } from './model/model.js';
-import { Optimizer } from './optim.js';
+import { clipGradients, Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 import { Sampler, sampleText } from './sample.js';
+import { describeChars } from './vocab.js';
 
 /** One line of metrics.jsonl. Losses in nats/char and bits/char. */
 export interface Metrics {
@@ -64,10 +65,29 @@ export interface TrainerOptions {
   config: TrainConfig;
   corpus: Corpus;
   backend: Backend;
-  /** Continue this run (its vocabulary must be the corpus's). */
+  /** Continue this run: its vocabulary must be the corpus's, and `config` may differ from its own only where resumeConfig allows. */
   resume?: CheckpointData;
   /** Clock in seconds (tests may pass a fake one). */
   now?: () => number;
+}
+
+/**
+ * Can `resume` continue on this corpus with this config? The corpus must have exactly the run's
+ * vocabulary (ids index the embedding and the decoder), and the config may differ only where
+ * resumeConfig allows (the batch, say, is the shape of the carried state and the data cursor).
+ * Throws a one-line CharRnnError; the Trainer calls it, and a CLI may call it before touching files.
+ */
+export function checkResume(resume: CheckpointData, config: TrainConfig, corpus: Corpus): void {
+  checkResumable(resume.config, config);
+  const a = resume.vocab.symbols;
+  const b = corpus.vocab.symbols;
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return;
+  const had = new Set(a);
+  const now = new Set(b);
+  const added = b.filter((x) => !had.has(x)).map((x) => String.fromCodePoint(x));
+  const gone = a.filter((x) => !now.has(x)).map((x) => String.fromCodePoint(x));
+  const diff = added.length > 0 ? `; ${describeChars(added)} new` : gone.length > 0 ? `; ${describeChars(gone)} missing` : '';
+  throw new CharRnnError('cannot-resume', `the text's characters differ from the run's vocabulary (${b.length} vs ${a.length} symbols${diff}); resume with the run's own text, or start a new run`);
 }
 
 const defaultNow = (): number => performance.now() / 1000;
@@ -84,7 +104,6 @@ export class Trainer {
   private rng: Rng;
   private sampleRng: Rng;
   private readonly now: () => number;
-  private evalWs: Workspace | null = null;
   private sampler: Sampler | null = null;
 
   constructor(opts: TrainerOptions) {
@@ -103,6 +122,7 @@ export class Trainer {
     if (this.split.val.length < 2) {
       throw new CharRnnError('too-short', `the validation split has ${this.split.val.length} characters; raise --val-frac or give more text`);
     }
+    if (resume) checkResume(resume, config, corpus);
     this.model = resume ? modelFromCheckpoint(resume, backend) : new CharRNN(modelConfigOf(config, corpus.vocab.size), backend);
     this.optimizer = new Optimizer(this.model, config);
     this.ws = new Workspace(this.model, B, T, { training: true });
@@ -121,6 +141,17 @@ export class Trainer {
     }
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
+  }
+
+  /**
+   * Give the backend memory of the run back: the model, its optimizer, workspace and sampler
+   * (`trainer.model` is unusable afterwards). For a long-lived page that trains many models.
+   */
+  dispose(): void {
+    this.sampler?.dispose();
+    this.ws.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
   }
 
   /** The exact state of the run as checkpoint bytes. */
@@ -152,8 +183,7 @@ export class Trainer {
   /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
   validationLoss(): number {
     const { batch: B, seqLen: T } = this.config;
-    this.evalWs ??= new Workspace(this.model, B, T, { training: false });
-    return evaluateIds(this.model, this.split.val, { streams: B, T, ws: this.evalWs }).loss;
+    return evaluateIds(this.model, this.split.val, { streams: B, T }).loss;
   }
 
   /** A sample from the model as it is now (drawn from the run's own sampling generator). */
@@ -197,140 +227,210 @@ export class Trainer {
     };
   }
 
+  // ---- the loop ----
+
+  /**
+   * Train until a limit, an abort or a fault stops the run, yielding events. Read top to bottom:
+   * a training step, every evalEvery steps an evaluation, every sampleEvery a sample; a fault
+   * (a non-finite loss or gradient) rolls back or stops; at the end a last evaluation.
+   */
   async *run(signal?: AbortSignal): AsyncGenerator<TrainEvent, void, undefined> {
-    const { config: c, model, ws, batcher, state: s } = this;
-    const B = c.batch;
-    const T = c.seqLen;
-    yield {
-      type: 'start', params: model.numParams, vocabSize: this.corpus.vocab.size, trainChars: this.split.train.length,
-      valChars: this.split.val.length, windowsPerEpoch: batcher.windows, backend: model.backend.name,
-      engine: model.backend.choice ?? null, resumed: s.iter > 0, iter: s.iter,
-    };
-    const sessionStart = this.now();
-    const secondsAtStart = s.seconds;
-    let lastYield = sessionStart;
-    let lossSum = 0; // training loss since the last evaluation
-    let lossCount = 0;
-    let smooth = s.lastTrainLoss ?? Math.log(this.corpus.vocab.size);
-    let gradNorm = 0;
-    let lastEvalIter = -1;
-    let reason: StopReason | null = null;
-    const tick = (): void => {
-      s.seconds = secondsAtStart + (this.now() - sessionStart);
-    };
-    const evaluate = (): Extract<TrainEvent, { type: 'eval' }> => {
-      const val = this.validationLoss();
-      const train = lossCount > 0 ? lossSum / lossCount : (s.lastTrainLoss ?? NaN);
-      lossSum = 0;
-      lossCount = 0;
-      s.lastTrainLoss = train;
-      s.lastValLoss = val;
-      const isBest = Number.isFinite(val) && (s.bestValLoss === null || val < s.bestValLoss);
-      if (isBest) s.bestValLoss = val;
-      lastEvalIter = s.iter;
-      tick();
-      const metrics: Metrics = {
-        iter: s.iter, epoch: this.epochs, seconds: s.seconds,
-        train_loss: train, train_bpc: train / Math.LN2, val_loss: val, val_bpc: val / Math.LN2,
-        chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0, lr: s.lr, grad_norm: gradNorm,
-      };
-      return { type: 'eval', metrics, isBest };
-    };
-
-    // --on-nan rollback: the state of the last evaluation with a finite loss, and how often we went back to it
-    let good = c.onNan === 'rollback' ? this.checkpoint() : null;
-    let rollbacks = 0;
-    let exploding = false;
-    /** A non-finite loss: roll back to `good` with half the learning rate (a 'warning'), or stop (a 'nan' event). */
-    const fault = (what: string): TrainEvent => {
-      if (good && rollbacks < c.maxRollbacks) {
-        rollbacks++;
-        const lr = s.lr; // halvings add up: the snapshot holds the rate from before them
-        this.restore(good);
-        s.lr = lr / 2;
-        lossSum = 0;
-        lossCount = 0;
-        smooth = s.lastTrainLoss ?? smooth;
-        lastEvalIter = s.iter;
-        return { type: 'warning', iter: s.iter, message: `${what}; rolled back to iteration ${s.iter} and halved the learning rate to ${s.lr.toPrecision(3)} (rollback ${rollbacks} of ${c.maxRollbacks})` };
-      }
-      const advice = good ? `stopped after ${rollbacks} rollback${rollbacks === 1 ? '' : 's'} (--max-rollbacks ${c.maxRollbacks})` : 'try a lower --lr or --clip, or --on-nan rollback';
-      return { type: 'nan', iter: s.iter, message: `${what}; ${advice}` };
-    };
-
-    while (!(reason = this.stopReason())) {
-      if (signal?.aborted) {
-        reason = 'aborted';
-        break;
-      }
-      // ---- one training step ----
-      const t0 = this.now();
-      if (s.window === 0) ws.resetState(); // each epoch starts from the zero state
-      batcher.fill(s.window, ws.inputs, ws.targets);
-      model.zeroGrad();
-      const { loss: lossTotal, count } = model.forward(ws, { train: true, rng: this.rng });
-      const loss = lossTotal / count;
-      model.backward(ws);
-      gradNorm = Number.isFinite(loss) ? this.optimizer.step(s.lr) : NaN;
-      if (!Number.isFinite(gradNorm)) {
-        const ev = fault(`training loss or gradient became ${Number.isFinite(loss) ? 'non-finite (gradient)' : loss} at iteration ${s.iter + 1}`);
+    const r = this.beginSession();
+    yield this.startEvent();
+    let reason: StopReason | null;
+    while (!(reason = signal?.aborted ? 'aborted' : this.stopReason())) {
+      const fault = yield* this.iteration(r);
+      if (fault) {
+        const ev = this.recover(r, fault); // back to the last good state ('warning'), or the end ('nan')
         yield ev;
-        if (ev.type === 'warning') continue;
-        reason = 'nan';
-        break;
-      }
-      ws.carryState();
-      const t1 = this.now();
-      s.trainSeconds += t1 - t0;
-      s.trainChars += B * T;
-      s.iter++;
-      s.window++;
-      if (s.window === batcher.windows) {
-        s.window = 0;
-        s.epoch++;
-        if (s.epoch >= c.lrDecayAfter && c.lrDecay !== 1) s.lr *= c.lrDecay; // char-rnn's schedule
-      }
-      lossSum += loss;
-      lossCount++;
-      const jumped: boolean = loss > 3 * smooth && !exploding; // reported once until it calms down
-      exploding = jumped || (exploding && loss > 1.5 * smooth);
-      const average = smooth;
-      smooth = 0.98 * smooth + 0.02 * loss;
-      tick();
-      const charsPerSec = s.trainChars / s.trainSeconds;
-      yield {
-        type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: smooth, gradNorm, lr: s.lr,
-        seconds: s.seconds, charsPerSec, etaSeconds: this.eta(1 / Math.max(1e-9, (t1 - t0))),
-      };
-      if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
-      if (s.iter % c.evalEvery === 0) {
-        const ev = evaluate();
-        if (!Number.isFinite(ev.metrics.val_loss)) {
-          const f = fault(`validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`);
-          yield f;
-          if (f.type === 'warning') continue;
+        if (ev.type === 'nan') {
           reason = 'nan';
           break;
         }
-        if (c.onNan === 'rollback') good = this.checkpoint(); // never a state whose loss is not finite
-        yield ev;
       }
-      if (c.sampleEvery > 0 && s.iter % c.sampleEvery === 0) yield { type: 'sample', iter: s.iter, text: this.sample() };
-      // Let the event loop breathe (Ctrl-C, a pause button) about 20 times a second.
-      if (this.now() - lastYield > 0.05) {
-        await new Promise((r) => setTimeout(r, 0));
-        lastYield = this.now();
-      }
+      await this.breathe(r);
     }
-    if (reason !== 'nan' && lastEvalIter !== s.iter && s.iter > 0) {
-      const ev = evaluate();
+    if (reason !== 'nan' && this.state.iter > 0 && r.lastEvalIter !== this.state.iter) {
+      const ev = this.evaluate(r); // the steps since the last evaluation
       if (Number.isFinite(ev.metrics.val_loss)) yield ev;
       else {
-        yield { type: 'nan', iter: s.iter, message: `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}; the model was not saved` };
+        yield this.nanEvent(`validation loss became ${ev.metrics.val_loss} at iteration ${this.state.iter}; the model was not saved`);
         reason = 'nan';
       }
     }
-    tick();
+    this.tick(r);
     yield { type: 'done', reason, summary: this.summary() };
   }
+
+  /**
+   * One iteration: a training step, then (on its iteration) an evaluation and a sample. Returns
+   * what went wrong, or null. A fault leaves the state as the failed step left it: the caller
+   * rolls back or stops.
+   */
+  private *iteration(r: Session): Generator<TrainEvent, string | null, undefined> {
+    const { config: c, state: s } = this;
+    const t0 = this.now();
+    const fault = this.trainStep(r);
+    if (fault) return fault;
+    yield* this.countStep(r, this.now() - t0);
+    if (s.iter % c.evalEvery === 0) {
+      const ev = this.evaluate(r);
+      if (!Number.isFinite(ev.metrics.val_loss)) return `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`;
+      if (c.onNan === 'rollback') r.good = this.checkpoint(); // never a state whose loss is not finite
+      yield ev;
+    }
+    if (c.sampleEvery > 0 && s.iter % c.sampleEvery === 0) yield { type: 'sample', iter: s.iter, text: this.sample() };
+    return null;
+  }
+
+  /**
+   * One window: forward, backward, clip, update, and carry the hidden state into the next window.
+   * Returns null, or what was not finite (then nothing was applied to the parameters).
+   */
+  private trainStep(r: Session): string | null {
+    const { model, ws, state: s } = this;
+    if (s.window === 0) ws.resetState(); // each epoch starts from the zero state
+    this.batcher.fill(s.window, ws.inputs, ws.targets);
+    model.zeroGrad();
+    const { loss: lossTotal, count } = model.forward(ws, { train: true, rng: this.rng });
+    const loss = lossTotal / count;
+    r.loss = loss;
+    model.backward(ws);
+    const clipped = Number.isFinite(loss) ? clipGradients(model.backend, model.numParams, model.grads, this.config) : null;
+    r.gradNorm = clipped?.norm ?? NaN;
+    if (!clipped || !Number.isFinite(clipped.norm)) {
+      return `training loss or gradient became ${Number.isFinite(loss) ? 'non-finite (gradient)' : loss} at iteration ${s.iter + 1}`;
+    }
+    this.optimizer.step(s.lr);
+    ws.carryState();
+    return null;
+  }
+
+  /** Count a finished step (iteration, epoch, the lr schedule, the loss averages) and report it. */
+  private *countStep(r: Session, stepSeconds: number): Generator<TrainEvent, void, undefined> {
+    const { config: c, state: s } = this;
+    const loss = r.loss;
+    s.trainSeconds += stepSeconds;
+    s.trainChars += c.batch * c.seqLen;
+    s.iter++;
+    s.window++;
+    if (s.window === this.batcher.windows) {
+      s.window = 0;
+      s.epoch++;
+      if (s.epoch >= c.lrDecayAfter && c.lrDecay !== 1) s.lr *= c.lrDecay; // char-rnn's schedule
+    }
+    r.lossSum += loss;
+    r.lossCount++;
+    const jumped = loss > 3 * r.smooth && !r.exploding; // reported once until it calms down
+    r.exploding = jumped || (r.exploding && loss > 1.5 * r.smooth);
+    const average = r.smooth;
+    r.smooth = 0.98 * r.smooth + 0.02 * loss;
+    this.tick(r);
+    yield {
+      type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: s.lr,
+      seconds: s.seconds, charsPerSec: s.trainChars / s.trainSeconds, etaSeconds: this.eta(1 / Math.max(1e-9, stepSeconds)),
+    };
+    if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
+  }
+
+  /** A validation pass, and the metrics line of the iterations since the last one. */
+  private evaluate(r: Session): Extract<TrainEvent, { type: 'eval' }> {
+    const s = this.state;
+    const val = this.validationLoss();
+    const train = r.lossCount > 0 ? r.lossSum / r.lossCount : (s.lastTrainLoss ?? NaN);
+    r.lossSum = 0;
+    r.lossCount = 0;
+    s.lastTrainLoss = train;
+    s.lastValLoss = val;
+    const isBest = Number.isFinite(val) && (s.bestValLoss === null || val < s.bestValLoss);
+    if (isBest) s.bestValLoss = val;
+    r.lastEvalIter = s.iter;
+    this.tick(r);
+    const metrics: Metrics = {
+      iter: s.iter, epoch: this.epochs, seconds: s.seconds,
+      train_loss: train, train_bpc: train / Math.LN2, val_loss: val, val_bpc: val / Math.LN2,
+      chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0, lr: s.lr, grad_norm: r.gradNorm,
+    };
+    return { type: 'eval', metrics, isBest };
+  }
+
+  /**
+   * A non-finite loss or gradient: with --on-nan rollback (and rollbacks left), go back to the
+   * last evaluation with a finite loss and halve the learning rate (a 'warning'); else stop (a 'nan').
+   */
+  private recover(r: Session, what: string): TrainEvent {
+    const c = this.config;
+    const s = this.state;
+    if (!r.good || r.rollbacks >= c.maxRollbacks) {
+      const advice = r.good ? `stopped after ${r.rollbacks} rollback${r.rollbacks === 1 ? '' : 's'} (--max-rollbacks ${c.maxRollbacks})` : 'try a lower --lr or --clip, or --on-nan rollback';
+      return this.nanEvent(`${what}; ${advice}`);
+    }
+    r.rollbacks++;
+    const lr = s.lr; // halvings add up: the snapshot holds the rate from before them
+    this.restore(r.good);
+    s.lr = lr / 2;
+    r.lossSum = 0;
+    r.lossCount = 0;
+    r.smooth = s.lastTrainLoss ?? r.smooth;
+    r.lastEvalIter = s.iter;
+    return { type: 'warning', iter: s.iter, message: `${what}; rolled back to iteration ${s.iter} and halved the learning rate to ${s.lr.toPrecision(3)} (rollback ${r.rollbacks} of ${c.maxRollbacks})` };
+  }
+
+  private nanEvent(message: string): TrainEvent {
+    return { type: 'nan', iter: this.state.iter, message };
+  }
+
+  /** What one run() call keeps between iterations: the clock, loss averages, the rollback snapshot. */
+  private beginSession(): Session {
+    const now = this.now();
+    return {
+      start: now, secondsAtStart: this.state.seconds, lastYield: now,
+      loss: NaN, lossSum: 0, lossCount: 0, smooth: this.state.lastTrainLoss ?? Math.log(this.corpus.vocab.size), exploding: false,
+      gradNorm: 0, lastEvalIter: -1,
+      good: this.config.onNan === 'rollback' ? this.checkpoint() : null, rollbacks: 0,
+    };
+  }
+
+  private startEvent(): TrainEvent {
+    const s = this.state;
+    return {
+      type: 'start', params: this.model.numParams, vocabSize: this.corpus.vocab.size, trainChars: this.split.train.length,
+      valChars: this.split.val.length, windowsPerEpoch: this.batcher.windows, backend: this.model.backend.name,
+      engine: this.model.backend.choice ?? null, resumed: s.iter > 0, iter: s.iter,
+    };
+  }
+
+  /** The run's seconds: those of earlier sessions plus this one's so far. */
+  private tick(r: Session): void {
+    this.state.seconds = r.secondsAtStart + (this.now() - r.start);
+  }
+
+  /** Let the event loop run (Ctrl-C, a pause button) about 20 times a second. */
+  private async breathe(r: Session): Promise<void> {
+    if (this.now() - r.lastYield <= 0.05) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    r.lastYield = this.now();
+  }
+}
+
+/** The state of one run() call that is not part of the run: none of it goes into a checkpoint. */
+interface Session {
+  /** Clock at the start of this session, and the run's seconds then (a resumed run continues its count). */
+  start: number;
+  secondsAtStart: number;
+  /** Clock when the loop last let the event loop run. */
+  lastYield: number;
+  /** The last step's mean loss, and the sum and count of training losses since the last evaluation. */
+  loss: number;
+  lossSum: number;
+  lossCount: number;
+  /** Exponentially smoothed training loss, and whether an 'exploding' warning is still in force. */
+  smooth: number;
+  exploding: boolean;
+  /** ‖g‖ of the last step, before clipping. */
+  gradNorm: number;
+  lastEvalIter: number;
+  /** --on-nan rollback: the state at the last evaluation with a finite loss, and how often we went back to it. */
+  good: Uint8Array | null;
+  rollbacks: number;
 }

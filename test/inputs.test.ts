@@ -157,7 +157,7 @@ test('numeric flags out of range are one-line usage errors naming the flag', asy
     [['--max-time', '-3'], /--max-time must be ≥ 0/],
     [['--max-rollbacks', '-1'], /--max-rollbacks must be ≥ 0/],
     [['--on-nan', 'ignore'], /--on-nan must be one of stop, rollback/],
-    [['--threads', '1e9'], /--threads must be ≥ 0 and ≤ 256/],
+    [['--threads', '1e9'], /--threads must be a whole number ≥ 0 and ≤ 256/],
   ];
   for (const [flags, pattern] of cases) assertRefused(await train('flags', [data], ...flags), 2, pattern);
   // batch × seq-len larger than the training split

@@ -2,7 +2,8 @@
  * The browser playground in a real headless Chromium (Debian's, driven by playwright-core):
  * train a few seconds on pasted text (the loss falls, a sample appears), load a checkpoint the
  * CLI wrote and get the same text `charrnn sample` gives for the same seed, and save a model from
- * the page that the CLI then loads. Skipped where /usr/bin/chromium is missing (CI installs it).
+ * the page that the CLI then loads; Train continues a model by the library's resume rules (another
+ * shape or text is refused) and "Start a new model" starts one. Skipped where /usr/bin/chromium is missing (CI installs it).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,6 +101,34 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     assert.ok((await page.locator('#samples pre').count()) >= 1, 'a sample appears while training');
     assert.match((await page.textContent('#status')) ?? '', /loss \d/);
     await page.screenshot({ path: join(ARTIFACTS, 'playground-trained.png'), fullPage: true });
+
+    // ---- Train continues this model; another shape or another text is refused, never silently resumed ----
+    const info = (): Promise<string> => page.evaluate(() => document.getElementById('continue-info')!.textContent ?? '');
+    await page.waitForFunction(() => !document.getElementById('continue-info')!.hidden);
+    assert.match(await info(), /Train continues the LSTM 1×32 model \(\d+ iterations/);
+    assert.equal(await page.isVisible('#new-model'), true, 'a new model is offered');
+    await page.fill('#cfg-hidden', '48');
+    assert.equal(await page.getAttribute('#continue-info', 'data-refused'), 'yes');
+    assert.match(await info(), /--hidden cannot change when resuming/);
+    const refused = async (re: RegExp): Promise<void> => {
+      await page.click('#train');
+      await page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status')?.textContent ?? ''), re.source);
+      assert.equal(await page.evaluate(() => document.body.dataset.state), 'idle');
+    };
+    await refused(/^error: --hidden cannot change when resuming: the run has --hidden 32 \(got 48\)/);
+    await page.fill('#cfg-hidden', '32');
+    assert.equal(await page.getAttribute('#continue-info', 'data-refused'), 'no');
+    await page.fill('#corpus-text', TEXT + 'XYZ');
+    await refused(/^error: the text's characters differ from the run's vocabulary/);
+    // "Start a new model" trains one with the settings shown
+    await page.fill('#corpus-text', TEXT);
+    await page.fill('#cfg-hidden', '48');
+    await page.fill('#cfg-max-time', '2');
+    const runsBefore = await page.evaluate(() => Number(document.body.dataset.runs ?? 0));
+    await page.click('#new-model');
+    await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n && document.body.dataset.state === 'idle', runsBefore, { timeout: 90_000 });
+    await page.waitForFunction(() => /LSTM 1×48/.test(document.getElementById('continue-info')?.textContent ?? ''));
+    await page.fill('#cfg-hidden', '32');
 
     // ---- the inspect views on a text typed in the page ----
     await page.fill('#inspect-text', 'the cat sat on the mat. the dog sat on the log.');

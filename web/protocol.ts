@@ -7,7 +7,8 @@ import type { TrainEvent } from '../src/train.js';
 import type { BackendChoice } from '../src/backend/types.js';
 
 export type ToEngine =
-  | { type: 'train'; text: string; config: Partial<TrainConfig> }
+  /** Continue the current model if there is one (refused, with the library's message, if a setting that may not change differs), or with fresh: a new model. */
+  | { type: 'train'; text: string; config: Partial<TrainConfig>; fresh?: boolean }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
@@ -24,5 +25,7 @@ export type FromEngine =
   | { type: 'sample'; text: string }
   | { type: 'checkpoint'; bytes: Uint8Array; reason: 'save' | 'autosave' }
   | { type: 'loaded'; name: string; summary: string }
+  /** The model that Train would continue (its config and iterations), or null: Train starts a new one. */
+  | { type: 'continuable'; config: TrainConfig | null; iter: number }
   | { type: 'inspect'; html: string; summary: string }
   | { type: 'error'; message: string };

@@ -4,9 +4,9 @@
  * with exactly the library code the CLI uses, and posts events to the page.
  */
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
-import { resolveConfig } from '../src/config.js';
+import { newRunConfig, resumeConfig } from '../src/config.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
-import { Workspace, type CharRNN } from '../src/model/model.js';
+import type { CharRNN } from '../src/model/model.js';
 import { Sampler, sampleText } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
@@ -17,9 +17,6 @@ import { createBackend } from '../src/backend/wasm-web.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 
 declare const self: DedicatedWorkerGlobalScope;
-
-/** Window length for reading a text in the inspect view (readText's default). */
-const READ_WINDOW = 64;
 
 const post = (m: FromEngine): void => self.postMessage(m);
 
@@ -38,18 +35,22 @@ class Engine {
   async train(text: string, partial: ToEngine & { type: 'train' }): Promise<void> {
     if (this.abort) throw new Error('already training');
     const corpus: Corpus = buildCorpus([{ name: 'the corpus', bytes: new TextEncoder().encode(text) }]);
-    // A loaded checkpoint with this corpus's vocabulary is resumed; otherwise a new run.
-    const resume = this.loaded?.train && sameSymbols(this.loaded.vocab.symbols, corpus.vocab.symbols) ? this.loaded : undefined;
-    const config = resume ? resolveConfig({ ...resume.config, ...limitsOf(partial.config) }) : resolveConfig({ ...partial.config, backend: 'auto', threads: 0 });
-    this.trainer = new Trainer({ config, corpus, backend: this.backend, resume });
-    this.model = this.trainer.model;
+    // The current model is continued unless a new one is asked for, by the library's rules (as
+    // `charrnn train --resume`): a changed model setting, batch or vocabulary is refused, never
+    // silently ignored.
+    const resume = partial.fresh ? undefined : this.loaded?.train ? this.loaded : undefined;
+    const config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
+    const trainer = new Trainer({ config, corpus, backend: this.backend, resume });
+    this.release();
+    this.trainer = trainer;
+    this.model = trainer.model;
     this.vocab = corpus.vocab;
-    this.abort = new AbortController();
+    const abort = (this.abort = new AbortController());
     this.paused = false;
     post({ type: 'state', state: 'training' });
     let lastStep = 0;
     try {
-      for await (const ev of this.trainer.run(this.abort.signal)) {
+      for await (const ev of trainer.run(abort.signal)) {
         if (ev.type === 'step') {
           const now = performance.now();
           if (now - lastStep < 100) continue; // ~10 updates a second are plenty for the page
@@ -57,16 +58,21 @@ class Engine {
         }
         post({ type: 'event', event: ev });
         if (ev.type === 'eval') {
-          post({ type: 'checkpoint', bytes: this.trainer.checkpoint(), reason: 'autosave' });
+          post({ type: 'checkpoint', bytes: trainer.checkpoint(), reason: 'autosave' });
         }
-        while (this.paused && !this.abort.signal.aborted) {
+        while (this.paused && !abort.signal.aborted) {
           await new Promise<void>((r) => (this.resumeWaiter = r));
         }
       }
-      // what a later Train resumes (decoded once at the end, not at every evaluation)
-      this.loaded = decodeCheckpoint(this.trainer.checkpoint());
+      if (this.trainer === trainer) {
+        // what a later Train resumes (decoded once at the end, not at every evaluation);
+        // after a Reset during the run there is nothing to resume
+        this.loaded = decodeCheckpoint(trainer.checkpoint());
+        this.tellContinuable();
+      }
     } finally {
       this.abort = null;
+      if (this.trainer !== trainer) trainer.dispose(); // reset while it ran: nothing holds it now
       post({ type: 'state', state: 'idle' });
     }
   }
@@ -90,35 +96,43 @@ class Engine {
 
   reset(): void {
     this.stop();
+    if (!this.abort) this.release(); // a run still going is given back when it ends (train())
     this.trainer = null;
     this.model = null;
     this.vocab = null;
     this.loaded = null;
+    this.tellContinuable();
+  }
+
+  /** Tell the page which model Train would continue, so it can say so (and offer a new one). */
+  private tellContinuable(): void {
+    const t = this.loaded?.train;
+    post({ type: 'continuable', config: t ? this.loaded!.config : null, iter: t?.state.iter ?? 0 });
   }
 
   /**
-   * The sampler and the inspect workspace of the current model, made once per model: the
-   * WebAssembly backend's memory is never given back, so making them per click would grow it.
+   * The current model is being replaced: give its backend memory back (with its trainer's), so
+   * loading or training model after model in one page does not grow the WebAssembly memory.
    */
-  private views: { model: CharRNN; sampler: Sampler; readWs: Workspace } | null = null;
-
-  private viewsOf(model: CharRNN, vocab: Vocabulary): { sampler: Sampler; readWs: Workspace } {
-    if (this.views?.model !== model) {
-      this.views = { model, sampler: new Sampler(model, vocab), readWs: new Workspace(model, 1, READ_WINDOW, { training: false }) };
-    }
-    return this.views;
+  private release(): void {
+    if (this.trainer) this.trainer.dispose();
+    else this.model?.dispose();
   }
 
   sample(prime: string, temperature: number, length: number, seed: number): string {
     if (!this.model || !this.vocab) throw new Error('train or load a model first');
-    const { sampler } = this.viewsOf(this.model, this.vocab);
-    return prime + sampleText(sampler, { length, temperature, prime, seed, skipUnknown: true });
+    const sampler = new Sampler(this.model, this.vocab);
+    try {
+      return prime + sampleText(sampler, { length, temperature, prime, seed, skipUnknown: true });
+    } finally {
+      sampler.dispose();
+    }
   }
 
   /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */
   inspect(text: string, find: string): { html: string; summary: string } {
     if (!this.model || !this.vocab) throw new Error('train or load a model first');
-    const reading = readText(this.model, this.vocab, text, { workspace: this.viewsOf(this.model, this.vocab).readWs });
+    const reading = readText(this.model, this.vocab, text);
     let found: { regex: string; units: UnitRef[] } | undefined;
     if (find) {
       const re = new RegExp(find, 'mu'); // ^ and $ at every line, as in the CLI
@@ -139,25 +153,17 @@ class Engine {
   load(bytes: Uint8Array, name: string): string {
     if (this.abort) throw new Error('stop training before loading a model');
     const data = decodeCheckpoint(bytes);
+    const model = modelFromCheckpoint(data, this.backend);
+    this.release();
     this.loaded = data;
     this.trainer = null;
-    this.model = modelFromCheckpoint(data, this.backend);
+    this.model = model;
     this.vocab = data.vocab;
+    this.tellContinuable();
     const m = data.model;
     return `${name}: ${m.type} ${m.layers}×${m.hidden}, ${m.vocabSize} symbols${data.train ? `, trained ${data.train.state.iter} iterations` : ''}`;
   }
 }
-
-function sameSymbols(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function limitsOf(c: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of ['maxIters', 'epochs', 'maxTime', 'evalEvery', 'sampleEvery']) if (c[k] !== undefined) out[k] = c[k];
-  return out;
-}
-
 
 // the library's createBackend, as an app gets it from 'charrnn': WebAssembly SIMD on every core
 // when the page is cross-origin isolated, else on one (choice.reason says so)

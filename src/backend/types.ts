@@ -1,8 +1,10 @@
 /**
- * The backend interface: every number-crunching operation the model, the optimizer and the
- * sampler perform goes through one of these kernels. The model code never loops over floats
- * itself, so a faster backend (WebAssembly SIMD, threads) can replace the reference one
- * (`js.ts`, the specification) without touching the model.
+ * The backend interface: every operation of a training step or a sampled character that costs
+ * more than O(B·T) goes through one of these kernels (GEMMs, cell steps, softmax, optimizer
+ * updates), so a faster backend (WebAssembly SIMD, threads) can replace the reference one
+ * (`js.ts`, the specification) without touching the model. The model itself still loops over
+ * floats where the work is small or rare: initialisation, dropout masks, counting targets, and
+ * the transposes of a checkpoint's weights.
  *
  * Conventions
  * - All matrices are row-major. A "view" is a typed array that is a window on the backend's
@@ -10,7 +12,10 @@
  *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
- * - Kernels never allocate, so a training step allocates nothing.
+ * - Kernels allocate nothing per call once warm: a backend may set up caches on first use (the
+ *   WASM backend's packed weight panels, and its GEMM scratch at the first call of each size)
+ *   and then reuses them, so a training step allocates nothing after the first
+ *   (test/memory.test.ts checks it).
  */
 
 export type FloatArray = Float32Array | Float64Array;
@@ -49,10 +54,19 @@ export interface Backend {
   readonly dtypes: readonly DType[];
 
   /**
-   * Reserve `bytes` bytes (64-byte aligned). Views into the block stay valid for the life of the
-   * backend: a backend whose memory can grow must not detach earlier buffers.
+   * Reserve `bytes` bytes (64-byte aligned), zeroed. Views into the block stay valid until it is
+   * freed (or for the life of the backend): a backend whose memory can grow must not detach
+   * earlier buffers.
    */
   alloc(bytes: number): Block;
+
+  /**
+   * Give a block from `alloc` back, for the next allocations to reuse (the WASM backend's memory
+   * can only grow, so without this every workspace made would stay). Views on the block must not
+   * be used afterwards. Optional: the JS backend leaves its blocks to the garbage collector.
+   * Arena.dispose() calls it; freeing a block twice throws.
+   */
+  free?(block: Block): void;
 
   /**
    * Called by the model after any write to the parameters (init, load, an optimizer step, a test

@@ -8,6 +8,8 @@
  *
  * Parameter regions are learned from weightsChanged(params) and from the `p` of the optimizer
  * kernels; any kernel write that overlaps them, and every weightsChanged(), makes the cache stale.
+ * Freeing memory (released()) takes it out of the regions and frees the packed copies of the
+ * weights that lay in it, so a model that is disposed leaves nothing behind.
  */
 import type { KernelExports } from './wasm-abi.js';
 import { PANEL } from './wasm-abi.js';
@@ -38,6 +40,11 @@ interface PackedB {
   dst: number;
   /** Value of WasmGemm.gen when packed; stale when different. */
   gen: number;
+}
+
+/** Bytes spanned by op(B) (K, N) stored with row stride ldb. */
+function bBytes(transB: boolean, K: number, N: number, ldb: number): number {
+  return 4 * (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N);
 }
 
 export class WasmGemm {
@@ -91,6 +98,33 @@ export class WasmGemm {
     r.push(start, end);
   }
 
+  /**
+   * [p, p + bytes) was freed (a disposed model or workspace): it is no longer a parameter region,
+   * and the packed copies of weights inside it are freed too (their memory is reused).
+   */
+  released(p: number, bytes: number): void {
+    const end = p + bytes;
+    const r = this.params;
+    const kept: number[] = [];
+    for (let i = 0; i < r.length; i += 2) {
+      if (r[i + 1] <= p || r[i] >= end) kept.push(r[i], r[i + 1]);
+      else {
+        if (r[i] < p) kept.push(r[i], p);
+        if (r[i + 1] > end) kept.push(end, r[i + 1]);
+      }
+    }
+    r.splice(0, r.length, ...kept);
+    for (const [b, list] of this.packed) {
+      const stale = list.filter((e) => b < end && b + bBytes(e.transB, e.K, e.N, e.ldb) > p);
+      if (stale.length === 0) continue;
+      for (const e of stale) this.heap.free(e.dst);
+      const left = list.filter((e) => !stale.includes(e));
+      if (left.length) this.packed.set(b, left);
+      else this.packed.delete(b);
+    }
+    this.gen++;
+  }
+
   private inParams(start: number, bytes: number): boolean {
     const r = this.params;
     for (let i = 0; i < r.length; i += 2) if (start >= r[i] && start + bytes <= r[i + 1]) return true;
@@ -99,8 +133,7 @@ export class WasmGemm {
 
   /** The packed-copy cache entry of op(B) if B lies inside the parameters (fresh or not), else null. */
   private weightEntry(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
-    const bBytes = 4 * (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N);
-    return this.params.length && this.inParams(b, bBytes) ? this.packedFor(b, transB, K, N, ldb) : null;
+    return this.params.length && this.inParams(b, bBytes(transB, K, N, ldb)) ? this.packedFor(b, transB, K, N, ldb) : null;
   }
 
   private packedFor(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
@@ -129,10 +162,13 @@ export class WasmGemm {
     return e.dst;
   }
 
-  /** Scratch for per-call packing: reused, regrown by doubling (the old block is not reclaimed). */
+  /** Scratch for per-call packing: reused, regrown by doubling (the old block is freed). */
   private scratchFor(s: { p: number; bytes: number }, bytes: number): number {
     if (bytes <= s.bytes) return s.p;
     const size = Math.max(bytes, 2 * s.bytes);
+    // freed first, so a scratch block at the top grows in place
+    if (s.bytes > 0) this.heap.free(s.p);
+    s.bytes = 0;
     const p = this.heap.alloc(size);
     if (p < 0) return -1;
     s.p = p;

@@ -1,11 +1,19 @@
 /**
- * The WebAssembly backend's memory: a bump allocator over one WebAssembly.Memory, and the test
- * of whether a typed array is a view on it (so its byteOffset is a pointer the kernels can use).
+ * The WebAssembly backend's memory: an allocator over one WebAssembly.Memory, and the test of
+ * whether a typed array is a view on it (so its byteOffset is a pointer the kernels can use).
+ *
+ * Blocks are multiples of 64 bytes (a cache line), 64-byte aligned. Freed blocks go to a list
+ * of holes kept sorted by address, with neighbours merged (and a hole that reaches the top
+ * merged into it), so a block of the same or a smaller size is carved from the best-fitting
+ * hole instead of growing the memory:
+ *   alloc(n): the smallest hole ≥ n (lowest address on ties), else bump `top`, growing if needed
+ *   free(p):  hole [p, p + size) merged with the holes or top it touches
+ * WebAssembly memory never shrinks: what this gives is memory that stops growing once a
+ * program's pattern of allocations repeats (a workspace made and disposed per evaluation).
  *
  * Shared memory grows in place: views made earlier stay valid (a non-shared buffer would be
  * detached by grow()). The first RESERVED_BYTES are never handed out: the compiler's static data,
- * then a random token that identifies this memory. Nothing is ever freed: a backend holds a
- * model's arenas plus its own scratch and packed-weight buffers.
+ * then a random token that identifies this memory.
  */
 import type { Block, FloatArray } from './types.js';
 import { RESERVED_BYTES, TOKEN_BYTES, TOKEN_OFFSET } from './wasm-abi.js';
@@ -14,7 +22,12 @@ const PAGE = 65536;
 export const MAX_PAGES = 65536; // 4 GiB, as the modules declare
 
 export class WasmHeap {
+  /** End of the blocks handed out (or freed into holes); bump allocation starts here. */
   private top = RESERVED_BYTES;
+  /** Free blocks below top, [start, size] pairs sorted by start; no two touch (they are merged). */
+  private readonly holes: number[] = [];
+  /** Blocks handed out and not yet freed: pointer → size in bytes. */
+  private readonly live = new Map<number, number>();
   private handedOut = false;
   /**
    * Buffer objects known to be this memory. V8 hands out new SharedArrayBuffer objects for the
@@ -36,7 +49,22 @@ export class WasmHeap {
     new Uint32Array(memory.buffer, TOKEN_OFFSET, TOKEN_BYTES / 4).set(this.token);
   }
 
-  /** A block for the user (an arena): views will be made on it, so it throws rather than fail. */
+  /** Size of the memory in bytes: it only ever grows (what the memory test watches). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Bytes in blocks handed out and not freed. */
+  get liveBytes(): number {
+    let n = 0;
+    for (const size of this.live.values()) n += size;
+    return n;
+  }
+
+  /**
+   * A block for the user (an arena): views will be made on it, so it throws rather than fail.
+   * Zeroed, as fresh memory is (a reused hole holds what its last owner left).
+   */
   block(bytes: number): Block {
     const p = this.alloc(bytes, true);
     if (p < 0) {
@@ -47,15 +75,33 @@ export class WasmHeap {
     const buffer = this.memory.buffer;
     this.known.add(buffer);
     this.lastBuffer = buffer;
-    return { buffer, byteOffset: p, byteLength: Math.ceil(bytes / 64) * 64 };
+    const byteLength = Math.ceil(bytes / 64) * 64;
+    new Uint8Array(buffer, p, this.live.get(p)!).fill(0);
+    return { buffer, byteOffset: p, byteLength };
   }
 
   /**
-   * 64-byte aligned bump allocation, growing the memory as needed; -1 if it may not grow (non-shared
-   * memory once views exist, or past 4 GiB). forUser: a user block, not the backend's own scratch.
+   * 64-byte aligned allocation: from the best-fitting hole, else from the top, growing the
+   * memory as needed; -1 if it may not grow (non-shared memory once views exist, or past 4 GiB).
+   * forUser: a user block, not the backend's own scratch.
    */
   alloc(bytes: number, forUser = false): number {
     const size = Math.max(64, Math.ceil(bytes / 64) * 64);
+    const holes = this.holes;
+    let best = -1;
+    for (let i = 0; i < holes.length; i += 2) {
+      if (holes[i + 1] >= size && (best < 0 || holes[i + 1] < holes[best + 1])) best = i;
+    }
+    if (best >= 0) {
+      const p = holes[best];
+      if (holes[best + 1] === size) holes.splice(best, 2);
+      else {
+        holes[best] += size;
+        holes[best + 1] -= size;
+      }
+      this.live.set(p, size);
+      return p;
+    }
     const p = this.top;
     const end = p + size;
     const have = this.memory.buffer.byteLength;
@@ -72,7 +118,36 @@ export class WasmHeap {
       this.memory.grow(pages);
     }
     this.top = end;
+    this.live.set(p, size);
     return p;
+  }
+
+  /**
+   * Give back the block at p (from alloc or block). Views on it must not be used afterwards:
+   * its bytes go to the next allocation. Throws on a pointer that is not a live block (freed
+   * twice, or never allocated), which would otherwise corrupt the holes.
+   */
+  free(p: number): void {
+    const size = this.live.get(p);
+    if (size === undefined) throw new Error(`wasm backend: free of ${p}, which is not an allocated block (freed twice?)`);
+    this.live.delete(p);
+    const holes = this.holes;
+    let start = p;
+    let end = p + size;
+    // i: the first hole after p
+    let i = 0;
+    while (i < holes.length && holes[i] < p) i += 2;
+    if (i < holes.length && holes[i] === end) {
+      end += holes[i + 1];
+      holes.splice(i, 2);
+    }
+    if (i > 0 && holes[i - 2] + holes[i - 1] === start) {
+      i -= 2;
+      start = holes[i];
+      holes.splice(i, 2);
+    }
+    if (end === this.top) this.top = start;
+    else holes.splice(i, 0, start, end - start);
   }
 
   /** Byte pointer of a float32 view on this memory, or -1 (the caller then runs the JS reference). */

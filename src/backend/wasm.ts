@@ -85,6 +85,22 @@ export class WasmBackend implements Backend {
     return this.heap.block(bytes);
   }
 
+  /** Backend.free: the block's memory is reused, and cached packed copies of weights in it are freed. */
+  free(block: Block): void {
+    this.heap.free(block.byteOffset); // first: it throws on a block that is not live
+    this.mm.released(block.byteOffset, block.byteLength);
+  }
+
+  /** Bytes of WebAssembly memory: it never shrinks, and stops growing once freed blocks are reused. */
+  get memoryBytes(): number {
+    return this.heap.memoryBytes;
+  }
+
+  /** Bytes handed out and not freed (arenas, scratch, packed weights). */
+  get liveBytes(): number {
+    return this.heap.liveBytes;
+  }
+
   private f(x: FloatArray): number {
     return this.heap.f32(x);
   }

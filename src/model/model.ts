@@ -23,7 +23,7 @@
  * `grads`), so the optimizer, clipping and checkpointing are single loops over one buffer.
  */
 import type { Backend, DType, FloatArray } from '../backend/types.js';
-import { ArenaPlan, type Slot } from '../arena.js';
+import { ArenaPlan, type Arena, type Slot } from '../arena.js';
 import type { Rng } from '../rng.js';
 import { GATES, makeLayerBuffers, planLayerBuffers, type CellType, type LayerBuffers, type LayerParams } from './layer.js';
 import { lstmBackward, lstmForward } from './lstm.js';
@@ -114,6 +114,7 @@ export class Workspace {
   foldVersion = -1;
   /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
   readonly logits: FloatArray;
+  private readonly arena: Arena;
 
   constructor(readonly model: CharRNN, readonly B: number, readonly T: number, opts: { training: boolean }) {
     const c = model.config;
@@ -134,7 +135,7 @@ export class Workspace {
       sLayers.push(planLayerBuffers(plan, c.type, B, T, In, c.hidden, false, dropout));
     }
     const sLogits = plan.floats(TB * c.vocabSize);
-    const arena = plan.allocate(model.backend);
+    const arena = (this.arena = plan.allocate(model.backend));
     this.inputs = arena.ints(sInputs);
     this.targets = arena.ints(sTargets);
     this.x0 = sX0 ? arena.floats(sX0) : null;
@@ -154,6 +155,14 @@ export class Workspace {
       this.layers.push(buf);
     }
     this.logits = arena.floats(sLogits);
+  }
+
+  /**
+   * Give this workspace's memory back to the backend (a WASM backend reuses it for the next
+   * one). Its buffers must not be used afterwards; a second call does nothing.
+   */
+  dispose(): void {
+    this.arena.dispose();
   }
 
   /** Zero the carried state (start of an epoch, or of a text). */
@@ -206,6 +215,7 @@ export class CharRNN {
   readonly bdec: FloatArray; // (V)
   readonly dwdec: FloatArray;
   readonly dbdec: FloatArray;
+  private readonly arena: Arena;
 
   constructor(readonly config: ModelConfig, readonly backend: Backend, readonly dtype: DType = 'float32') {
     this.specs = paramSpecs(config);
@@ -213,7 +223,7 @@ export class CharRNN {
     const plan = new ArenaPlan(dtype);
     const sP: Slot = plan.floats(this.numParams);
     const sG: Slot = plan.floats(this.numParams);
-    const arena = plan.allocate(backend);
+    const arena = (this.arena = plan.allocate(backend));
     this.params = arena.floats(sP);
     this.grads = arena.floats(sG);
     const view = (buf: FloatArray, name: string): FloatArray => {
@@ -257,6 +267,15 @@ export class CharRNN {
   paramsChanged(): void {
     this.version++;
     this.backend.weightsChanged?.(this.params);
+  }
+
+  /**
+   * Give the parameters' and gradients' memory back to the backend (with the packed copies a
+   * WASM backend keeps of the weights). Dispose the model's workspaces, samplers and optimizer
+   * first: they are unusable with it. A second call does nothing.
+   */
+  dispose(): void {
+    this.arena.dispose();
   }
 
   zeroGrad(): void {

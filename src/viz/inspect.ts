@@ -22,8 +22,7 @@
 import { CharRnnError } from '../errors.js';
 import type { FloatArray } from '../backend/types.js';
 import { Workspace, type CharRNN } from '../model/model.js';
-import { Rng } from '../rng.js';
-import { Sampler } from '../sample.js';
+import { logSumExp, Sampler } from '../sample.js';
 import type { Vocabulary } from '../vocab.js';
 
 /** What a track holds: the hidden state, the LSTM cell state, or one gate. */
@@ -71,20 +70,11 @@ export interface ReadOptions {
   topK?: number;
   /** Window length T (default 64): memory is per window, so long texts cost no more. */
   window?: number;
-  /**
-   * A batch-1 evaluation workspace to reuse; its length is the window (a long-lived caller such
-   * as the playground passes one, since backend memory is not given back).
-   */
-  workspace?: Workspace;
 }
 
 /** Log-softmax of one row of logits, in float64. */
 function logSoftmax(z: ArrayLike<number>, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < out.length; i++) if (z[i] > max) max = z[i];
-  let sum = 0;
-  for (let i = 0; i < out.length; i++) sum += Math.exp(z[i] - max);
-  const logZ = max + Math.log(sum);
+  const logZ = logSumExp(z, out.length);
   for (let i = 0; i < out.length; i++) out[i] = z[i] - logZ;
 }
 
@@ -111,8 +101,7 @@ export function readText(model: CharRNN, vocab: Vocabulary, text: string, opts: 
   const H = c.hidden;
   const V = vocab.size;
   const k = Math.max(1, Math.min(opts.topK ?? 5, V));
-  // a given workspace sets the window (a short text is simply padded, see below)
-  const T = opts.workspace ? opts.workspace.T : Math.max(1, Math.min(opts.window ?? 64, N));
+  const T = Math.max(1, Math.min(opts.window ?? 64, N));
   const gates = GATE_NAMES[c.type];
 
   const tracks: Track[] = [];
@@ -124,37 +113,40 @@ export function readText(model: CharRNN, vocab: Vocabulary, text: string, opts: 
   const loss: (number | null)[] = [null];
   const logp = new Float64Array(V);
 
-  const ws = opts.workspace ?? new Workspace(model, 1, T, { training: false });
-  if (ws.model !== model || ws.B !== 1) throw new Error('readText: the workspace is for another model or batch size');
-  ws.resetState();
-  ws.targets.fill(-1); // losses are computed here from the logits, over the real characters only
-  for (let s = 0; s < N; s += T) {
-    const n = Math.min(T, N - s);
-    // past the end of the text the last window is padded; the model is causal, so the padding
-    // changes nothing before it
-    for (let t = 0; t < T; t++) ws.inputs[t] = t < n ? ids[s + t] : 0;
-    model.forward(ws);
-    for (const tr of tracks) {
-      const L = ws.layers[tr.layer];
-      for (let t = 0; t < n; t++) {
-        const row = (s + t) * H;
-        let src: FloatArray;
-        if (tr.kind === 'h') src = L.hAt[t + 1];
-        else if (tr.kind === 'c') src = L.cAt[t + 1];
-        else {
-          const g = gates.indexOf(tr.kind);
-          // LSTM: gate activations are left in pre by forward; GRU: in act (both (B, G·H), B = 1)
-          src = (c.type === 'lstm' ? L.preAt[t] : L.actAt[t]).subarray(g * H, (g + 1) * H);
+  const ws = new Workspace(model, 1, T, { training: false });
+  try {
+    ws.resetState();
+    ws.targets.fill(-1); // losses are computed here from the logits, over the real characters only
+    for (let s = 0; s < N; s += T) {
+      const n = Math.min(T, N - s);
+      // past the end of the text the last window is padded; the model is causal, so the padding
+      // changes nothing before it
+      for (let t = 0; t < T; t++) ws.inputs[t] = t < n ? ids[s + t] : 0;
+      model.forward(ws);
+      for (const tr of tracks) {
+        const L = ws.layers[tr.layer];
+        for (let t = 0; t < n; t++) {
+          const row = (s + t) * H;
+          let src: FloatArray;
+          if (tr.kind === 'h') src = L.hAt[t + 1];
+          else if (tr.kind === 'c') src = L.cAt[t + 1];
+          else {
+            const g = gates.indexOf(tr.kind);
+            // LSTM: gate activations are left in pre by forward; GRU: in act (both (B, G·H), B = 1)
+            src = (c.type === 'lstm' ? L.preAt[t] : L.actAt[t]).subarray(g * H, (g + 1) * H);
+          }
+          for (let j = 0; j < H; j++) tr.values[row + j] = src[j];
         }
-        for (let j = 0; j < H; j++) tr.values[row + j] = src[j];
       }
+      for (let t = 0; t < n; t++) {
+        logSoftmax(ws.logits.subarray(t * V, (t + 1) * V), logp);
+        top.push(topIndices(logp, k).map((i) => ({ char: vocab.char(i), p: Math.exp(logp[i]) })));
+        if (s + t + 1 < N) loss.push(-logp[ids[s + t + 1]]);
+      }
+      ws.carryState();
     }
-    for (let t = 0; t < n; t++) {
-      logSoftmax(ws.logits.subarray(t * V, (t + 1) * V), logp);
-      top.push(topIndices(logp, k).map((i) => ({ char: vocab.char(i), p: Math.exp(logp[i]) })));
-      if (s + t + 1 < N) loss.push(-logp[ids[s + t + 1]]);
-    }
-    ws.carryState();
+  } finally {
+    ws.dispose();
   }
   let sum = 0;
   for (let t = 1; t < N; t++) sum += loss[t]!;
@@ -253,26 +245,24 @@ export interface SweepOptions {
   corpusWords?: ReadonlySet<string>;
 }
 
-/** One sample per temperature, each drawn with the same seed (see the header). */
+/** One sample per temperature, each drawn with the same seed (see the header): Sampler.steps at each temperature. */
 export function temperatureSweep(model: CharRNN, vocab: Vocabulary, temperatures: number[], opts: SweepOptions): SweepRow[] {
   const sampler = new Sampler(model, vocab);
-  const logp = new Float64Array(vocab.size);
+  try {
+    return sweep(sampler, vocab, temperatures, opts);
+  } finally {
+    sampler.dispose();
+  }
+}
+
+function sweep(sampler: Sampler, vocab: Vocabulary, temperatures: number[], opts: SweepOptions): SweepRow[] {
   const rows: SweepRow[] = [];
   for (const temperature of temperatures) {
-    if (!(temperature >= 0)) throw new CharRnnError('bad-flag', `temperatures must be ≥ 0 (got ${temperature})`);
-    const rng = new Rng(opts.seed ?? 0);
-    sampler.reset();
-    const { ids } = sampler.primeIds(opts.prime ?? '', false);
-    if (ids.length === 0) ids.push(Math.max(0, vocab.id(10))); // as Sampler.generate: after a newline
-    for (const id of ids) sampler.feed(id);
     let text = '';
     let total = 0;
-    for (let t = 0; t < opts.length; t++) {
-      const id = sampler.pick(rng, temperature);
-      logSoftmax(sampler.logits, logp);
-      total += logp[id];
-      text += vocab.char(id);
-      if (t + 1 < opts.length) sampler.feed(id);
+    for (const s of sampler.steps({ length: opts.length, temperature, seed: opts.seed ?? 0, prime: opts.prime })) {
+      text += s.char;
+      total += s.logProb;
     }
     const words = wordsOf(text);
     const known = opts.corpusWords ? words.filter((w) => opts.corpusWords!.has(w)).length : 0;
