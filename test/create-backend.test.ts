@@ -65,7 +65,7 @@ test('bad options: one-line CharRnnError naming the flag', async () => {
   };
   bad({ kind: 'gpu' }, /^--backend must be one of auto, wasm, js \(got "gpu"\)$/);
   bad({ kind: 3 }, /^--backend/);
-  for (const threads of [-1, 1.5, 257, '2', Number.NaN]) bad({ threads }, /^--threads must be a whole number from 0/);
+  for (const threads of [-1, 1.5, 257, '2', Number.NaN]) bad({ threads }, /^--threads must be a whole number ≥ 0 and ≤ 256, 0 = every core \(got .+\)$/);
   assert.deepEqual(checkBackendOptions({}), { kind: 'auto', threads: 0 });
   await assert.rejects(createBackend({ kind: 'cuda' as 'js' }), /--backend/);
 });

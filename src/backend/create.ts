@@ -49,7 +49,7 @@ export function checkBackendOptions(opts: { kind?: unknown; threads?: unknown })
   }
   const threads = opts.threads ?? 0;
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS) {
-    throw new CharRnnError('bad-flag', `--threads must be a whole number from 0 (every core) to ${MAX_THREADS} (got ${JSON.stringify(threads)})`);
+    throw new CharRnnError('bad-flag', `--threads must be a whole number ≥ 0 and ≤ ${MAX_THREADS}, 0 = every core (got ${JSON.stringify(threads)})`);
   }
   return { kind: kind as BackendKind, threads };
 }
