@@ -27,7 +27,7 @@ import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
 import { GATES } from '../src/model/layer.js';
 import type { Backend } from '../src/backend/types.js';
-import { makeBackend } from '../cli/backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
 import { torchEngineSpeed, type TorchEngineSpeed } from './torch-engine.js';
@@ -113,13 +113,13 @@ function sampleSpeed(backend: Backend, cfg: TrainConfig): number {
 }
 
 async function backends(): Promise<Array<{ name: string; make: () => Promise<Backend> }>> {
-  const list = [{ name: 'js', make: () => makeBackend('js', 1) }];
+  const list = [{ name: 'js', make: () => createBackend({ kind: 'js' }) }];
   try {
-    const probe = await makeBackend('wasm', 1);
+    const probe = await createBackend({ kind: 'wasm', threads: 1 });
     probe.dispose?.();
-    list.push({ name: 'wasm ×1', make: () => makeBackend('wasm', 1) });
+    list.push({ name: 'wasm ×1', make: () => createBackend({ kind: 'wasm', threads: 1 }) });
     const cores = availableParallelism();
-    if (cores > 1) list.push({ name: `wasm ×${cores}`, make: () => makeBackend('wasm', cores) });
+    if (cores > 1) list.push({ name: `wasm ×${cores}`, make: () => createBackend({ kind: 'wasm', threads: cores }) });
   } catch (e) {
     if (!JSON_OUT) console.log(`(wasm backend unavailable: ${(e as Error).message})`);
   }

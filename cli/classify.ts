@@ -4,7 +4,8 @@
  * (src/classify.ts says how they are defined).
  */
 import { classifyText, type Candidate } from '../src/classify.js';
-import { makeBackend, parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
 import { CliError, type Proc } from './io.js';
@@ -20,7 +21,7 @@ export interface ClassifyOpts {
 export async function classifyCommand(proc: Proc, opts: ClassifyOpts): Promise<number> {
   const engine = parseEngineFlags(opts);
   if (opts.model.length < 2) throw new CliError(`classify needs at least two --model checkpoints to choose between (got ${opts.model.length})`, 2);
-  const backend = await makeBackend(engine.backend, engine.threads);
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {
     const candidates: Candidate[] = [];
     for (const path of opts.model) {

@@ -1,6 +1,7 @@
 /** `charrnn eval CKPT --data FILE`: loss of a model on a text. */
 import { evaluateText } from '../src/evaluate.js';
-import { makeBackend, parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
 import type { Proc } from './io.js';
@@ -9,7 +10,7 @@ type Opts = Record<string, string | boolean | string[] | undefined>;
 
 export async function evalCommand(proc: Proc, ckpt: string, opts: Opts): Promise<number> {
   const engine = parseEngineFlags(opts);
-  const backend = await makeBackend(engine.backend, engine.threads);
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     const { parts } = await readCorpus(opts.data as string[]);

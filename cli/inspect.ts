@@ -10,7 +10,7 @@ import { findUnits, readText, type TextReading, type TrackKind } from '../src/vi
 import { inspectHtml, unitLabel, type UnitRef } from '../src/viz/html.js';
 import { heatmapSvg } from '../src/viz/svg.js';
 import { writeFileAtomic } from './atomic.js';
-import { makeBackend } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, parseNumber, type Proc } from './io.js';
@@ -59,7 +59,7 @@ export async function inspectCommand(proc: Proc, ckpt: string, opts: Opts): Prom
   }
   const out = typeof opts.out === 'string' ? opts.out : join(dirname(ckpt), 'inspect.html');
 
-  const backend = await makeBackend('auto', 1);
+  const backend = await createBackend({ kind: 'auto', threads: 1 });
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     let reading: TextReading;

@@ -2,6 +2,7 @@
  * Turning training events into terminal output: a live progress line on a TTY (redrawn at most
  * ten times a second), plain periodic lines otherwise.
  */
+import { describeChoice } from '../src/backend/create.js';
 import type { Metrics, TrainEvent } from '../src/train.js';
 
 export interface Out {
@@ -60,7 +61,7 @@ export class ProgressRenderer {
   event(ev: TrainEvent): void {
     switch (ev.type) {
       case 'start':
-        this.message(`${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.backend} backend`);
+        this.message(`${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.engine ? describeChoice(ev.engine) : `${ev.backend} backend`}`);
         break;
       case 'step': {
         const t = this.now();

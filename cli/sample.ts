@@ -1,6 +1,7 @@
 /** `charrnn sample CKPT`: stream generated text to stdout (or, with --temperatures, one sample per temperature). */
 import { checkSampleOptions, Sampler } from '../src/sample.js';
-import { makeBackend, parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { parseNumber, type Proc } from './io.js';
 import { temperatureSweepCommand } from './sweep.js';
@@ -16,10 +17,10 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
   const topP = num('--top-p', opts.topP);
   const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : num('--seed', opts.seed);
   checkSampleOptions({ length, temperature, topK, topP, seed });
-  const { backend: backendName, threads } = parseEngineFlags(opts);
-  if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, threads, backend: backendName });
+  const engine = parseEngineFlags(opts);
+  if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, engine });
 
-  const backend = await makeBackend(backendName, threads);
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     const sampler = new Sampler(model, data.vocab);

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { temperatureSweep, wordsOf } from '../src/viz/inspect.js';
-import { makeBackend } from './backend.js';
+import type { EngineChoice } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
 import { CliError, parseNumber, type Proc } from './io.js';
@@ -28,13 +29,13 @@ async function corpusWords(ckpt: string, data: string[] | undefined): Promise<{ 
   return { words, from: label };
 }
 
-export async function temperatureSweepCommand(proc: Proc, ckpt: string, opts: Opts & { temperatures: string }, common: { length: number; seed: number; threads: number; backend: 'auto' | 'wasm' | 'js' }): Promise<number> {
+export async function temperatureSweepCommand(proc: Proc, ckpt: string, opts: Opts & { temperatures: string }, common: { length: number; seed: number; engine: EngineChoice }): Promise<number> {
   const temperatures = opts.temperatures.split(',').map((s) => parseNumber('--temperatures', s));
   if (temperatures.length === 0 || temperatures.some((t) => t < 0)) throw new CliError(`--temperatures must be a list of numbers ≥ 0, such as 0.2,0.5,1 (got ${opts.temperatures})`, 2);
   const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;
   const corpus = await corpusWords(ckpt, data);
   if (!corpus) proc.stderr.write(`charrnn: note: novelty unavailable: no run.json beside ${ckpt}; give the training text with --data\n`);
-  const backend = await makeBackend(common.backend, common.threads);
+  const backend = await createBackend({ kind: common.engine.backend, threads: common.engine.threads });
   try {
     const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
     const prime = typeof opts.prime === 'string' ? opts.prime : '';

@@ -15,7 +15,8 @@ import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { checkResume, Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
-import { makeBackend, parseEngineFlags, type EngineChoice } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags, type EngineChoice } from './backend.js';
 import { loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
@@ -108,7 +109,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   if (torch) return runTorch(proc, torch, { out, json: args.json, report: Boolean(args.report), renderer });
 
   // ---- train ----
-  const backend = await makeBackend(engine.backend, engine.threads);
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {

@@ -11,9 +11,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Attributor, type Candidate } from '../src/index.js';
+import { createBackend, Attributor, type Candidate } from '../src/index-node.js'; // what 'charrnn' is in Node
 import { isMain, mobyDickPath, numArg, positional, repoRoot, runMain, trainArgs, trainOn, trainSettings, type TrainArgs } from './common.js';
-import { createBackend } from '../src/backend/select.js';
 
 export interface AttributionOptions extends TrainArgs {
   /** One text file per author. */
@@ -32,7 +31,7 @@ export interface AttributionResult {
 }
 
 export async function run(o: AttributionOptions): Promise<AttributionResult> {
-  const backend = await createBackend(o.backend);
+  const backend = await createBackend({ kind: o.backend });
   try {
     o.log(`backend: ${backend.name}`);
     const candidates: Candidate[] = [];

@@ -8,9 +8,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildCorpus, resolveConfig, Trainer, type Metrics, type TrainConfig } from '../src/index.js';
+import { buildCorpus, checkBackendOptions, resolveConfig, Trainer, type BackendKind, type Metrics, type TrainConfig } from '../src/index-node.js';
 import type { Backend } from '../src/backend/types.js';
-import type { BackendKind } from '../src/backend/select.js';
 
 /** True when the module at `url` is the program being run (not imported by a test). */
 export function isMain(url: string): boolean {
@@ -44,14 +43,13 @@ export interface TrainArgs {
 }
 
 export function trainArgs(args: string[], defaults: { seconds: number; hidden: number; layers: number; maxIters?: number }): TrainArgs {
-  const backend = arg(args, 'backend', 'auto');
-  if (!['auto', 'wasm', 'js'].includes(backend)) throw new Error('--backend must be auto, wasm or js');
+  const { kind: backend } = checkBackendOptions({ kind: arg(args, 'backend', 'auto') });
   return {
     seconds: numArg(args, 'seconds', defaults.seconds),
     maxIters: numArg(args, 'max-iters', defaults.maxIters ?? 0),
     hidden: numArg(args, 'hidden', defaults.hidden),
     layers: numArg(args, 'layers', defaults.layers),
-    backend: backend as BackendKind,
+    backend,
   };
 }
 

@@ -8,9 +8,8 @@
  *      [--eval-every 20] [--max-iters N] [--backend auto]
  */
 import { readFileSync } from 'node:fs';
-import type { Metrics } from '../src/index.js';
+import { createBackend, type Metrics } from '../src/index-node.js'; // what 'charrnn' is in Node
 import { isMain, loomingsPath, numArg, positional, runMain, trainArgs, trainOn, trainSettings } from './common.js';
-import { createBackend } from '../src/backend/select.js';
 
 /** Plot series of equal length on one chart of `height` rows; each series drawn with its mark. */
 export function asciiPlot(series: { mark: string; values: number[] }[], width = 64, height = 16): string[] {
@@ -36,7 +35,7 @@ export function asciiPlot(series: { mark: string; values: number[] }[], width = 
 export async function main(args: string[], log: (s: string) => void = console.log): Promise<{ metrics: Metrics[]; bestIter: number }> {
   const path = positional(args)[0] ?? loomingsPath();
   const settings = trainArgs(args, { seconds: 90, hidden: 256, layers: 2 });
-  const backend = await createBackend(settings.backend);
+  const backend = await createBackend({ kind: settings.backend });
   const metrics: Metrics[] = [];
   try {
     log(`training a ${settings.layers}×${settings.hidden} LSTM on ${path} (${backend.name} backend)`);

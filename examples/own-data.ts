@@ -10,9 +10,8 @@
  *      [--hidden 128] [--layers 2] [--max-iters N] [--backend auto]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { buildCorpus, resolveConfig, Sampler, sampleText, Trainer } from '../src/index.js';
+import { createBackend, buildCorpus, resolveConfig, Sampler, sampleText, Trainer } from '../src/index-node.js'; // what 'charrnn' is in Node
 import { arg, isMain, loomingsPath, positional, runMain, trainArgs, trainSettings } from './common.js';
-import { createBackend } from '../src/backend/select.js';
 
 export async function main(args: string[], log: (s: string) => void = console.log): Promise<{ out: string; valLoss: number | null }> {
   const paths = positional(args);
@@ -23,7 +22,7 @@ export async function main(args: string[], log: (s: string) => void = console.lo
   const corpus = buildCorpus(paths.map((p) => ({ name: p, bytes: readFileSync(p) })));
   log(`${corpus.ids.length} characters, ${corpus.vocab.size} distinct, from ${paths.length} file(s)`);
   const config = resolveConfig({ ...trainSettings(settings), evalEvery: 100, sampleEvery: 0, batch: 16, seqLen: 50 });
-  const backend = await createBackend(settings.backend);
+  const backend = await createBackend({ kind: settings.backend });
   try {
     const trainer = new Trainer({ config, corpus, backend });
     for await (const ev of trainer.run()) {

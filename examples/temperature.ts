@@ -12,16 +12,15 @@
  *      [--temperatures 0,0.5,0.8,1,1.5] [--hidden 128] [--layers 2] [--max-iters N] [--backend auto]
  */
 import { readFileSync } from 'node:fs';
-import { temperatureSweep, wordsOf, type SweepRow } from '../src/index.js';
+import { createBackend, temperatureSweep, wordsOf, type SweepRow } from '../src/index-node.js'; // what 'charrnn' is in Node
 import { arg, isMain, mobyDickPath, numArg, positional, runMain, trainArgs, trainOn, trainSettings } from './common.js';
-import { createBackend } from '../src/backend/select.js';
 
 export async function main(args: string[], log: (s: string) => void = console.log): Promise<SweepRow[]> {
   const path = positional(args)[0] ?? mobyDickPath();
   const text = readFileSync(path, 'utf8');
   const temperatures = arg(args, 'temperatures', '0,0.5,0.8,1,1.5').split(',').map(Number);
   const settings = trainArgs(args, { seconds: 60, hidden: 128, layers: 2 });
-  const backend = await createBackend(settings.backend);
+  const backend = await createBackend({ kind: settings.backend });
   try {
     log(`training on ${path} (${backend.name} backend)...`);
     const trainer = await trainOn(text, trainSettings(settings), backend);

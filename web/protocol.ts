@@ -4,6 +4,7 @@
  */
 import type { TrainConfig } from '../src/config.js';
 import type { TrainEvent } from '../src/train.js';
+import type { BackendChoice } from '../src/backend/types.js';
 
 export type ToEngine =
   /** Continue the current model if there is one (refused, with the library's message, if a setting that may not change differs), or with fresh: a new model. */
@@ -18,7 +19,7 @@ export type ToEngine =
   | { type: 'inspect'; text: string; find: string };
 
 export type FromEngine =
-  | { type: 'ready'; backend: string; threads: number; isolated: boolean }
+  | { type: 'ready'; engine: BackendChoice }
   | { type: 'event'; event: TrainEvent }
   | { type: 'state'; state: 'idle' | 'training' | 'paused' }
   | { type: 'sample'; text: string }

@@ -13,7 +13,7 @@ import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
 import { inspectHtml, type UnitRef } from '../src/viz/html.js';
 import { findUnits, readText } from '../src/viz/inspect.js';
-import { makeBackend } from './engine-backend.js';
+import { createBackend } from '../src/backend/wasm-web.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -165,8 +165,10 @@ class Engine {
   }
 }
 
-const ready = makeBackend(self.name === 'js' ? 'js' : 'auto').then(({ backend, threads }) => {
-  post({ type: 'ready', backend: backend.name, threads, isolated: self.crossOriginIsolated === true });
+// the library's createBackend, as an app gets it from 'charrnn': WebAssembly SIMD on every core
+// when the page is cross-origin isolated, else on one (choice.reason says so)
+const ready = createBackend({ kind: self.name === 'js' ? 'js' : 'auto' }).then((backend) => {
+  post({ type: 'ready', engine: backend.choice });
   return new Engine(backend);
 });
 

@@ -28,8 +28,28 @@ export interface Block {
   byteLength: number;
 }
 
+/** What `createBackend` may be asked for: see create.ts. */
+export type BackendKind = 'auto' | 'wasm' | 'js';
+
+/** What `createBackend` chose, and why it differs from what was asked (if it does). */
+export interface BackendChoice {
+  /** What was asked for. */
+  requested: BackendKind;
+  /** What runs. */
+  kind: 'wasm' | 'js';
+  /** Threads the kernels run on, the caller's included. */
+  threads: number;
+  /**
+   * Set when the result is less than what was asked: 'auto' fell back to the reference kernels,
+   * or fewer threads started than asked (or than the cores, when not asked), and why.
+   */
+  reason?: string;
+}
+
 export interface Backend {
   readonly name: string;
+  /** How createBackend picked this backend; absent on a backend constructed directly. */
+  readonly choice?: BackendChoice;
   /** Element type this backend computes in. The JS backend can do both (float64 for gradient checks). */
   readonly dtypes: readonly DType[];
 

@@ -1,13 +1,15 @@
 /**
  * Node entry of the WebAssembly backend: reads build/kernels*.wasm, enables relaxed SIMD in V8
  * (Node 20 keeps it behind a flag that can be set at run time, but not via NODE_OPTIONS) and
- * starts worker_threads workers.
+ * starts worker_threads workers. `createBackend` here is what `import { createBackend } from
+ * 'charrnn'` gives in Node (the package's "node" export, src/index-node.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import { pickBackend, type BackendOptions, type ChosenBackend } from './create.js';
 import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from './wasm.js';
 import type { SpawnWorker } from './wasm-pool.js';
 
@@ -29,22 +31,27 @@ const nodeWorkers = (script: URL): SpawnWorker => (init) => new Promise((resolve
   });
 });
 
+/**
+ * The worker script: compiled, next to this file or, run from source, in dist/ (tsx's loader does
+ * not reach worker threads on Node 20); without one the backend runs on one thread.
+ */
+const workerScript = (): URL | undefined =>
+  firstExisting(new URL('./wasm-worker-node.js', import.meta.url), new URL('../../dist/src/backend/wasm-worker-node.js', import.meta.url));
+
 export interface NodeWasmOptions {
   /** Threads including the caller's; default os.availableParallelism(). */
   threads?: number;
   relaxed?: boolean | 'auto';
 }
 
+/** The wasm backend itself (tests and benchmarks that pick relaxed SIMD); others use createBackend. */
 export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise<WasmBackend> {
   // Must precede compiling: enables relaxed SIMD on Node 20 (a no-op where it is standard).
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  // <package>/build/ seen from the compiled file (dist/src/backend/wasm-node.js) or, run from
-  // source by tsx, from src/backend/wasm-node.ts
-  const build = firstExisting(new URL('../../../build/kernels.wasm', import.meta.url), new URL('../../build/kernels.wasm', import.meta.url))
-    ?? new URL('../../../build/kernels.wasm', import.meta.url);
-  // the worker script: compiled, next to this file or, run from source, in dist/ (tsx's loader
-  // does not reach worker threads on Node 20); without one the backend runs on one thread
-  const worker = firstExisting(new URL('./wasm-worker-node.js', import.meta.url), new URL('../../dist/src/backend/wasm-worker-node.js', import.meta.url));
+  // <package>/build/ from src/backend/ (run from source by tsx); dist/build/ (a copy the build
+  // makes) from dist/src/backend/, the same relative URL as in wasm-web.ts
+  const build = new URL('../../build/kernels.wasm', import.meta.url);
+  const worker = workerScript();
   const [plain, relaxed] = await Promise.all([
     readFile(build),
     readFile(new URL('kernels-relaxed.wasm', build)).catch(() => undefined),
@@ -56,4 +63,13 @@ export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise
     spawnWorker: worker ? nodeWorkers(worker) : undefined,
   };
   return createWasmBackend(o);
+}
+
+/** createBackend for Node (create.ts): the wasm kernels on worker_threads, or the reference. */
+export function createBackend(opts: BackendOptions = {}): Promise<ChosenBackend> {
+  return pickBackend(opts, {
+    cores: os.availableParallelism(),
+    start: (threads) => createNodeWasmBackend({ threads }),
+    whyOneThread: () => (workerScript() ? undefined : 'no compiled worker script (dist/src/backend/wasm-worker-node.js): run npm run build'),
+  });
 }

@@ -12,10 +12,16 @@
  *   thread spins instead of blocking where Atomics.wait is not allowed (a page's main thread).
  *
  * Bundlers: `new Worker(new URL('./wasm-worker-web.js', import.meta.url), { type: 'module' })`
- * below is the pattern Vite and webpack recognise and bundle (checked with Vite 7: the worker
- * and, from the source tree, the .wasm files become assets). An app can also pass `wasmUrls`
- * (e.g. Vite's `import plain from 'charrnn/build/kernels.wasm?url'`).
+ * and `new URL('../../build/kernels.wasm', import.meta.url)` below are the patterns Vite and
+ * webpack recognise: the worker is bundled and the .wasm files become assets (checked with Vite 7,
+ * from the source tree, where the URL is <package>/build/, and from the installed package, where
+ * it is dist/build/, a copy the build makes: test/package.test.ts). One literal URL, no fallbacks:
+ * a bundler copies only what it can see.
+ *
+ * `createBackend` here is what `import { createBackend } from 'charrnn'` gives in a bundler or a
+ * browser (the package's "browser"/"default" export, src/index.ts).
  */
+import { pickBackend, type BackendOptions, type ChosenBackend } from './create.js';
 import { createWasmBackend, type WasmBackend } from './wasm.js';
 import type { SpawnWorker, WorkerHandle } from './wasm-pool.js';
 
@@ -57,41 +63,34 @@ function webSpawner(create: () => Worker): SpawnWorker {
   });
 }
 
-/**
- * The package's build/ folder, from this file in the source tree (src/backend/: what a bundler
- * such as Vite sees, and then bundles the .wasm as an asset) or compiled (dist/src/backend/).
- */
-function defaultWasmUrls(): Array<{ plain: URL; relaxed: URL }> {
-  return [
-    { plain: new URL('../../build/kernels.wasm', import.meta.url), relaxed: new URL('../../build/kernels-relaxed.wasm', import.meta.url) },
-    { plain: new URL(/* @vite-ignore */ '../../../build/kernels.wasm', import.meta.url), relaxed: new URL(/* @vite-ignore */ '../../../build/kernels-relaxed.wasm', import.meta.url) },
-  ];
-}
+const isolated = (): boolean => (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+const cores = (): number => (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
 
+/** The wasm backend itself (tests, or an app with its own wasmUrls/createWorker); others use createBackend. */
 export async function createWebWasmBackend(opts: WebWasmOptions = {}): Promise<WasmBackend> {
-  let plain: ArrayBuffer | undefined;
-  let relaxed: ArrayBuffer | undefined;
-  let lastError: unknown;
-  for (const urls of opts.wasmUrls ? [opts.wasmUrls] : defaultWasmUrls()) {
-    try {
-      [plain, relaxed] = await Promise.all([
-        fetchBytes(urls.plain),
-        urls.relaxed ? fetchBytes(urls.relaxed).catch(() => undefined) : undefined,
-      ]);
-      break;
-    } catch (e) {
-      lastError = e;
-    }
-  }
-  if (!plain) throw lastError;
-  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
-  const threads = isolated && typeof Worker !== 'undefined' ? Math.max(1, Math.floor(opts.threads ?? cores)) : 1;
+  // src/backend/ -> <package>/build/; dist/src/backend/ -> dist/build/ (see the header)
+  const urls = opts.wasmUrls ?? { plain: new URL('../../build/kernels.wasm', import.meta.url), relaxed: new URL('../../build/kernels-relaxed.wasm', import.meta.url) };
+  const [plain, relaxed] = await Promise.all([
+    fetchBytes(urls.plain),
+    urls.relaxed ? fetchBytes(urls.relaxed).catch(() => undefined) : undefined,
+  ]);
+  const threads = isolated() && typeof Worker !== 'undefined' ? Math.max(1, Math.floor(opts.threads ?? cores())) : 1;
   const create = opts.createWorker ?? (() => new Worker(new URL('./wasm-worker-web.js', import.meta.url), { type: 'module' }));
   return createWasmBackend({
     threads,
     relaxed: opts.relaxed ?? 'auto',
     wasmBytes: { plain, relaxed },
     spawnWorker: threads > 1 ? webSpawner(create) : undefined,
+  });
+}
+
+/** createBackend for pages and bundlers (create.ts): the wasm kernels on Web Workers, or the reference. */
+export function createBackend(opts: BackendOptions = {}): Promise<ChosenBackend> {
+  return pickBackend(opts, {
+    cores: cores(),
+    start: (threads) => createWebWasmBackend({ threads }),
+    whyOneThread: () => !isolated()
+      ? 'the page is not cross-origin isolated: serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp'
+      : typeof Worker === 'undefined' ? 'no Web Workers here' : undefined,
   });
 }

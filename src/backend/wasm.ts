@@ -6,8 +6,8 @@
  * wasm-pool.ts. Arrays that are not views on this memory still work: such calls run on the JS
  * reference (counted in jsFallbacks).
  *
- * Platform-neutral: no fs, no worker_threads here. wasm-node.ts supplies the .wasm bytes and a
- * worker spawner for Node.
+ * Platform-neutral: no fs, no worker_threads here. wasm-node.ts (Node) and wasm-web.ts (pages)
+ * supply the .wasm bytes and a worker spawner; create.ts picks between this and the reference.
  */
 import type { Backend, Block, DType, FloatArray } from './types.js';
 import { JsBackend } from './js.js';
@@ -30,8 +30,8 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Use the relaxed-SIMD (FMA) build: true = must, false = never, 'auto' (default) = if it validates. */
   relaxed?: boolean | 'auto';
-  /** The compiled modules; default: fetched from build/ next to this package (browsers/bundlers). */
-  wasmBytes?: WasmBytes;
+  /** The compiled modules (build/kernels*.wasm: wasm-node.ts reads them, wasm-web.ts fetches them). */
+  wasmBytes: WasmBytes;
   /** Start one worker thread (platform hook, see wasm-node.ts). Without it the backend is single-threaded. */
   spawnWorker?: SpawnWorker;
   /**
@@ -465,24 +465,13 @@ function sharedMemoryAvailable(): boolean {
   }
 }
 
-async function defaultWasmBytes(): Promise<WasmBytes> {
-  // compiled file: dist/src/backend/wasm.js -> <package>/build/
-  const load = async (name: string): Promise<ArrayBuffer> => {
-    const res = await fetch(new URL(`../../../build/${name}`, import.meta.url));
-    if (!res.ok) throw new Error(`cannot load ${name}: HTTP ${res.status}`);
-    return res.arrayBuffer();
-  };
-  const [plain, relaxed] = await Promise.all([load('kernels.wasm'), load('kernels-relaxed.wasm').catch(() => undefined)]);
-  return { plain, relaxed };
-}
-
 /**
- * Create a WasmBackend. Platform-neutral: the Node entry (wasm-node.ts) passes the .wasm bytes
- * and a worker spawner. Relaxed SIMD must already be enabled in the engine to validate (on
+ * Create a WasmBackend. Platform-neutral: the platform entries (wasm-node.ts, wasm-web.ts) pass
+ * the .wasm bytes and a worker spawner. Relaxed SIMD must already be enabled in the engine to validate (on
  * Node 20, wasm-node.ts sets the V8 flag); otherwise 'auto' falls back to the plain build.
  */
-export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
-  const bytes = opts.wasmBytes ?? (await defaultWasmBytes());
+export async function createWasmBackend(opts: WasmBackendOptions): Promise<WasmBackend> {
+  const bytes = opts.wasmBytes;
   const wantRelaxed = opts.relaxed ?? 'auto';
   const relaxedOk = bytes.relaxed !== undefined && WebAssembly.validate(bytes.relaxed);
   if (wantRelaxed === true && !relaxedOk) throw new Error('relaxed SIMD is not supported by this WebAssembly engine');
