@@ -109,6 +109,15 @@ export class NoveltyIndex {
   }
 }
 
+/** The report in words (the CLI's and the page's summary lines). */
+export function noveltySummary(r: NoveltyReport, lines: boolean): string {
+  const n = r.marks.length;
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  let s = `novelty of ${n} ${lines ? 'item' : 'sample'}${n === 1 ? '' : 's'}: ${pct(r.shares.new)} new, ${pct(r.shares.train)} in the training split, ${pct(r.shares['held-out'])} in validation/test\n`;
+  if (r.ngrams.length) s += `novel n-grams (never in the training split): ${r.ngrams.map((g) => `${g.n}: ${g.share === null ? 'n/a' : pct(g.share)} of ${g.total}`).join(', ')}\n`;
+  return s;
+}
+
 /** val and test as one array: they are adjacent subarrays of the corpus when they come from one split. */
 function joined(a: IdArray, b: IdArray): IdArray {
   if (a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset) {
