@@ -11,12 +11,18 @@ import { CharRnnError } from '../src/errors.js';
 import { CliError, type Proc } from './io.js';
 import { trainCommand } from './train.js';
 import { parseEngineSettings } from './torch-engine.js';
+import { BUILTIN_CORPORA } from './corpus.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
 import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
+
+/** A repeatable flag's values, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 /** --backend and --threads, as the commands that run a model take them (train: no default, a resumed run keeps its own). */
 function engineOptions(cmd: Command, threads?: string): Command {
@@ -40,6 +46,7 @@ const HELP: { [K in keyof TrainConfig]: string } = {
   testFrac: 'fraction of the text (at the end) held out for testing',
   batch: 'parallel streams per batch (B)',
   seqLen: 'characters per window, the truncated-BPTT length (T)',
+  lines: 'one item per non-empty line (names, titles): items shuffled into the streams, each from the zero state, ending at its newline; split by items',
   optimizer: 'adam, rmsprop, adagrad or sgd (with momentum)',
   lr: 'learning rate',
   lrDecay: 'multiply the learning rate by this after each epoch ≥ --lr-decay-after',
@@ -65,6 +72,8 @@ const HELP: { [K in keyof TrainConfig]: string } = {
 };
 
 const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'onNan']);
+/** Switches: a flag without a value (--lines). */
+const BOOL_KEYS = new Set<keyof TrainConfig>(['lines']);
 
 /** The TrainConfig values given on the command line (strings parsed, nothing defaulted). */
 function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
@@ -73,6 +82,7 @@ function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> 
     const v = opts[key];
     if (v === undefined) continue;
     if (STRING_KEYS.has(key)) out[key] = v;
+    else if (BOOL_KEYS.has(key)) out[key] = Boolean(v);
     else {
       const s = String(v);
       const n = s.trim() === '' ? NaN : Number(s);
@@ -97,7 +107,8 @@ export async function main(proc: Proc): Promise<number> {
     });
 
   const train = program.command('train').description('train a model (on the built-in Moby Dick unless --data is given)');
-  train.option('--data <path...>', 'text file(s) or directories (recursively) to train on');
+  train.option('--data <path...>', 'text file(s) or directories (recursively) to train on, or a built-in corpus by name (see --list-data)');
+  train.option('--list-data', 'list the built-in corpora and exit');
   train.option('--out <dir>', 'directory for checkpoints and metrics (default runs/<corpus name>)');
   train.option('--resume <dir>', 'continue the run saved in <dir> (writes to <dir>)');
   train.option('--force', 'overwrite a run already in --out');
@@ -111,11 +122,19 @@ export async function main(proc: Proc): Promise<number> {
   train.option('--python <path>', 'with --engine torch: the Python interpreter (default python3, then /usr/bin/python3)');
   train.option('--prepare-only', 'with --engine torch: write the data and config into --out and print the launch command');
   for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
+    if (BOOL_KEYS.has(key)) {
+      train.option(flagName(key), HELP[key]);
+      continue;
+    }
     const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
     train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
   }
   engineOptions(train);
   train.action(async (opts: Record<string, unknown>) => {
+    if (opts.listData) {
+      for (const [name, c] of Object.entries(BUILTIN_CORPORA)) proc.stdout.write(`${name.padEnd(10)} ${c.title}\n`);
+      return;
+    }
     code = await trainCommand(proc, {
       data: opts.data as string[] | undefined,
       out: opts.out as string | undefined,
@@ -142,7 +161,13 @@ export async function main(proc: Proc): Promise<number> {
     .option('--skip-unknown', 'drop prime characters the model does not know instead of failing')
     .option('--seed <n>', 'random seed; the same seed gives the same text (default: random)')
     .option('--temperatures <list>', 'a sample per temperature (e.g. 0.2,0.5,1,1.5) with its average log-probability and the share of its words found in the training corpus')
-    .option('--data <path...>', 'the training corpus, for --temperatures (default: the run\'s, from run.json beside the checkpoint)');
+    .option('--count <n>', 'samples to print (a lines model: items, one per line; default 10 for those)')
+    .option('--stop <text>', 'end a sample right after this text (repeat for several; \\n is a newline)', collect, [])
+    .option('--unique', 'drop repeated samples')
+    .option('--beam <k>', 'beam search of width k (length-normalised) instead of sampling; prints each result\'s log-probability; with --count, the k best distinct ones')
+    .option('--novelty', 'mark each sample (item) as in the training split, in validation/test, or new; for free text also the share of novel 5/10/20/50-grams')
+    .option('--json', 'print {prime, lines, skipped, samples: [{text, log_prob, stopped, novelty}], novelty} as one JSON line')
+    .option('--data <path...>', 'the training corpus, for --temperatures and --novelty (default: the run\'s, from run.json beside the checkpoint)');
   engineOptions(sample, '1') // one stream: a second thread rarely pays
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       code = await sampleCommand(proc, ckpt, opts);

@@ -17,7 +17,7 @@ import { checkResume, Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { createBackend } from '../src/backend/wasm-node.js';
 import { parseEngineFlags, type EngineChoice } from './backend.js';
-import { loadCorpus } from './corpus.js';
+import { BUILTIN_CORPORA, builtinName, loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
@@ -77,7 +77,10 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     binary ||= run.binary;
     engine = parseEngineFlags(args.backend, run.engine ?? undefined);
   } else {
-    config = newRunConfig(args.config);
+    const builtin = builtinName(dataPaths);
+    // a built-in corpus of items (names) trains on lines unless told otherwise
+    const implied: Partial<TrainConfig> = builtin && BUILTIN_CORPORA[builtin].lines && args.config.lines === undefined ? { lines: true } : {};
+    config = newRunConfig({ ...implied, ...args.config });
     engine = parseEngineFlags(args.backend);
   }
 
@@ -97,7 +100,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   const best = join(out, 'best.safetensors');
   const metricsPath = join(out, 'metrics.jsonl');
   const samplesPath = join(out, 'samples.jsonl');
-  const runInfo: RunInfo = { data: dataPaths ? dataPaths.map((p) => resolve(p)) : null, binary, engine };
+  const runInfo: RunInfo = { data: dataPaths ? (builtinName(dataPaths) ? dataPaths : dataPaths.map((p) => resolve(p))) : null, binary, engine };
   if (!resume) {
     await rm(metricsPath, { force: true });
     await rm(samplesPath, { force: true });

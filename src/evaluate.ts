@@ -4,6 +4,7 @@
  */
 import { EvalBatcher, encodeParts, type TextPart } from './data.js';
 import { CharRnnError } from './errors.js';
+import { LinesBatcher, type Items } from './lines.js';
 import { Workspace, type CharRNN } from './model/model.js';
 import type { IdArray, Vocabulary } from './vocab.js';
 
@@ -28,12 +29,29 @@ export function lossSummary(nats: number, chars: number, unknown = 0): EvalResul
  */
 export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: number; T: number }): { loss: number; chars: number } {
   const batcher = new EvalBatcher(ids, opts.streams, opts.T);
-  const ws = new Workspace(model, batcher.B, opts.T, { training: false });
+  return meanLoss(model, batcher.B, opts.T, batcher.windows, (w, ws) => batcher.fill(w, ws.B, ws.inputs, ws.targets));
+}
+
+/**
+ * Mean loss over items (a --lines model): each item from the zero state, in the file's order,
+ * dealt into `streams` rows of item-aligned windows (src/lines.ts).
+ */
+export function evaluateItems(model: CharRNN, items: Items, nl: number, opts: { streams: number; T: number }): { loss: number; chars: number } {
+  const batcher = new LinesBatcher(items, opts.streams, opts.T, nl, null);
+  return meanLoss(model, opts.streams, opts.T, batcher.windows, (w, ws) => {
+    batcher.fill(w, ws.inputs, ws.targets);
+    ws.resetRows(batcher.starts);
+  });
+}
+
+/** Σ loss / Σ predicted characters over `windows` windows of a (B, T) workspace that `fill` loads; the state carries from one to the next. */
+function meanLoss(model: CharRNN, B: number, T: number, windows: number, fill: (w: number, ws: Workspace) => void): { loss: number; chars: number } {
+  const ws = new Workspace(model, B, T, { training: false });
   try {
     let total = 0;
     let chars = 0;
-    for (let w = 0; w < batcher.windows; w++) {
-      batcher.fill(w, ws.B, ws.inputs, ws.targets);
+    for (let w = 0; w < windows; w++) {
+      fill(w, ws);
       const r = model.forward(ws);
       total += r.loss;
       chars += r.count;

@@ -16,9 +16,11 @@
 import type { Backend, BackendChoice } from './backend/types.js';
 import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
 import { checkResumable, flagName, type TrainConfig } from './config.js';
-import { Batcher, splitCorpus, type Corpus, type Split } from './data.js';
+import { Batcher, type Corpus, type Split } from './data.js';
 import { CharRnnError } from './errors.js';
-import { evaluateIds } from './evaluate.js';
+import { evaluateIds, evaluateItems } from './evaluate.js';
+import { drawSamples, planRequest } from './generate.js';
+import { itemsOfPart, LinesBatcher, splitFor, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
 import { clipGradients, Optimizer } from './optim.js';
 import { Rng } from './rng.js';
@@ -90,6 +92,9 @@ export function checkResume(resume: CheckpointData, config: TrainConfig, corpus:
   throw new CharRnnError('cannot-resume', `the text's characters differ from the run's vocabulary (${b.length} vs ${a.length} symbols${diff}); resume with the run's own text, or start a new run`);
 }
 
+/** Items shown per sample while training a lines model. */
+const SAMPLE_ITEMS = 8;
+
 const defaultNow = (): number => performance.now() / 1000;
 
 export class Trainer {
@@ -98,7 +103,9 @@ export class Trainer {
   readonly split: Split;
   readonly model: CharRNN;
   readonly optimizer: Optimizer;
-  readonly batcher: Batcher;
+  readonly batcher: Batcher | LinesBatcher;
+  /** With --lines: the items of the training split (batched by `batcher`) and of the validation split. */
+  readonly lines: { train: Items; val: Items; nl: number } | null;
   readonly ws: Workspace;
   readonly state: TrainState;
   private rng: Rng;
@@ -111,15 +118,23 @@ export class Trainer {
     this.config = config;
     this.corpus = corpus;
     this.now = opts.now ?? defaultNow;
-    this.split = splitCorpus(corpus.ids, config.valFrac, config.testFrac);
     const { batch: B, seqLen: T } = config;
-    this.batcher = new Batcher(this.split.train, B, T);
+    this.split = splitFor(corpus.ids, corpus.vocab, config);
+    if (config.lines) {
+      const nl = corpus.vocab.id(10);
+      const cr = corpus.vocab.id(13);
+      this.lines = { train: itemsOfPart(this.split.train, nl, cr, 'training'), val: itemsOfPart(this.split.val, nl, cr, 'validation'), nl };
+      this.batcher = new LinesBatcher(this.lines.train, B, T, nl, config.seed);
+    } else {
+      this.lines = null;
+      this.batcher = new Batcher(this.split.train, B, T);
+    }
     if (this.batcher.windows < 1) {
       const need = B * T + 1;
       const needTotal = Math.ceil(need / (1 - config.valFrac - config.testFrac));
       throw new CharRnnError('too-short', `the training split has ${this.split.train.length} characters but ${flagName('batch')} ${B} × ${flagName('seqLen')} ${T} needs at least ${need} (a corpus of about ${needTotal}); use a smaller --batch or --seq-len, or more text`);
     }
-    if (this.split.val.length < 2) {
+    if (!this.lines && this.split.val.length < 2) {
       throw new CharRnnError('too-short', `the validation split has ${this.split.val.length} characters; raise --val-frac or give more text`);
     }
     if (resume) checkResume(resume, config, corpus);
@@ -141,6 +156,7 @@ export class Trainer {
     }
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
+    if (this.batcher instanceof LinesBatcher) this.batcher.plan(this.state.epoch); // a resumed run's epoch
   }
 
   /**
@@ -183,12 +199,20 @@ export class Trainer {
   /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
   validationLoss(): number {
     const { batch: B, seqLen: T } = this.config;
+    if (this.lines) return evaluateItems(this.model, this.lines.val, this.lines.nl, { streams: B, T }).loss;
     return evaluateIds(this.model, this.split.val, { streams: B, T }).loss;
   }
 
-  /** A sample from the model as it is now (drawn from the run's own sampling generator). */
+  /**
+   * A sample from the model as it is now (drawn from the run's own sampling generator); for a
+   * lines model, SAMPLE_ITEMS items (each at most `length` characters), one per line.
+   */
   sample(length = this.config.sampleLength, temperature = this.config.sampleTemperature): string {
     this.sampler ??= new Sampler(this.model, this.corpus.vocab);
+    if (this.lines) {
+      const req = { length, temperature, count: SAMPLE_ITEMS, lines: true };
+      return drawSamples(this.sampler, req, planRequest(this.sampler, this.corpus.vocab, req), this.sampleRng).map((g) => g.text).join('\n');
+    }
     return sampleText(this.sampler, { length, temperature, rng: this.sampleRng });
   }
 
@@ -293,11 +317,17 @@ export class Trainer {
   private trainStep(r: Session): string | null {
     const { model, ws, state: s } = this;
     if (s.window === 0) ws.resetState(); // each epoch starts from the zero state
-    this.batcher.fill(s.window, ws.inputs, ws.targets);
+    const batcher = this.batcher;
+    if (batcher instanceof LinesBatcher) {
+      batcher.plan(s.epoch);
+      batcher.fill(s.window, ws.inputs, ws.targets);
+      ws.resetRows(batcher.starts); // each item from the zero state
+    } else batcher.fill(s.window, ws.inputs, ws.targets);
     model.zeroGrad();
     const { loss: lossTotal, count } = model.forward(ws, { train: true, rng: this.rng });
     const loss = lossTotal / count;
     r.loss = loss;
+    r.chars = count; // B·T, less the padding of a lines run
     model.backward(ws);
     const clipped = Number.isFinite(loss) ? clipGradients(model.backend, model.numParams, model.grads, this.config) : null;
     r.gradNorm = clipped?.norm ?? NaN;
@@ -314,7 +344,7 @@ export class Trainer {
     const { config: c, state: s } = this;
     const loss = r.loss;
     s.trainSeconds += stepSeconds;
-    s.trainChars += c.batch * c.seqLen;
+    s.trainChars += r.chars;
     s.iter++;
     s.window++;
     if (s.window === this.batcher.windows) {
@@ -388,7 +418,7 @@ export class Trainer {
     const now = this.now();
     return {
       start: now, secondsAtStart: this.state.seconds, lastYield: now,
-      loss: NaN, lossSum: 0, lossCount: 0, smooth: this.state.lastTrainLoss ?? Math.log(this.corpus.vocab.size), exploding: false,
+      loss: NaN, chars: 0, lossSum: 0, lossCount: 0, smooth: this.state.lastTrainLoss ?? Math.log(this.corpus.vocab.size), exploding: false,
       gradNorm: 0, lastEvalIter: -1,
       good: this.config.onNan === 'rollback' ? this.checkpoint() : null, rollbacks: 0,
     };
@@ -423,8 +453,9 @@ interface Session {
   secondsAtStart: number;
   /** Clock when the loop last let the event loop run. */
   lastYield: number;
-  /** The last step's mean loss, and the sum and count of training losses since the last evaluation. */
+  /** The last step's mean loss and its count of predicted characters; the sum and count of training losses since the last evaluation. */
   loss: number;
+  chars: number;
   lossSum: number;
   lossCount: number;
   /** Exponentially smoothed training loss, and whether an 'exploding' warning is still in force. */

@@ -21,10 +21,10 @@ import { runCli } from './run-cli.js';
  * A valid value, other than the default, for every setting that may not change on resume. The
  * first test checks that this covers them all: a new knob must say here whether it may change.
  */
-const CHANGED: Partial<Record<keyof TrainConfig, string | number>> = {
+const CHANGED: Partial<Record<keyof TrainConfig, string | number | boolean>> = {
   model: 'gru', layers: 3, hidden: 24, embed: 0, dropout: 0.25, valFrac: 0.1, testFrac: 0.1, batch: 3, seqLen: 12,
   optimizer: 'rmsprop', lr: 0.05, lrDecay: 0.5, lrDecayAfter: 2, weightDecay: 0.001, clip: 1, clipMode: 'value',
-  beta1: 0.8, beta2: 0.99, eps: 1e-6, alpha: 0.9, momentum: 0.5, seed: 99,
+  beta1: 0.8, beta2: 0.99, eps: 1e-6, alpha: 0.9, momentum: 0.5, seed: 99, lines: true,
 };
 const FIXED = (Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]).filter((k) => !RESUMABLE_KEYS.has(k));
 
@@ -109,7 +109,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('CLI: train --resume refuses every setting that may not change, naming its flag, before touching the run', async () => {
   const before = readFileSync(join(run, 'latest.safetensors'));
   for (const key of FIXED) {
-    const r = await runCli(['train', '--resume', run, '--quiet', flagName(key), String(CHANGED[key])]);
+    const value = CHANGED[key];
+    const r = await runCli(['train', '--resume', run, '--quiet', flagName(key), ...(typeof value === 'boolean' ? [] : [String(value)])]);
     assert.equal(r.code, 2, `${key}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^charrnn: ${flagName(key)} cannot change when resuming: the run has ${flagName(key)} \\S+ \\(got [^)]+\\); start a new run to change it\\n$`), key);
   }

@@ -39,6 +39,12 @@ export interface ModelConfig {
   embed: number;
   /** Dropout probability on the outputs of every layer but the last (as nn.LSTM's dropout). */
   dropout: number;
+  /**
+   * Trained on one item per line (--lines): each item starts from the zero state after a newline
+   * and ends at the next one, so samples are items. Not part of the maths; set only when true
+   * (so the model metadata of other checkpoints is unchanged).
+   */
+  lines?: boolean;
 }
 
 export interface ParamSpec {
@@ -170,6 +176,18 @@ export class Workspace {
     for (const L of this.layers) {
       L.hAt[0].fill(0);
       L.cAt[0]?.fill(0);
+    }
+  }
+
+  /** Zero the carried state of the rows b with mask[b] ≠ 0 (an item starts there: src/lines.ts). */
+  resetRows(mask: ArrayLike<number>): void {
+    const H = this.model.config.hidden;
+    for (let b = 0; b < this.B; b++) {
+      if (!mask[b]) continue;
+      for (const L of this.layers) {
+        L.hAt[0].fill(0, b * H, (b + 1) * H);
+        L.cAt[0]?.fill(0, b * H, (b + 1) * H);
+      }
     }
   }
 
