@@ -7,9 +7,9 @@ export interface Proc {
   env: Record<string, string | undefined>;
   stdout: { write(s: string): unknown; isTTY?: boolean; columns?: number };
   stderr: { write(s: string): unknown; isTTY?: boolean; columns?: number };
-  /** Subscribe to Ctrl-C; returns an unsubscribe function. Absent in tests that don't need it. */
-  on?(event: 'SIGINT', fn: () => void): unknown;
-  off?(event: 'SIGINT', fn: () => void): unknown;
+  /** Subscribe to Ctrl-C (SIGINT) or SIGTERM. Absent in tests that don't need it. */
+  on?(event: 'SIGINT' | 'SIGTERM', fn: () => void): unknown;
+  off?(event: 'SIGINT' | 'SIGTERM', fn: () => void): unknown;
 }
 
 /** A failure the CLI reports as one line (no stack) with this exit code. */
