@@ -62,10 +62,11 @@ export class SampleServer {
     });
     const s = new SampleServer(server, pool, opts);
     server.on('request', (req, res) => void s.handle(req, res));
-    server.on('clientError', (_e, socket) => {
-      // a malformed request line or headers, or headers over node's size cap (a 10 MB URL):
-      // answer if the socket can still take it, and drop the connection
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      // a malformed request line or headers, headers over node's 16 KB cap (a 10 MB URL), or a
+      // client too slow to send its request: answer if the socket can still take it, and drop it
+      const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     await new Promise<void>((ok, fail) => {
