@@ -35,6 +35,7 @@ const HELP: { [K in keyof TrainConfig]: string } = {
   testFrac: 'fraction of the text (at the end) held out for testing',
   batch: 'parallel streams per batch (B)',
   seqLen: 'characters per window, the truncated-BPTT length (T)',
+  lines: 'one item per non-empty line (names, titles): items shuffled into the streams, each from the zero state, ending at its newline; split by items',
   optimizer: 'adam, rmsprop, adagrad or sgd (with momentum)',
   lr: 'learning rate',
   lrDecay: 'multiply the learning rate by this after each epoch ≥ --lr-decay-after',
@@ -62,6 +63,8 @@ const HELP: { [K in keyof TrainConfig]: string } = {
 };
 
 const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'backend', 'onNan']);
+/** Switches: a flag without a value (--lines). */
+const BOOL_KEYS = new Set<keyof TrainConfig>(['lines']);
 
 /** The TrainConfig values given on the command line (strings parsed, nothing defaulted). */
 function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
@@ -70,6 +73,7 @@ function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> 
     const v = opts[key];
     if (v === undefined) continue;
     if (STRING_KEYS.has(key)) out[key] = v;
+    else if (BOOL_KEYS.has(key)) out[key] = Boolean(v);
     else {
       const s = String(v);
       const n = s.trim() === '' ? NaN : Number(s);
@@ -103,6 +107,10 @@ export async function main(proc: Proc): Promise<number> {
   train.option('--binary', 'train on bytes: each byte 0–255 is one symbol (for files that are not UTF-8 text)');
   train.option('--report', 'rewrite OUT/report.html at every evaluation (leave it open in a browser)');
   for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
+    if (BOOL_KEYS.has(key)) {
+      train.option(flagName(key), HELP[key]);
+      continue;
+    }
     const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
     train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
   }

@@ -65,7 +65,9 @@ export interface CheckpointInput {
 }
 
 export function modelConfigOf(config: TrainConfig, vocabSize: number): ModelConfig {
-  return { type: config.model, vocabSize, hidden: config.hidden, layers: config.layers, embed: config.embed, dropout: config.dropout };
+  const m: ModelConfig = { type: config.model, vocabSize, hidden: config.hidden, layers: config.layers, embed: config.embed, dropout: config.dropout };
+  if (config.lines) m.lines = true;
+  return m;
 }
 
 function carriedNames(m: ModelConfig): string[] {

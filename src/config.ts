@@ -26,6 +26,7 @@ export interface TrainConfig {
   testFrac: number;
   batch: number; // B parallel streams
   seqLen: number; // T characters per window (truncated BPTT length)
+  lines: boolean; // one item per non-empty line: shuffled into the streams, each from the zero state (src/lines.ts)
   // ---- optimizer ----
   optimizer: OptimizerName;
   lr: number;
@@ -66,6 +67,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   testFrac: 0.05,
   batch: 50,
   seqLen: 50,
+  lines: false,
   optimizer: 'adam',
   lr: 2e-3,
   lrDecay: 0.97,
@@ -97,7 +99,7 @@ export function flagName(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-type Rule = { int?: boolean; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean; oneOf?: readonly string[] };
+type Rule = { bool?: boolean; int?: boolean; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean; oneOf?: readonly string[] };
 
 const RULES: { [K in keyof TrainConfig]: Rule } = {
   model: { oneOf: ['rnn', 'lstm', 'gru'] },
@@ -109,6 +111,7 @@ const RULES: { [K in keyof TrainConfig]: Rule } = {
   testFrac: { min: 0, max: 1, maxExclusive: true },
   batch: { int: true, min: 1, max: 100000 },
   seqLen: { int: true, min: 1, max: 100000 },
+  lines: { bool: true },
   optimizer: { oneOf: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
   lr: { min: 0, minExclusive: true, max: 100 },
   lrDecay: { min: 0, minExclusive: true, max: 1 },
@@ -151,6 +154,10 @@ export function resolveConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
 
 function checkValue(key: keyof TrainConfig, value: unknown, rule: Rule): void {
   const flag = flagName(key);
+  if (rule.bool) {
+    if (typeof value !== 'boolean') throw new CharRnnError('bad-flag', `${flag} is a switch: true or false (got ${JSON.stringify(value)})`);
+    return;
+  }
   if (rule.oneOf) {
     if (typeof value !== 'string' || !rule.oneOf.includes(value)) {
       throw new CharRnnError('bad-flag', `${flag} must be one of ${rule.oneOf.join(', ')} (got ${JSON.stringify(value)})`);

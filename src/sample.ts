@@ -90,6 +90,11 @@ export class Sampler {
     return this.ws.getState();
   }
 
+  /** Go back to a state taken by state() (beam search keeps one per beam); `logits` are then stale until the next feed. */
+  setState(state: ArrayLike<number>[]): void {
+    this.ws.setState(state);
+  }
+
   /** Draw the next id from the current logits. */
   pick(rng: Rng, temperature: number, topK = 0, topP = 1): number {
     const z = this.ws.logits;
@@ -174,6 +179,12 @@ export class Sampler {
   logProb(id: number): number {
     return this.ws.logits[id] - logSumExp(this.ws.logits, this.vocab.size);
   }
+}
+
+/** The first stop sequence that `text` ends with, or null (generated text ends right after it). */
+export function stopAt(text: string, stops: readonly string[]): string | null {
+  for (const s of stops) if (text.endsWith(s)) return s;
+  return null;
 }
 
 /** ln Σ_i exp(z_i) over the first n entries, in float64 (shifted by the max, so it never overflows). */

@@ -39,6 +39,12 @@ export interface ModelConfig {
   embed: number;
   /** Dropout probability on the outputs of every layer but the last (as nn.LSTM's dropout). */
   dropout: number;
+  /**
+   * Trained on one item per line (--lines): each item starts from the zero state after a newline
+   * and ends at the next one, so samples are items. Not part of the maths; set only when true
+   * (so the model metadata of other checkpoints is unchanged).
+   */
+  lines?: boolean;
 }
 
 export interface ParamSpec {
