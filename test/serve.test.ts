@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveConfig, startServing, SERVE_DEFAULTS, type ServeFlags } from '../cli/serve.js';
 import type { SampleServer } from '../cli/serve/http.js';
+import { words } from './helpers.js';
 import { runCli } from './run-cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,21 +29,9 @@ const ENDLESS = 10_000_000;
 let dir: string;
 let ckpt: string;
 
-function words(n: number): string {
-  const vocab = 'the quick brown fox jumps over a lazy dog and cat sat on mat while birds sing'.split(' ');
-  let x = 1;
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out.push(vocab[(x >>> 16) % vocab.length]);
-    if (i % 12 === 11) out.push('.\n');
-  }
-  return out.join(' ');
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'charrnn-serve-'));
-  writeFileSync(join(dir, 'corpus.txt'), words(1500));
+  writeFileSync(join(dir, 'corpus.txt'), words(1500, 1));
   const r = await runCli(['train', '--data', join(dir, 'corpus.txt'), '--out', join(dir, 'run'), '--quiet', ...TINY]);
   assert.equal(r.code, 0, r.stderr);
   ckpt = join(dir, 'run', 'latest.safetensors');
@@ -143,7 +132,9 @@ test("rnn-writer's request shape is answered: GET / and GET /generate?start_text
     assert.ok(Array.isArray(completions) && completions.length === 3);
     for (const c of completions) {
       assert.equal(typeof c, 'string');
-      assert.ok(c.length > 0 && [...c].length <= 140, JSON.stringify(c));
+      // a continuation up to the end of a sentence, as torch-rnn-server's
+      assert.ok(/[.!?]$/.test(c) || [...c].length === 140, JSON.stringify(c));
+      assert.equal([...c.slice(0, -1)].filter((ch) => '.!?'.includes(ch)).length, 0, JSON.stringify(c));
     }
     assert.match(String(r.body.time), /^\d+\.\d\d$/);
     // torch-rnn-server caps n at 10; without n, one completion
@@ -186,6 +177,32 @@ test('the SSE stream equals the non-streamed sample for the same seed', { timeou
     const free = await post(s, { prime: 'the ', length: 50 });
     const again = await post(s, { prime: 'the ', length: 50, seed: free.body.seed });
     assert.deepEqual(again.body.samples, free.body.samples);
+  } finally {
+    await s.shutdown(1000);
+  }
+});
+
+test('stop, count, unique and beam reach the library; its answers come back per sample', { timeout: 30_000 }, async () => {
+  const s = await serve();
+  try {
+    type Sample = { text: string; log_prob: number; stopped: string | null };
+    const stopped = await post(s, { prime: 'the ', length: 400, stop: ['.', ' dog'], count: 4, seed: 9 });
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+    const samples = stopped.body.samples as Sample[];
+    assert.equal(samples.length, 4);
+    for (const x of samples) {
+      if (x.stopped === null) assert.equal([...x.text].length, 400);
+      else assert.ok(x.text.endsWith(x.stopped), JSON.stringify(x));
+    }
+    const unique = (await post(s, { prime: 'the ', length: 3, count: 8, unique: true, seed: 2 })).body.samples as Sample[];
+    assert.equal(new Set(unique.map((x) => x.text)).size, unique.length);
+    const beams = await post(s, { prime: 'the ', length: 12, beam: 4, count: 3 });
+    assert.equal(beams.status, 200, JSON.stringify(beams.body));
+    const best = beams.body.samples as Sample[];
+    assert.equal(best.length, 3);
+    assert.equal(new Set(best.map((x) => x.text)).size, 3);
+    for (const x of best) assert.ok(Number.isFinite(x.log_prob));
+    assertRefused(await post(s, { beam: 2, count: 5 }), 400, /^count 5 is more than beam 2/);
   } finally {
     await s.shutdown(1000);
   }

@@ -6,7 +6,7 @@
  * down) and the worker, which is busy in a synchronous loop and so cannot receive messages,
  * reads it with Atomics.load before each character and stops.
  */
-import type { GenerateRequest, Generated } from './generate-shim.js';
+import type { GenerateRequest, Generated } from '../../src/generate.js';
 
 export interface ModelSpec {
   name: string;

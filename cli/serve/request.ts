@@ -7,7 +7,7 @@
  * holding a worker for long), then the library's (checkGenerateRequest: the same rules and
  * messages as `charrnn sample`, with the flag names turned into field names).
  */
-import { checkGenerateRequest, type GenerateRequest } from './generate-shim.js';
+import { checkGenerateRequest, type GenerateRequest } from '../../src/generate.js';
 import { CharRnnError } from '../../src/errors.js';
 
 /** What one request may ask of the server (the `charrnn serve` flags of the same names). */

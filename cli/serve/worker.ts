@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CharRnnError } from '../../src/errors.js';
-import { generate, generateStream, type Generated } from './generate-shim.js';
+import { generate, generateStream, type Generated } from '../../src/generate.js';
 import type { CharRNN } from '../../src/model/model.js';
 import { countParams } from '../../src/model/model.js';
 import { Sampler } from '../../src/sample.js';
@@ -44,8 +44,7 @@ async function start(init: WorkerInit): Promise<Map<string, Loaded>> {
 
 function info(name: string, m: Loaded): ModelInfo {
   const c = m.model.config;
-  const config = m.model.config as unknown as Record<string, unknown>;
-  return { name, type: c.type, layers: c.layers, hidden: c.hidden, embed: c.embed, vocab_size: c.vocabSize, params: countParams(c), lines: Boolean(config.lines) };
+  return { name, type: c.type, layers: c.layers, hidden: c.hidden, embed: c.embed, vocab_size: c.vocabSize, params: countParams(c), lines: c.lines ?? false };
 }
 
 function run(m: Loaded, msg: ToWorker): JobResult {
@@ -62,17 +61,11 @@ function run(m: Loaded, msg: ToWorker): JobResult {
   if (!stream) {
     samples = generate(m.model, m.vocab, req, signal).samples;
   } else {
-    const it = generateStream(m.model, m.vocab, req);
-    let text = '';
+    const it = generateStream(m.model, m.vocab, req, signal);
     let buf = '';
     let last = performance.now();
     let step = it.next();
-    while (!step.done) {
-      if (signal.aborted) {
-        it.return(undefined as never);
-        break;
-      }
-      text += step.value;
+    for (; !step.done; step = it.next()) {
       buf += step.value;
       const now = performance.now();
       if (buf.length >= FLUSH_CHARS || now - last >= FLUSH_MS) {
@@ -80,10 +73,9 @@ function run(m: Loaded, msg: ToWorker): JobResult {
         buf = '';
         last = now;
       }
-      step = it.next();
     }
     if (buf) post({ type: 'chunk', id: msg.id, text: buf });
-    samples = [step.done ? step.value : { text, logProb: NaN, stopped: null }];
+    samples = [step.value];
   }
   let chars = 0;
   for (const s of samples) for (const _ of s.text) chars++;
