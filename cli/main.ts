@@ -17,6 +17,7 @@ import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
 import { SERVE_DEFAULTS, serveCommand } from './serve.js';
+import { writeCommand } from './write.js';
 
 /** --backend and --threads, as the commands that run a model take them. */
 function engineOptions(cmd: Command, threads: string): Command {
@@ -216,6 +217,18 @@ export async function main(proc: Proc): Promise<number> {
     .option('--backend <name>', 'auto, wasm or js (each worker runs one thread)', d.backend)
     .action(async (ckpts: string[], opts: Record<string, string | boolean | undefined>) => {
       code = await serveCommand(proc, ckpts, opts);
+    });
+
+  program.command('write')
+    .description('a writing assistant in the terminal: the model suggests the next characters and words as you type; Tab accepts')
+    .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
+    .option('--top <n>', 'most likely next characters shown', '5')
+    .option('--suggestions <n>', 'sampled completions to the end of the next word (plus one to the end of the line)', '3')
+    .option('--temperature <t>', 'temperature of the completions', '0.7')
+    .option('--seed <n>', 'random seed of the completions (default: random)')
+    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
+      code = await writeCommand(proc, ckpt, opts);
     });
 
   try {

@@ -9,20 +9,17 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveConfig, startServing, SERVE_DEFAULTS, type ServeFlags } from '../cli/serve.js';
 import type { SampleServer } from '../cli/serve/http.js';
-import { words } from './helpers.js';
-import { runCli } from './run-cli.js';
+import { runCli, tinyCheckpoint } from './run-cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'charrnn.js');
-const TINY = ['--hidden', '16', '--layers', '1', '--batch', '4', '--seq-len', '16', '--max-iters', '30', '--eval-every', '30', '--sample-every', '0', '--backend', 'js'];
 /** Longer than any test waits: a job this long only ends by being cancelled. */
 const ENDLESS = 10_000_000;
 
@@ -30,11 +27,7 @@ let dir: string;
 let ckpt: string;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'charrnn-serve-'));
-  writeFileSync(join(dir, 'corpus.txt'), words(1500, 1));
-  const r = await runCli(['train', '--data', join(dir, 'corpus.txt'), '--out', join(dir, 'run'), '--quiet', ...TINY]);
-  assert.equal(r.code, 0, r.stderr);
-  ckpt = join(dir, 'run', 'latest.safetensors');
+  ({ dir, ckpt } = await tinyCheckpoint('charrnn-serve-'));
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
