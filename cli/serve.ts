@@ -21,6 +21,8 @@ export interface ServeConfig {
   queue: number;
   backend: 'auto' | 'wasm' | 'js';
   drain: number;
+  /** A worker whose heap grew this much is replaced (cli/serve/worker.ts); tests make it small. */
+  recycleBytes: number;
   http: ServeOptions;
 }
 
@@ -60,6 +62,7 @@ export function serveConfig(checkpoints: string[], opts: ServeFlags): ServeConfi
     queue: whole('--queue', opts.queue, 0),
     backend,
     drain: seconds('--drain', opts.drain),
+    recycleBytes: 64 << 20,
     http: {
       host: String(opts.host),
       port: whole('--port', opts.port, 0, 65535),
@@ -96,7 +99,7 @@ export const SERVE_DEFAULTS = {
 export async function startServing(c: ServeConfig): Promise<SampleServer> {
   let pool: Pool;
   try {
-    pool = await Pool.start({ models: c.models, workers: c.workers, queue: c.queue, backend: c.backend });
+    pool = await Pool.start({ models: c.models, workers: c.workers, queue: c.queue, backend: c.backend, recycleBytes: c.recycleBytes });
   } catch (e) {
     throw new CliError(e instanceof Error ? e.message : String(e));
   }

@@ -33,9 +33,10 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** An in-process server on a free port; flags as on the command line. */
-async function serve(flags: ServeFlags = {}, models = [`tiny=${ckpt}`]): Promise<SampleServer> {
-  const c = serveConfig(models, { ...SERVE_DEFAULTS, port: '0', workers: '2', backend: 'js', ...flags });
+async function serve(flags: ServeFlags = {}, recycleBytes?: number): Promise<SampleServer> {
+  const c = serveConfig([`tiny=${ckpt}`], { ...SERVE_DEFAULTS, port: '0', workers: '2', backend: 'js', ...flags });
   c.http.checkIntervalMs = 100; // notice slow clients quickly
+  if (recycleBytes !== undefined) c.recycleBytes = recycleBytes;
   return startServing(c);
 }
 
@@ -329,6 +330,26 @@ test('a full queue gives 503 with Retry-After; the deadline cancels a long reque
     assert.equal((await health(d)).busy, 0);
   } finally {
     await d.shutdown(1000);
+  }
+});
+
+test('workers whose memory grew are replaced without failing or changing a request', { timeout: 60_000 }, async () => {
+  // the WebAssembly engine's heap never frees; with a budget of 1 byte every request recycles its worker
+  const s = await serve({ backend: 'wasm' }, 1);
+  try {
+    const ask = { prime: 'the ', length: 100, seed: 11 };
+    const first = (await post(s, ask)).body.samples;
+    const replies = await Promise.all(Array.from({ length: 12 }, () => post(s, ask)));
+    for (const r of replies) {
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.samples, first);
+    }
+    const h = (await health(s)) as unknown as { recycled: number; failed: number; done: number };
+    assert.ok(h.recycled >= 2, `recycled ${h.recycled}`);
+    assert.equal(h.failed, 0);
+    assert.equal(h.done, 13);
+  } finally {
+    await s.shutdown(1000);
   }
 });
 

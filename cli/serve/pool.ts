@@ -7,10 +7,12 @@
  * so the server's memory and latency stay bounded under any load: past N + Q requests in
  * flight, new ones are answered 503 at once instead of piling up. A job can be cancelled at any
  * moment: while queued it is dropped, while running its abort flag is raised (protocol.ts) and
- * the worker stops before the next character. A worker that dies fails its job and is replaced.
+ * the worker stops before the next character. A worker that dies fails its job and is replaced;
+ * one that asks to be recycled (its heap has grown, see worker.ts) keeps serving until its
+ * replacement has loaded the models, then retires.
  */
 import { Worker } from 'node:worker_threads';
-import { AbortReason, type Backend, type FromWorker, type JobResult, type JobSpec, type ModelInfo, type ModelSpec } from './protocol.js';
+import { AbortReason, type Backend, type FromWorker, type JobResult, type JobSpec, type ModelInfo, type ModelSpec, type WorkerInit } from './protocol.js';
 
 export class QueueFull extends Error {}
 
@@ -40,6 +42,12 @@ interface Task {
 interface Slot {
   worker: Worker;
   task: Task | null;
+  /** A replacement is loading (this one still serves). */
+  retiring: boolean;
+  /** The replacement is ready: stop this one as soon as it is idle. */
+  replaced: boolean;
+  /** Terminated on purpose: its exit is no failure. */
+  retired: boolean;
 }
 
 export interface PoolOptions {
@@ -47,6 +55,8 @@ export interface PoolOptions {
   workers: number;
   queue: number;
   backend: Backend;
+  /** See WorkerInit. */
+  recycleBytes: number;
 }
 
 export interface PoolStats {
@@ -58,6 +68,8 @@ export interface PoolStats {
   cancelled: number;
   refused: number;
   failed: number;
+  /** Workers replaced because their memory grew. */
+  recycled: number;
 }
 
 const WORKER = new URL('./worker.js', import.meta.url);
@@ -67,7 +79,7 @@ export class Pool {
   private readonly waiting: Task[] = [];
   private nextId = 1;
   private closing = false;
-  private readonly counts = { done: 0, cancelled: 0, refused: 0, failed: 0 };
+  private readonly counts = { done: 0, cancelled: 0, refused: 0, failed: 0, recycled: 0 };
 
   private constructor(readonly opts: PoolOptions, readonly models: ModelInfo[]) {}
 
@@ -89,7 +101,7 @@ export class Pool {
   /** Queue a job; throws QueueFull when every worker is busy and the queue is full. */
   run(job: JobSpec, onChunk?: (text: string) => void): RunningJob {
     if (this.closing) throw new QueueFull('the server is shutting down');
-    const idle = this.slots.find((s) => s.task === null);
+    const idle = this.slots.find((s) => s.task === null && !s.retired);
     if (!idle && this.waiting.length >= this.opts.queue) {
       this.counts.refused++;
       throw new QueueFull(`all ${this.slots.length} workers are busy and ${this.waiting.length} requests are queued`);
@@ -145,12 +157,38 @@ export class Pool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private adopt(worker: Worker): void {
-    const slot: Slot = { worker, task: null };
+  private adopt(worker: Worker): Slot {
+    const slot: Slot = { worker, task: null, retiring: false, replaced: false, retired: false };
     this.slots.push(slot);
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', () => { /* followed by 'exit' */ });
     worker.on('exit', () => this.onExit(slot));
+    return slot;
+  }
+
+  /** Start a replacement for `old`; once it is ready, it takes the queue and `old` stops when idle. */
+  private recycle(old: Slot): void {
+    if (old.retiring || this.closing) return;
+    old.retiring = true;
+    this.counts.recycled++;
+    spawn(this.opts).then(
+      ({ worker }) => {
+        if (this.closing) return void worker.terminate();
+        this.next(this.adopt(worker));
+        old.replaced = true;
+        if (!old.task) this.retire(old);
+      },
+      () => {
+        old.retiring = false; // cannot start one now: keep the old worker
+      },
+    );
+  }
+
+  private retire(slot: Slot): void {
+    slot.retired = true;
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    void slot.worker.terminate();
   }
 
   private dispatch(slot: Slot, task: Task): void {
@@ -170,11 +208,13 @@ export class Pool {
       if (m.result.aborted === AbortReason.None) this.counts.done++;
       else this.counts.cancelled++;
       task.resolve(m.result);
+      if (m.recycle) this.recycle(slot);
     } else if (m.type === 'failed') {
       this.counts.failed++;
       task.reject(new JobFailed(m.status, m.message));
     }
-    this.next(slot);
+    if (slot.replaced) this.retire(slot);
+    else this.next(slot);
   }
 
   private next(slot: Slot): void {
@@ -184,6 +224,7 @@ export class Pool {
 
   /** A worker died (a bug, or out of memory): fail its job, replace it. */
   private onExit(slot: Slot): void {
+    if (slot.retired) return;
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     if (slot.task) {
@@ -195,10 +236,7 @@ export class Pool {
     spawn(this.opts).then(
       ({ worker }) => {
         if (this.closing) void worker.terminate();
-        else {
-          this.adopt(worker);
-          this.next(this.slots[this.slots.length - 1]);
-        }
+        else this.next(this.adopt(worker));
       },
       () => { /* it loaded once; if it cannot now, serve with one worker fewer */ },
     );
@@ -208,7 +246,7 @@ export class Pool {
 /** Start one worker and wait until it has loaded the models. */
 function spawn(opts: PoolOptions): Promise<{ worker: Worker; models: ModelInfo[] }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER, { workerData: { models: opts.models, backend: opts.backend } });
+    const worker = new Worker(WORKER, { workerData: { models: opts.models, backend: opts.backend, recycleBytes: opts.recycleBytes } satisfies WorkerInit });
     const onExit = (code: number): void => reject(new Error(`a sampling worker exited while loading (code ${code})`));
     worker.once('exit', onExit);
     worker.once('error', (e) => reject(e));

@@ -32,6 +32,8 @@ export type Backend = 'auto' | 'wasm' | 'js';
 export interface WorkerInit {
   models: ModelSpec[];
   backend: Backend;
+  /** Heap growth (bytes) after which a worker asks to be replaced (see worker.ts). */
+  recycleBytes: number;
 }
 
 export const enum AbortReason {
@@ -65,5 +67,6 @@ export type FromWorker =
   | { type: 'ready'; models: ModelInfo[] }
   | { type: 'fatal'; message: string }
   | { type: 'chunk'; id: number; text: string }
-  | { type: 'done'; id: number; result: JobResult }
+  /** recycle: this worker's memory has grown past its budget; replace it (see worker.ts). */
+  | { type: 'done'; id: number; result: JobResult; recycle: boolean }
   | { type: 'failed'; id: number; status: number; message: string };

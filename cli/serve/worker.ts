@@ -6,6 +6,12 @@
  *
  * It checks the job's abort flag (see protocol.ts) before every character, so a client that
  * disconnects or a request past its deadline frees the worker within one character's time.
+ *
+ * Memory: generate() builds a fresh Sampler (a Workspace: ~150 KB for an LSTM 2×128, most of it
+ * the folded embedding table) per request, and the WebAssembly engine's heap is a bump
+ * allocator that never frees. So a worker's heap grows with every request; once it is
+ * `recycleBytes` (default 64 MiB) past what the models took, the worker asks to be replaced (the pool starts a
+ * new one, then retires this one), which keeps the server's memory bounded however long it runs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CharRnnError } from '../../src/errors.js';
@@ -32,14 +38,17 @@ const FLUSH_CHARS = 64;
 const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
-async function start(init: WorkerInit): Promise<Map<string, Loaded>> {
+async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; heapBytes: () => number }> {
   const engine = await makeBackend(init.backend, 1); // one thread: the pool is the parallelism
   const loaded = new Map<string, Loaded>();
   for (const spec of init.models) {
     const { data, model } = await loadCheckpointFile(spec.path, engine);
     loaded.set(spec.name, { model, vocab: data.vocab, sampler: new Sampler(model, data.vocab) });
   }
-  return loaded;
+  // bytes the engine has handed out: a new block starts at the heap's top (64 bytes a look;
+  // the JS engine gives each block its own buffer, offset 0, and its memory is collected)
+  const heapBytes = (): number => engine.alloc(64).byteOffset;
+  return { loaded, heapBytes };
 }
 
 function info(name: string, m: Loaded): ModelInfo {
@@ -84,13 +93,15 @@ function run(m: Loaded, msg: ToWorker): JobResult {
 
 const init = workerData as WorkerInit;
 start(init).then(
-  (loaded) => {
+  ({ loaded, heapBytes }) => {
+    const baseline = heapBytes();
     post({ type: 'ready', models: [...loaded].map(([name, m]) => info(name, m)) });
     port.on('message', (msg: ToWorker) => {
       const m = loaded.get(msg.job.model);
       try {
         if (!m) throw new CharRnnError('bad-request', `no model named ${JSON.stringify(msg.job.model)}`);
-        post({ type: 'done', id: msg.id, result: run(m, msg) });
+        const result = run(m, msg);
+        post({ type: 'done', id: msg.id, result, recycle: heapBytes() - baseline > init.recycleBytes });
       } catch (e) {
         // the main thread checks requests first; what is left is a bad request it let through (400) or a bug (500)
         if (e instanceof CharRnnError) post({ type: 'failed', id: msg.id, status: 400, message: e.message });
