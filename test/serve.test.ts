@@ -113,6 +113,7 @@ async function readEvents(res: Response, stopAfterFirstData = false): Promise<{ 
 test("rnn-writer's request shape is answered: GET / and GET /generate?start_text=&n=", { timeout: 30_000 }, async () => {
   const s = await serve();
   try {
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/); // this machine only, unless --host says otherwise
     const ping = await get(s, '/');
     assert.equal(ping.status, 200);
     assert.equal(typeof ping.body.message, 'string');
