@@ -254,8 +254,10 @@ export async function writeCommand(proc: Proc, ckpt: string, opts: Record<string
   stdin.setRawMode(true);
   stdin.setEncoding('utf8');
   out.write(ALT_ON);
+  // Ctrl-C in raw mode is a key, not a signal; a signal from elsewhere also ends cleanly
   const onSignal = (): void => quit();
   proc.on?.('SIGTERM', onSignal);
+  proc.on?.('SIGINT', onSignal);
   try {
     refresh();
     draw();
@@ -265,6 +267,7 @@ export async function writeCommand(proc: Proc, ckpt: string, opts: Record<string
   } finally {
     stdin.off('data', onKeys);
     proc.off?.('SIGTERM', onSignal);
+    proc.off?.('SIGINT', onSignal);
     stdin.setRawMode(false);
     stdin.pause();
     out.write(ALT_OFF);

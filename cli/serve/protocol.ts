@@ -32,7 +32,7 @@ export type Backend = 'auto' | 'wasm' | 'js';
 export interface WorkerInit {
   models: ModelSpec[];
   backend: Backend;
-  /** Heap growth (bytes) after which a worker asks to be replaced (see worker.ts). */
+  /** Heap growth (bytes) at which a worker asks to be replaced (see worker.ts); 0 = after every job. */
   recycleBytes: number;
 }
 

@@ -10,7 +10,7 @@
  * Memory: generate() builds a fresh Sampler (a Workspace: ~150 KB for an LSTM 2×128, most of it
  * the folded embedding table) per request, and the WebAssembly engine's heap is a bump
  * allocator that never frees. So a worker's heap grows with every request; once it is
- * `recycleBytes` (default 64 MiB) past what the models took, the worker asks to be replaced (the pool starts a
+ * `recycleBytes` (default 64 MiB; 0 = after every request) past what the models took, the worker asks to be replaced (the pool starts a
  * new one, then retires this one), which keeps the server's memory bounded however long it runs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -45,9 +45,10 @@ async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; h
     const { data, model } = await loadCheckpointFile(spec.path, engine);
     loaded.set(spec.name, { model, vocab: data.vocab, sampler: new Sampler(model, data.vocab) });
   }
-  // bytes the engine has handed out: a new block starts at the heap's top (64 bytes a look;
-  // the JS engine gives each block its own buffer, offset 0, and its memory is collected)
-  const heapBytes = (): number => engine.alloc(64).byteOffset;
+  // bytes of engine memory in use: `liveBytes` where the engine counts them; else, on a bump
+  // allocator, where the next block starts (64 bytes a look). The JS engine gives each block
+  // its own buffer at offset 0 and leaves it to the garbage collector: never recycled.
+  const heapBytes = (): number => (engine as { liveBytes?: number }).liveBytes ?? engine.alloc(64).byteOffset;
   return { loaded, heapBytes };
 }
 
@@ -101,7 +102,7 @@ start(init).then(
       try {
         if (!m) throw new CharRnnError('bad-request', `no model named ${JSON.stringify(msg.job.model)}`);
         const result = run(m, msg);
-        post({ type: 'done', id: msg.id, result, recycle: heapBytes() - baseline > init.recycleBytes });
+        post({ type: 'done', id: msg.id, result, recycle: heapBytes() - baseline >= init.recycleBytes });
       } catch (e) {
         // the main thread checks requests first; what is left is a bad request it let through (400) or a bug (500)
         if (e instanceof CharRnnError) post({ type: 'failed', id: msg.id, status: 400, message: e.message });
