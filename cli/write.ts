@@ -231,7 +231,16 @@ export async function writeCommand(proc: Proc, ckpt: string, opts: Record<string
 
   let quit!: () => void;
   const finished = new Promise<void>((r) => (quit = r));
+  let failure: unknown = null;
   const onKeys = (s: string): void => {
+    try {
+      handleKeys(s);
+    } catch (e) {
+      failure = e; // restore the terminal first, then report it
+      quit();
+    }
+  };
+  const handleKeys = (s: string): void => {
     for (const key of keys(s)) {
       if (key === 'quit') return quit();
       if (key === 'tab') {
@@ -274,6 +283,7 @@ export async function writeCommand(proc: Proc, ckpt: string, opts: Record<string
     backend.dispose?.();
   }
   out.write(a.text + (a.text.endsWith('\n') || a.text === '' ? '' : '\n'));
+  if (failure) throw failure;
   return 0;
 }
 

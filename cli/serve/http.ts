@@ -325,6 +325,8 @@ async function readJson(req: IncomingMessage, res: ServerResponse, maxBody: numb
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('error', reject);
+    // a client that hangs up mid-body (after 'end' this settles nothing)
+    req.once('close', () => reject(new HttpError(400, 'the client closed the connection before the body ended')));
   });
   if (over) throw tooBig();
   const text = Buffer.concat(chunks).toString('utf8');
