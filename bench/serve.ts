@@ -9,7 +9,8 @@
  * for the answer, for `--seconds`. Reports requests/s, p50/p99 latency, errors, the server's
  * resident memory (VmRSS from /proc/PID/status, sampled every 250 ms: after warm-up and peak)
  * and the server's characters/s against one stream sampled in this process on the same engine
- * (the "cores used" ratio; the ideal is the number of cores, less what the clients take).
+ * (the "cores used" ratio; the ideal is the number of cores, less what the clients take), with
+ * the CPU time the server and the clients took (cores busy = CPU seconds / wall seconds).
  *
  * The machine is shared and noisy: read the ratio of one run, not absolute numbers of two.
  */
@@ -45,6 +46,11 @@ const rssKb = (pid: number): number => {
   return m ? Number(m[1]) : NaN;
 };
 const mb = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
+/** CPU seconds a process has used (user + system, all threads), from /proc/PID/stat (ticks of 1/100 s on Linux). */
+const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime: fields 14 and 15 of stat(5)
+};
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'charrnn-bench-serve-'));
@@ -87,6 +93,8 @@ async function main(): Promise<void> {
     let served = 0;
     const start = performance.now();
     const end = start + SECONDS * 1000;
+    const serverCpu0 = cpuSeconds(pid);
+    const clientCpu0 = process.cpuUsage();
     let rssPeak = rssStart;
     let rssWarm = NaN;
     const sampler = setInterval(() => {
@@ -115,6 +123,9 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
     const elapsed = (performance.now() - start) / 1000;
+    const serverCores = (cpuSeconds(pid) - serverCpu0) / elapsed;
+    const used = process.cpuUsage(clientCpu0);
+    const clientCores = (used.user + used.system) / 1e6 / elapsed;
     clearInterval(sampler);
     const rssEnd = rssKb(pid);
     const stats = (await (await fetch(`${url}/healthz`)).json()) as { recycled: number; workers: number };
@@ -128,6 +139,7 @@ async function main(): Promise<void> {
     console.log(`  latency       p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms`);
     console.log(`  server RSS    at start ${mb(rssStart)}, after ${WARMUP_S.toFixed(0)} s ${mb(rssWarm)}, peak ${mb(rssPeak)}, at the end ${mb(rssEnd)}; ${stats.recycled} worker${stats.recycled === 1 ? '' : 's'} recycled (${stats.workers} serving)`);
     console.log(`  characters/s  server ${rate.toFixed(0)}, one stream ${single.toFixed(0)}: ×${(rate / single).toFixed(2)} (cores: ${os.availableParallelism()})`);
+    console.log(`  CPU           server ${serverCores.toFixed(2)} cores busy, clients ${clientCores.toFixed(2)}; load average ${os.loadavg()[0].toFixed(1)} (other processes share the machine)`);
     console.log(`  shutdown      SIGTERM → exit ${code}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
