@@ -203,7 +203,7 @@ export async function main(proc: Proc): Promise<number> {
     .description('a sampling server: a JSON API, Server-Sent Events, and torch-rnn-server\'s /generate for rnn-writer (docs/serve.md)')
     .argument('<checkpoint...>', '.safetensors files; NAME=PATH names a model (default: the file name without .safetensors)')
     .option('--port <n>', 'port; 0 = any free port', d.port)
-    .option('--host <address>', 'address to listen on (default: this machine only)', d.host)
+    .option('--host <address>', 'address to listen on; 0.0.0.0 = every interface (there is no authentication)', d.host)
     .option('--cors <origin>', 'let pages from this origin (or *) call the server from a browser (default: no CORS headers)')
     .option('--workers <n>', 'sampling workers, each one core; 0 = all cores', d.workers)
     .option('--queue <n>', 'requests that may wait for a worker; past that, 503 with Retry-After', d.queue)
