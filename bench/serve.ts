@@ -10,7 +10,9 @@
  * resident memory (VmRSS from /proc/PID/status, sampled every 250 ms: after warm-up and peak)
  * and the server's characters/s against one stream sampled in this process on the same engine
  * (the "cores used" ratio; the ideal is the number of cores, less what the clients take), with
- * the CPU time the server and the clients took (cores busy = CPU seconds / wall seconds).
+ * the CPU time the server and the clients took (cores busy = CPU seconds / wall seconds), and
+ * characters per CPU-second of the server against one stream's: what the server costs over
+ * plain sampling, a figure that holds however busy the machine is.
  *
  * The machine is shared and noisy: read the ratio of one run, not absolute numbers of two.
  */
@@ -67,10 +69,13 @@ async function main(): Promise<void> {
     // one stream, in this process, on the engine each worker uses (one thread)
     let chars = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let seed = 0; performance.now() - t0 < 3000; seed++) {
       chars += generate(model, vocab, { prime: 'The ', length: LENGTH, seed }).samples[0].text.length;
     }
     const single = chars / ((performance.now() - t0) / 1000);
+    const singleCpu = process.cpuUsage(cpu0);
+    const singlePerCpu = chars / ((singleCpu.user + singleCpu.system) / 1e6);
     engine.dispose?.();
 
     const server = spawn(process.execPath, [join(ROOT, 'bin', 'charrnn.js'), 'serve', ckpt, '--port', '0', '--workers', '0', '--queue', String(CLIENTS * 2), '--backend', BACKEND], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -140,6 +145,8 @@ async function main(): Promise<void> {
     console.log(`  server RSS    at start ${mb(rssStart)}, after ${WARMUP_S.toFixed(0)} s ${mb(rssWarm)}, peak ${mb(rssPeak)}, at the end ${mb(rssEnd)}; ${stats.recycled} worker${stats.recycled === 1 ? '' : 's'} recycled (${stats.workers} serving)`);
     console.log(`  characters/s  server ${rate.toFixed(0)}, one stream ${single.toFixed(0)}: ×${(rate / single).toFixed(2)} (cores: ${os.availableParallelism()})`);
     console.log(`  CPU           server ${serverCores.toFixed(2)} cores busy, clients ${clientCores.toFixed(2)}; load average ${os.loadavg()[0].toFixed(1)} (other processes share the machine)`);
+    // per CPU-second, the figures do not depend on how much of the machine others took
+    console.log(`  per CPU-second server ${(rate / serverCores).toFixed(0)} characters, one stream ${singlePerCpu.toFixed(0)}: the server's overhead is ${(100 * (1 - rate / serverCores / singlePerCpu)).toFixed(0)}%`);
     console.log(`  shutdown      SIGTERM → exit ${code}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
