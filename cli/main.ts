@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG, flagName, type TrainConfig } from '../src/config.js';
 import { CharRnnError } from '../src/errors.js';
 import { CliError, type Proc } from './io.js';
 import { trainCommand } from './train.js';
+import { BUILTIN_CORPORA } from './corpus.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
@@ -99,7 +100,8 @@ export async function main(proc: Proc): Promise<number> {
     });
 
   const train = program.command('train').description('train a model (on the built-in Moby Dick unless --data is given)');
-  train.option('--data <path...>', 'text file(s) or directories (recursively) to train on');
+  train.option('--data <path...>', 'text file(s) or directories (recursively) to train on, or a built-in corpus by name (see --list-data)');
+  train.option('--list-data', 'list the built-in corpora and exit');
   train.option('--out <dir>', 'directory for checkpoints and metrics (default runs/<corpus name>)');
   train.option('--resume <dir>', 'continue the run saved in <dir> (writes to <dir>)');
   train.option('--force', 'overwrite a run already in --out');
@@ -116,6 +118,10 @@ export async function main(proc: Proc): Promise<number> {
     train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
   }
   train.action(async (opts: Record<string, unknown>) => {
+    if (opts.listData) {
+      for (const [name, c] of Object.entries(BUILTIN_CORPORA)) proc.stdout.write(`${name.padEnd(10)} ${c.title}\n`);
+      return;
+    }
     code = await trainCommand(proc, {
       data: opts.data as string[] | undefined,
       out: opts.out as string | undefined,

@@ -16,7 +16,7 @@ import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { makeBackend } from './backend.js';
-import { loadCorpus } from './corpus.js';
+import { BUILTIN_CORPORA, builtinName, loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
@@ -90,7 +90,10 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     dataPaths ??= run.data ?? undefined;
     binary ||= run.binary;
   } else {
-    config = resolveConfig(applyLimits({}, args.config));
+    const builtin = builtinName(dataPaths);
+    // a built-in corpus of items (names) trains on lines unless told otherwise
+    const implied: Partial<TrainConfig> = builtin && BUILTIN_CORPORA[builtin].lines && args.config.lines === undefined ? { lines: true } : {};
+    config = resolveConfig(applyLimits(implied, args.config));
   }
 
   // ---- data ----
@@ -119,7 +122,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     await rm(samplesPath, { force: true });
     await rm(best, { force: true });
     await rm(latest, { force: true }); // --force starts over: a kill before the first save must not resume the old run
-    await writeFileAtomic(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? dataPaths.map((p) => resolve(p)) : null, binary }, null, 2) + '\n');
+    await writeFileAtomic(join(out, 'run.json'), JSON.stringify({ data: dataPaths ? (builtinName(dataPaths) ? dataPaths : dataPaths.map((p) => resolve(p))) : null, binary }, null, 2) + '\n');
   }
 
   // ---- train ----

@@ -4,6 +4,7 @@
  */
 import { EvalBatcher, encodeParts, type TextPart } from './data.js';
 import { CharRnnError } from './errors.js';
+import { LinesBatcher, type Items } from './lines.js';
 import { Workspace, type CharRNN } from './model/model.js';
 import type { IdArray, Vocabulary } from './vocab.js';
 
@@ -35,6 +36,27 @@ export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: numbe
   let chars = 0;
   for (let w = 0; w < batcher.windows; w++) {
     batcher.fill(w, ws.B, ws.inputs, ws.targets);
+    const r = model.forward(ws);
+    total += r.loss;
+    chars += r.count;
+    ws.carryState();
+  }
+  return { loss: chars > 0 ? total / chars : NaN, chars };
+}
+
+/**
+ * Mean loss over items (a --lines model): each item from the zero state, in the file's order,
+ * dealt into `streams` rows of item-aligned windows (src/lines.ts).
+ */
+export function evaluateItems(model: CharRNN, items: Items, nl: number, opts: { streams: number; T: number; ws?: Workspace }): { loss: number; chars: number } {
+  const batcher = new LinesBatcher(items, opts.streams, opts.T, nl, null);
+  const ws = opts.ws ?? new Workspace(model, opts.streams, opts.T, { training: false });
+  if (ws.T !== opts.T || ws.B !== opts.streams) throw new Error('evaluation workspace has the wrong shape');
+  let total = 0;
+  let chars = 0;
+  for (let w = 0; w < batcher.windows; w++) {
+    batcher.fill(w, ws.inputs, ws.targets);
+    ws.resetRows(batcher.starts);
     const r = model.forward(ws);
     total += r.loss;
     chars += r.count;

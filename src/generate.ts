@@ -126,7 +126,12 @@ export function generate(model: CharRNN, vocab: Vocabulary, req: GenerateRequest
     const found = beamSearch(sampler, { width: req.beam!, length: req.length, prime: plan.prime, stops: plan.stops, lines: plan.lines, signal });
     return { samples: found.slice(0, count), skipped: plan.skipped };
   }
-  const rng = new Rng(req.seed ?? 0);
+  return { samples: drawSamples(sampler, req, plan, new Rng(req.seed ?? 0), signal), skipped: plan.skipped };
+}
+
+/** `count` samples (distinct with `unique`) drawn from `rng` (the trainer passes its own generator). */
+export function drawSamples(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Generated[] {
+  const count = req.count ?? 1;
   const samples: Generated[] = [];
   const seen = new Set<string>();
   const attempts = req.unique ? count * MAX_ATTEMPTS_PER_SAMPLE : count;
@@ -140,7 +145,7 @@ export function generate(model: CharRNN, vocab: Vocabulary, req: GenerateRequest
     }
     samples.push(r.value);
   }
-  return { samples, skipped: plan.skipped };
+  return samples;
 }
 
 /**

@@ -14,6 +14,9 @@ export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, 
 export { Sampler, sample, sampleText, checkSampleOptions, stopAt, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
 export { generate, generateStream, checkGenerateRequest, MAX_COUNT, MAX_BEAM, type GenerateRequest, type Generated } from './generate.js';
 export { beamSearch, beamScore, LENGTH_ALPHA } from './beam.js';
+export { itemsOf, splitLines, splitFor, LinesBatcher, type Items } from './lines.js';
+export { NoveltyIndex, NGRAM_SIZES, type NoveltyReport, type NoveltyMark, type NgramNovelty } from './novelty.js';
+export { suffixArray, SubstringIndex } from './suffix-array.js';
 export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
 export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
 export { readText, findUnits, matchMask, temperatureSweep, wordsOf, type TextReading, type Track, type TrackKind, type Guess, type UnitScore, type SweepRow } from './viz/inspect.js';

@@ -16,9 +16,11 @@
 import type { Backend } from './backend/types.js';
 import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
 import { flagName, type TrainConfig } from './config.js';
-import { Batcher, splitCorpus, type Corpus, type Split } from './data.js';
+import { Batcher, type Corpus, type Split } from './data.js';
 import { CharRnnError } from './errors.js';
-import { evaluateIds } from './evaluate.js';
+import { evaluateIds, evaluateItems } from './evaluate.js';
+import { drawSamples, planRequest } from './generate.js';
+import { itemsOfPart, LinesBatcher, splitFor, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
 import { Optimizer } from './optim.js';
 import { Rng } from './rng.js';
@@ -70,6 +72,9 @@ export interface TrainerOptions {
   now?: () => number;
 }
 
+/** Items shown per sample while training a lines model. */
+const SAMPLE_ITEMS = 8;
+
 const defaultNow = (): number => performance.now() / 1000;
 
 export class Trainer {
@@ -78,7 +83,9 @@ export class Trainer {
   readonly split: Split;
   readonly model: CharRNN;
   readonly optimizer: Optimizer;
-  readonly batcher: Batcher;
+  readonly batcher: Batcher | LinesBatcher;
+  /** With --lines: the items of the training split (batched by `batcher`) and of the validation split. */
+  readonly lines: { train: Items; val: Items; nl: number } | null;
   readonly ws: Workspace;
   readonly state: TrainState;
   private rng: Rng;
@@ -92,15 +99,23 @@ export class Trainer {
     this.config = config;
     this.corpus = corpus;
     this.now = opts.now ?? defaultNow;
-    this.split = splitCorpus(corpus.ids, config.valFrac, config.testFrac);
     const { batch: B, seqLen: T } = config;
-    this.batcher = new Batcher(this.split.train, B, T);
+    this.split = splitFor(corpus.ids, corpus.vocab, config);
+    if (config.lines) {
+      const nl = corpus.vocab.id(10);
+      const cr = corpus.vocab.id(13);
+      this.lines = { train: itemsOfPart(this.split.train, nl, cr, 'training'), val: itemsOfPart(this.split.val, nl, cr, 'validation'), nl };
+      this.batcher = new LinesBatcher(this.lines.train, B, T, nl, config.seed);
+    } else {
+      this.lines = null;
+      this.batcher = new Batcher(this.split.train, B, T);
+    }
     if (this.batcher.windows < 1) {
       const need = B * T + 1;
       const needTotal = Math.ceil(need / (1 - config.valFrac - config.testFrac));
       throw new CharRnnError('too-short', `the training split has ${this.split.train.length} characters but ${flagName('batch')} ${B} × ${flagName('seqLen')} ${T} needs at least ${need} (a corpus of about ${needTotal}); use a smaller --batch or --seq-len, or more text`);
     }
-    if (this.split.val.length < 2) {
+    if (!this.lines && this.split.val.length < 2) {
       throw new CharRnnError('too-short', `the validation split has ${this.split.val.length} characters; raise --val-frac or give more text`);
     }
     this.model = resume ? modelFromCheckpoint(resume, backend) : new CharRNN(modelConfigOf(config, corpus.vocab.size), backend);
@@ -121,6 +136,7 @@ export class Trainer {
     }
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
+    if (this.batcher instanceof LinesBatcher) this.batcher.plan(this.state.epoch); // a resumed run's epoch
   }
 
   /** The exact state of the run as checkpoint bytes. */
@@ -153,12 +169,20 @@ export class Trainer {
   validationLoss(): number {
     const { batch: B, seqLen: T } = this.config;
     this.evalWs ??= new Workspace(this.model, B, T, { training: false });
+    if (this.lines) return evaluateItems(this.model, this.lines.val, this.lines.nl, { streams: B, T, ws: this.evalWs }).loss;
     return evaluateIds(this.model, this.split.val, { streams: B, T, ws: this.evalWs }).loss;
   }
 
-  /** A sample from the model as it is now (drawn from the run's own sampling generator). */
+  /**
+   * A sample from the model as it is now (drawn from the run's own sampling generator); for a
+   * lines model, SAMPLE_ITEMS items (each at most `length` characters), one per line.
+   */
   sample(length = this.config.sampleLength, temperature = this.config.sampleTemperature): string {
     this.sampler ??= new Sampler(this.model, this.corpus.vocab);
+    if (this.lines) {
+      const req = { length, temperature, count: SAMPLE_ITEMS, lines: true };
+      return drawSamples(this.sampler, req, planRequest(this.sampler, this.corpus.vocab, req), this.sampleRng).map((g) => g.text).join('\n');
+    }
     return sampleText(this.sampler, { length, temperature, rng: this.sampleRng });
   }
 
@@ -265,7 +289,11 @@ export class Trainer {
       // ---- one training step ----
       const t0 = this.now();
       if (s.window === 0) ws.resetState(); // each epoch starts from the zero state
-      batcher.fill(s.window, ws.inputs, ws.targets);
+      if (batcher instanceof LinesBatcher) {
+        batcher.plan(s.epoch);
+        batcher.fill(s.window, ws.inputs, ws.targets);
+        ws.resetRows(batcher.starts); // each item from the zero state
+      } else batcher.fill(s.window, ws.inputs, ws.targets);
       model.zeroGrad();
       const { loss: lossTotal, count } = model.forward(ws, { train: true, rng: this.rng });
       const loss = lossTotal / count;
@@ -281,7 +309,7 @@ export class Trainer {
       ws.carryState();
       const t1 = this.now();
       s.trainSeconds += t1 - t0;
-      s.trainChars += B * T;
+      s.trainChars += count; // B·T, less the padding of a lines run
       s.iter++;
       s.window++;
       if (s.window === batcher.windows) {

@@ -170,6 +170,18 @@ export class Workspace {
     }
   }
 
+  /** Zero the carried state of the rows b with mask[b] ≠ 0 (an item starts there: src/lines.ts). */
+  resetRows(mask: ArrayLike<number>): void {
+    const H = this.model.config.hidden;
+    for (let b = 0; b < this.B; b++) {
+      if (!mask[b]) continue;
+      for (const L of this.layers) {
+        L.hAt[0].fill(0, b * H, (b + 1) * H);
+        L.cAt[0]?.fill(0, b * H, (b + 1) * H);
+      }
+    }
+  }
+
   /** The last step's state becomes the next window's initial state. */
   carryState(): void {
     for (const L of this.layers) {
