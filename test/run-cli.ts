@@ -27,12 +27,15 @@ export async function runCli(args: string[], onStdout?: (s: string) => void): Pr
   return { code, stdout, stderr };
 }
 
-/** Train a tiny model (30 iterations, 16 units, reference backend) in a fresh temp dir: `dir` and its checkpoint. */
-export async function tinyCheckpoint(prefix: string): Promise<{ dir: string; ckpt: string }> {
+/**
+ * Train a tiny model (30 iterations, 16 units, reference backend) in a fresh temp dir on `text`
+ * (default: 1,500 words), with `extra` train flags: `dir` and its checkpoint.
+ */
+export async function tinyCheckpoint(prefix: string, text = words(1500, 1), extra: string[] = []): Promise<{ dir: string; ckpt: string }> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  writeFileSync(join(dir, 'corpus.txt'), words(1500, 1));
+  writeFileSync(join(dir, 'corpus.txt'), text);
   const tiny = ['--hidden', '16', '--layers', '1', '--batch', '4', '--seq-len', '16', '--max-iters', '30', '--eval-every', '30', '--sample-every', '0', '--backend', 'js'];
-  const r = await runCli(['train', '--data', join(dir, 'corpus.txt'), '--out', join(dir, 'run'), '--quiet', ...tiny]);
+  const r = await runCli(['train', '--data', join(dir, 'corpus.txt'), '--out', join(dir, 'run'), '--quiet', ...tiny, ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return { dir, ckpt: join(dir, 'run', 'latest.safetensors') };
 }

@@ -203,6 +203,26 @@ test('stop, count, unique and beam reach the library; its answers come back per 
   }
 });
 
+test('a lines model serves items: each sample one line, ended by its newline; /v1/models says so', { timeout: 30_000 }, async () => {
+  const names = 'anna\nbob\ncarl\ndora\nemma\nfrank\ngina\nhugo\nida\njohn\nkate\nliam\nmia\nnoah\nolga\npaul\n'.repeat(4);
+  const lines = await tinyCheckpoint('charrnn-serve-lines-', names, ['--lines']);
+  const c = serveConfig([`names=${lines.ckpt}`, `tiny=${ckpt}`], { ...SERVE_DEFAULTS, port: '0', workers: '1', backend: 'js' });
+  const s = await startServing(c);
+  try {
+    const models = (await get(s, '/v1/models')).body.models as { name: string; lines: boolean }[];
+    assert.deepEqual(models.map((m) => [m.name, m.lines]), [['names', true], ['tiny', false]]);
+    const r = await post(s, { model: 'names', count: 6, length: 40, seed: 3 });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    for (const x of r.body.samples as { text: string; stopped: string | null }[]) {
+      assert.ok(!x.text.includes('\n'), JSON.stringify(x));
+      assert.ok(x.stopped === '\n' || [...x.text].length === 40, JSON.stringify(x));
+    }
+  } finally {
+    await s.shutdown(1000);
+    rmSync(lines.dir, { recursive: true, force: true });
+  }
+});
+
 /** A raw HTTP request (fetch refuses some of what a hostile client sends). */
 function raw(s: SampleServer, method: string, path: string, body?: Buffer | string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
