@@ -8,10 +8,11 @@
  * disconnects or a request past its deadline frees the worker within one character's time.
  *
  * Memory: generate() builds a fresh Sampler (a Workspace: ~150 KB for an LSTM 2×128, most of it
- * the folded embedding table) per request, and the WebAssembly engine's heap is a bump
- * allocator that never frees. So a worker's heap grows with every request; once it is
- * `recycleBytes` (default 64 MiB; 0 = after every request) past what the models took, the worker asks to be replaced (the pool starts a
- * new one, then retires this one), which keeps the server's memory bounded however long it runs.
+ * the folded embedding table, 65 × 512 floats) per request, and the WebAssembly engine's heap is
+ * a bump allocator that never frees. So a worker's heap grows with every request; once it is
+ * `recycleBytes` (default 64 MiB; 0 = after every request) past what the models took, the
+ * worker asks to be replaced (the pool starts a new one, then retires this one), which keeps
+ * the server's memory bounded however long it runs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CharRnnError } from '../../src/errors.js';
