@@ -20,6 +20,11 @@ import { classifyCommand, type ClassifyOpts } from './classify.js';
 import { SERVE_DEFAULTS, serveCommand } from './serve.js';
 import { writeCommand } from './write.js';
 
+/** A repeatable flag's values, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /** --backend and --threads, as the commands that run a model take them. */
 function engineOptions(cmd: Command, threads: string): Command {
   return cmd
@@ -146,7 +151,13 @@ export async function main(proc: Proc): Promise<number> {
     .option('--skip-unknown', 'drop prime characters the model does not know instead of failing')
     .option('--seed <n>', 'random seed; the same seed gives the same text (default: random)')
     .option('--temperatures <list>', 'a sample per temperature (e.g. 0.2,0.5,1,1.5) with its average log-probability and the share of its words found in the training corpus')
-    .option('--data <path...>', 'the training corpus, for --temperatures (default: the run\'s, from run.json beside the checkpoint)');
+    .option('--count <n>', 'samples to print (a lines model: items, one per line; default 10 for those)')
+    .option('--stop <text>', 'end a sample right after this text (repeat for several; \\n is a newline)', collect, [])
+    .option('--unique', 'drop repeated samples')
+    .option('--beam <k>', 'beam search of width k (length-normalised) instead of sampling; prints each result\'s log-probability; with --count, the k best distinct ones')
+    .option('--novelty', 'mark each sample (item) as in the training split, in validation/test, or new; for free text also the share of novel 5/10/20/50-grams')
+    .option('--json', 'print {prime, lines, skipped, samples: [{text, log_prob, stopped, novelty}], novelty} as one JSON line')
+    .option('--data <path...>', 'the training corpus, for --temperatures and --novelty (default: the run\'s, from run.json beside the checkpoint)');
   engineOptions(sample, '1') // one stream: a second thread rarely pays
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       code = await sampleCommand(proc, ckpt, opts);

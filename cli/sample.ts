@@ -1,46 +1,134 @@
-/** `charrnn sample CKPT`: stream generated text to stdout (or, with --temperatures, one sample per temperature). */
-import { checkSampleOptions, Sampler } from '../src/sample.js';
+/**
+ * `charrnn sample CKPT`: stream generated text to stdout; or, with --count, --beam, --unique,
+ * --novelty or --json (and always for a lines model), a list of samples made by the library's
+ * generate() (src/generate.ts), one per line for a lines model. With --temperatures, one sample
+ * per temperature (cli/sweep.ts).
+ */
+import { encodeParts } from '../src/data.js';
+import { checkGenerateRequest, generate, generateStream, type GenerateRequest, type Generated } from '../src/generate.js';
+import { splitFor } from '../src/lines.js';
+import { NoveltyIndex, type NoveltyReport } from '../src/novelty.js';
+import type { CheckpointData } from '../src/checkpoint.js';
 import { makeBackend, parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
-import { parseNumber, type Proc } from './io.js';
-import { temperatureSweepCommand } from './sweep.js';
+import { CliError, parseNumber, type Proc } from './io.js';
+import { temperatureSweepCommand, trainingText } from './sweep.js';
 
-type Opts = Record<string, string | boolean | undefined>;
+type Opts = Record<string, string | boolean | string[] | undefined>;
+
+/** Items a lines model prints without --count. */
+const DEFAULT_LINES_COUNT = 10;
 
 export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promise<number> {
-  // numbers parsed here, ranges checked by the library (the same rules as the page's)
+  // numbers parsed here, ranges checked by the library (the same rules as the page's and the server's)
   const num = (flag: string, v: unknown): number => parseNumber(flag, String(v));
   const length = num('--length', opts.length);
-  const temperature = num('--temperature', opts.temperature);
-  const topK = num('--top-k', opts.topK);
-  const topP = num('--top-p', opts.topP);
   const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : num('--seed', opts.seed);
-  checkSampleOptions({ length, temperature, topK, topP, seed });
-  const { backend: backendName, threads } = parseEngineFlags(opts);
+  const stop = (Array.isArray(opts.stop) ? opts.stop : typeof opts.stop === 'string' ? [opts.stop] : []).map(unescape);
+  const req: GenerateRequest = {
+    length, seed, stop,
+    temperature: num('--temperature', opts.temperature),
+    topK: num('--top-k', opts.topK),
+    topP: num('--top-p', opts.topP),
+    count: opts.count === undefined ? undefined : num('--count', opts.count),
+    beam: opts.beam === undefined ? undefined : num('--beam', opts.beam),
+    unique: Boolean(opts.unique),
+    prime: typeof opts.prime === 'string' ? opts.prime : '',
+    skipUnknown: Boolean(opts.skipUnknown),
+  };
+  checkGenerateRequest(req);
+  const { backend: backendName, threads } = parseEngineFlags(opts as Record<string, string | boolean | undefined>);
   if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, threads, backend: backendName });
+  const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;
 
   const backend = await makeBackend(backendName, threads);
   try {
-    const { data, model } = await loadCheckpointFile(ckpt, backend);
-    const sampler = new Sampler(model, data.vocab);
-    const prime = typeof opts.prime === 'string' ? opts.prime : '';
-    const { ids, skipped } = sampler.primeIds(prime, Boolean(opts.skipUnknown));
-    if (skipped.length > 0) proc.stderr.write(`charrnn: warning: skipped ${skipped.length} prime character(s) not in the vocabulary\n`);
-    proc.stdout.write(data.vocab.decode(ids)); // the prime as the model saw it
-    // stream in small chunks: visible as it generates, without a write per character
-    let buf = '';
-    let lastFlush = performance.now();
-    for (const ch of sampler.generate({ length, temperature, topK, topP, prime, skipUnknown: Boolean(opts.skipUnknown), seed })) {
-      buf += ch;
-      if (buf.length >= 64 || performance.now() - lastFlush > 50) {
-        proc.stdout.write(buf);
-        buf = '';
-        lastFlush = performance.now();
-      }
+    const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
+    const lines = ck.model.lines ?? false;
+    const many = lines || req.count !== undefined || (req.beam ?? 0) >= 2 || req.unique || opts.novelty || opts.json;
+    if (!many) return streamOne(proc, model, ck, req);
+    if (lines && req.count === undefined) req.count = (req.beam ?? 0) >= 2 ? req.beam : DEFAULT_LINES_COUNT;
+    const index = opts.novelty ? await noveltyIndex(proc, ckpt, data, ck) : null;
+    const { samples, skipped } = generate(model, ck.vocab, req);
+    warnSkipped(proc, skipped);
+    const prime = knownPrime(req.prime!, ck);
+    // an item is the prime and what followed it; free text is judged on what the model generated
+    const novelty = index?.measure(samples.map((g) => (lines ? prime + g.text : g.text))) ?? null;
+    if (req.unique && samples.length < (req.count ?? 1)) proc.stderr.write(`charrnn: note: found ${samples.length} distinct sample(s) of the ${req.count} asked for\n`);
+    if (opts.json) {
+      proc.stdout.write(JSON.stringify({
+        prime, lines, skipped,
+        samples: samples.map((g, i) => ({ text: g.text, log_prob: g.logProb, stopped: g.stopped, ...(novelty ? { novelty: novelty.marks[i] } : {}) })),
+        ...(novelty ? { novelty: { shares: { train: novelty.shares.train, held_out: novelty.shares['held-out'], new: novelty.shares.new }, ngrams: novelty.ngrams } } : {}),
+      }) + '\n');
+      return 0;
     }
-    proc.stdout.write(buf + '\n');
+    const beam = (req.beam ?? 0) >= 2;
+    samples.forEach((g, i) => proc.stdout.write(render(g, lines, prime, beam, novelty?.marks[i] ?? null, i, samples.length)));
+    if (novelty) proc.stdout.write(noveltySummary(novelty, lines, samples.length));
     return 0;
   } finally {
     backend.dispose?.();
   }
+}
+
+/** --stop '\n' is a newline (a shell cannot easily pass one): \n, \t and \\ are unescaped. */
+function unescape(s: string): string {
+  return s.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+}
+
+function warnSkipped(proc: Proc, skipped: string[]): void {
+  if (skipped.length > 0) proc.stderr.write(`charrnn: warning: skipped ${skipped.length} prime character(s) not in the vocabulary\n`);
+}
+
+/** The prime as the model saw it (with --skip-unknown, without the characters it does not know). */
+function knownPrime(prime: string, ck: CheckpointData): string {
+  return [...prime].filter((ch) => ck.vocab.has(ch.codePointAt(0)!)).join('');
+}
+
+/** One sample: a line for an item (tab-separated log-probability / novelty when asked), else a block. */
+function render(g: Generated, lines: boolean, prime: string, beam: boolean, mark: string | null, i: number, n: number): string {
+  const extra = [beam ? `ln p ${g.logProb.toFixed(3)}` : '', mark ? `[${mark}]` : ''].filter(Boolean);
+  if (lines) return [prime + g.text, ...extra].join('\t') + '\n';
+  const head = n > 1 || extra.length > 0 ? `--- sample ${i + 1}${extra.length ? ': ' + extra.join(' ') : ''} ---\n` : '';
+  return `${head}${prime}${g.text}\n`;
+}
+
+function noveltySummary(r: NoveltyReport, lines: boolean, n: number): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  let s = `novelty of ${n} ${lines ? 'item' : 'sample'}${n === 1 ? '' : 's'}: ${pct(r.shares.new)} new, ${pct(r.shares.train)} in the training split, ${pct(r.shares['held-out'])} in validation/test\n`;
+  if (r.ngrams.length) s += `novel n-grams (never in the training split): ${r.ngrams.map((g) => `${g.n}: ${g.share === null ? 'n/a' : pct(g.share)} of ${g.total}`).join(', ')}\n`;
+  return s;
+}
+
+/** The run's split of its training text, indexed (the text from --data or run.json beside the checkpoint). */
+async function noveltyIndex(proc: Proc, ckpt: string, data: string[] | undefined, ck: CheckpointData): Promise<NoveltyIndex> {
+  const text = await trainingText(ckpt, data);
+  if (!text) throw new CliError(`--novelty needs the training text: no run.json beside ${ckpt}; give it with --data`, 2);
+  const { ids, unknown } = encodeParts(text.parts, ck.vocab);
+  if (unknown > 0) proc.stderr.write(`charrnn: warning: ${unknown} character(s) of ${text.from} are not in the model's vocabulary: is it the run's training text?\n`);
+  return new NoveltyIndex(ck.vocab, splitFor(ids, ck.vocab, ck.config), ck.model.lines ?? false);
+}
+
+/** The plain case: one sample streamed as it is made, after its prime. */
+function streamOne(proc: Proc, model: Parameters<typeof generateStream>[0], ck: CheckpointData, req: GenerateRequest): number {
+  const it = generateStream(model, ck.vocab, req);
+  // the prime as the model saw it: generateStream has checked it (and skipped what --skip-unknown drops)
+  let buf = '';
+  let r = it.next(); // checks the request before anything is printed
+  warnSkipped(proc, [...new Set([...req.prime!].filter((ch) => !ck.vocab.has(ch.codePointAt(0)!)))]);
+  proc.stdout.write(knownPrime(req.prime!, ck));
+  // stream in small chunks: visible as it generates, without a write per character
+  let lastFlush = performance.now();
+  while (!r.done) {
+    buf += r.value;
+    if (buf.length >= 64 || performance.now() - lastFlush > 50) {
+      proc.stdout.write(buf);
+      buf = '';
+      lastFlush = performance.now();
+    }
+    r = it.next();
+  }
+  proc.stdout.write(buf + '\n');
+  return 0;
 }

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { temperatureSweep, wordsOf } from '../src/viz/inspect.js';
 import { makeBackend } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
+import type { TextPart } from '../src/data.js';
 import { readCorpus } from './corpus.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 import { readRunInfo } from './train.js';
@@ -15,7 +16,7 @@ import { readRunInfo } from './train.js';
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
 /** The training corpus: --data, else the run's data as recorded in run.json beside the checkpoint. */
-async function corpusWords(ckpt: string, data: string[] | undefined): Promise<{ words: Set<string>; from: string } | null> {
+export async function trainingText(ckpt: string, data: string[] | undefined): Promise<{ parts: TextPart[]; from: string } | null> {
   let paths = data;
   if (!paths) {
     const dir = dirname(ckpt);
@@ -23,6 +24,13 @@ async function corpusWords(ckpt: string, data: string[] | undefined): Promise<{ 
     paths = (await readRunInfo(dir)).data ?? undefined; // null: the built-in corpus
   }
   const { parts, label } = await readCorpus(paths);
+  return { parts, from: label };
+}
+
+async function corpusWords(ckpt: string, data: string[] | undefined): Promise<{ words: Set<string>; from: string } | null> {
+  const text = await trainingText(ckpt, data);
+  if (!text) return null;
+  const { parts, from: label } = text;
   const words = new Set<string>();
   for (const p of parts) for (const w of wordsOf(new TextDecoder().decode(p.bytes))) words.add(w);
   return { words, from: label };
