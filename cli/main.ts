@@ -17,8 +17,7 @@ import { reportCommand } from './report.js';
 import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
-import { SERVE_DEFAULTS, serveCommand } from './serve.js';
-import { writeCommand } from './write.js';
+import { SERVE_DEFAULTS } from './serve/flags.js';
 
 /** A repeatable flag's values, in order. */
 function collect(value: string, previous: string[]): string[] {
@@ -233,6 +232,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--drain <s>', 'on SIGTERM or Ctrl-C, seconds in-flight requests get to finish before they are cancelled', d.drain)
     .option('--backend <name>', 'auto, wasm or js (each worker runs one thread)', d.backend)
     .action(async (ckpts: string[], opts: Record<string, string | boolean | undefined>) => {
+      const { serveCommand } = await import('./serve.js'); // loaded when used: http, worker threads
       code = await serveCommand(proc, ckpts, opts);
     });
 
@@ -245,6 +245,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--seed <n>', 'random seed of the completions (default: random)')
     .option('--backend <name>', 'auto, wasm or js', 'auto')
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
+      const { writeCommand } = await import('./write.js');
       code = await writeCommand(proc, ckpt, opts);
     });
 

@@ -11,7 +11,6 @@ import { CliError, parseNumber, type Proc } from './io.js';
 import { SampleServer, type ServeOptions } from './serve/http.js';
 import { Pool } from './serve/pool.js';
 import type { ModelSpec } from './serve/protocol.js';
-import { DEFAULT_LIMITS } from './serve/request.js';
 
 export type ServeFlags = Record<string, string | boolean | undefined>;
 
@@ -78,22 +77,6 @@ export function serveConfig(checkpoints: string[], opts: ServeFlags): ServeConfi
     },
   };
 }
-
-/** The defaults of the flags, as commander shows them. */
-export const SERVE_DEFAULTS = {
-  port: '8080',
-  host: '127.0.0.1',
-  workers: '0',
-  queue: '64',
-  maxPrime: String(DEFAULT_LIMITS.maxPrime),
-  maxLength: String(DEFAULT_LIMITS.maxLength),
-  maxCount: String(DEFAULT_LIMITS.maxCount),
-  deadline: String(DEFAULT_LIMITS.deadline),
-  maxBody: String(1 << 20),
-  requestTimeout: '30',
-  drain: '10',
-  backend: 'auto',
-};
 
 /** Load the models into the pool and listen (what the command and the tests start). */
 export async function startServing(c: ServeConfig): Promise<SampleServer> {

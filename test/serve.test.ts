@@ -14,7 +14,8 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveConfig, startServing, SERVE_DEFAULTS, type ServeFlags } from '../cli/serve.js';
+import { serveConfig, startServing, type ServeFlags } from '../cli/serve.js';
+import { SERVE_DEFAULTS } from '../cli/serve/flags.js';
 import type { SampleServer } from '../cli/serve/http.js';
 import { runCli, tinyCheckpoint } from './run-cli.js';
 

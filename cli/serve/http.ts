@@ -22,7 +22,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { JobFailed, Pool, QueueFull, type RunningJob } from './pool.js';
 import { AbortReason, type JobResult, type JobSpec } from './protocol.js';
-import { HttpError, parseSampleBody, parseSampleQuery, queryNumber, type Limits } from './request.js';
+import type { Limits } from './flags.js';
+import { HttpError, parseSampleBody, parseSampleQuery, queryNumber } from './request.js';
 
 export interface ServeOptions {
   host: string;

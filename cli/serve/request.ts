@@ -9,20 +9,7 @@
  */
 import { checkGenerateRequest, type GenerateRequest } from '../../src/generate.js';
 import { CharRnnError } from '../../src/errors.js';
-
-/** What one request may ask of the server (the `charrnn serve` flags of the same names). */
-export interface Limits {
-  /** Longest prime, in characters (--max-prime). */
-  maxPrime: number;
-  /** Most characters generated per sample (--max-length). */
-  maxLength: number;
-  /** Most samples per request (--max-count). */
-  maxCount: number;
-  /** Seconds a request may take, queueing included (--deadline). */
-  deadline: number;
-}
-
-export const DEFAULT_LIMITS: Limits = { maxPrime: 10_000, maxLength: 2_000, maxCount: 16, deadline: 30 };
+import type { Limits } from './flags.js';
 
 /** Stop sequences per request, and characters per stop sequence. */
 const MAX_STOPS = 16;
