@@ -5,9 +5,9 @@
  * per temperature (cli/sweep.ts).
  */
 import { encodeParts } from '../src/data.js';
-import { checkGenerateRequest, generate, generateStream, type GenerateRequest, type Generated } from '../src/generate.js';
+import { checkGenerateRequest, formatSamples, generate, generateStream, type GenerateRequest } from '../src/generate.js';
 import { splitFor } from '../src/lines.js';
-import { NoveltyIndex, type NoveltyReport } from '../src/novelty.js';
+import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import type { CheckpointData } from '../src/checkpoint.js';
 import { makeBackend, parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
@@ -63,9 +63,8 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
       }) + '\n');
       return 0;
     }
-    const beam = (req.beam ?? 0) >= 2;
-    samples.forEach((g, i) => proc.stdout.write(render(g, lines, prime, beam, novelty?.marks[i] ?? null, i, samples.length)));
-    if (novelty) proc.stdout.write(noveltySummary(novelty, lines, samples.length));
+    proc.stdout.write(formatSamples(samples, { prime, lines, beam: (req.beam ?? 0) >= 2, marks: novelty?.marks }));
+    if (novelty) proc.stdout.write(noveltySummary(novelty, lines));
     return 0;
   } finally {
     backend.dispose?.();
@@ -84,21 +83,6 @@ function warnSkipped(proc: Proc, skipped: string[]): void {
 /** The prime as the model saw it (with --skip-unknown, without the characters it does not know). */
 function knownPrime(prime: string, ck: CheckpointData): string {
   return [...prime].filter((ch) => ck.vocab.has(ch.codePointAt(0)!)).join('');
-}
-
-/** One sample: a line for an item (tab-separated log-probability / novelty when asked), else a block. */
-function render(g: Generated, lines: boolean, prime: string, beam: boolean, mark: string | null, i: number, n: number): string {
-  const extra = [beam ? `ln p ${g.logProb.toFixed(3)}` : '', mark ? `[${mark}]` : ''].filter(Boolean);
-  if (lines) return [prime + g.text, ...extra].join('\t') + '\n';
-  const head = n > 1 || extra.length > 0 ? `--- sample ${i + 1}${extra.length ? ': ' + extra.join(' ') : ''} ---\n` : '';
-  return `${head}${prime}${g.text}\n`;
-}
-
-function noveltySummary(r: NoveltyReport, lines: boolean, n: number): string {
-  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
-  let s = `novelty of ${n} ${lines ? 'item' : 'sample'}${n === 1 ? '' : 's'}: ${pct(r.shares.new)} new, ${pct(r.shares.train)} in the training split, ${pct(r.shares['held-out'])} in validation/test\n`;
-  if (r.ngrams.length) s += `novel n-grams (never in the training split): ${r.ngrams.map((g) => `${g.n}: ${g.share === null ? 'n/a' : pct(g.share)} of ${g.total}`).join(', ')}\n`;
-  return s;
 }
 
 /** The run's split of its training text, indexed (the text from --data or run.json beside the checkpoint). */

@@ -119,8 +119,12 @@ function* oneSample(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng
  * dropped with skipUnknown. With `signal.aborted` set, stops soon and returns what is done.
  */
 export function generate(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): { samples: Generated[]; skipped: string[] } {
-  const sampler = new Sampler(model, vocab);
-  const plan = planRequest(sampler, vocab, req);
+  return generateWith(new Sampler(model, vocab), req, signal);
+}
+
+/** generate() on a sampler the caller keeps (the page reuses one: WebAssembly memory is never given back). */
+export function generateWith(sampler: Sampler, req: GenerateRequest, signal?: { aborted: boolean }): { samples: Generated[]; skipped: string[] } {
+  const plan = planRequest(sampler, sampler.vocab, req);
   const count = req.count ?? 1;
   if ((req.beam ?? 0) >= 2) {
     const found = beamSearch(sampler, { width: req.beam!, length: req.length, prime: plan.prime, stops: plan.stops, lines: plan.lines, signal });
@@ -146,6 +150,21 @@ export function drawSamples(sampler: Sampler, req: GenerateRequest, plan: Plan, 
     samples.push(r.value);
   }
   return samples;
+}
+
+/**
+ * Samples as text, as `charrnn sample` prints them and the page shows them: a lines model's
+ * items one per line (tab, then the log-probability with beam search and the novelty mark when
+ * given); free text as blocks after the prime, headed "--- sample k ---" when there are several.
+ */
+export function formatSamples(samples: Generated[], opts: { prime: string; lines: boolean; beam: boolean; marks?: string[] | null }): string {
+  return samples.map((g, i) => {
+    const mark = opts.marks?.[i];
+    const extra = [opts.beam ? `ln p ${g.logProb.toFixed(3)}` : '', mark ? `[${mark}]` : ''].filter(Boolean);
+    if (opts.lines) return [opts.prime + g.text, ...extra].join('\t') + '\n';
+    const head = samples.length > 1 || extra.length > 0 ? `--- sample ${i + 1}${extra.length ? ': ' + extra.join(' ') : ''} ---\n` : '';
+    return `${head}${opts.prime}${g.text}\n`;
+  }).join('');
 }
 
 /**

@@ -10,15 +10,22 @@
  *     novel n-gram share = #{sampled n-grams that never occur in the training split} / #{sampled n-grams}
  *   (every window of n consecutive generated characters of every sample; torch-rnn's novel substrings).
  *
- * The training split is indexed once by a suffix array (src/suffix-array.ts, SA-IS in linear
- * time); each query is then a binary search, O(n log N). Lines are looked up in hash sets.
+ * Up to INDEX_LIMIT characters, the training split is indexed once by a suffix array
+ * (src/suffix-array.ts, SA-IS in linear time) and each query is a binary search, O(n log N): the
+ * page keeps the index of its run and asks again at every click. Above it (the CLI on a 100 MB
+ * corpus asks once, for a few thousand n-grams), building the array would take longer than
+ * answering without one: the queries are hashed and the text is scanned once per length
+ * (occurIn, Rabin–Karp). Lines are looked up in hash sets.
  */
 import type { Split } from './data.js';
 import { itemsOf } from './lines.js';
-import { SubstringIndex } from './suffix-array.js';
+import { occurIn, SubstringIndex } from './suffix-array.js';
 import type { IdArray, Vocabulary } from './vocab.js';
 
 export const NGRAM_SIZES = [5, 10, 20, 50] as const;
+
+/** Longest training split (characters) that gets a suffix array; longer ones are scanned per query batch. */
+export const INDEX_LIMIT = 4e6;
 
 export type NoveltyMark = 'train' | 'held-out' | 'new';
 
@@ -45,11 +52,11 @@ export interface NoveltyReport {
 export class NoveltyIndex {
   private readonly trainItems: Set<string> | null = null;
   private readonly heldItems: Set<string> | null = null;
-  private readonly train: SubstringIndex | null = null;
-  private readonly held: SubstringIndex | null = null;
+  /** Free text: the splits' ids, and their suffix arrays when they are short enough. */
+  private readonly texts: { train: IdArray; held: IdArray; trainIndex: SubstringIndex | null; heldIndex: SubstringIndex | null } | null = null;
 
   /** `split`: as the run made it (splitFor); held-out = validation then test (contiguous). */
-  constructor(readonly vocab: Vocabulary, split: Split, readonly lines: boolean) {
+  constructor(readonly vocab: Vocabulary, split: Split, readonly lines: boolean, opts: { indexLimit?: number } = {}) {
     const heldIds = joined(split.val, split.test);
     if (lines) {
       const nl = vocab.id(10);
@@ -57,17 +64,31 @@ export class NoveltyIndex {
       this.trainItems = itemSet(split.train, nl, cr, vocab);
       this.heldItems = itemSet(heldIds, nl, cr, vocab);
     } else {
-      this.train = new SubstringIndex(split.train, vocab.size);
-      this.held = new SubstringIndex(heldIds, vocab.size);
+      const limit = opts.indexLimit ?? INDEX_LIMIT;
+      const index = (ids: IdArray): SubstringIndex | null => (ids.length <= limit ? new SubstringIndex(ids, vocab.size) : null);
+      this.texts = { train: split.train, held: heldIds, trainIndex: index(split.train), heldIndex: index(heldIds) };
     }
   }
 
-  /** Mark one sample (a lines item: its whole text; free text: as a substring). */
-  mark(text: string): NoveltyMark {
-    if (this.trainItems) return this.trainItems.has(text) ? 'train' : this.heldItems!.has(text) ? 'held-out' : 'new';
-    const ids = this.ids(text);
-    if (ids === null) return 'new';
-    return this.train!.contains(ids) ? 'train' : this.held!.contains(ids) ? 'held-out' : 'new';
+  /** Which patterns occur in the training (or held-out) split: binary searches, or one scan. */
+  private occur(part: 'train' | 'held', patterns: number[][]): boolean[] {
+    const t = this.texts!;
+    const index = part === 'train' ? t.trainIndex : t.heldIndex;
+    return index ? patterns.map((p) => index.contains(p)) : occurIn(part === 'train' ? t.train : t.held, patterns);
+  }
+
+  /** Mark samples (a lines item: its whole text; free text: as a substring). */
+  private marks(texts: string[]): NoveltyMark[] {
+    if (this.trainItems) return texts.map((t) => (this.trainItems!.has(t) ? 'train' : this.heldItems!.has(t) ? 'held-out' : 'new'));
+    const ids = texts.map((t) => this.ids(t));
+    const known = ids.map((x, i) => (x === null ? -1 : i)).filter((i) => i >= 0);
+    const inTrain = this.occur('train', known.map((i) => ids[i]!));
+    const rest = known.filter((_, k) => !inTrain[k]);
+    const inHeld = this.occur('held', rest.map((i) => ids[i]!));
+    const out: NoveltyMark[] = texts.map(() => 'new');
+    known.forEach((i, k) => inTrain[k] && (out[i] = 'train'));
+    rest.forEach((i, k) => inHeld[k] && (out[i] = 'held-out'));
+    return out;
   }
 
   /** Ids of a text, or null if it has a character the vocabulary lacks (then it occurs nowhere). */
@@ -83,30 +104,38 @@ export class NoveltyIndex {
 
   /** Marks, shares and (free text) n-gram novelty of these samples. */
   measure(texts: string[], sizes: readonly number[] = NGRAM_SIZES): NoveltyReport {
-    const marks = texts.map((t) => this.mark(t));
+    const marks = this.marks(texts);
     const shares: Record<NoveltyMark, number> = { train: 0, 'held-out': 0, new: 0 };
     for (const m of marks) shares[m]++;
     for (const m of Object.keys(shares) as NoveltyMark[]) shares[m] = marks.length > 0 ? shares[m] / marks.length : 0;
     const ngrams: NgramNovelty[] = [];
-    if (this.train) {
+    if (this.texts) {
+      // every n-gram of every sample; one with an unknown character occurs nowhere
+      const all = texts.map((t) => [...t].map((ch) => this.vocab.id(ch.codePointAt(0)!)));
       for (const n of sizes) {
+        const grams: number[][] = [];
         let total = 0;
-        let novel = 0;
-        for (const t of texts) {
-          const chars = [...t];
-          const ids = chars.map((ch) => this.vocab.id(ch.codePointAt(0)!));
-          for (let i = 0; i + n <= ids.length; i++) {
-            total++;
-            let known = true;
-            for (let k = i; k < i + n; k++) if (ids[k] < 0) known = false;
-            if (!known || !this.train.contains(ids, i, n)) novel++;
+        for (const ids of all) {
+          for (let i = 0; i + n <= ids.length; i++, total++) {
+            const g = ids.slice(i, i + n);
+            if (g.every((id) => id >= 0)) grams.push(g);
           }
         }
-        ngrams.push({ n, total, novel, share: total > 0 ? novel / total : null });
+        const found = this.occur('train', grams).filter(Boolean).length;
+        ngrams.push({ n, total, novel: total - found, share: total > 0 ? (total - found) / total : null });
       }
     }
     return { marks, shares, ngrams };
   }
+}
+
+/** The report in words (the CLI's and the page's summary lines). */
+export function noveltySummary(r: NoveltyReport, lines: boolean): string {
+  const n = r.marks.length;
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  let s = `novelty of ${n} ${lines ? 'item' : 'sample'}${n === 1 ? '' : 's'}: ${pct(r.shares.new)} new, ${pct(r.shares.train)} in the training split, ${pct(r.shares['held-out'])} in validation/test\n`;
+  if (r.ngrams.length) s += `novel n-grams (never in the training split): ${r.ngrams.map((g) => `${g.n}: ${g.share === null ? 'n/a' : pct(g.share)} of ${g.total}`).join(', ')}\n`;
+  return s;
 }
 
 /** val and test as one array: they are adjacent subarrays of the corpus when they come from one split. */

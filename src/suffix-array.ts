@@ -154,3 +154,62 @@ export class SubstringIndex {
     return this.count(q, from, len) > 0;
   }
 }
+
+/**
+ * Without an index: which of `patterns` occur in `text`, in one pass over the text per distinct
+ * hashed length (Rabin–Karp). Each pattern's first min(|p|, MAX_HASHED) ids are hashed,
+ *   h(x_1..x_ℓ) = Σ x_k · 31^{ℓ-k}  mod 2^32,
+ * rolled along the text; a hash that a 2^24-bit filter and then a map recognise is checked
+ * character by character against the whole pattern. For a few thousand patterns over a large
+ * text (novelty of some samples against 100 MB) this beats building a suffix array: a few
+ * sequential passes, and memory for the patterns only.
+ */
+export const MAX_HASHED = 64;
+
+export function occurIn(text: IdArray, patterns: ArrayLike<number>[]): boolean[] {
+  const found = patterns.map((p) => p.length === 0);
+  const byLen = new Map<number, number[]>();
+  patterns.forEach((p, i) => {
+    const l = Math.min(p.length, MAX_HASHED);
+    if (l > 0 && p.length <= text.length) (byLen.get(l) ?? byLen.set(l, []).get(l)!).push(i);
+  });
+  const FILTER_BITS = 24;
+  for (const [l, which] of byLen) {
+    const filter = new Uint8Array(1 << (FILTER_BITS - 3));
+    const map = new Map<number, number[]>();
+    for (const i of which) {
+      const h = hashOf(patterns[i], l);
+      (map.get(h) ?? map.set(h, []).get(h)!).push(i);
+      filter[(h >>> (32 - FILTER_BITS)) >>> 3] |= 1 << ((h >>> (32 - FILTER_BITS)) & 7);
+    }
+    let pow = 1; // 31^(l-1)
+    for (let k = 1; k < l; k++) pow = Math.imul(pow, 31);
+    let h = 0;
+    for (let i = 0; i < text.length; i++) {
+      if (i >= l) h = (h - Math.imul(text[i - l], pow)) | 0;
+      h = (Math.imul(h, 31) + text[i]) | 0;
+      if (i < l - 1) continue;
+      const u = h >>> 0;
+      const f = u >>> (32 - FILTER_BITS);
+      if (!(filter[f >>> 3] & (1 << (f & 7)))) continue;
+      const hits = map.get(u);
+      if (!hits) continue;
+      const start = i - l + 1;
+      for (const j of hits) {
+        if (found[j]) continue;
+        const p = patterns[j];
+        if (start + p.length > text.length) continue;
+        let k = 0;
+        while (k < p.length && text[start + k] === p[k]) k++;
+        if (k === p.length) found[j] = true;
+      }
+    }
+  }
+  return found;
+}
+
+function hashOf(p: ArrayLike<number>, l: number): number {
+  let h = 0;
+  for (let k = 0; k < l; k++) h = (Math.imul(h, 31) + p[k]) | 0;
+  return h >>> 0;
+}

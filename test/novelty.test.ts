@@ -5,7 +5,7 @@ import { buildCorpus, splitCorpus } from '../src/data.js';
 import { splitLines } from '../src/lines.js';
 import { NoveltyIndex } from '../src/novelty.js';
 import { Rng } from '../src/rng.js';
-import { naive, SubstringIndex, suffixArray } from '../src/suffix-array.js';
+import { naive, occurIn, SubstringIndex, suffixArray } from '../src/suffix-array.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -46,14 +46,30 @@ test('lines: each sample is marked train, held-out or new, with exact shares', (
   assert.deepEqual(r.ngrams, []);
 });
 
-test('free text: marks by substring, and the novel n-gram share equals a brute-force count', () => {
+test('a scan for many patterns (Rabin–Karp) finds exactly the ones a brute-force search finds', () => {
+  const rng = new Rng(4);
+  const text = Uint8Array.from({ length: 3000 }, () => Math.floor(rng.next() * 4));
+  const patterns: number[][] = [[]];
+  for (let q = 0; q < 300; q++) {
+    const n = 1 + Math.floor(rng.next() * 90); // some longer than the hashed prefix
+    const at = Math.floor(rng.next() * (text.length - n));
+    const p = rng.next() < 0.5 ? Array.from(text.subarray(at, at + n)) : Array.from({ length: n }, () => Math.floor(rng.next() * 4));
+    patterns.push(p);
+  }
+  const got = occurIn(text, patterns);
+  const s = Array.from(text).join(',') + ',';
+  patterns.forEach((p, i) => assert.equal(got[i], p.length === 0 || (',' + s).includes(',' + p.join(',') + ','), `pattern ${i}`));
+  assert.ok(got.some((x) => x) && got.some((x) => !x));
+});
+
+for (const [how, indexLimit] of [['a suffix array', Infinity], ['a scan', 0]] as const) test(`free text (${how}): marks by substring, and the novel n-gram share equals a brute-force count`, () => {
   const rng = new Rng(2);
   const words = ['the ', 'whale ', 'sea ', 'ship ', 'ahab ', 'white '];
   let text = '';
   while (text.length < 3000) text += words[Math.floor(rng.next() * words.length)];
   const { vocab, ids } = buildCorpus([{ name: 't', bytes: enc(text + 'zzqq') }]);
   const split = splitCorpus(ids, 0.05, 0.05);
-  const index = new NoveltyIndex(vocab, split, false);
+  const index = new NoveltyIndex(vocab, split, false, { indexLimit });
   const train = vocab.decode(split.train);
   const held = vocab.decode(split.val) + vocab.decode(split.test);
   const samples = ['the whale sea ship', 'whale whale whale whale whale', 'ahab the white sea', 'shipa ahabs zzqq', 'zq', 'sea ship ahab white the whale sea ship'];

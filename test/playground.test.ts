@@ -113,6 +113,38 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     assert.ok((await frame.locator('canvas, svg, table, span').count()) > 0, 'the inspect page drew something');
     await page.locator('#inspect-view').screenshot({ path: join(ARTIFACTS, 'playground-inspect.png') });
 
+    // ---- the Sample panel's count / stop / beam / novelty, then a lines model ----
+    await page.fill('#count', '3');
+    await page.fill('#stop-at', '.');
+    await page.check('#novelty');
+    await page.evaluate(() => (document.getElementById('sample-out')!.textContent = ''));
+    await page.click('#sample');
+    await page.waitForFunction(() => /novelty of 3 samples/.test(document.getElementById('sample-out')?.textContent ?? ''));
+    const three = (await page.textContent('#sample-out')) ?? '';
+    assert.equal(three.match(/^--- sample \d: \[(train|held-out|new)\] ---$/gm)?.length, 3, three);
+    assert.match(three, /novel n-grams \(never in the training split\): 5: \d+%/);
+    await page.fill('#beam', '3');
+    await page.evaluate(() => (document.getElementById('sample-out')!.textContent = ''));
+    await page.click('#sample');
+    await page.waitForFunction(() => /ln p -\d/.test(document.getElementById('sample-out')?.textContent ?? ''));
+    await page.fill('#beam', '0');
+    await page.fill('#stop-at', '');
+    await page.check('#cfg-lines');
+    await page.fill('#corpus-text', ['anna', 'bob', 'cara', 'dave', 'eve', 'fred', 'gina', 'hal', 'ivy', 'jon', 'kim', 'lee', 'max', 'ned', 'olga', 'pam', 'quin', 'rex', 'sam', 'tom'].join('\n'));
+    await page.click('#reset');
+    await page.check('input[name=source][value=paste]');
+    for (const [flag, v] of [['batch', '4'], ['seq-len', '8'], ['max-time', '3'], ['eval-every', '20']]) await page.fill(`#cfg-${flag}`, v);
+    await trainToEnd(page);
+    await page.fill('#count', '5');
+    await page.evaluate(() => (document.getElementById('sample-out')!.textContent = ''));
+    await page.click('#sample');
+    await page.waitForFunction(() => /novelty of 5 items/.test(document.getElementById('sample-out')?.textContent ?? ''));
+    const items = ((await page.textContent('#sample-out')) ?? '').split('\n').filter((l) => /\t\[(train|held-out|new)\]$/.test(l));
+    assert.equal(items.length, 5, 'a lines model gives one item per line, each marked');
+    await page.uncheck('#cfg-lines');
+    await page.uncheck('#novelty');
+    await page.fill('#count', '');
+
     // ---- same seed, config and corpus: the same loss curve as the CLI ----
     // On the reference backend (one thread) the page and Node agree bit for bit. On WebAssembly
     // with threads, GEMM plans are chosen by timing, so sums may be ordered differently: agreement

@@ -20,6 +20,7 @@ const KNOBS: Array<{ key: keyof TrainConfig; flag: string; options?: string[] }>
   { key: 'dropout', flag: 'dropout' },
   { key: 'batch', flag: 'batch' },
   { key: 'seqLen', flag: 'seq-len' },
+  { key: 'lines', flag: 'lines' }, // a boolean: shown as a checkbox
   { key: 'optimizer', flag: 'optimizer', options: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
   { key: 'lr', flag: 'lr' },
   { key: 'maxTime', flag: 'max-time' },
@@ -35,7 +36,12 @@ for (const k of KNOBS) {
   const label = document.createElement('label');
   label.textContent = `--${k.flag} `;
   let input: HTMLInputElement | HTMLSelectElement;
-  if (k.options) {
+  if (typeof DEFAULT_CONFIG[k.key] === 'boolean') {
+    input = document.createElement('input');
+    input.type = 'checkbox';
+    input.checked = DEFAULT_CONFIG[k.key] as boolean;
+    input.title = 'one item per line (names, titles): each from the zero state, ending at its newline';
+  } else if (k.options) {
     input = document.createElement('select');
     for (const o of k.options) input.append(new Option(o, o, o === DEFAULT_CONFIG[k.key], o === DEFAULT_CONFIG[k.key]));
   } else {
@@ -54,7 +60,7 @@ function readConfig(): Partial<TrainConfig> {
   const out: Record<string, unknown> = {};
   for (const k of KNOBS) {
     const el = $<HTMLInputElement>(`cfg-${k.flag}`);
-    out[k.key] = k.options ? el.value : Number(el.value);
+    out[k.key] = el.type === 'checkbox' ? el.checked : k.options ? el.value : Number(el.value);
   }
   return out as Partial<TrainConfig>;
 }
@@ -201,6 +207,11 @@ $('sample').onclick = () => send({
   temperature: Number($<HTMLInputElement>('temperature').value),
   length: Number($<HTMLInputElement>('length').value),
   seed: Number($<HTMLInputElement>('seed').value),
+  count: $<HTMLInputElement>('count').value === '' ? undefined : Number($<HTMLInputElement>('count').value),
+  stop: $<HTMLInputElement>('stop-at').value === '' ? undefined : [$<HTMLInputElement>('stop-at').value.replace(/\\n/g, '\n')],
+  beam: Number($<HTMLInputElement>('beam').value),
+  unique: $<HTMLInputElement>('unique').checked,
+  novelty: $<HTMLInputElement>('novelty').checked,
 });
 $('save').onclick = () => send({ type: 'save' });
 $('inspect').onclick = () => send({ type: 'inspect', text: $<HTMLTextAreaElement>('inspect-text').value, find: $<HTMLInputElement>('inspect-find').value });

@@ -11,7 +11,7 @@ export type ToEngine =
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'reset' }
-  | { type: 'sample'; prime: string; temperature: number; length: number; seed: number }
+  | { type: 'sample'; prime: string; temperature: number; length: number; seed: number; count?: number; stop?: string[]; beam?: number; unique?: boolean; novelty?: boolean }
   | { type: 'save' }
   | { type: 'load'; bytes: Uint8Array; name: string }
   | { type: 'inspect'; text: string; find: string };

@@ -7,7 +7,9 @@ import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig } from '../src/config.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
 import { Workspace, type CharRNN } from '../src/model/model.js';
-import { Sampler, sampleText } from '../src/sample.js';
+import { formatSamples, generateWith } from '../src/generate.js';
+import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
+import { Sampler } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
@@ -109,10 +111,32 @@ class Engine {
     return this.views;
   }
 
-  sample(prime: string, temperature: number, length: number, seed: number): string {
+  /** Novelty needs the training text: the split of the run trained in this tab (made once per run). */
+  private novelty: { trainer: Trainer; index: NoveltyIndex } | null = null;
+
+  /** The Sample panel: generate() as `charrnn sample` runs it, rendered the same way. */
+  sample(m: ToEngine & { type: 'sample' }): string {
     if (!this.model || !this.vocab) throw new Error('train or load a model first');
     const { sampler } = this.viewsOf(this.model, this.vocab);
-    return prime + sampleText(sampler, { length, temperature, prime, seed, skipUnknown: true });
+    const lines = this.model.config.lines ?? false;
+    const beam = (m.beam ?? 0) >= 2;
+    const req = { length: m.length, temperature: m.temperature, prime: m.prime, seed: m.seed, skipUnknown: true, stop: m.stop, beam: m.beam, unique: m.unique, count: m.count ?? (lines ? (beam ? m.beam : 10) : 1) };
+    const { samples } = generateWith(sampler, req);
+    const prime = [...m.prime].filter((ch) => this.vocab!.has(ch.codePointAt(0)!)).join('');
+    let note = '';
+    let marks: string[] | undefined;
+    if (m.novelty) {
+      const trainer = this.trainer?.model === this.model ? this.trainer : null;
+      if (!trainer) note = 'novelty needs the training text: train the model in this tab\n';
+      else {
+        if (this.novelty?.trainer !== trainer) this.novelty = { trainer, index: new NoveltyIndex(this.vocab, trainer.split, lines) };
+        const r = this.novelty.index.measure(samples.map((g) => (lines ? prime + g.text : g.text)));
+        marks = r.marks;
+        note = noveltySummary(r, lines);
+      }
+    }
+    const text = formatSamples(samples, { prime, lines, beam, marks });
+    return (samples.length === 1 && !beam && !marks && !lines ? text.replace(/\n$/, '') : text) + note;
   }
 
   /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */
@@ -174,7 +198,7 @@ self.onmessage = async (e: MessageEvent<ToEngine>) => {
       case 'resume': engine.resume(); break;
       case 'stop': engine.stop(); break;
       case 'reset': engine.reset(); break;
-      case 'sample': post({ type: 'sample', text: engine.sample(m.prime, m.temperature, m.length, m.seed) }); break;
+      case 'sample': post({ type: 'sample', text: engine.sample(m) }); break;
       case 'save': post({ type: 'checkpoint', bytes: engine.save(), reason: 'save' }); break;
       case 'load': post({ type: 'loaded', name: m.name, summary: engine.load(m.bytes, m.name) }); break;
       case 'inspect': post({ type: 'inspect', ...engine.inspect(m.text, m.find) }); break;
