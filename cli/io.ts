@@ -5,11 +5,21 @@
 export interface Proc {
   argv: string[];
   env: Record<string, string | undefined>;
-  stdout: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  stdout: { write(s: string): unknown; isTTY?: boolean; columns?: number; rows?: number };
   stderr: { write(s: string): unknown; isTTY?: boolean; columns?: number };
-  /** Subscribe to Ctrl-C; returns an unsubscribe function. Absent in tests that don't need it. */
-  on?(event: 'SIGINT', fn: () => void): unknown;
-  off?(event: 'SIGINT', fn: () => void): unknown;
+  /** Keys, for `charrnn write` (absent in tests that drive main() in-process). */
+  stdin?: {
+    isTTY?: boolean;
+    setRawMode?(raw: boolean): unknown;
+    setEncoding(enc: 'utf8'): unknown;
+    on(event: 'data', fn: (s: string) => void): unknown;
+    off(event: 'data', fn: (s: string) => void): unknown;
+    resume(): unknown;
+    pause(): unknown;
+  };
+  /** Subscribe to Ctrl-C (SIGINT) or SIGTERM. Absent in tests that don't need it. */
+  on?(event: 'SIGINT' | 'SIGTERM', fn: () => void): unknown;
+  off?(event: 'SIGINT' | 'SIGTERM', fn: () => void): unknown;
 }
 
 /** A failure the CLI reports as one line (no stack) with this exit code. */

@@ -18,6 +18,7 @@ import { reportCommand } from './report.js';
 import { inspectCommand } from './inspect.js';
 import { playgroundCommand } from './playground.js';
 import { classifyCommand, type ClassifyOpts } from './classify.js';
+import { SERVE_DEFAULTS } from './serve/flags.js';
 
 /** A repeatable flag's values, in order. */
 function collect(value: string, previous: string[]): string[] {
@@ -223,6 +224,41 @@ export async function main(proc: Proc): Promise<number> {
     .option('--host <address>', 'address to listen on (default: this machine only)', '127.0.0.1')
     .action(async (opts: { port: string; host: string }) => {
       code = await playgroundCommand(proc, opts);
+    });
+
+  const d = SERVE_DEFAULTS;
+  program.command('serve')
+    .description('a sampling server: a JSON API, Server-Sent Events, and torch-rnn-server\'s /generate for rnn-writer (docs/serve.md)')
+    .argument('<checkpoint...>', '.safetensors files; NAME=PATH names a model (default: the file name without .safetensors)')
+    .option('--port <n>', 'port; 0 = any free port', d.port)
+    .option('--host <address>', 'address to listen on; 0.0.0.0 = every interface (there is no authentication)', d.host)
+    .option('--cors <origin>', 'let pages from this origin (or *) call the server from a browser (default: no CORS headers)')
+    .option('--workers <n>', 'sampling workers, each one core; 0 = all cores', d.workers)
+    .option('--queue <n>', 'requests that may wait for a worker; past that, 503 with Retry-After', d.queue)
+    .option('--max-prime <n>', 'longest prime a request may send, in characters', d.maxPrime)
+    .option('--max-length <n>', 'most characters a request may ask for, per sample', d.maxLength)
+    .option('--max-count <n>', 'most samples (or beams) per request', d.maxCount)
+    .option('--deadline <s>', 'seconds a request may take, waiting included; then it is cancelled (503)', d.deadline)
+    .option('--max-body <bytes>', 'largest request body', d.maxBody)
+    .option('--request-timeout <s>', 'seconds a client has to send its request', d.requestTimeout)
+    .option('--drain <s>', 'on SIGTERM or Ctrl-C, seconds in-flight requests get to finish before they are cancelled', d.drain)
+    .option('--backend <name>', 'auto, wasm or js (each worker runs one thread)', d.backend)
+    .action(async (ckpts: string[], opts: Record<string, string | boolean | undefined>) => {
+      const { serveCommand } = await import('./serve.js'); // loaded when used: http, worker threads
+      code = await serveCommand(proc, ckpts, opts);
+    });
+
+  program.command('write')
+    .description('a writing assistant in the terminal: the model suggests the next characters and words as you type; Tab accepts')
+    .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
+    .option('--top <n>', 'most likely next characters shown', '5')
+    .option('--suggestions <n>', 'sampled completions to the end of the next word (plus one to the end of the line)', '3')
+    .option('--temperature <t>', 'temperature of the completions', '0.7')
+    .option('--seed <n>', 'random seed of the completions (default: random)')
+    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
+      const { writeCommand } = await import('./write.js');
+      code = await writeCommand(proc, ckpt, opts);
     });
 
   try {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../cli/main.js';
 import type { Proc } from '../cli/io.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
+import { words } from './helpers.js';
 
 /** dist/test/cli.test.js → the repository root (bin/, package.json). */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,18 +53,6 @@ function assertFails(r: Run, code: number, pattern?: RegExp): void {
   assert.doesNotMatch(r.stderr, /^\s+at /m, `stack trace on stderr: ${what}`);
   assert.doesNotMatch(r.stderr, /internal error/, `an unexpected error: ${what}`);
   if (pattern) assert.match(r.stderr, pattern);
-}
-
-function words(n: number, seed: number): string {
-  const vocab = 'the quick brown fox jumps over a lazy dog and cat sat on mat while birds sing'.split(' ');
-  let x = seed;
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out.push(vocab[(x >>> 16) % vocab.length]);
-    if (i % 12 === 11) out.push('.\n');
-  }
-  return out.join(' ');
 }
 
 function file(name: string, content: string | Uint8Array): string {

@@ -17,3 +17,16 @@ export function tinyModel(type: CellType, opts: Partial<ModelConfig> = {}, dtype
 export function randomIds(rng: Rng, n: number, V: number): number[] {
   return Array.from({ length: n }, () => Math.floor(rng.next() * V));
 }
+
+/** n pseudo-random words of a 16-word vocabulary, 12 to a sentence: a small corpus a tiny model learns quickly. */
+export function words(n: number, seed: number): string {
+  const vocab = 'the quick brown fox jumps over a lazy dog and cat sat on mat while birds sing'.split(' ');
+  let x = seed;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out.push(vocab[(x >>> 16) % vocab.length]);
+    if (i % 12 === 11) out.push('.\n');
+  }
+  return out.join(' ');
+}

@@ -1,0 +1,115 @@
+/**
+ * A sampling worker of `charrnn serve` (a worker_thread): loads every model once, on its own
+ * single-threaded engine, then runs one job at a time, synchronously, with the library's
+ * generate() / generateStream(). Parallelism comes from running several of these, one per core:
+ * sampling is batch 1 and step by step, too small a job to split across threads.
+ *
+ * It checks the job's abort flag (see protocol.ts) before every character, so a client that
+ * disconnects or a request past its deadline frees the worker within one character's time.
+ *
+ * Memory: generate() builds a fresh Sampler (a Workspace: ~150 KB for an LSTM 2×128, most of it
+ * the folded embedding table, 65 × 512 floats) per request, and the WebAssembly engine's heap is
+ * a bump allocator that never frees. So a worker's heap grows with every request; once it is
+ * `recycleBytes` (default 64 MiB; 0 = after every request) past what the models took, the
+ * worker asks to be replaced (the pool starts a new one, then retires this one), which keeps
+ * the server's memory bounded however long it runs.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { CharRnnError } from '../../src/errors.js';
+import { generate, generateStream, type Generated } from '../../src/generate.js';
+import type { CharRNN } from '../../src/model/model.js';
+import { countParams } from '../../src/model/model.js';
+import { Sampler } from '../../src/sample.js';
+import type { Vocabulary } from '../../src/vocab.js';
+import { makeBackend } from '../backend.js';
+import { loadCheckpointFile } from '../checkpoint.js';
+import { AbortReason, type FromWorker, type JobResult, type ModelInfo, type ToWorker, type WorkerInit } from './protocol.js';
+
+interface Loaded {
+  model: CharRNN;
+  vocab: Vocabulary;
+  /** For reading primes: which characters the model knows. */
+  sampler: Sampler;
+}
+
+/** Stream chunks go out at least this often (ms), or when this many characters are waiting. */
+const FLUSH_MS = 10;
+const FLUSH_CHARS = 64;
+
+const port = parentPort!;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; heapBytes: () => number }> {
+  const engine = await makeBackend(init.backend, 1); // one thread: the pool is the parallelism
+  const loaded = new Map<string, Loaded>();
+  for (const spec of init.models) {
+    const { data, model } = await loadCheckpointFile(spec.path, engine);
+    loaded.set(spec.name, { model, vocab: data.vocab, sampler: new Sampler(model, data.vocab) });
+  }
+  // bytes of engine memory in use: `liveBytes` where the engine counts them; else, on a bump
+  // allocator, where the next block starts (64 bytes a look). The JS engine gives each block
+  // its own buffer at offset 0 and leaves it to the garbage collector: never recycled.
+  const heapBytes = (): number => (engine as { liveBytes?: number }).liveBytes ?? engine.alloc(64).byteOffset;
+  return { loaded, heapBytes };
+}
+
+function info(name: string, m: Loaded): ModelInfo {
+  const c = m.model.config;
+  return { name, type: c.type, layers: c.layers, hidden: c.hidden, embed: c.embed, vocab_size: c.vocabSize, params: countParams(c), lines: c.lines ?? false };
+}
+
+function run(m: Loaded, msg: ToWorker): JobResult {
+  const flag = new Int32Array(msg.abort);
+  const signal = {
+    get aborted(): boolean {
+      return Atomics.load(flag, 0) !== AbortReason.None;
+    },
+  };
+  const { req, stream } = msg.job;
+  const { ids, skipped } = m.sampler.primeIds(req.prime ?? '', true);
+  const prime = m.vocab.decode(ids);
+  let samples: Generated[];
+  if (!stream) {
+    samples = generate(m.model, m.vocab, req, signal).samples;
+  } else {
+    const it = generateStream(m.model, m.vocab, req, signal);
+    let buf = '';
+    let last = performance.now();
+    let step = it.next();
+    for (; !step.done; step = it.next()) {
+      buf += step.value;
+      const now = performance.now();
+      if (buf.length >= FLUSH_CHARS || now - last >= FLUSH_MS) {
+        post({ type: 'chunk', id: msg.id, text: buf });
+        buf = '';
+        last = now;
+      }
+    }
+    if (buf) post({ type: 'chunk', id: msg.id, text: buf });
+    samples = [step.value];
+  }
+  let chars = 0;
+  for (const s of samples) for (const _ of s.text) chars++;
+  return { samples, skipped, prime, chars, aborted: Atomics.load(flag, 0) as AbortReason };
+}
+
+const init = workerData as WorkerInit;
+start(init).then(
+  ({ loaded, heapBytes }) => {
+    const baseline = heapBytes();
+    post({ type: 'ready', models: [...loaded].map(([name, m]) => info(name, m)) });
+    port.on('message', (msg: ToWorker) => {
+      const m = loaded.get(msg.job.model);
+      try {
+        if (!m) throw new CharRnnError('bad-request', `no model named ${JSON.stringify(msg.job.model)}`);
+        const result = run(m, msg);
+        post({ type: 'done', id: msg.id, result, recycle: heapBytes() - baseline >= init.recycleBytes });
+      } catch (e) {
+        // the main thread checks requests first; what is left is a bad request it let through (400) or a bug (500)
+        if (e instanceof CharRnnError) post({ type: 'failed', id: msg.id, status: 400, message: e.message });
+        else post({ type: 'failed', id: msg.id, status: 500, message: `internal error: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
+      }
+    });
+  },
+  (e: unknown) => post({ type: 'fatal', message: e instanceof Error ? e.message.split('\n')[0] : String(e) }),
+);
