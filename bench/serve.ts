@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeBackend } from '../cli/backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
 import { encodeCheckpoint, modelConfigOf } from '../src/checkpoint.js';
 import { resolveConfig } from '../src/config.js';
 import { generate } from '../src/generate.js';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     // the model: LSTM 2×128, random weights, tiny Shakespeare's 65 symbols
     const vocab = new Vocabulary([..."\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"].map((c) => c.codePointAt(0)!));
     const config = resolveConfig({ model: 'lstm', layers: 2, hidden: 128 });
-    const engine = await makeBackend(BACKEND, 1);
+    const engine = await createBackend({ kind: BACKEND, threads: 1 });
     const model = new CharRNN(modelConfigOf(config, vocab.size), engine);
     model.init(new Rng(1));
     const ckpt = join(dir, 'lstm2x128.safetensors');

@@ -18,7 +18,8 @@
 import { Rng } from '../src/rng.js';
 import { logSumExp, Sampler } from '../src/sample.js';
 import type { Vocabulary } from '../src/vocab.js';
-import { makeBackend, parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 
@@ -212,7 +213,7 @@ export async function writeCommand(proc: Proc, ckpt: string, opts: Record<string
   const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : num('--seed', opts.seed);
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) throw new CliError(`--seed must be a whole number from 0 to 2^32 − 1 (got ${String(opts.seed)})`, 2);
   const { backend: kind } = parseEngineFlags(opts);
-  const backend = await makeBackend(kind, 1);
+  const backend = await createBackend({ kind, threads: 1 });
   const { data, model } = await loadCheckpointFile(ckpt, backend);
   const a = new Assistant(new Sampler(model, data.vocab), data.vocab, seed);
 

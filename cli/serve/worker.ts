@@ -1,27 +1,26 @@
 /**
  * A sampling worker of `charrnn serve` (a worker_thread): loads every model once, on its own
  * single-threaded engine, then runs one job at a time, synchronously, with the library's
- * generate() / generateStream(). Parallelism comes from running several of these, one per core:
+ * generateWith() / generateStream(). Parallelism comes from running several of these, one per core:
  * sampling is batch 1 and step by step, too small a job to split across threads.
  *
  * It checks the job's abort flag (see protocol.ts) before every character, so a client that
  * disconnects or a request past its deadline frees the worker within one character's time.
  *
- * Memory: generate() builds a fresh Sampler (a Workspace: ~150 KB for an LSTM 2×128, most of it
- * the folded embedding table, 65 × 512 floats) per request, and the WebAssembly engine's heap is
- * a bump allocator that never frees. So a worker's heap grows with every request; once it is
- * `recycleBytes` (default 64 MiB; 0 = after every request) past what the models took, the
- * worker asks to be replaced (the pool starts a new one, then retires this one), which keeps
- * the server's memory bounded however long it runs.
+ * Memory: a request runs on its model's one Sampler (generateWith); a stream's sampler is given
+ * back to the engine when the stream ends. So the engine's memory stays flat. As a safety net, a
+ * worker whose engine holds `recycleBytes` (default 64 MiB; 0 = after every request) more than
+ * after loading asks to be replaced (the pool starts a new one, then retires this one), which
+ * keeps the server's memory bounded however long it runs, whatever a future change leaks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CharRnnError } from '../../src/errors.js';
-import { generate, generateStream, type Generated } from '../../src/generate.js';
+import { generateStream, generateWith, type Generated } from '../../src/generate.js';
 import type { CharRNN } from '../../src/model/model.js';
 import { countParams } from '../../src/model/model.js';
 import { Sampler } from '../../src/sample.js';
 import type { Vocabulary } from '../../src/vocab.js';
-import { makeBackend } from '../backend.js';
+import { createBackend } from '../../src/backend/wasm-node.js';
 import { loadCheckpointFile } from '../checkpoint.js';
 import { AbortReason, type FromWorker, type JobResult, type ModelInfo, type ToWorker, type WorkerInit } from './protocol.js';
 
@@ -40,7 +39,7 @@ const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
 async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; heapBytes: () => number }> {
-  const engine = await makeBackend(init.backend, 1); // one thread: the pool is the parallelism
+  const engine = await createBackend({ kind: init.backend, threads: 1 }); // one thread: the pool is the parallelism
   const loaded = new Map<string, Loaded>();
   for (const spec of init.models) {
     const { data, model } = await loadCheckpointFile(spec.path, engine);
@@ -70,7 +69,7 @@ function run(m: Loaded, msg: ToWorker): JobResult {
   const prime = m.vocab.decode(ids);
   let samples: Generated[];
   if (!stream) {
-    samples = generate(m.model, m.vocab, req, signal).samples;
+    samples = generateWith(m.sampler, req, signal).samples; // the model's own sampler: no workspace per request
   } else {
     const it = generateStream(m.model, m.vocab, req, signal);
     let buf = '';
