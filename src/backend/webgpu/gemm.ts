@@ -8,10 +8,13 @@
  * Tiling: a workgroup owns a BM × BN block of C. It walks K in tiles of BK = 16: all its threads
  * copy the BM × BK slice of op(A) and the BK × BN slice of op(B) into workgroup memory (each
  * global element read once per workgroup instead of once per output), then each thread
- * multiplies out a TM × TN register block from those tiles. The copy loops are specialised per
+ * multiplies out a TM × TN register block from those tiles. The copy loops are arranged per
  * transpose so that consecutive threads read consecutive addresses of the *stored* matrix
  * (coalesced), whichever way it is transposed; tiles are stored k-major so the inner loop reads
- * a column of As and a row of Bs. Threads own rows lid.y + r·TY and columns lid.x + c·TX
+ * a column of As and a row of Bs. The transposes are parameters, not specialisations: the branch
+ * is uniform (every thread takes the same side) and costs next to nothing on a GPU, while each
+ * extra pipeline costs seconds of shader compilation on SwiftShader (4 × more pipelines made
+ * the test file twice as slow). Threads own rows lid.y + r·TY and columns lid.x + c·TX
  * (strided, not blocked), so the final stores of a warp are to consecutive columns.
  *
  * Two shapes: 64 × 64 with 4 × 4 per thread for big products (the window's input projection,
@@ -27,18 +30,19 @@ interface Shape { BM: number; BN: number; TM: number; TN: number }
 const BIG: Shape = { BM: 64, BN: 64, TM: 4, TN: 4 };
 const SMALL_M: Shape = { BM: 16, BN: 64, TM: 1, TN: 4 };
 
-export const GEMM_PARAMS = 'M N K A lda B ldb C ldc beta';
+export const GEMM_PARAMS = 'M N K A lda B ldb C ldc beta transA transB';
 
-function gemmSource(transA: boolean, transB: boolean, s: Shape): string {
+function gemmSource(s: Shape): string {
   const { BM, BN, TM, TN } = s;
   const TX = BN / TN;
   const TY = BM / TM;
   const NT = TX * TY;
-  // (k, i) of the e-th element of the A tile: consecutive e walk the stored matrix's rows.
-  const aIdx = transA ? `let i = e % ${BM}u; let k = e / ${BM}u;` : `let k = e % ${BK}u; let i = e / ${BK}u;`;
-  const aAt = transA ? 'gk * p.lda + gi' : 'gi * p.lda + gk';
-  const bIdx = transB ? `let k = e % ${BK}u; let j = e / ${BK}u;` : `let j = e % ${BN}u; let k = e / ${BN}u;`;
-  const bAt = transB ? 'gj * p.ldb + gk' : 'gk * p.ldb + gj';
+  // (k, i) of the e-th element of the A tile, (k, j) of the B tile: consecutive e walk the
+  // stored matrix's rows, whichever way it is transposed.
+  const aIdx = `var i = e / ${BK}u; var k = e % ${BK}u; if (p.transA != 0u) { i = e % ${BM}u; k = e / ${BM}u; }`;
+  const aAt = 'select(gi * p.lda + gk, gk * p.lda + gi, p.transA != 0u)';
+  const bIdx = `var j = e % ${BN}u; var k = e / ${BN}u; if (p.transB != 0u) { k = e % ${BK}u; j = e / ${BK}u; }`;
+  const bAt = 'select(gk * p.ldb + gj, gj * p.ldb + gk, p.transB != 0u)';
   return /* wgsl */ `
 var<workgroup> As: array<f32, ${BK * BM}>; // (BK, BM) k-major
 var<workgroup> Bs: array<f32, ${BK * BN}>; // (BK, BN)
@@ -100,7 +104,6 @@ export function gemm(
 ): void {
   if (M === 0 || N === 0) return;
   const s = M <= 16 ? SMALL_M : BIG;
-  const key = `gemm:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${s.BM}x${s.BN}`;
-  const k = ctx.kernel(key, GEMM_PARAMS, () => gemmSource(transA, transB, s));
-  ctx.dispatch(k, { M, N, K, A, lda, B, ldb, beta, C, ldc }, [Math.ceil(N / s.BN), Math.ceil(M / s.BM)]);
+  const k = ctx.kernel(`gemm:${s.BM}x${s.BN}`, GEMM_PARAMS, () => gemmSource(s));
+  ctx.dispatch(k, { M, N, K, A, lda, B, ldb, beta, C, ldc, transA: transA ? 1 : 0, transB: transB ? 1 : 0 }, [Math.ceil(N / s.BN), Math.ceil(M / s.BM)]);
 }
