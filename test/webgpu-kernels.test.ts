@@ -10,7 +10,8 @@
  * - elementwise and cells: 1e-5 absolute + 1e-5 relative per step; cell windows of T = 3
  *   steps (errors carried through the recurrence): 1e-4 absolute + 1e-4 relative.
  * - sums (loss, ‖g‖²): 1e-5 relative (float32 tree sums against float64).
- * - gather, scatter-add, fill, mul, clamp: exact (the same float32 operations in the same order).
+ * - broadcastRows, gather, scatter-add, fill, mul, clamp: exact (the same float32 operations in
+ *   the same order).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
