@@ -110,6 +110,10 @@ gpuTest('recorder: a full uniform ring submits on its own; a host write comes af
     ew.scale(small, 3, x, 2); // recorded, not submitted
     small.write(x, Float32Array.of(5, 6, 7)); // must land after the scale, not before it
     close(await small.read(x, 3), [5, 6, 7], exact, 'write after recorded work');
+    const buffers = small.counters.buffersCreated;
+    await small.readMany([[x, 1], [x + 2, 1]]);
+    await small.read(x, 3);
+    assert.equal(small.counters.buffersCreated, buffers, 'readbacks reuse their staging buffers');
     assert.deepEqual(small.errors, []);
   } finally {
     small.destroy();

@@ -96,6 +96,8 @@ export class GpuContext {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private used = 0; // slots used in the open command buffer
+  /** Staging buffers not being mapped, for reuse by readMany (a steady state creates none). */
+  private readonly staging: GPUBuffer[] = [];
   /** Validation and out-of-memory errors reported by the device, oldest first. */
   readonly errors: string[] = [];
   readonly counters = { dispatches: 0, submits: 0, readbacks: 0, buffersCreated: 0, pipelinesCreated: 0 };
@@ -182,7 +184,9 @@ export class GpuContext {
    */
   async readMany(ranges: readonly (readonly [number, number])[]): Promise<Float32Array[]> {
     const total = ranges.reduce((a, [, n]) => a + n, 0);
-    const staging = this.createBuffer(Math.max(total * 4, 4), MAP_READ | COPY_DST);
+    const bytes = Math.max(total * 4, 4);
+    const free = this.staging.findIndex((b) => b.size >= bytes);
+    const staging = free >= 0 ? this.staging.splice(free, 1)[0] : this.createBuffer(Math.ceil(bytes / SLOT_BYTES) * SLOT_BYTES, MAP_READ | COPY_DST);
     this.endPass();
     const enc = this.commandEncoder();
     let at = 0;
@@ -194,12 +198,15 @@ export class GpuContext {
     this.counters.readbacks++;
     try {
       await staging.mapAsync(MAP_MODE_READ);
-      const all = new Float32Array(staging.getMappedRange().slice(0));
+      const all = new Float32Array(staging.getMappedRange(0, total * 4).slice(0));
       staging.unmap();
+      this.staging.push(staging);
       let from = 0;
       return ranges.map(([, n]) => all.subarray(from, (from += n)));
-    } finally {
+    } catch (e) {
       staging.destroy();
+      throw e;
+    } finally {
       if (this.errors.length) throw new Error(`WebGPU error: ${this.errors[0]}`);
     }
   }
@@ -286,6 +293,8 @@ export class GpuContext {
   }
 
   destroy(): void {
+    for (const b of this.staging) b.destroy();
+    this.staging.length = 0;
     this.heap.destroy();
     this.uniforms.destroy();
   }
