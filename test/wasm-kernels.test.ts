@@ -5,23 +5,13 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { close, rng } from './kernel-check.js';
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend } from '../src/backend/types.js';
 import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
 import type { WasmBackend } from '../src/backend/wasm.js';
 
 const js = new JsBackend();
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A float32 view of n elements in the backend's memory, filled from `fill` (default 0). */
 function f32(be: Backend, n: number, fill?: (i: number) => number): Float32Array {
@@ -40,16 +30,6 @@ function i32(be: Backend, vals: number[]): Int32Array {
 
 /** Same values in a plain (JS-heap) array, for the reference. */
 const copy = (x: Float32Array): Float32Array => Float32Array.from(x);
-
-function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: (i: number) => number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    if (!(d <= tol(i)) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
-      assert.fail(`${what}: [${i}] got ${got[i]}, want ${want[i]} (|diff| ${d} > ${tol(i)})`);
-    }
-  }
-}
 
 /** Absolute 1e-6 plus 1e-6 relative: float32 rounding of values up to a few units, and the exp/tanh approximations. */
 const ew = (want: ArrayLike<number>) => (i: number): number => 1e-6 + 1e-6 * Math.abs(want[i]);
