@@ -4,7 +4,7 @@
  */
 import { EvalBatcher, encodeParts, type TextPart } from './data.js';
 import { CharRnnError } from './errors.js';
-import { LinesBatcher, type Items } from './lines.js';
+import { itemsOf, LinesBatcher, type Items } from './lines.js';
 import { Workspace, type CharRNN } from './model/model.js';
 import type { IdArray, Vocabulary } from './vocab.js';
 
@@ -63,11 +63,23 @@ function meanLoss(model: CharRNN, B: number, T: number, windows: number, fill: (
   }
 }
 
-/** `charrnn eval`: a text as one stream from the zero state; unknown characters are counted and removed. */
+/**
+ * `charrnn eval`: a text as one stream from the zero state, or for a lines model its lines as
+ * items (each from the zero state, its newline the last character predicted), as the model was
+ * trained and validated; unknown characters are counted and removed.
+ */
 export function evaluateText(model: CharRNN, vocab: Vocabulary, parts: TextPart[], T = 100): EvalResult {
   const { ids, unknown } = encodeParts(parts, vocab);
+  const names = parts.map((p) => p.name).join(', ');
+  if (model.config.lines) {
+    const nl = vocab.id(10);
+    const items = itemsOf(ids, nl, vocab.id(13));
+    if (items.start.length === 0) throw new CharRnnError('too-short', `${names} has no non-empty line to evaluate a lines model on`);
+    const { loss, chars } = evaluateItems(model, items, nl, { streams: 1, T });
+    return lossSummary(loss, chars, unknown);
+  }
   if (ids.length < 2) {
-    throw new CharRnnError('too-short', `${parts.map((p) => p.name).join(', ')} has ${ids.length} known character(s); evaluation needs at least 2`);
+    throw new CharRnnError('too-short', `${names} has ${ids.length} known character(s); evaluation needs at least 2`);
   }
   const { loss, chars } = evaluateIds(model, ids, { streams: 1, T });
   return lossSummary(loss, chars, unknown);

@@ -6,6 +6,7 @@ import type { Backend } from '../src/backend/types.js';
 import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
 import { resolveConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
+import { evaluateText } from '../src/evaluate.js';
 import { generate } from '../src/generate.js';
 import { itemsOf, LinesBatcher, splitLines } from '../src/lines.js';
 import { Workspace } from '../src/model/model.js';
@@ -178,4 +179,28 @@ test('a names model overfits 50 names and then samples only them (novelty 0%); a
   const rough = generate(early.model, early.corpus.vocab, { length: 30, count: 40, seed: 1, temperature: 1 }).samples.map((g) => g.text);
   assert.ok(index.measure(rough).shares.new > 0.3, 'an undertrained model makes up names');
   be.dispose();
+});
+
+test('evaluateText on a lines model reads each line as an item: the mean of -ln p over every item read alone, its newline included', () => {
+  const { vocab } = buildCorpus([{ name: 't', bytes: enc(TEXT) }]);
+  const nl = vocab.id(10);
+  const model = tinyModel('gru', { vocabSize: vocab.size, hidden: 5, layers: 1, lines: true }, 'float64');
+  const text = 'ccc\nab\r\n\nbbbb\n';
+  const r = evaluateText(model, vocab, [{ name: 'x', bytes: enc(text) }], 3);
+  const s = new Sampler(model, vocab);
+  let total = 0;
+  let chars = 0;
+  for (const item of ['ccc', 'ab', 'bbbb']) {
+    s.reset();
+    s.feed(nl);
+    for (const ch of [...item, '\n']) {
+      const id = vocab.id(ch.codePointAt(0)!);
+      total -= s.logProb(id);
+      chars++;
+      s.feed(id);
+    }
+  }
+  assert.equal(r.chars, chars);
+  assert.ok(Math.abs(r.nats_per_char - total / chars) < 1e-9, `${r.nats_per_char} vs ${total / chars}`);
+  assert.throws(() => evaluateText(model, vocab, [{ name: 'empty.txt', bytes: enc('\n\n') }]), /empty\.txt has no non-empty line/);
 });
