@@ -243,6 +243,27 @@ test('a torch run killed with SIGKILL leaves a checkpoint that sample loads; --p
   assert.equal(decodeCheckpoint(readFileSync(join(prep, 'latest.safetensors'))).train!.state.iter, 5);
 });
 
+test('Ctrl-C (SIGINT to the process group, as a terminal sends it) saves and stops both ranks of a 2-process run; it resumes', { skip }, async () => {
+  const { data, out } = runDir(4000, 5);
+  const child = spawn(process.execPath, [BIN, 'train', '--engine', 'torch', '--device', 'cpu', '--nproc-per-node', '2', '--data', data, '--out', out, '--hidden', '16', '--embed', '8',
+    '--batch', '8', '--seq-len', '16', '--eval-every', '3', '--sample-every', '0', '--max-time', '600', '--quiet'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (x: string) => (stderr += x));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  for (let i = 0; i < 1200 && !(existsSync(join(out, 'metrics.jsonl')) && readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').length > 2); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.kill(-child.pid!, 'SIGINT');
+  assert.equal(await closed, 130, stderr);
+  assert.throws(() => process.kill(-child.pid!, 0), /ESRCH/, 'no process of the run is left');
+  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { iter: number }).iter);
+  const saved = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).train!.state.iter;
+  assert.ok(saved >= metrics[metrics.length - 1], `saved at the interrupt (iteration ${saved}), not only at the last evaluation`);
+  const r = await runCli(['train', '--resume', out, '--engine', 'torch', '--device', 'cpu', '--max-iters', String(saved + 2), '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).train!.state.iter, saved + 2);
+});
+
 test('a rank that raises stops the 2-process run with a one-line error; the last checkpoint stays good', { skip }, async () => {
   const { dir, data, out } = runDir(3000, 2);
   process.env.CHARRNN_TORCH_FAIL_AT = '1:5'; // rank 1 raises at iteration 5
