@@ -50,8 +50,11 @@ const HELP: { [K in keyof TrainConfig]: string } = {
   lines: 'one item per non-empty line (names, titles): items shuffled into the streams, each from the zero state, ending at its newline; split by items',
   optimizer: 'adam, rmsprop, adagrad or sgd (with momentum)',
   lr: 'learning rate',
-  lrDecay: 'multiply the learning rate by this after each epoch ≥ --lr-decay-after',
-  lrDecayAfter: 'epoch after which the learning rate decays',
+  lrSchedule: 'step (× --lr-decay each epoch, char-rnn), or cosine / linear: warm up, then decay to --lr-final × --lr at the end of the budget (--max-iters, --epochs, or --max-time estimated from the measured speed)',
+  lrDecay: 'step schedule: multiply the learning rate by this after each epoch ≥ --lr-decay-after',
+  lrDecayAfter: 'step schedule: epoch after which the learning rate decays',
+  warmup: 'cosine/linear schedule: iterations of linear warm-up',
+  lrFinal: 'cosine/linear schedule: the final learning rate as a fraction of --lr',
   weightDecay: 'L2 weight decay',
   clip: 'gradient clipping threshold; 0 = off',
   clipMode: 'norm (rescale the global gradient norm) or value (clamp each to ±clip)',
@@ -72,7 +75,7 @@ const HELP: { [K in keyof TrainConfig]: string } = {
   maxRollbacks: 'with --on-nan rollback: rollbacks allowed before stopping',
 };
 
-const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'clipMode', 'onNan']);
+const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'lrSchedule', 'clipMode', 'onNan']);
 /** Switches: a flag without a value (--lines). */
 const BOOL_KEYS = new Set<keyof TrainConfig>(['lines']);
 

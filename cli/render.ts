@@ -94,6 +94,9 @@ export class ProgressRenderer {
       case 'warning':
         this.message(`warning: ${ev.message}`);
         break;
+      case 'schedule':
+        this.message(`learning rate: ${ev.schedule} over ${int(ev.iters)} iterations${ev.estimated ? ` (estimated at iteration ${int(ev.iter)} from the speed so far)` : ''}`);
+        break;
       case 'done':
         this.clearLine();
         break;

@@ -34,6 +34,8 @@ export interface TrainState {
   trainSeconds: number;
   trainChars: number;
   lr: number;
+  /** --lr-schedule cosine/linear: the iterations the schedule spans, once fixed (null before; src/schedule.ts). */
+  scheduleIters: number | null;
   optimizerSteps: number;
   bestValLoss: number | null;
   lastTrainLoss: number | null;
@@ -196,6 +198,7 @@ function validateTrainState(st: unknown): TrainState {
     trainSeconds: num('trainSeconds'),
     trainChars: num('trainChars'),
     lr: num('lr'),
+    scheduleIters: st.scheduleIters === undefined ? null : nullableNum('scheduleIters'), // absent in older checkpoints
     optimizerSteps: num('optimizerSteps'),
     bestValLoss: nullableNum('bestValLoss'),
     lastTrainLoss: nullableNum('lastTrainLoss'),

@@ -31,8 +31,11 @@ export interface TrainConfig {
   // ---- optimizer ----
   optimizer: OptimizerName;
   lr: number;
-  lrDecay: number; // multiply lr by this at the end of every epoch ≥ lrDecayAfter (char-rnn)
+  lrSchedule: 'step' | 'cosine' | 'linear'; // step: char-rnn's per-epoch decay below; cosine, linear: src/schedule.ts
+  lrDecay: number; // step: multiply lr by this at the end of every epoch ≥ lrDecayAfter (char-rnn)
   lrDecayAfter: number;
+  warmup: number; // cosine, linear: iterations of linear warm-up from 0
+  lrFinal: number; // cosine, linear: the last iteration's lr, as a fraction of --lr
   weightDecay: number; // L2 added to the gradient (PyTorch's weight_decay)
   clip: number; // 0 = no clipping
   clipMode: 'norm' | 'value'; // global-norm rescale, or clamp each element to ±clip (min-char-rnn)
@@ -68,8 +71,11 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   lines: false,
   optimizer: 'adam',
   lr: 2e-3,
+  lrSchedule: 'step',
   lrDecay: 0.97,
   lrDecayAfter: 10,
+  warmup: 100,
+  lrFinal: 0.1,
   weightDecay: 0,
   clip: 5,
   clipMode: 'norm',
@@ -110,8 +116,11 @@ const RULES: { [K in keyof TrainConfig]: Rule } = {
   lines: { bool: true },
   optimizer: { oneOf: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
   lr: { min: 0, minExclusive: true, max: 100 },
+  lrSchedule: { oneOf: ['step', 'cosine', 'linear'] },
   lrDecay: { min: 0, minExclusive: true, max: 1 },
   lrDecayAfter: { int: true, min: 0 },
+  warmup: { int: true, min: 0 },
+  lrFinal: { min: 0, max: 1 },
   weightDecay: { min: 0 },
   clip: { min: 0 },
   clipMode: { oneOf: ['norm', 'value'] },

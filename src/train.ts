@@ -25,6 +25,7 @@ import { CharRNN, Workspace } from './model/model.js';
 import { clipGradients, Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 import { Sampler, sampleText } from './sample.js';
+import { estimateIters, iterBudget, scheduleFactor } from './schedule.js';
 import { describeChars } from './vocab.js';
 
 /** One line of metrics.jsonl. Losses in nats/char and bits/char. */
@@ -58,6 +59,8 @@ export type TrainEvent =
   | { type: 'step'; iter: number; epoch: number; loss: number; smoothLoss: number; gradNorm: number; lr: number; seconds: number; charsPerSec: number; etaSeconds: number | null }
   | { type: 'eval'; metrics: Metrics; isBest: boolean }
   | { type: 'sample'; iter: number; text: string }
+  /** A cosine/linear schedule's span: known from the limits at the start, or estimated from the speed under --max-time. */
+  | { type: 'schedule'; iter: number; schedule: string; iters: number; estimated: boolean }
   | { type: 'nan'; iter: number; message: string }
   /** Not fatal: an exploding loss, or a rollback after a non-finite loss (--on-nan rollback). */
   | { type: 'warning'; iter: number; message: string }
@@ -150,6 +153,7 @@ export class Trainer {
       if (!resume) this.model.init(rng);
       this.state = {
         iter: 0, epoch: 0, window: 0, seconds: 0, trainSeconds: 0, trainChars: 0, lr: config.lr,
+        scheduleIters: config.lrSchedule === 'step' ? null : iterBudget(config, this.batcher.windows),
         optimizerSteps: 0, bestValLoss: null, lastTrainLoss: null, lastValLoss: null,
         rng: rng.state, sampleRng: new Rng(config.seed ^ 0x5eed).state,
       };
@@ -251,6 +255,28 @@ export class Trainer {
     };
   }
 
+  /**
+   * The learning rate of the next step: state.lr (the step schedule's rate, or the peak of a
+   * cosine/linear one, halved by rollbacks) times the schedule's factor at this iteration.
+   */
+  get lr(): number {
+    return this.state.lr * scheduleFactor(this.config, this.state.iter, this.state.scheduleIters);
+  }
+
+  /**
+   * A cosine/linear schedule under --max-time: fix the iterations it spans once the run has
+   * measured its speed with evaluations included (past the first evaluation and 5% of the budget,
+   * at most 30 s in; or 20% of the budget). Returns whether it fixed them now.
+   */
+  private fixSchedule(): boolean {
+    const { config: c, state: s } = this;
+    if (c.lrSchedule === 'step' || s.scheduleIters !== null || c.maxTime <= 0) return false;
+    const measured = (s.iter > c.evalEvery && s.seconds >= Math.min(30, 0.05 * c.maxTime)) || s.seconds >= 0.2 * c.maxTime;
+    if (!measured) return false;
+    s.scheduleIters = estimateIters(s.iter, s.seconds, c, this.batcher.windows);
+    return true;
+  }
+
   // ---- the loop ----
 
   /**
@@ -261,6 +287,8 @@ export class Trainer {
   async *run(signal?: AbortSignal): AsyncGenerator<TrainEvent, void, undefined> {
     const r = this.beginSession();
     yield this.startEvent();
+    const n = this.state.scheduleIters;
+    if (this.config.lrSchedule !== 'step' && n !== null) yield { type: 'schedule', iter: this.state.iter, schedule: this.config.lrSchedule, iters: n, estimated: false };
     let reason: StopReason | null;
     while (!(reason = signal?.aborted ? 'aborted' : this.stopReason())) {
       const fault = yield* this.iteration(r);
@@ -334,7 +362,7 @@ export class Trainer {
     if (!clipped || !Number.isFinite(clipped.norm)) {
       return `training loss or gradient became ${Number.isFinite(loss) ? 'non-finite (gradient)' : loss} at iteration ${s.iter + 1}`;
     }
-    this.optimizer.step(s.lr);
+    this.optimizer.step(this.lr);
     ws.carryState();
     return null;
   }
@@ -350,7 +378,7 @@ export class Trainer {
     if (s.window === this.batcher.windows) {
       s.window = 0;
       s.epoch++;
-      if (s.epoch >= c.lrDecayAfter && c.lrDecay !== 1) s.lr *= c.lrDecay; // char-rnn's schedule
+      if (c.lrSchedule === 'step' && s.epoch >= c.lrDecayAfter && c.lrDecay !== 1) s.lr *= c.lrDecay; // char-rnn's schedule
     }
     r.lossSum += loss;
     r.lossCount++;
@@ -359,8 +387,9 @@ export class Trainer {
     const average = r.smooth;
     r.smooth = 0.98 * r.smooth + 0.02 * loss;
     this.tick(r);
+    if (this.fixSchedule()) yield { type: 'schedule', iter: s.iter, schedule: c.lrSchedule, iters: s.scheduleIters!, estimated: true };
     yield {
-      type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: s.lr,
+      type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: this.lr,
       seconds: s.seconds, charsPerSec: s.trainChars / s.trainSeconds, etaSeconds: this.eta(1 / Math.max(1e-9, stepSeconds)),
     };
     if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
@@ -382,7 +411,7 @@ export class Trainer {
     const metrics: Metrics = {
       iter: s.iter, epoch: this.epochs, seconds: s.seconds,
       train_loss: train, train_bpc: train / Math.LN2, val_loss: val, val_bpc: val / Math.LN2,
-      chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0, lr: s.lr, grad_norm: r.gradNorm,
+      chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0, lr: this.lr, grad_norm: r.gradNorm,
     };
     return { type: 'eval', metrics, isBest };
   }

@@ -287,6 +287,7 @@ test('bad input: missing torch, an unsupported knob, too few streams for the ran
     [['--python', join(dir, 'no-such-python')], 1, /needs Python with torch and numpy .*apt-get install python3-torch/],
     [['--on-nan', 'rollback'], 2, /--on-nan rollback is not supported by the torch engine/],
     [['--lines'], 2, /--lines is not supported by the torch engine/],
+    [['--lr-schedule', 'cosine'], 2, /--lr-schedule cosine is not supported by the torch engine yet/],
     [['--nproc-per-node', '5'], 2, /--batch 4 is fewer streams than the 5 processes/],
     [['--batch', '300'], 1, /the training split has \d+ characters but --batch 300 × --seq-len 8 needs/],
   ];

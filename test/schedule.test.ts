@@ -1,0 +1,89 @@
+/**
+ * Learning-rate schedules over a budget (src/schedule.ts): the formulas, the span taken from
+ * the limits or estimated from the speed under --max-time, and exact resume with the span in
+ * the checkpoint.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { JsBackend } from '../src/backend/js.js';
+import { decodeCheckpoint } from '../src/checkpoint.js';
+import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
+import { buildCorpus } from '../src/data.js';
+import { estimateIters, iterBudget, scheduleFactor } from '../src/schedule.js';
+import { Trainer, type TrainEvent } from '../src/train.js';
+
+test('the formulas: warm-up, then cosine or linear from 1 to --lr-final; step is not a function of the iteration', () => {
+  const cos = { lrSchedule: 'cosine', warmup: 4, lrFinal: 0.1 } as const;
+  assert.deepEqual([0, 1, 2, 3].map((i) => scheduleFactor(cos, i, null)), [0.25, 0.5, 0.75, 1]);
+  assert.equal(scheduleFactor({ ...cos, warmup: 0 }, 0, 100), 1);
+  assert.ok(Math.abs(scheduleFactor({ ...cos, warmup: 0 }, 50, 100) - 0.55) < 1e-12); // f + (1 − f)/2
+  assert.ok(Math.abs(scheduleFactor(cos, 100, 100) - 0.1) < 1e-12);
+  assert.ok(Math.abs(scheduleFactor(cos, 500, 100) - 0.1) < 1e-12, 'past the span it stays at the final rate');
+  const lin = { lrSchedule: 'linear', warmup: 0, lrFinal: 0 } as const;
+  assert.deepEqual([0, 25, 50, 100].map((i) => scheduleFactor(lin, i, 100)), [1, 0.75, 0.5, 0]);
+  assert.equal(scheduleFactor({ lrSchedule: 'step', warmup: 10, lrFinal: 0 }, 3, 100), 1);
+  const limits = (c: Partial<TrainConfig>) => ({ maxIters: 0, epochs: 0, maxTime: 0, ...c });
+  assert.equal(iterBudget(limits({ maxIters: 500, epochs: 2 }), 100), 200);
+  assert.equal(iterBudget(limits({ maxIters: 500, maxTime: 60 }), 100), null, 'time also bounds it: estimated later');
+  assert.equal(estimateIters(100, 10, limits({ maxTime: 300 }), 50), 3000);
+  assert.equal(estimateIters(100, 10, limits({ maxTime: 300, maxIters: 2000 }), 50), 2000);
+});
+
+const corpus = buildCorpus([{ name: 't', bytes: new TextEncoder().encode('the cat sat on the mat; the dog sat on the log. '.repeat(40)) }]);
+const BASE: Partial<TrainConfig> = { hidden: 8, layers: 1, embed: 4, batch: 4, seqLen: 8, evalEvery: 5, sampleEvery: 0, lrSchedule: 'cosine', warmup: 3, lrFinal: 0.2, lr: 0.01 };
+/** A clock that advances 0.05 s per reading: the speed, and so the estimate, is the same in every run. */
+const fakeClock = (): (() => number) => {
+  let t = 0;
+  return () => (t += 0.05);
+};
+
+async function drive(trainer: Trainer, stopAt?: number): Promise<TrainEvent[]> {
+  const abort = new AbortController();
+  const events: TrainEvent[] = [];
+  for await (const ev of trainer.run(abort.signal)) {
+    events.push(ev);
+    if (ev.type === 'step' && ev.iter === stopAt) abort.abort();
+  }
+  return events;
+}
+
+test('with iteration limits the span is known at the start; every step uses peak × factor', async () => {
+  const t = new Trainer({ config: newRunConfig({ ...BASE, maxIters: 12 }), corpus, backend: new JsBackend() });
+  const events = await drive(t);
+  const sched = events.find((e) => e.type === 'schedule');
+  assert.deepEqual(sched, { type: 'schedule', iter: 0, schedule: 'cosine', iters: 12, estimated: false });
+  const lrs = events.flatMap((e) => (e.type === 'step' ? [e.lr] : []));
+  // a step event reports the rate of the next step: factor at iterations 1..12
+  lrs.forEach((lr, k) => assert.ok(Math.abs(lr - 0.01 * scheduleFactor(t.config, k + 1, 12)) < 1e-15, `step ${k + 1}`));
+  assert.ok(Math.abs(lrs[lrs.length - 1] - 0.002) < 1e-12, 'it ends at --lr-final × --lr');
+});
+
+test('under --max-time the span is estimated from the speed, kept in the checkpoint, and a resumed run is bit-identical', async () => {
+  const cfg = newRunConfig({ ...BASE, maxTime: 20, maxIters: 400 });
+  const whole = new Trainer({ config: cfg, corpus, backend: new JsBackend(), now: fakeClock() });
+  const wholeEvents = await drive(whole);
+  const est = wholeEvents.find((e) => e.type === 'schedule');
+  assert.ok(est && est.type === 'schedule' && est.estimated && est.iters > 20 && est.iters < 400, JSON.stringify(est));
+  const stopAt = est.iter + 3;
+  // the same run, stopped after the span was fixed, then resumed from its checkpoint
+  const first = new Trainer({ config: cfg, corpus, backend: new JsBackend(), now: fakeClock() });
+  await drive(first, stopAt);
+  const saved = decodeCheckpoint(first.checkpoint());
+  assert.equal(saved.train!.state.scheduleIters, est.iters);
+  const upTo = whole.state.iter;
+  const second = new Trainer({ config: resumeConfig(saved.config, { maxIters: upTo, maxTime: 0 }), corpus, backend: new JsBackend(), resume: saved, now: fakeClock() });
+  const after = await drive(second);
+  assert.equal(second.state.iter, upTo);
+  assert.deepEqual(after.find((e) => e.type === 'schedule'), { type: 'schedule', iter: stopAt, schedule: 'cosine', iters: est.iters, estimated: false });
+  const a = whole.model.params;
+  const b = second.model.params;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`parameter ${i}: ${a[i]} vs ${b[i]}`);
+});
+
+test('the step schedule is unchanged: lr only decays at the end of epochs', async () => {
+  const t = new Trainer({ config: newRunConfig({ ...BASE, lrSchedule: 'step', lrDecay: 0.5, lrDecayAfter: 0, epochs: 2 }), corpus, backend: new JsBackend() });
+  const events = await drive(t);
+  assert.equal(events.some((e) => e.type === 'schedule'), false);
+  const lrs = new Set(events.flatMap((e) => (e.type === 'step' ? [e.lr] : [])));
+  assert.deepEqual([...lrs], [0.01, 0.005, 0.0025].slice(0, lrs.size));
+});
