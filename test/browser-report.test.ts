@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium, noChromium } from './chromium.js';
 import { main } from '../cli/main.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 const TEXT = 'He said "go home now" and she said "no" to him.\nThey sat by the fire. "Why?" he asked.\n'.repeat(30);
 const PASSAGE = 'They said "go home" and he said "no not now" to her.\n"Why?" they asked.';
@@ -47,7 +47,7 @@ const INKED = `(cv) => {
   return n;
 }`;
 
-test('report and inspect pages in Chromium: no errors, charts drawn, screenshots saved', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (apt-get install chromium)', timeout: 120_000 }, async () => {
+test('report and inspect pages in Chromium: no errors, charts drawn, screenshots saved', { skip: noChromium, timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-report-'));
   mkdirSync(ARTIFACTS, { recursive: true });
   let browser: Browser | null = null;
@@ -74,10 +74,7 @@ test('report and inspect pages in Chromium: no errors, charts drawn, screenshots
     assert.match(i.out, /units that follow/);
     assert.ok(existsSync(join(dir, 'inspect-heatmap-h.png')) && existsSync(join(dir, 'inspect-heatmap-c.png')));
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
 
     // ---- the report: five uPlot charts with the expected series and points, pixels drawn ----
     {

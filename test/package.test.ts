@@ -23,11 +23,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium, noChromium } from './chromium.js';
 import ts from 'typescript';
 import { build, type Logger } from 'vite';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/test/ -> the repository
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.css': 'text/css' };
@@ -209,7 +209,7 @@ function servePage(root: string, model: string): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-test("a page bundled by Vite from 'charrnn' (the README's page example) samples in Chromium, on 2 threads", { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (apt-get install chromium)', timeout: 120_000 }, async () => {
+test("a page bundled by Vite from 'charrnn' (the README's page example) samples in Chromium, on 2 threads", { skip: noChromium, timeout: 120_000 }, async () => {
   const model = join(app, 'run', 'best.safetensors');
   if (!existsSync(model)) await charrnn('train', '--data', 'poem.txt', '--max-iters', '20', '--out', 'run', ...SMALL); // run alone
   const page = join(app, 'page');
@@ -236,10 +236,7 @@ test("a page bundled by Vite from 'charrnn' (the README's page example) samples 
   const server = await servePage(join(page, 'dist'), model);
   let browser: Browser | null = null;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const tab = await browser.newPage();
     const errors: string[] = [];
     tab.on('pageerror', (e) => errors.push(e.message));

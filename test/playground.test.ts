@@ -7,15 +7,15 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium, noChromium } from './chromium.js';
 import { main } from '../cli/main.js';
 import { startServer, webRoot, resolveStatic } from '../cli/playground.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 
 function fakeProc(argv: string[]) {
@@ -64,17 +64,14 @@ test('the playground server: 127.0.0.1, GET/HEAD only, no request bodies, isolat
   }
 });
 
-test('playground in Chromium: train, sample, load a CLI checkpoint, save for the CLI', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (apt-get install chromium)', timeout: 180_000 }, async () => {
+test('playground in Chromium: train, sample, load a CLI checkpoint, save for the CLI', { skip: noChromium, timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-pg-'));
   mkdirSync(ARTIFACTS, { recursive: true });
   const server = await startServer(webRoot(), '127.0.0.1', 0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   let browser: Browser | null = null;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const errors: string[] = [];

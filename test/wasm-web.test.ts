@@ -7,15 +7,14 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium, noChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 // compiled file: dist/test/wasm-web.test.js -> the package root, whose dist/ and build/ are served
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
@@ -78,15 +77,12 @@ async function gemmInPage(): Promise<PageResult> {
   return out;
 }
 
-test('wasm backend in Chromium: 2 threads on Web Workers when cross-origin isolated, 1 otherwise; GEMMs equal the JS reference', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (apt-get install chromium)', timeout: 120_000 }, async () => {
+test('wasm backend in Chromium: 2 threads on Web Workers when cross-origin isolated, 1 otherwise; GEMMs equal the JS reference', { skip: noChromium, timeout: 120_000 }, async () => {
   const server = await serve();
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   let browser: Browser | null = null;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

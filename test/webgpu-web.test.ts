@@ -7,15 +7,14 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium, noChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 // compiled file: dist/test/webgpu-web.test.js -> the package root, whose dist/ is served
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -93,16 +92,11 @@ async function kernelsInPage(): Promise<PageResult> {
   return out;
 }
 
-test('WebGPU kernels in Chromium (navigator.gpu) equal the JS reference', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (apt-get install chromium)', timeout: 120_000 }, async (t) => {
+test('WebGPU kernels in Chromium (navigator.gpu) equal the JS reference', { skip: noChromium, timeout: 120_000 }, async (t) => {
   const server = await serveDist();
   let browser: Browser | null = null;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // WebGPU on SwiftShader: not --disable-gpu (WebGPU lives in the GPU process)
-      args: ['--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan',
-        '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium({ webgpu: true });
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
