@@ -15,6 +15,8 @@ import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { checkResume, Trainer } from '../src/train.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
+import { BACKEND_KINDS } from '../src/backend/create.js';
+import type { BackendKind } from '../src/backend/types.js';
 import { createBackend } from '../src/backend/wasm-node.js';
 import { parseEngineFlags, type EngineChoice } from './backend.js';
 import { BUILTIN_CORPORA, builtinName, loadCorpus } from './corpus.js';
@@ -67,15 +69,16 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   let dataPaths = args.data;
   let binary = Boolean(args.binary);
   let engine: EngineChoice;
+  let recorded: RunInfo | null = null; // the resumed run's run.json
   let out: string;
   if (args.resume) {
     out = args.out ?? args.resume;
     resume = await loadResume(args.resume);
     config = resumeConfig(resume.config, args.config);
-    const run = await readRunInfo(args.resume);
-    dataPaths ??= run.data ?? undefined;
-    binary ||= run.binary;
-    engine = parseEngineFlags(args.backend, run.engine ?? undefined);
+    recorded = await readRunInfo(args.resume);
+    dataPaths ??= recorded.data ?? undefined;
+    binary ||= recorded.binary;
+    engine = parseEngineFlags(args.backend, recorded.engine ?? undefined);
   } else {
     const builtin = builtinName(dataPaths);
     // a built-in corpus of items (names) trains on lines unless told otherwise
@@ -107,7 +110,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     await rm(best, { force: true });
     await rm(latest, { force: true }); // --force starts over: a kill before the first save must not resume the old run
   }
-  if (!resume || JSON.stringify(runInfo) !== JSON.stringify(await readRunInfo(out))) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
+  // a new run, a resumed one written elsewhere (--out), or one whose data or engine changed
+  if (!recorded || out !== args.resume || JSON.stringify(runInfo) !== JSON.stringify(recorded)) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
   if (torch) return runTorch(proc, torch, { out, json: args.json, report: Boolean(args.report), renderer });
 
@@ -166,8 +170,8 @@ export async function readRunInfo(dir: string): Promise<RunInfo> {
   try {
     const info = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { data?: unknown; binary?: unknown; engine?: { backend?: unknown; threads?: unknown } };
     const e = info.engine;
-    const engine = e && typeof e === 'object' && ['auto', 'wasm', 'js'].includes(String(e.backend)) && Number.isInteger(e.threads)
-      ? { backend: e.backend as EngineChoice['backend'], threads: e.threads as number } : null;
+    const engine = e && typeof e === 'object' && BACKEND_KINDS.includes(e.backend as BackendKind) && Number.isInteger(e.threads)
+      ? { backend: e.backend as BackendKind, threads: e.threads as number } : null;
     return { data: Array.isArray(info.data) ? info.data.map(String) : null, binary: info.binary === true, engine };
   } catch {
     return { data: null, binary: false, engine: null }; // no record: the built-in corpus (or give --data again)
