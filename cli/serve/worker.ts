@@ -45,10 +45,9 @@ async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; h
     const { data, model } = await loadCheckpointFile(spec.path, engine);
     loaded.set(spec.name, { model, vocab: data.vocab, sampler: new Sampler(model, data.vocab) });
   }
-  // bytes of engine memory in use: `liveBytes` where the engine counts them; else, on a bump
-  // allocator, where the next block starts (64 bytes a look). The JS engine gives each block
-  // its own buffer at offset 0 and leaves it to the garbage collector: never recycled.
-  const heapBytes = (): number => (engine as { liveBytes?: number }).liveBytes ?? engine.alloc(64).byteOffset;
+  // bytes of engine memory in use: the WebAssembly engine counts them (liveBytes); the JS engine
+  // leaves its blocks to the garbage collector, so it counts as 0 and is never recycled
+  const heapBytes = (): number => (engine as { liveBytes?: number }).liveBytes ?? 0;
   return { loaded, heapBytes };
 }
 

@@ -3,8 +3,9 @@
  * more than O(B·T) goes through one of these kernels (GEMMs, cell steps, softmax, optimizer
  * updates), so a faster backend (WebAssembly SIMD, threads) can replace the reference one
  * (`js.ts`, the specification) without touching the model. The model itself still loops over
- * floats where the work is small or rare: initialisation, dropout masks, counting targets, and
- * the transposes of a checkpoint's weights.
+ * floats where the work is small or rare: initialisation, dropout masks, counting targets,
+ * zeroing a row of the carried state where an item starts (--lines), and the transposes of a
+ * checkpoint's weights.
  *
  * Conventions
  * - All matrices are row-major. A "view" is a typed array that is a window on the backend's
