@@ -44,6 +44,8 @@ export class ProgressRenderer {
   private lastVal: number | null = null;
   private lineShown = false;
   private readonly losses: number[] = [];
+  /** Said at the head of the start line (the model the budget chose). */
+  private preface = '';
 
   constructor(private readonly out: Out, private readonly now: () => number = () => performance.now() / 1000) {}
 
@@ -58,10 +60,15 @@ export class ProgressRenderer {
     this.out.write(s.endsWith('\n') ? s : s + '\n');
   }
 
+  /** Put `line` at the head of the run's first line (before its parameters and engine). */
+  announce(line: string): void {
+    this.preface = line + ': ';
+  }
+
   event(ev: TrainEvent): void {
     switch (ev.type) {
       case 'start':
-        this.message(`${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.engine ? describeChoice(ev.engine) : `${ev.backend} backend`}`);
+        this.message(`${this.preface}${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.engine ? describeChoice(ev.engine) : `${ev.backend} backend`}`);
         break;
       case 'step': {
         const t = this.now();

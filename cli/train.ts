@@ -14,6 +14,10 @@ import { join, resolve } from 'node:path';
 import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { checkResume, Trainer } from '../src/train.js';
+import { chooseModel, choosesModel, measureSpeed, type ModelPlan } from '../src/budget.js';
+import type { Corpus } from '../src/data.js';
+import { splitFor } from '../src/lines.js';
+import type { Backend } from '../src/backend/types.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { BACKEND_KINDS } from '../src/backend/create.js';
 import type { BackendKind } from '../src/backend/types.js';
@@ -90,6 +94,12 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   // ---- data ----
   const { corpus, label } = await loadCorpus(dataPaths, { binary });
   if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
+  else if (choosesModel(args.config)) {
+    // a new run given no shape: the model its budget affords (src/budget.ts), the speed measured on our engine
+    const chosen = await chooseForBudget(args.config, config, corpus, engine);
+    config = chosen.config;
+    if (chosen.choice) renderer?.announce(chosen.choice.line);
+  }
   out ??= args.out ?? join('runs', label);
   const torch = args.engine?.engine === 'torch' ? planTorch(args.engine, config, corpus, resume) : null; // its errors come before any write
 
@@ -154,6 +164,21 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   } finally {
     proc.off?.('SIGINT', onSigint);
     backend.dispose?.();
+  }
+}
+
+/** chooseModel with a speed gauge on this engine, started only if the budget is a time (--max-time). */
+async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus, engine: EngineChoice): Promise<ModelPlan> {
+  let gauge: Backend | null = null;
+  try {
+    if (config.maxTime > 0) gauge = await createBackend({ kind: engine.backend, threads: engine.threads });
+    const now = (): number => performance.now() / 1000;
+    return chooseModel({
+      given, config, vocabSize: corpus.vocab.size, trainChars: splitFor(corpus.ids, corpus.vocab, config).train.length,
+      speed: (c) => measureSpeed(gauge!, c, corpus.vocab.size, corpus.ids, now),
+    });
+  } finally {
+    gauge?.dispose?.();
   }
 }
 

@@ -22,7 +22,9 @@ in checkpoint order instead of torch.optim:
     rmsprop v = α v + (1-α) gi²;  p -= lr gi / (√v + ε)
     adagrad v += gi²;             p -= lr gi / (√v + ε)
     sgd    m = gi (first step) or μ m + gi;  p -= lr m
-    lr     *= lrDecay at the end of every epoch ≥ lrDecayAfter (char-rnn)
+    lr     step: *= lrDecay at the end of every epoch ≥ lrDecayAfter (char-rnn);
+           cosine, linear: peak · warm-up · decay over the budget's N iterations (src/schedule.ts,
+           schedule_factor below), N fixed from the limits or estimated from rank 0's clock
 The B streams of truncated BPTT are split among the ranks (rank r: streams [rB/N, (r+1)B/N)), each
 carrying its own streams' hidden state, so one global step is the same B×T window as ours.
 Dropout sits where ours does (outputs of every layer but the last, scaled by 1/(1-p)); its masks
@@ -575,6 +577,36 @@ class Run:
         return ''.join(out)
 
 
+# ---------------------------------------------------------------- the lr schedule (src/schedule.ts)
+
+def schedule_factor(c, i, n):
+    """w(i) · d(i) of the peak lr at iteration i (0-based); n = None: the span is not fixed yet."""
+    if c['lrSchedule'] == 'step':
+        return 1.0
+    w = min(1.0, (i + 1) / c['warmup']) if c['warmup'] > 0 else 1.0
+    if n is None or n <= 0:
+        return w
+    x = min(i, n) / n
+    d = 0.5 * (1 + math.cos(math.pi * x)) if c['lrSchedule'] == 'cosine' else 1 - x
+    return w * (c['lrFinal'] + (1 - c['lrFinal']) * d)
+
+
+def estimate_iters(it, seconds, c, windows):
+    """A --max-time budget's iterations from the speed so far, capped by the other limits (estimateIters)."""
+    n = max(it + 1, int(math.floor(it * c['maxTime'] / seconds + 0.5)))
+    if c['maxIters'] > 0:
+        n = min(n, c['maxIters'])
+    if c['epochs'] > 0:
+        n = min(n, int(math.ceil(c['epochs'] * windows)))
+    return n
+
+
+def schedule_measured(c, it, seconds):
+    """When the trainer fixes a --max-time schedule (Trainer.fixSchedule): past the first evaluation
+    and 5% of the budget (at most 30 s in), or 20% of the budget."""
+    return (it > c['evalEvery'] and seconds >= min(30, 0.05 * c['maxTime'])) or seconds >= 0.2 * c['maxTime']
+
+
 # ---------------------------------------------------------------- the loop (src/train.ts Trainer.run)
 
 class Stop:
@@ -608,6 +640,8 @@ def train(run_dir, device_kind):
         emit({'type': 'start', 'params': run.P, 'vocabSize': V, 'trainChars': len(run.train_ids), 'valChars': len(run.val_ids),
               'windowsPerEpoch': windows, 'backend': 'torch %s %s' % (torch.__version__.split('+')[0], device_name),
               'resumed': st['iter'] > 0, 'iter': st['iter']})
+        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None:
+            emit({'type': 'schedule', 'iter': st['iter'], 'schedule': c['lrSchedule'], 'iters': st['scheduleIters'], 'estimated': False})
 
     def epochs():
         return st['epoch'] + st['window'] / windows
@@ -658,7 +692,8 @@ def train(run_dir, device_kind):
         tick()
         metrics = {'iter': st['iter'], 'epoch': epochs(), 'seconds': st['seconds'], 'train_loss': tr, 'train_bpc': tr / math.log(2),
                    'val_loss': val, 'val_bpc': val / math.log(2),
-                   'chars_per_s': st['trainChars'] / st['trainSeconds'] if st['trainSeconds'] > 0 else 0, 'lr': st['lr'], 'grad_norm': grad_norm}
+                   'chars_per_s': st['trainChars'] / st['trainSeconds'] if st['trainSeconds'] > 0 else 0,
+                   'lr': st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters')), 'grad_norm': grad_norm}
         return metrics, is_best
 
     def save(metrics, is_best):
@@ -684,8 +719,11 @@ def train(run_dir, device_kind):
         t0 = time.perf_counter()
         if fail and fail[0] == d.rank and fail[1] == st['iter'] + 1:
             raise RuntimeError('injected failure on rank %d at iteration %d (CHARRNN_TORCH_FAIL_AT)' % fail)
-        over = 1.0 if lead and c['maxTime'] > 0 and seconds_at_start + (t0 - session_start) >= c['maxTime'] else 0.0
-        loss, gn, flags = run.step(st['lr'], [1.0 if stop.requested else 0.0, over])
+        lead_seconds = seconds_at_start + (t0 - session_start) if lead else 0.0
+        over = 1.0 if lead and c['maxTime'] > 0 and lead_seconds >= c['maxTime'] else 0.0
+        lr = st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters'))
+        # rank 0's clock travels with the gradient, so every rank fixes the schedule at the same step
+        loss, gn, flags = run.step(lr, [1.0 if stop.requested else 0.0, over, lead_seconds])
         aborted = flags[0] > 0
         time_up = flags[1] > 0
         grad_norm = gn
@@ -705,17 +743,24 @@ def train(run_dir, device_kind):
         if st['window'] == windows:
             st['window'] = 0
             st['epoch'] += 1
-            if st['epoch'] >= c['lrDecayAfter'] and c['lrDecay'] != 1:
+            if c['lrSchedule'] == 'step' and st['epoch'] >= c['lrDecayAfter'] and c['lrDecay'] != 1:
                 st['lr'] *= c['lrDecay']  # char-rnn's schedule
+        tick()
+        fixed = None
+        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is None and c['maxTime'] > 0 and flags[2] > 0 \
+                and schedule_measured(c, st['iter'], flags[2]):
+            st['scheduleIters'] = fixed = estimate_iters(st['iter'], flags[2], c, windows)
+        next_lr = st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters'))
         loss_sum += loss
         loss_count += 1
         jumped = loss > 3 * smooth and not exploding
         exploding = jumped or (exploding and loss > 1.5 * smooth)
         average = smooth
         smooth = 0.98 * smooth + 0.02 * loss
-        tick()
         if lead:
-            emit({'type': 'step', 'iter': st['iter'], 'epoch': epochs(), 'loss': loss, 'smoothLoss': smooth, 'gradNorm': gn, 'lr': st['lr'],
+            if fixed is not None:
+                emit({'type': 'schedule', 'iter': st['iter'], 'schedule': c['lrSchedule'], 'iters': fixed, 'estimated': True})
+            emit({'type': 'step', 'iter': st['iter'], 'epoch': epochs(), 'loss': loss, 'smoothLoss': smooth, 'gradNorm': gn, 'lr': next_lr,
                   'seconds': st['seconds'], 'charsPerSec': st['trainChars'] / st['trainSeconds'], 'etaSeconds': eta(1 / max(1e-9, t1 - t0))})
             if jumped:
                 emit({'type': 'warning', 'iter': st['iter'], 'message': 'loss exploding: %.3f at iteration %d, over 3× its running average %.3f; if it keeps rising, lower --lr or --clip' % (loss, st['iter'], average)})

@@ -4,12 +4,18 @@
  * every checkpoint, so a model always knows how it was made. Where the engine runs (--backend,
  * --threads) is not a knob of the run: it is chosen each time the model is run.
  *
- * Defaults follow char-rnn / torch-rnn: a 2-layer LSTM of 128 units, batches of 50 streams ×
- * 50 characters, Adam at 2e-3 with char-rnn's per-epoch decay (src/schedule.ts has the
- * budget-spanning cosine and linear schedules), gradients clipped to global norm 5, no dropout,
- * and torch-rnn's 64-wide character embedding: measured on tiny Shakespeare it reaches a validation loss of
- * 1.77 nats/char after 3 epochs where one-hot input (char-rnn, min-char-rnn; --embed 0) is at
- * 1.98 — a learned dense input gives every gate a strong signal from the first step.
+ * Defaults follow char-rnn / torch-rnn where nothing better was measured: an LSTM, windows of 50
+ * characters, Adam, gradients clipped to global norm 5, and torch-rnn's 64-wide
+ * character embedding (on tiny Shakespeare it reaches 1.77 nats/char after 3 epochs where one-hot
+ * input, char-rnn's and min-char-rnn's, --embed 0, is at 1.98: a learned dense input gives every
+ * gate a strong signal from the first step). Three defaults are the budget's (docs/guide.md, "The
+ * budget", has the measurements): 32 streams a batch, not 50 (more steps in the same time); the
+ * learning rate warms up to 5e-3 and decays by a cosine to
+ * a hundredth of it at the end of the run (src/schedule.ts; char-rnn's per-epoch decay at 2e-3 is
+ * --lr-schedule step --lr 2e-3), and the shape below (2×128, no dropout) is what a new run
+ * given no --layers/--hidden/--embed/--model gets only when its budget affords nothing bigger:
+ * src/budget.ts chooses the layers, hidden size and dropout from the time, the measured speed
+ * and the corpus size.
  */
 import { CharRnnError } from './errors.js';
 import type { CellType } from './model/layer.js';
@@ -67,16 +73,16 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   dropout: 0,
   valFrac: 0.05,
   testFrac: 0.05,
-  batch: 50,
+  batch: 32,
   seqLen: 50,
   lines: false,
   optimizer: 'adam',
-  lr: 2e-3,
-  lrSchedule: 'step',
+  lr: 5e-3,
+  lrSchedule: 'cosine',
   lrDecay: 0.97,
   lrDecayAfter: 10,
   warmup: 100,
-  lrFinal: 0.1,
+  lrFinal: 0.01,
   weightDecay: 0,
   clip: 5,
   clipMode: 'norm',

@@ -35,7 +35,6 @@ export interface TorchRunSpec {
 /** Knobs the torch engine does not implement, with what to do instead; null when it runs this config. */
 export function torchUnsupported(config: TrainConfig): string | null {
   if (config.lines) return `${flagName('lines')} is not supported by the torch engine yet (its batcher streams running text); train a lines model with --engine ours`;
-  if (config.lrSchedule !== 'step') return `${flagName('lrSchedule')} ${config.lrSchedule} is not supported by the torch engine yet; use ${flagName('lrSchedule')} step (char-rnn's per-epoch decay)`;
   if (config.onNan !== 'stop') return `${flagName('onNan')} ${config.onNan} is not supported by the torch engine; use ${flagName('onNan')} stop (a non-finite loss stops the run, the last checkpoint stays good)`;
   return null;
 }

@@ -102,7 +102,7 @@ test('a rollback before the first evaluation goes back to the start of the sessi
 
 test('a NaN model is never an evaluation, never best; an exploding loss is reported with its iteration', async () => {
   // An absurd learning rate with no clipping: the loss explodes (and may go non-finite).
-  const t = trainer(new JsBackend(), { lr: 50, clip: 0, optimizer: 'sgd', momentum: 0, maxIters: 60, onNan: 'rollback', maxRollbacks: 1 });
+  const t = trainer(new JsBackend(), { lr: 50, lrSchedule: 'step', clip: 0, optimizer: 'sgd', momentum: 0, maxIters: 60, onNan: 'rollback', maxRollbacks: 1 });
   const events = await drain(t);
   const evals = of(events, 'eval');
   for (const e of evals) assert.ok(Number.isFinite(e.metrics.val_loss), `eval at ${e.metrics.iter} is finite`);
@@ -119,7 +119,7 @@ test('the CLI: --on-nan and --max-rollbacks are stored in the run and may change
     writeFileSync(data, 'the quick brown fox jumps over the lazy dog. '.repeat(30));
     const out = join(dir, 'run');
     const tiny = ['--hidden', '8', '--layers', '1', '--embed', '0', '--batch', '4', '--seq-len', '10', '--eval-every', '5', '--sample-every', '0', '--backend', 'js'];
-    const r = await runCli(['train', '--data', data, '--out', out, ...tiny, '--max-iters', '10', '--on-nan', 'rollback', '--max-rollbacks', '2', '--lr', '50', '--clip', '0', '--optimizer', 'sgd', '--momentum', '0']);
+    const r = await runCli(['train', '--data', data, '--out', out, ...tiny, '--max-iters', '10', '--on-nan', 'rollback', '--max-rollbacks', '2', '--lr', '50', '--lr-schedule', 'step', '--clip', '0', '--optimizer', 'sgd', '--momentum', '0']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^warning: loss exploding: [\d.]+ at iteration \d+/m);
     const config = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).config;

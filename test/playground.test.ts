@@ -172,7 +172,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     await page.fill('#count', '');
 
     // ---- same seed, config and corpus: the same loss curve as the CLI ----
-    // On the reference backend (one thread) the page and Node agree bit for bit. On WebAssembly
+    // On the reference backend (one thread) the page and Node agree to the last bit or two. On WebAssembly
     // with threads, GEMM plans are chosen by timing, so sums may be ordered differently: agreement
     // to float32 rounding (documented in docs/playground.md).
     const corpusFile = join(dir, 'same.txt');
@@ -200,7 +200,12 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     jsPage.on('pageerror', (e) => errors.push(e.message));
     await jsPage.goto(`${url}?backend=js`);
     await jsPage.waitForFunction(() => document.body.dataset.engine === 'js');
-    assert.deepEqual(await curveOf(jsPage), await cliCurve('js'));
+    // the same arithmetic in the same order; only Math.exp/Math.log/Math.cos of the page's V8 and
+    // Node's may round a last bit differently, so the curves agree to 1e-12, not bit for bit
+    const jsPageCurve = await curveOf(jsPage);
+    const jsCli = await cliCurve('js');
+    assert.equal(jsPageCurve.length, jsCli.length);
+    jsPageCurve.forEach((v, i) => assert.ok(Math.abs(v - jsCli[i]) <= 1e-12 * Math.abs(jsCli[i]), `js curve ${i}: page ${v} vs CLI ${jsCli[i]}`));
 
     // ---- save from the page; the CLI loads it ----
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);

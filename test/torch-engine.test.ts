@@ -154,13 +154,15 @@ test('20 Adam steps with clipping: the losses of 1 and of 2 torch processes agre
   }
 });
 
-test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
+test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; cosine and linear schedules; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
   const corpus = corpusOf(text(900, 6));
   const base: Partial<TrainConfig> = { layers: 2, hidden: 8, batch: 4, seqLen: 8, maxIters: 8, evalEvery: 8, sampleEvery: 0, seed: 8 };
   const configs: Array<Partial<TrainConfig>> = [
     { ...base, model: 'gru', embed: 0, optimizer: 'rmsprop', lr: 0.01, weightDecay: 0.01 },
     { ...base, model: 'rnn', embed: 0, optimizer: 'adagrad', lr: 0.1, clipMode: 'value', clip: 0.05 },
     { ...base, model: 'lstm', embed: 6, optimizer: 'sgd', lr: 0.5, momentum: 0.9, weightDecay: 0.001, clip: 0.5 },
+    { ...base, model: 'lstm', embed: 6, lr: 0.01, lrSchedule: 'cosine', warmup: 3, lrFinal: 0.2 },
+    { ...base, model: 'gru', embed: 0, lr: 0.01, lrSchedule: 'linear', warmup: 0, lrFinal: 0 },
   ];
   for (const config of configs) {
     const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
@@ -170,9 +172,11 @@ test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; rnn and
     await prepareTorchDir(plan(config, corpus), dir);
     const theirs = stepLosses(await collect(launchCommand(PY!, 1, 'cpu', dir)));
     const gap = maxAbsDiff(theirs, stepLosses(ourEvents));
-    t.diagnostic(`${config.optimizer}: largest step-loss gap ${gap.toExponential(2)} nats`);
+    t.diagnostic(`${config.optimizer} ${config.lrSchedule ?? 'step'}: largest step-loss gap ${gap.toExponential(2)} nats`);
     assert.equal(theirs.length, 8);
     assert.ok(gap < 2e-5, `${config.optimizer}: step losses differ by up to ${gap}`);
+    const lrs = (evs: TrainEvent[]): number[] => evs.flatMap((e) => (e.type === 'step' ? [e.lr] : []));
+    assert.ok(maxAbsDiff(lrs(await collect(launchCommand(PY!, 1, 'cpu', dir))), lrs(ourEvents)) < 1e-12, `${config.lrSchedule}: the learning rates differ`);
     // the weights after 8 steps, too
     const a = decodeCheckpoint(readFileSync(join(dir, 'latest.safetensors')));
     const b = decodeCheckpoint(trainer.checkpoint());
@@ -187,7 +191,7 @@ test('resume across engines: ours 30 → torch 30 → ours 30 equals 90 steps of
   // samples (25, 50, 75) fall inside each engine's part: an evaluation's checkpoint is taken before that iteration's sample
   writeFileSync(data, text(1500, 9));
   const knobs = ['--model', 'gru', '--layers', '2', '--hidden', '12', '--embed', '5', '--batch', '6', '--seq-len', '10', '--eval-every', '10',
-    '--sample-every', '25', '--sample-length', '20', '--lr-decay-after', '1', '--lr-decay', '0.9', '--seed', '11', '--quiet'];
+    '--sample-every', '25', '--sample-length', '20', '--lr-schedule', 'step', '--lr-decay-after', '1', '--lr-decay', '0.9', '--seed', '11', '--quiet'];
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   const run = async (args: string[]): Promise<void> => {
@@ -213,6 +217,19 @@ test('resume across engines: ours 30 → torch 30 → ours 30 equals 90 steps of
   assert.ok(Math.abs(lrA - lrB) < 1e-12 * lrB);
   for (const [name, w] of cb.params) assert.ok(relErr(ca.params.get(name)!, w) < 1e-3, `weights ${name}`);
   assert.equal(readFileSync(join(a, 'samples.jsonl'), 'utf8').trim().split('\n').length, 3);
+});
+
+test('--max-time with a cosine schedule: 2 torch processes fix the same estimated span, keep it in the checkpoint and decay to it', { skip }, async () => {
+  const { data, out } = runDir(3000, 5);
+  const r = await runCli(['train', '--engine', 'torch', '--device', 'cpu', '--nproc-per-node', '2', '--data', data, '--out', out, '--hidden', '8', '--embed', '4',
+    '--batch', '4', '--seq-len', '8', '--eval-every', '10', '--sample-every', '0', '--max-time', '3', '--lr-schedule', 'cosine', '--warmup', '5', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const n = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).train!.state.scheduleIters;
+  assert.ok(n !== null && n > 10, `scheduleIters ${n}`);
+  assert.match(r.stderr, new RegExp(`learning rate: cosine over ${n.toLocaleString("en-US")} iterations \\(estimated at iteration`));
+  const m = metricsOf(out);
+  const lrs = m.map((x) => x.lr);
+  assert.ok(lrs.length >= 2 && lrs[lrs.length - 1] < lrs[0], `the lr decays: ${lrs}`);
 });
 
 test('a torch run killed with SIGKILL leaves a checkpoint that sample loads; --prepare-only then the printed command trains', { skip }, async () => {
@@ -287,7 +304,6 @@ test('bad input: missing torch, an unsupported knob, too few streams for the ran
     [['--python', join(dir, 'no-such-python')], 1, /needs Python with torch and numpy .*apt-get install python3-torch/],
     [['--on-nan', 'rollback'], 2, /--on-nan rollback is not supported by the torch engine/],
     [['--lines'], 2, /--lines is not supported by the torch engine/],
-    [['--lr-schedule', 'cosine'], 2, /--lr-schedule cosine is not supported by the torch engine yet/],
     [['--nproc-per-node', '5'], 2, /--batch 4 is fewer streams than the 5 processes/],
     [['--batch', '300'], 1, /the training split has \d+ characters but --batch 300 × --seq-len 8 needs/],
   ];

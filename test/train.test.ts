@@ -48,7 +48,7 @@ for (const model of CELLS) {
   test(`resume: N + N iterations with a stop in between equal 2N straight (${model}, dropout, lr decay across epochs)`, async () => {
     const corpus = corpusOf('It was the best of times, it was the worst of times, it was the age of wisdom. '.repeat(6));
     const N = 21; // not a multiple of evalEvery, and crossing epoch boundaries (lr decay after epoch 1)
-    const over = { model, lrDecayAfter: 1, lrDecay: 0.5 } as const;
+    const over = { model, lrSchedule: 'step', lrDecayAfter: 1, lrDecay: 0.5 } as const;
     const straight = new Trainer({ config: small({ ...over, maxIters: 2 * N }), corpus, backend: new JsBackend() });
     await drain(straight);
 

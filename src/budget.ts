@@ -1,0 +1,192 @@
+/**
+ * Model size for the budget: when a new run is given no shape, choose one from what the run can
+ * afford. What a user waits for is the loss at the end of the budget, and a bigger model learns
+ * more per character but trains fewer of them, so the best size grows with the budget (as it does
+ * for transformers: Hoffmann et al., "Training Compute-Optimal Large Language Models", 2022).
+ *
+ * For each candidate shape s of SHAPES (smallest first):
+ *
+ *   C(s) = characters the run will train on:
+ *            speed(s) · maxTime · (1 − EVAL_SHARE)      under --max-time, speed(s) measured on
+ *                                                       this engine by a few real steps
+ *            min(maxIters · B · T, epochs · trainChars)  under the other limits (whichever is smaller)
+ *   affordable(s) ⇔ C(s) ≥ CHARS_PER_PARAM · params(s)          enough text per weight for the time
+ *                 ∧ params(s) ≤ PARAMS_PER_TRAIN_CHAR · trainChars   a small corpus cannot feed a big model
+ *
+ * and the run takes the largest affordable shape (the first when none is). Dropout then follows
+ * from how often the model will see each character, E = C / trainChars epochs:
+ *
+ *   dropout = 0 for E < DROPOUT_EPOCHS, else min(DROPOUT_MAX, DROPOUT_BASE + DROPOUT_STEP · log2(E / DROPOUT_EPOCHS))
+ *
+ * Explicit flags always win: given --layers, --hidden or --embed, the rule does not choose a
+ * shape (the rest keep their defaults); given --dropout, it does not choose dropout. The chosen
+ * values are written into the config like any flag, so the checkpoint holds them and a resumed
+ * run keeps them. The constants were measured at fixed wall time (docs/guide.md, "The budget").
+ */
+import type { Backend } from './backend/types.js';
+import { modelConfigOf } from './checkpoint.js';
+import { flagName, type TrainConfig } from './config.js';
+import { CharRNN, paramSpecs, Workspace } from './model/model.js';
+import { clipGradients, Optimizer } from './optim.js';
+import { Rng } from './rng.js';
+
+export interface Shape {
+  layers: number;
+  hidden: number;
+}
+
+/** The candidates, smallest first; the first is char-rnn's default (2×128). */
+export const SHAPES: readonly Shape[] = [
+  { layers: 2, hidden: 128 },
+  { layers: 2, hidden: 192 },
+  { layers: 2, hidden: 256 },
+  { layers: 2, hidden: 384 },
+  { layers: 2, hidden: 512 },
+  { layers: 3, hidden: 512 },
+];
+
+/** Characters trained per parameter the budget must allow for a shape to be chosen. */
+export const CHARS_PER_PARAM = 10;
+/** At most this many parameters per training character. */
+export const PARAMS_PER_TRAIN_CHAR = 4;
+/** The share of a --max-time budget that evaluations and checkpoints take. */
+export const EVAL_SHARE = 0.05;
+/** Dropout starts once the model will see the text this many times. */
+export const DROPOUT_EPOCHS = 10;
+export const DROPOUT_BASE = 0.1;
+/** … and rises by this much each time the epochs double, up to DROPOUT_MAX. */
+export const DROPOUT_STEP = 0.05;
+export const DROPOUT_MAX = 0.3;
+
+/** The settings the rule may choose. */
+const SHAPE_KEYS = ['layers', 'hidden', 'embed', 'model'] as const;
+
+export interface ModelChoice {
+  shape: Shape | null; // null: the shape was given
+  dropout: number | null; // null: --dropout was given
+  /** Characters the budget trains the chosen model on (estimated), and the epochs that makes. */
+  chars: number;
+  epochs: number;
+  /** One line for the user: "LSTM 2×256 chosen for 300 s on 1.1 M chars (…)". */
+  line: string;
+}
+
+/** A new run's config after the rule, and what it chose (null: nothing, all was given or nothing bounds the run). */
+export interface ModelPlan {
+  config: TrainConfig;
+  choice: ModelChoice | null;
+}
+
+/** Whether the rule applies: a new run of our stacked models with no shape or no dropout given. */
+export function choosesModel(given: Partial<TrainConfig>): boolean {
+  return SHAPE_KEYS.every((k) => given[k] === undefined) || given.dropout === undefined;
+}
+
+/** Parameters of a config for a vocabulary of V, as CharRNN lays them out. */
+export function paramCount(c: TrainConfig, V: number): number {
+  return paramSpecs(modelConfigOf(c, V)).reduce((n, s) => n + s.size, 0);
+}
+
+/**
+ * Characters per second of training steps of `config` on `backend` (B × T windows of `ids`):
+ * one warm-up step, then steps for about `seconds` (at least 2). `now` in seconds.
+ */
+export function measureSpeed(backend: Backend, config: TrainConfig, V: number, ids: ArrayLike<number>, now: () => number, seconds = 0.25): number {
+  const { batch: B, seqLen: T } = config;
+  const model = new CharRNN(modelConfigOf(config, V), backend);
+  const opt = new Optimizer(model, config);
+  const ws = new Workspace(model, B, T, { training: true });
+  try {
+    model.init(new Rng(1));
+    const rng = new Rng(2);
+    const step = (): void => {
+      for (let i = 0; i < B * T; i++) {
+        ws.inputs[i] = ids[i % ids.length];
+        ws.targets[i] = ids[(i + 1) % ids.length];
+      }
+      model.zeroGrad();
+      model.forward(ws, { train: true, rng });
+      model.backward(ws);
+      clipGradients(backend, model.numParams, model.grads, config);
+      opt.step(config.lr);
+      ws.carryState();
+    };
+    step();
+    let n = 0;
+    const t0 = now();
+    while (n < 2 || now() - t0 < seconds) {
+      step();
+      n++;
+    }
+    return (n * B * T) / Math.max(1e-9, now() - t0);
+  } finally {
+    ws.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+/** What the rule needs to know of the run: its config (defaults filled), the corpus, and a speed gauge. */
+export interface BudgetInput {
+  given: Partial<TrainConfig>;
+  config: TrainConfig;
+  vocabSize: number;
+  trainChars: number;
+  /** Training chars/s of a config on this engine (measureSpeed), asked only under --max-time. */
+  speed: (config: TrainConfig) => number;
+}
+
+/**
+ * The budget in characters for a config, and the limit that sets it: under --max-time from its
+ * speed, else from the iteration and epoch limits (the smallest wins); null: no limit.
+ */
+function budgetChars(c: TrainConfig, trainChars: number, speed: (config: TrainConfig) => number): { chars: number; by: string } | null {
+  const limits: Array<{ chars: number; by: string }> = [];
+  if (c.maxIters > 0) limits.push({ chars: c.maxIters * c.batch * c.seqLen, by: `${c.maxIters} iterations` });
+  if (c.epochs > 0) limits.push({ chars: c.epochs * trainChars, by: `${c.epochs} epochs` });
+  if (c.maxTime > 0) limits.push({ chars: speed(c) * c.maxTime * (1 - EVAL_SHARE), by: fmtSeconds(c.maxTime) });
+  return limits.length ? limits.reduce((a, b) => (b.chars < a.chars ? b : a)) : null;
+}
+
+/** Dropout for a run that sees its text `epochs` times. */
+export function dropoutFor(epochs: number): number {
+  if (epochs < DROPOUT_EPOCHS) return 0;
+  return Math.min(DROPOUT_MAX, Math.round((DROPOUT_BASE + DROPOUT_STEP * Math.log2(epochs / DROPOUT_EPOCHS)) * 100) / 100);
+}
+
+/**
+ * Choose the shape and dropout of a new run (see the header); returns the config with them set
+ * and what was chosen, or the config as it is (choice null) when everything was given or the
+ * run has no limit to size it by.
+ */
+export function chooseModel(input: BudgetInput): ModelPlan {
+  const { given, config, vocabSize: V, trainChars } = input;
+  if (!choosesModel(given)) return { config, choice: null };
+  const pickShape = SHAPE_KEYS.every((k) => given[k] === undefined);
+  const candidates = pickShape ? SHAPES : [{ layers: config.layers, hidden: config.hidden }];
+  let best: { shape: Shape; chars: number; by: string } | null = null;
+  for (const shape of candidates) {
+    const c = { ...config, ...shape };
+    const budget = budgetChars(c, trainChars, input.speed);
+    if (budget === null) return { config, choice: null };
+    const params = paramCount(c, V);
+    const affordable = budget.chars >= CHARS_PER_PARAM * params && params <= PARAMS_PER_TRAIN_CHAR * trainChars;
+    if (!best || affordable) best = { shape, ...budget };
+    if (!affordable) break; // bigger shapes are slower and larger still
+  }
+  const { shape, chars, by } = best!;
+  const epochs = chars / Math.max(1, trainChars);
+  const dropout = given.dropout === undefined && shape.layers > 1 ? dropoutFor(epochs) : null;
+  const out: TrainConfig = { ...config, ...shape, ...(dropout === null ? {} : { dropout }) };
+  const name = `${out.model.toUpperCase()} ${out.layers}×${out.hidden}${dropout ? `, dropout ${dropout}` : ''}`;
+  const line = `${name} ${pickShape ? 'chosen' : 'kept'} for ${by} on ${fmtChars(trainChars)} chars (about ${epochs < 10 ? epochs.toFixed(1) : Math.round(epochs)} epochs; ${flagName('hidden')}, ${flagName('layers')}, ${flagName('dropout')} override)`;
+  return { config: out, choice: { shape: pickShape ? shape : null, dropout, chars, epochs, line } };
+}
+
+function fmtSeconds(s: number): string {
+  return s >= 3600 && s % 3600 === 0 ? `${s / 3600} h` : s >= 600 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
+}
+
+function fmtChars(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} K` : `${Math.round(n)}`;
+}
