@@ -774,6 +774,8 @@ def train(run_dir, device_kind):
                     emit({'type': 'nan', 'iter': st['iter'], 'message': 'validation loss became %r at iteration %d; try a lower --lr or --clip' % (metrics['val_loss'], st['iter'])})
                 reason = 'nan'
                 break
+            if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None and c['maxTime'] > 0 and flags[2] > 0:
+                st['scheduleIters'] = estimate_iters(st['iter'], flags[2], c, windows)  # refitSchedule: rank 0's clock
             save(metrics, is_best)
             if lead:
                 emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})

@@ -46,7 +46,7 @@ export const SHAPES: readonly Shape[] = [
 ];
 
 /** Characters trained per parameter the budget must allow for a shape to be chosen. */
-export const CHARS_PER_PARAM = 10;
+export const CHARS_PER_PARAM = 8;
 /** At most this many parameters per training character. */
 export const PARAMS_PER_TRAIN_CHAR = 4;
 /** The share of a --max-time budget that evaluations and checkpoints take. */

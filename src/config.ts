@@ -10,7 +10,7 @@
  * input, char-rnn's and min-char-rnn's, --embed 0, is at 1.98: a learned dense input gives every
  * gate a strong signal from the first step). Three defaults are the budget's (docs/guide.md, "The
  * budget", has the measurements): 32 streams a batch, not 50 (more steps in the same time); the
- * learning rate warms up to 5e-3 and decays by a cosine to
+ * learning rate warms up to 8e-3 and decays by a cosine to
  * a hundredth of it at the end of the run (src/schedule.ts; char-rnn's per-epoch decay at 2e-3 is
  * --lr-schedule step --lr 2e-3), and the shape below (2×128, no dropout) is what a new run
  * given no --layers/--hidden/--embed/--model gets only when its budget affords nothing bigger:
@@ -77,7 +77,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   seqLen: 50,
   lines: false,
   optimizer: 'adam',
-  lr: 5e-3,
+  lr: 8e-3,
   lrSchedule: 'cosine',
   lrDecay: 0.97,
   lrDecayAfter: 10,

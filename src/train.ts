@@ -277,6 +277,18 @@ export class Trainer {
     return true;
   }
 
+  /**
+   * Under --max-time, at every evaluation once the span is fixed: estimate it again from the
+   * speed so far, so the decay still ends with the budget when the machine's speed changes (a
+   * busy machine made a 300 s run's first estimate 24% long, and its lr never decayed). Like the
+   * first estimate it is in the checkpoint taken at this evaluation, so resume stays exact.
+   */
+  private refitSchedule(): void {
+    const { config: c, state: s } = this;
+    if (c.lrSchedule === 'step' || s.scheduleIters === null || c.maxTime <= 0) return;
+    s.scheduleIters = estimateIters(s.iter, s.seconds, c, this.batcher.windows);
+  }
+
   // ---- the loop ----
 
   /**
@@ -331,6 +343,7 @@ export class Trainer {
     if (s.iter % c.evalEvery === 0) {
       const ev = this.evaluate(r);
       if (!Number.isFinite(ev.metrics.val_loss)) return `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`;
+      this.refitSchedule();
       if (c.onNan === 'rollback') r.good = this.checkpoint(); // never a state whose loss is not finite
       yield ev;
     }

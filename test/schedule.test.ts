@@ -31,17 +31,23 @@ test('the formulas: warm-up, then cosine or linear from 1 to --lr-final; step is
 
 const corpus = buildCorpus([{ name: 't', bytes: new TextEncoder().encode('the cat sat on the mat; the dog sat on the log. '.repeat(40)) }]);
 const BASE: Partial<TrainConfig> = { hidden: 8, layers: 1, embed: 4, batch: 4, seqLen: 8, evalEvery: 5, sampleEvery: 0, lrSchedule: 'cosine', warmup: 3, lrFinal: 0.2, lr: 0.01 };
-/** A clock that advances 0.05 s per reading: the speed, and so the estimate, is the same in every run. */
-const fakeClock = (): (() => number) => {
-  let t = 0;
-  return () => (t += 0.05);
+
+/**
+ * A clock that reads 0.1 s per finished iteration (moved on by drive() at each step event), from
+ * `start`: every run sees the same time at the same iteration, a resumed one too (started at its
+ * checkpoint's seconds), so the estimates and their refits agree.
+ */
+const stepClock = (start = 0): { now: () => number; step: (iter: number) => void } => {
+  let t = start;
+  return { now: () => t, step: (iter) => (t = 0.1 * iter) };
 };
 
-async function drive(trainer: Trainer, stopAt?: number): Promise<TrainEvent[]> {
+async function drive(trainer: Trainer, stopAt?: number, clock?: { step: (iter: number) => void }): Promise<TrainEvent[]> {
   const abort = new AbortController();
   const events: TrainEvent[] = [];
   for await (const ev of trainer.run(abort.signal)) {
     events.push(ev);
+    if (ev.type === 'step') clock?.step(ev.iter);
     if (ev.type === 'step' && ev.iter === stopAt) abort.abort();
   }
   return events;
@@ -58,26 +64,45 @@ test('with iteration limits the span is known at the start; every step uses peak
   assert.ok(Math.abs(lrs[lrs.length - 1] - 0.002) < 1e-12, 'it ends at --lr-final × --lr');
 });
 
-test('under --max-time the span is estimated from the speed, kept in the checkpoint, and a resumed run is bit-identical', async () => {
+test('under --max-time the span is estimated from the speed, refitted at evaluations, kept in the checkpoint, and a resumed run is bit-identical', async () => {
   const cfg = newRunConfig({ ...BASE, maxTime: 20, maxIters: 400 });
-  const whole = new Trainer({ config: cfg, corpus, backend: new JsBackend(), now: fakeClock() });
-  const wholeEvents = await drive(whole);
+  const wholeClock = stepClock();
+  const whole = new Trainer({ config: cfg, corpus, backend: new JsBackend(), now: wholeClock.now });
+  const wholeEvents = await drive(whole, undefined, wholeClock);
   const est = wholeEvents.find((e) => e.type === 'schedule');
-  assert.ok(est && est.type === 'schedule' && est.estimated && est.iters > 20 && est.iters < 400, JSON.stringify(est));
+  assert.ok(est && est.type === 'schedule' && est.estimated && est.iters > 20 && est.iters <= 400, JSON.stringify(est));
   const stopAt = est.iter + 3;
   // the same run, stopped after the span was fixed, then resumed from its checkpoint
-  const first = new Trainer({ config: cfg, corpus, backend: new JsBackend(), now: fakeClock() });
-  await drive(first, stopAt);
+  const firstClock = stepClock();
+  const first = new Trainer({ config: cfg, corpus, backend: new JsBackend(), now: firstClock.now });
+  await drive(first, stopAt, firstClock);
   const saved = decodeCheckpoint(first.checkpoint());
   assert.equal(saved.train!.state.scheduleIters, est.iters);
-  const upTo = whole.state.iter;
-  const second = new Trainer({ config: resumeConfig(saved.config, { maxIters: upTo, maxTime: 0 }), corpus, backend: new JsBackend(), resume: saved, now: fakeClock() });
-  const after = await drive(second);
-  assert.equal(second.state.iter, upTo);
+  const secondClock = stepClock(saved.train!.state.seconds);
+  const second = new Trainer({ config: resumeConfig(saved.config, {}), corpus, backend: new JsBackend(), resume: saved, now: secondClock.now });
+  const after = await drive(second, undefined, secondClock);
+  assert.equal(second.state.iter, whole.state.iter);
   assert.deepEqual(after.find((e) => e.type === 'schedule'), { type: 'schedule', iter: stopAt, schedule: 'cosine', iters: est.iters, estimated: false });
+  assert.equal(second.state.scheduleIters, whole.state.scheduleIters, 'the refits agree');
   const a = whole.model.params;
   const b = second.model.params;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`parameter ${i}: ${a[i]} vs ${b[i]}`);
+});
+
+test('a refit follows the speed: a run that slows down after its first estimate still ends its decay with the budget', async () => {
+  // 0.1 s an iteration for the first 40, then 0.3 s: the first estimate is too long, the refits shorten it
+  let t = 0;
+  const trainer = new Trainer({ config: newRunConfig({ ...BASE, maxTime: 30, maxIters: 0, epochs: 0 }), corpus, backend: new JsBackend(), now: () => t });
+  const events: TrainEvent[] = [];
+  for await (const ev of trainer.run()) {
+    events.push(ev);
+    if (ev.type === 'step') t += ev.iter <= 40 ? 0.1 : 0.3;
+  }
+  const est = events.find((e) => e.type === 'schedule');
+  assert.ok(est && est.type === 'schedule' && est.estimated);
+  const end = trainer.state.iter;
+  assert.ok(est.iters > end * 1.3, `the first estimate ${est.iters} was long (the run made ${end})`);
+  assert.ok(Math.abs(trainer.state.scheduleIters! - end) <= 0.1 * end, `refitted to ${trainer.state.scheduleIters}, the run made ${end}`);
 });
 
 test('the step schedule is unchanged: lr only decays at the end of epochs', async () => {

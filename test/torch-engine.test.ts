@@ -219,14 +219,15 @@ test('resume across engines: ours 30 → torch 30 → ours 30 equals 90 steps of
   assert.equal(readFileSync(join(a, 'samples.jsonl'), 'utf8').trim().split('\n').length, 3);
 });
 
-test('--max-time with a cosine schedule: 2 torch processes fix the same estimated span, keep it in the checkpoint and decay to it', { skip }, async () => {
+test('--max-time with a cosine schedule: 2 torch processes fix the same estimated span, refit it, keep it in the checkpoint and decay to it', { skip }, async () => {
   const { data, out } = runDir(3000, 5);
   const r = await runCli(['train', '--engine', 'torch', '--device', 'cpu', '--nproc-per-node', '2', '--data', data, '--out', out, '--hidden', '8', '--embed', '4',
     '--batch', '4', '--seq-len', '8', '--eval-every', '10', '--sample-every', '0', '--max-time', '3', '--lr-schedule', 'cosine', '--warmup', '5', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const n = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).train!.state.scheduleIters;
-  assert.ok(n !== null && n > 10, `scheduleIters ${n}`);
-  assert.match(r.stderr, new RegExp(`learning rate: cosine over ${n.toLocaleString("en-US")} iterations \\(estimated at iteration`));
+  const { scheduleIters: n, iter } = decodeCheckpoint(readFileSync(join(out, 'latest.safetensors'))).train!.state;
+  assert.match(r.stderr, /learning rate: cosine over [\d,]+ iterations \(estimated at iteration/);
+  // refitted at every evaluation from rank 0's clock: the span ends about where the time did
+  assert.ok(n !== null && Math.abs(n - iter) <= 0.3 * iter, `scheduleIters ${n}, iterations ${iter}`);
   const m = metricsOf(out);
   const lrs = m.map((x) => x.lr);
   assert.ok(lrs.length >= 2 && lrs[lrs.length - 1] < lrs[0], `the lr decays: ${lrs}`);
