@@ -5,6 +5,8 @@
  * the worker_threads createBackend).
  */
 export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, RESUMABLE_KEYS, LIMIT_KEYS, flagName, type TrainConfig, type OptimizerName } from './config.js';
+export { chooseModel, choosesModel, measureSpeed, paramCount, SHAPES, type ModelPlan, type ModelChoice, type BudgetInput, type Shape } from './budget.js';
+export { scheduleFactor } from './schedule.js';
 export { CharRnnError } from './errors.js';
 export { Vocabulary, type IdArray } from './vocab.js';
 export { buildCorpus, encodeParts, splitCorpus, Batcher, type Corpus, type TextPart } from './data.js';
