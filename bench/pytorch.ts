@@ -24,6 +24,22 @@ export type PytorchRun =
 const SCRIPT = fileURLToPath(new URL('../../bench/pytorch_bench.py', import.meta.url));
 const OPENBLAS = ['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3', '/usr/lib/aarch64-linux-gnu/openblas-pthread/libblas.so.3'];
 
+/**
+ * The environment PyTorch is benchmarked in: OpenBLAS (pthread build, preloaded where Debian has
+ * it) on every core, with the kernels it picks for this CPU unless `keepCoretype` keeps the
+ * machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (bench commands only, never tests).
+ */
+export function pytorchEnv(keepCoretype = false): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(availableParallelism()) };
+  if (!keepCoretype) {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  }
+  const openblas = OPENBLAS.find((p) => existsSync(p));
+  if (openblas) env.LD_PRELOAD = [openblas, env.LD_PRELOAD].filter(Boolean).join(':');
+  return env;
+}
+
 /** A python with torch: $PYTHON, then python3 on PATH, then Debian's /usr/bin/python3. */
 function findPython(): string | null {
   for (const py of [process.env.PYTHON, 'python3', '/usr/bin/python3']) {
@@ -44,13 +60,7 @@ export function runPytorch(dataPath: string, seconds: number, configs: { id: str
       eps: c.eps, alpha: c.alpha, momentum: c.momentum, clip: c.clip, clipMode: c.clipMode,
     })),
   };
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(availableParallelism()) };
-  if (!keepCoretype) {
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
-  }
-  const openblas = OPENBLAS.find((p) => existsSync(p));
-  if (openblas) env.LD_PRELOAD = [openblas, env.LD_PRELOAD].filter(Boolean).join(':');
+  const env = pytorchEnv(keepCoretype);
   const r = spawnSync(py, [SCRIPT, JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { ok: false, reason: `${py} ${SCRIPT} failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
   const out = JSON.parse(r.stdout) as { torch: string; torch_threads: number; blas: Record<string, unknown>; results: PytorchResult[] };

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 import type { TrainConfig } from '../src/config.js';
 import { findTorch } from '../cli/torch-engine.js';
+import { pytorchEnv } from './pytorch.js';
 
 const argv = process.argv.slice(2);
 const dashes = argv.indexOf('--');
@@ -105,12 +106,8 @@ for (const s of seconds) {
   if (!JSON_OUT) print(mine);
   if (torch) {
     const recipe = RECIPE.flatMap((k) => [flag(k), String(ours.config[k])]);
-    // PyTorch with the OpenBLAS kernels it would pick on this CPU (as npm run bench does), unless told to keep the machine's setting
-    const env = { ...process.env };
-    if (!args.includes('--pytorch-keep-coretype')) {
-      delete env.OPENBLAS_CORETYPE;
-      delete env.OPENBLAS_L2_SIZE;
-    }
+    // PyTorch in npm run bench's environment (OpenBLAS on every core, its own kernels unless told to keep the machine's setting)
+    const env = pytorchEnv(args.includes('--pytorch-keep-coretype'));
     const theirs = result('torch', s, await train(['--engine', 'torch', '--max-time', String(s), ...recipe], env));
     theirs.chosen = mine.chosen + ' (the same)';
     results.push(theirs);
