@@ -19,9 +19,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
-import { Batcher, buildCorpus, splitCorpus } from '../src/data.js';
-import { CharRNN, Workspace } from '../src/model/model.js';
-import { clipGradients, Optimizer } from '../src/optim.js';
+import { buildCorpus, splitCorpus } from '../src/data.js';
+import { measureSpeed } from '../src/budget.js';
+import { CharRNN } from '../src/model/model.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
@@ -73,27 +73,9 @@ function flopsPerChar(cfg: TrainConfig, V: number): number {
   return 3 * fwd;
 }
 
-/** Train steps for about SECONDS (at least 2 after one warm-up step); returns chars/s. */
+/** Train steps for about SECONDS (at least 2 after one warm-up step); returns chars/s. The same gauge the budget rule uses. */
 function trainSpeed(backend: Backend, cfg: TrainConfig): number {
-  const model = new CharRNN(modelConfigOf(cfg, corpus.vocab.size), backend);
-  model.init(new Rng(1));
-  const opt = new Optimizer(model, cfg);
-  const ws = new Workspace(model, cfg.batch, cfg.seqLen, { training: true });
-  const batcher = new Batcher(splitCorpus(corpus.ids, cfg.valFrac, cfg.testFrac).train, cfg.batch, cfg.seqLen);
-  const step = (w: number): void => {
-    batcher.fill(w % batcher.windows, ws.inputs, ws.targets);
-    model.zeroGrad();
-    model.forward(ws, { train: true });
-    model.backward(ws);
-    clipGradients(backend, model.numParams, model.grads, cfg);
-    opt.step(cfg.lr);
-    ws.carryState();
-  };
-  step(0); // warm-up: JIT, first-touch of memory
-  let iters = 0;
-  const t0 = performance.now();
-  while (iters < 2 || (performance.now() - t0) / 1000 < SECONDS) step(++iters);
-  return (iters * cfg.batch * cfg.seqLen) / ((performance.now() - t0) / 1000);
+  return measureSpeed(backend, cfg, corpus.vocab.size, splitCorpus(corpus.ids, cfg.valFrac, cfg.testFrac).train, () => performance.now() / 1000, SECONDS);
 }
 
 /** Batch-1 generation speed, characters per second. */
