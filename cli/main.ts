@@ -29,7 +29,7 @@ function collect(value: string, previous: string[]): string[] {
 function engineOptions(cmd: Command, threads?: string): Command {
   if (threads === undefined) {
     return cmd
-      .option('--backend <name>', 'auto, wasm or js (default auto; a resumed run keeps its own)')
+      .option('--backend <name>', 'auto, wasm, js or webgpu (default auto: a hardware GPU if there is one, else wasm; a resumed run keeps its own)')
       .option('--threads <n>', 'worker threads; 0 = all cores (default 0; a resumed run keeps its own)');
   }
   return cmd

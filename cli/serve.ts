@@ -10,7 +10,7 @@ import { parseEngineFlags } from './backend.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 import { SampleServer, type ServeOptions } from './serve/http.js';
 import { Pool } from './serve/pool.js';
-import type { ModelSpec } from './serve/protocol.js';
+import type { Backend as ServeBackend, ModelSpec } from './serve/protocol.js';
 
 export type ServeFlags = Record<string, string | boolean | undefined>;
 
@@ -18,7 +18,7 @@ export interface ServeConfig {
   models: ModelSpec[];
   workers: number;
   queue: number;
-  backend: 'auto' | 'wasm' | 'js';
+  backend: ServeBackend;
   drain: number;
   /** A worker whose heap grew this much is replaced (cli/serve/worker.ts); tests make it small. */
   recycleBytes: number;
@@ -52,6 +52,7 @@ export function serveConfig(checkpoints: string[], opts: ServeFlags): ServeConfi
     return n;
   };
   const { backend } = parseEngineFlags({ backend: opts.backend });
+  if (backend === 'webgpu') throw new CliError('--backend webgpu trains models; serve samples with auto, wasm or js', 2);
   const workers = whole('--workers', opts.workers, 0, 256);
   const cors = typeof opts.cors === 'string' ? opts.cors : undefined;
   if (cors !== undefined && cors !== '*' && !/^https?:\/\/[^/\s]+$/.test(cors)) throw new CliError(`--cors must be an origin such as http://localhost:3000 (scheme and host, no path) or * (got ${JSON.stringify(cors)})`, 2);

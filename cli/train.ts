@@ -14,10 +14,10 @@ import { join, resolve } from 'node:path';
 import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { checkResume, Trainer } from '../src/train.js';
-import { chooseModel, choosesModel, measureSpeed, type ModelPlan } from '../src/budget.js';
+import { chooseModelAsync, choosesModel, measureSpeedAsync, type ModelPlan } from '../src/budget.js';
 import type { Corpus } from '../src/data.js';
 import { splitFor } from '../src/lines.js';
-import type { Backend } from '../src/backend/types.js';
+import { isLagging, type Backend } from '../src/backend/types.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { BACKEND_KINDS } from '../src/backend/create.js';
 import type { BackendKind } from '../src/backend/types.js';
@@ -82,13 +82,13 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     recorded = await readRunInfo(args.resume);
     dataPaths ??= recorded.data ?? undefined;
     binary ||= recorded.binary;
-    engine = parseEngineFlags(args.backend, recorded.engine ?? undefined);
+    engine = parseEngineFlags(args.backend, recorded.engine ?? undefined, true);
   } else {
     const builtin = builtinName(dataPaths);
     // a built-in corpus of items (names) trains on lines unless told otherwise
     const implied: Partial<TrainConfig> = builtin && BUILTIN_CORPORA[builtin].lines && args.config.lines === undefined ? { lines: true } : {};
     config = newRunConfig({ ...implied, ...args.config });
-    engine = parseEngineFlags(args.backend);
+    engine = parseEngineFlags(args.backend, undefined, true);
   }
 
   // ---- data ----
@@ -126,7 +126,9 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   if (torch) return runTorch(proc, torch, { out, json: args.json, report: Boolean(args.report), renderer });
 
   // ---- train ----
-  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
+  // a GPU run draws its samples on the CPU from the weights read back at evaluations
+  const host = isLagging(backend) ? await createBackend({ kind: 'auto', threads: 1 }) : undefined;
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -135,7 +137,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   };
   proc.on?.('SIGINT', onSigint);
   try {
-    const trainer = new Trainer({ config, corpus, backend, resume });
+    const trainer = new Trainer({ config, corpus, backend, resume, hostBackend: host });
     // a report that cannot be written is worth a warning, not the run
     const report = (refreshSeconds?: number): Promise<void> => refreshReport(out, say, refreshSeconds);
     let code = 0;
@@ -163,6 +165,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     return code;
   } finally {
     proc.off?.('SIGINT', onSigint);
+    host?.dispose?.();
     backend.dispose?.();
   }
 }
@@ -171,11 +174,11 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
 async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus, engine: EngineChoice): Promise<ModelPlan> {
   let gauge: Backend | null = null;
   try {
-    if (config.maxTime > 0) gauge = await createBackend({ kind: engine.backend, threads: engine.threads });
+    if (config.maxTime > 0) gauge = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
     const now = (): number => performance.now() / 1000;
-    return chooseModel({
+    return await chooseModelAsync({
       given, config, vocabSize: corpus.vocab.size, trainChars: splitFor(corpus.ids, corpus.vocab, config).train.length,
-      speed: (c) => measureSpeed(gauge!, c, corpus.vocab.size, corpus.ids, now),
+      speed: (c) => measureSpeedAsync(gauge!, c, corpus.vocab.size, corpus.ids, now),
     });
   } finally {
     gauge?.dispose?.();

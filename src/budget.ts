@@ -23,7 +23,8 @@
  * values are written into the config like any flag, so the checkpoint holds them and a resumed
  * run keeps them. The constants were measured at fixed wall time (docs/guide.md, "The budget").
  */
-import type { Backend } from './backend/types.js';
+import { isLagging, type Backend, type FloatArray, type LaggingBackend } from './backend/types.js';
+import { ArenaPlan, type Arena } from './arena.js';
 import { modelConfigOf } from './checkpoint.js';
 import { flagName, type TrainConfig } from './config.js';
 import { CharRNN, paramSpecs, Workspace } from './model/model.js';
@@ -95,37 +96,100 @@ export function paramCount(c: TrainConfig, V: number): number {
  * one warm-up step, then steps for about `seconds` (at least 2). `now` in seconds.
  */
 export function measureSpeed(backend: Backend, config: TrainConfig, V: number, ids: ArrayLike<number>, now: () => number, seconds = 0.25): number {
-  const { batch: B, seqLen: T } = config;
-  const model = new CharRNN(modelConfigOf(config, V), backend);
-  const opt = new Optimizer(model, config);
-  const ws = new Workspace(model, B, T, { training: true });
+  if (isLagging(backend)) throw new Error('measureSpeed on a GPU must wait for it: use measureSpeedAsync');
+  const rig = new SpeedRig(backend, config, V, ids);
   try {
-    model.init(new Rng(1));
-    const rng = new Rng(2);
-    const step = (): void => {
-      for (let i = 0; i < B * T; i++) {
-        ws.inputs[i] = ids[i % ids.length];
-        ws.targets[i] = ids[(i + 1) % ids.length];
-      }
-      model.zeroGrad();
-      model.forward(ws, { train: true, rng });
-      model.backward(ws);
-      clipGradients(backend, model.numParams, model.grads, config);
-      opt.step(config.lr);
-      ws.carryState();
-    };
-    step();
+    rig.step();
     let n = 0;
     const t0 = now();
     while (n < 2 || now() - t0 < seconds) {
-      step();
+      rig.step();
       n++;
     }
-    return (n * B * T) / Math.max(1e-9, now() - t0);
+    return (n * rig.chars) / Math.max(1e-9, now() - t0);
   } finally {
-    ws.dispose();
-    opt.dispose();
-    model.dispose();
+    rig.dispose();
+  }
+}
+
+/** measureSpeed on any backend: on a GPU every step is waited for (at most two windows ahead, as training runs). */
+export async function measureSpeedAsync(backend: Backend, config: TrainConfig, V: number, ids: ArrayLike<number>, now: () => number, seconds = 0.25): Promise<number> {
+  if (!isLagging(backend)) return measureSpeed(backend, config, V, ids, now, seconds);
+  const rig = new SpeedRig(backend, config, V, ids);
+  try {
+    rig.step();
+    await rig.finish(backend); // the warm-up compiles the kernels: not timed
+    let n = 0;
+    const t0 = now();
+    while (n < 2 || now() - t0 < seconds) {
+      rig.step();
+      await backend.settle();
+      n++;
+    }
+    await rig.finish(backend);
+    return (n * rig.chars) / Math.max(1e-9, now() - t0);
+  } finally {
+    rig.dispose();
+  }
+}
+
+/** A model, optimizer and window of `config` that run training steps on `ids`, for timing. */
+class SpeedRig {
+  readonly chars: number;
+  private readonly model: CharRNN;
+  private readonly opt: Optimizer;
+  private readonly ws: Workspace;
+  private readonly rng = new Rng(2);
+  /** On a lagging backend: gradientNorm's (‖g‖, scale) and flags. */
+  private readonly words: { arena: Arena; clip: FloatArray; flags: FloatArray } | null = null;
+
+  constructor(private readonly backend: Backend, private readonly config: TrainConfig, V: number, private readonly ids: ArrayLike<number>) {
+    this.chars = config.batch * config.seqLen;
+    this.model = new CharRNN(modelConfigOf(config, V), backend);
+    this.opt = new Optimizer(this.model, config);
+    this.ws = new Workspace(this.model, config.batch, config.seqLen, { training: true });
+    this.model.init(new Rng(1));
+    if (isLagging(backend)) {
+      const plan = new ArenaPlan('float32');
+      const sc = plan.floats(2);
+      const sf = plan.floats(2);
+      const arena = plan.allocate(backend);
+      this.words = { arena, clip: arena.floats(sc), flags: arena.floats(sf) };
+    }
+  }
+
+  /** One window, as the trainer's step (train.ts) runs it. */
+  step(): void {
+    const { model, ws, ids, config, backend } = this;
+    for (let i = 0; i < this.chars; i++) {
+      ws.inputs[i] = ids[i % ids.length];
+      ws.targets[i] = ids[(i + 1) % ids.length];
+    }
+    ws.idsWritten();
+    model.zeroGrad();
+    model.forward(ws, { train: true, rng: this.rng, into: this.words ? ws.lossSum : undefined });
+    model.backward(ws);
+    if (this.words && isLagging(backend)) {
+      backend.gradientNorm(model.numParams, model.grads, config.clip, config.clipMode === 'norm', this.words.clip, this.words.flags);
+      this.opt.step(config.lr, { factor: this.words.clip, hi: config.clipMode === 'value' && config.clip > 0 ? config.clip : 0 });
+    } else {
+      clipGradients(backend, model.numParams, model.grads, config);
+      this.opt.step(config.lr);
+    }
+    ws.carryState();
+    if (isLagging(backend)) backend.flush();
+  }
+
+  /** Wait until the device has done every step recorded (a readback of one word). */
+  async finish(be: LaggingBackend): Promise<void> {
+    await be.download([this.ws.lossSum]);
+  }
+
+  dispose(): void {
+    this.words?.arena.dispose();
+    this.ws.dispose();
+    this.opt.dispose();
+    this.model.dispose();
   }
 }
 
@@ -139,15 +203,18 @@ export interface BudgetInput {
   speed: (config: TrainConfig) => number;
 }
 
+/** BudgetInput with a speed gauge that answers later (measureSpeed on a GPU, which must wait for the device). */
+export type AsyncBudgetInput = Omit<BudgetInput, 'speed'> & { speed: (config: TrainConfig) => Promise<number> };
+
 /**
  * The budget in characters for a config, and the limit that sets it: under --max-time from its
  * speed, else from the iteration and epoch limits (the smallest wins); null: no limit.
  */
-function budgetChars(c: TrainConfig, trainChars: number, speed: (config: TrainConfig) => number): { chars: number; by: string } | null {
+function budgetChars(c: TrainConfig, trainChars: number, speed: number): { chars: number; by: string } | null {
   const limits: Array<{ chars: number; by: string }> = [];
   if (c.maxIters > 0) limits.push({ chars: c.maxIters * c.batch * c.seqLen, by: `${c.maxIters} iterations` });
   if (c.epochs > 0) limits.push({ chars: c.epochs * trainChars, by: `${c.epochs} epochs` });
-  if (c.maxTime > 0) limits.push({ chars: speed(c) * c.maxTime * (1 - EVAL_SHARE), by: fmtSeconds(c.maxTime) });
+  if (c.maxTime > 0) limits.push({ chars: speed * c.maxTime * (1 - EVAL_SHARE), by: fmtSeconds(c.maxTime) });
   return limits.length ? limits.reduce((a, b) => (b.chars < a.chars ? b : a)) : null;
 }
 
@@ -163,6 +230,22 @@ export function dropoutFor(epochs: number): number {
  * run has no limit to size it by.
  */
 export function chooseModel(input: BudgetInput): ModelPlan {
+  const rule = choose(input);
+  let step = rule.next();
+  while (!step.done) step = rule.next(input.speed(step.value));
+  return step.value;
+}
+
+/** chooseModel with a gauge that answers later. */
+export async function chooseModelAsync(input: AsyncBudgetInput): Promise<ModelPlan> {
+  const rule = choose(input);
+  let step = rule.next();
+  while (!step.done) step = rule.next(await input.speed(step.value));
+  return step.value;
+}
+
+/** The rule, asking for the speed of a config by yielding it (only under --max-time). */
+function* choose(input: Omit<BudgetInput, 'speed'>): Generator<TrainConfig, ModelPlan, number> {
   const { given, config, vocabSize: V, trainChars } = input;
   if (!choosesModel(given)) return { config, choice: null };
   const pickShape = SHAPE_KEYS.every((k) => given[k] === undefined);
@@ -170,7 +253,7 @@ export function chooseModel(input: BudgetInput): ModelPlan {
   let best: { shape: Shape; chars: number; by: string } | null = null;
   for (const shape of candidates) {
     const c = { ...config, ...shape };
-    const budget = budgetChars(c, trainChars, input.speed);
+    const budget = budgetChars(c, trainChars, c.maxTime > 0 ? yield c : 0);
     if (budget === null) return { config, choice: null };
     const params = paramCount(c, V);
     const affordable = budget.chars >= CHARS_PER_PARAM * params && params <= PARAMS_PER_TRAIN_CHAR * trainChars;

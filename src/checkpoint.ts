@@ -229,5 +229,7 @@ export function restoreOptimizer(data: CheckpointData, model: CharRNN, opt: Opti
   };
   put(data.train.m, opt.m);
   put(data.train.v, opt.v);
+  model.backend.upload?.(opt.m);
+  model.backend.upload?.(opt.v);
   opt.t = data.train.state.optimizerSteps;
 }

@@ -5,6 +5,7 @@
 import { EvalBatcher, encodeParts, type TextPart } from './data.js';
 import { CharRnnError } from './errors.js';
 import { itemsOf, LinesBatcher, type Items } from './lines.js';
+import { isLagging } from './backend/types.js';
 import { Workspace, type CharRNN } from './model/model.js';
 import type { IdArray, Vocabulary } from './vocab.js';
 
@@ -22,14 +23,39 @@ export function lossSummary(nats: number, chars: number, unknown = 0): EvalResul
   return { nats_per_char: nats, bits_per_char: nats / Math.LN2, perplexity: Math.exp(nats), chars, unknown_chars: unknown };
 }
 
+/** How to read a text window by window: the batch, the window, how many, and how to load window w. */
+interface ReadPlan {
+  B: number;
+  T: number;
+  windows: number;
+  fill: (w: number, ws: Workspace) => void;
+}
+
+/** `ids` as `streams` parallel streams of windows of T (EvalBatcher). */
+function idsPlan(ids: IdArray, opts: { streams: number; T: number }): ReadPlan {
+  const batcher = new EvalBatcher(ids, opts.streams, opts.T);
+  return { B: batcher.B, T: opts.T, windows: batcher.windows, fill: (w, ws) => batcher.fill(w, ws.B, ws.inputs, ws.targets) };
+}
+
+/** Items dealt into `streams` rows of item-aligned windows, each item from the zero state (src/lines.ts). */
+function itemsPlan(items: Items, nl: number, opts: { streams: number; T: number }): ReadPlan {
+  const batcher = new LinesBatcher(items, opts.streams, opts.T, nl, null);
+  return {
+    B: opts.streams, T: opts.T, windows: batcher.windows,
+    fill: (w, ws) => {
+      batcher.fill(w, ws.inputs, ws.targets);
+      ws.resetRows(batcher.starts);
+    },
+  };
+}
+
 /**
  * Mean loss over `ids` read as `streams` parallel streams of windows of T, each stream starting
  * from the zero state and carrying its state from window to window. With streams = 1 this is
  * the text read once from start to end. The workspace it reads with is disposed before it returns.
  */
 export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: number; T: number }): { loss: number; chars: number } {
-  const batcher = new EvalBatcher(ids, opts.streams, opts.T);
-  return meanLoss(model, batcher.B, opts.T, batcher.windows, (w, ws) => batcher.fill(w, ws.B, ws.inputs, ws.targets));
+  return meanLoss(model, idsPlan(ids, opts));
 }
 
 /**
@@ -37,27 +63,55 @@ export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: numbe
  * dealt into `streams` rows of item-aligned windows (src/lines.ts).
  */
 export function evaluateItems(model: CharRNN, items: Items, nl: number, opts: { streams: number; T: number }): { loss: number; chars: number } {
-  const batcher = new LinesBatcher(items, opts.streams, opts.T, nl, null);
-  return meanLoss(model, opts.streams, opts.T, batcher.windows, (w, ws) => {
-    batcher.fill(w, ws.inputs, ws.targets);
-    ws.resetRows(batcher.starts);
-  });
+  return meanLoss(model, itemsPlan(items, nl, opts));
 }
 
-/** Σ loss / Σ predicted characters over `windows` windows of a (B, T) workspace that `fill` loads; the state carries from one to the next. */
-function meanLoss(model: CharRNN, B: number, T: number, windows: number, fill: (w: number, ws: Workspace) => void): { loss: number; chars: number } {
-  const ws = new Workspace(model, B, T, { training: false });
+/**
+ * evaluateIds on any backend: on a lagging one (webgpu) the loss is summed on the device and
+ * read back once at the end.
+ */
+export async function evaluateIdsAsync(model: CharRNN, ids: IdArray, opts: { streams: number; T: number }): Promise<{ loss: number; chars: number }> {
+  return isLagging(model.backend) ? meanLossOnDevice(model, idsPlan(ids, opts)) : evaluateIds(model, ids, opts);
+}
+
+/** evaluateItems on any backend (as evaluateIdsAsync). */
+export async function evaluateItemsAsync(model: CharRNN, items: Items, nl: number, opts: { streams: number; T: number }): Promise<{ loss: number; chars: number }> {
+  return isLagging(model.backend) ? meanLossOnDevice(model, itemsPlan(items, nl, opts)) : evaluateItems(model, items, nl, opts);
+}
+
+/** Σ loss / Σ predicted characters over the plan's windows; the state carries from one to the next. */
+function meanLoss(model: CharRNN, plan: ReadPlan): { loss: number; chars: number } {
+  const ws = new Workspace(model, plan.B, plan.T, { training: false });
   try {
     let total = 0;
     let chars = 0;
-    for (let w = 0; w < windows; w++) {
-      fill(w, ws);
+    for (let w = 0; w < plan.windows; w++) {
+      plan.fill(w, ws);
+      ws.idsWritten();
       const r = model.forward(ws);
       total += r.loss;
       chars += r.count;
       ws.carryState();
     }
     return { loss: chars > 0 ? total / chars : NaN, chars };
+  } finally {
+    ws.dispose();
+  }
+}
+
+/** meanLoss with the sum kept on a lagging backend's device (ws.lossSum) and read back once. */
+async function meanLossOnDevice(model: CharRNN, plan: ReadPlan): Promise<{ loss: number; chars: number }> {
+  const ws = new Workspace(model, plan.B, plan.T, { training: false });
+  try {
+    let chars = 0;
+    for (let w = 0; w < plan.windows; w++) {
+      plan.fill(w, ws);
+      ws.idsWritten();
+      chars += model.forward(ws, { train: false, into: ws.lossSum }).count;
+      ws.carryState();
+    }
+    await model.backend.download!([ws.lossSum]);
+    return { loss: chars > 0 ? ws.lossSum[0] / chars : NaN, chars };
   } finally {
     ws.dispose();
   }

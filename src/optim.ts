@@ -6,9 +6,13 @@
  * gradients so ‖g‖ ≤ clip, char-rnn / torch-rnn) or by value (clamp each to ±clip,
  * min-char-rnn). It reports the norm before clipping and what it did; a gradient whose norm is
  * not finite is left as it is, and the trainer then never applies it.
+ *
+ * On a lagging backend (webgpu) the norm never comes back to the host: gradientNorm leaves
+ * (‖g‖, scale) on the device and step(lr, clip) hands that pair to the update kernel, which
+ * scales or clamps on the way in and skips the update when ‖g‖ is not finite (types.ts).
  */
 import { ArenaPlan, type Arena } from './arena.js';
-import type { Backend, FloatArray } from './backend/types.js';
+import { isLagging, type Backend, type ClipViews, type FloatArray, type LaggingBackend } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
 
@@ -63,10 +67,15 @@ export class Optimizer {
     this.arena.dispose();
   }
 
-  /** Update the parameters from the (already clipped) gradients with learning rate lr. */
-  step(lr: number): void {
+  /**
+   * Update the parameters from the gradients with learning rate lr: already clipped by
+   * clipGradients, or (a lagging backend) clipped inside the update by `clip`.
+   */
+  step(lr: number, clip?: ClipViews): void {
     const { model, cfg } = this;
     const be = model.backend;
+    if (clip && !isLagging(be)) throw new Error('clipping inside the update needs a lagging backend; use clipGradients');
+    const k = be as LaggingBackend; // the kernels' trailing `clip` is undefined unless lagging
     const P = model.numParams;
     const g = model.grads;
     const p = model.params;
@@ -74,18 +83,18 @@ export class Optimizer {
     const wd = cfg.weightDecay;
     switch (cfg.optimizer) {
       case 'adam':
-        be.adam(P, p, g, this.m, this.v, lr, cfg.beta1, cfg.beta2, cfg.eps, 1 - cfg.beta1 ** this.t, 1 - cfg.beta2 ** this.t, wd);
+        k.adam(P, p, g, this.m, this.v, lr, cfg.beta1, cfg.beta2, cfg.eps, 1 - cfg.beta1 ** this.t, 1 - cfg.beta2 ** this.t, wd, clip);
         break;
       case 'rmsprop':
-        be.rmsprop(P, p, g, this.v, lr, cfg.alpha, cfg.eps, wd);
+        k.rmsprop(P, p, g, this.v, lr, cfg.alpha, cfg.eps, wd, clip);
         break;
       case 'adagrad':
-        be.adagrad(P, p, g, this.v, lr, cfg.eps, wd);
+        k.adagrad(P, p, g, this.v, lr, cfg.eps, wd, clip);
         break;
       case 'sgd':
-        be.sgd(P, p, g, this.m, lr, cfg.momentum, wd, this.t === 1);
+        k.sgd(P, p, g, this.m, lr, cfg.momentum, wd, this.t === 1, clip);
         break;
     }
-    model.paramsChanged();
+    model.paramsUpdated();
   }
 }

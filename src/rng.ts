@@ -65,3 +65,36 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * Dropout's counter-based draw: 32 random bits for element i of the mask drawn with `key`, a
+ * pure function of (key, i) so that a GPU thread computes its own element with no state, and
+ * every backend (js.ts, wasm.ts, webgpu/elementwise.ts) makes the same mask. Two rounds of
+ * Wellons' lowbias32 integer hash (each a bijection of 32-bit words with full avalanche).
+ * The trainer draws one key per layer and forward from its seeded Rng, so masks are
+ * reproducible by seed and resumed runs draw the same ones.
+ */
+export function dropoutBits(key: number, i: number): number {
+  return lowbias32((lowbias32(i >>> 0) ^ key) >>> 0);
+}
+
+/** The threshold of dropoutBits for keeping an element with probability `keep`: keep·2³², at most 2³² − 1. */
+export function keepThreshold(keep: number): number {
+  return Math.min(0xffffffff, Math.floor(keep * 4294967296));
+}
+
+function lowbias32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The reference dropoutMask (types.ts): mask[i] = 1/keep where dropoutBits(key, i) < keepThreshold(keep), else 0. */
+export function fillDropoutMask(n: number, mask: { [i: number]: number }, keep: number, key: number): void {
+  const thr = keepThreshold(keep);
+  const s = 1 / keep;
+  for (let i = 0; i < n; i++) mask[i] = dropoutBits(key, i) < thr ? s : 0;
+}

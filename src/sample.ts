@@ -82,6 +82,7 @@ export class Sampler {
   /** Feed one character id; afterwards `logits` hold the next-character scores. */
   feed(id: number): void {
     this.ws.inputs[0] = id;
+    this.ws.idsWritten();
     this.model.logits(this.ws); // scores only: no loss, no allocation
     this.ws.carryState();
   }

@@ -12,13 +12,23 @@
  * Everything that decides what happens next (weights, optimizer moments, step counter, learning
  * rate, both random generators, the data cursor and the carried hidden state) is in the
  * checkpoint, so a resumed run continues bit for bit as if it had never stopped.
+ *
+ * On a lagging backend (webgpu, types.ts) the same loop records each window into one queue
+ * submit and reads nothing back between evaluations: the loss sum, the last ‖g‖ and a count of
+ * non-finite steps stay in device words (`Trainer.dev`) and come back together at each
+ * evaluation (`pull`), where a non-finite step is found and rolled back or stopped. The weights,
+ * moments and carried state come back at the same point, and checkpoint() returns the snapshot
+ * taken then (an exact state, though up to --eval-every steps old). 'step' events carry the
+ * mean loss since the last evaluation.
  */
-import type { Backend, BackendChoice } from './backend/types.js';
+import { isLagging, type Backend, type BackendChoice, type FloatArray, type LaggingBackend } from './backend/types.js';
+import { JsBackend } from './backend/js.js';
+import { ArenaPlan, type Arena } from './arena.js';
 import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
 import { checkResumable, flagName, type TrainConfig } from './config.js';
 import { Batcher, type Corpus, type Split } from './data.js';
 import { CharRnnError } from './errors.js';
-import { evaluateIds, evaluateItems } from './evaluate.js';
+import { evaluateIds, evaluateIdsAsync, evaluateItems, evaluateItemsAsync } from './evaluate.js';
 import { drawSamples, planRequest } from './generate.js';
 import { itemsOfPart, LinesBatcher, splitFor, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
@@ -74,6 +84,31 @@ export interface TrainerOptions {
   resume?: CheckpointData;
   /** Clock in seconds (tests may pass a fake one). */
   now?: () => number;
+  /**
+   * Where a lagging backend's run draws its samples (a copy of the weights as of the last
+   * evaluation); default the JS reference kernels. The CLI passes its WebAssembly backend.
+   */
+  hostBackend?: Backend;
+}
+
+/** A lagging backend's per-run words on the device (see the header). */
+interface DeviceWords {
+  be: LaggingBackend;
+  arena: Arena;
+  /** (1) Σ of the windows' loss sums since the last pull. */
+  loss: FloatArray;
+  /** (2) gradientNorm's (‖g‖, scale) of the last step. */
+  clip: FloatArray;
+  /** (2) non-finite steps since the last pull, and the last ‖g‖. */
+  flags: FloatArray;
+  /** Steps and predicted characters recorded since the last pull. */
+  steps: number;
+  chars: number;
+  /** The first iteration since the last pull. */
+  from: number;
+  /** checkpoint() bytes taken at the last pull, and whether steps ran since then. */
+  snapshot: Uint8Array | null;
+  dirty: boolean;
 }
 
 /**
@@ -115,6 +150,11 @@ export class Trainer {
   private sampleRng: Rng;
   private readonly now: () => number;
   private sampler: Sampler | null = null;
+  /** Set on a lagging backend (see the header). */
+  private readonly dev: DeviceWords | null = null;
+  private readonly hostBackend: Backend | null;
+  /** A lagging run's samples come from this copy of the model on hostBackend. */
+  private hostModel: CharRNN | null = null;
 
   constructor(opts: TrainerOptions) {
     const { config, corpus, backend, resume } = opts;
@@ -161,6 +201,18 @@ export class Trainer {
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
     if (this.batcher instanceof LinesBatcher) this.batcher.plan(this.state.epoch); // a resumed run's epoch
+    this.hostBackend = isLagging(backend) ? (opts.hostBackend ?? new JsBackend()) : null;
+    if (isLagging(backend)) {
+      const plan = new ArenaPlan('float32');
+      const sLoss = plan.floats(1);
+      const sClip = plan.floats(2);
+      const sFlags = plan.floats(2);
+      const arena = plan.allocate(backend);
+      this.dev = {
+        be: backend, arena, loss: arena.floats(sLoss), clip: arena.floats(sClip), flags: arena.floats(sFlags),
+        steps: 0, chars: 0, from: this.state.iter, snapshot: null, dirty: false,
+      };
+    }
   }
 
   /**
@@ -169,13 +221,24 @@ export class Trainer {
    */
   dispose(): void {
     this.sampler?.dispose();
+    this.hostModel?.dispose();
+    this.dev?.arena.dispose();
     this.ws.dispose();
     this.optimizer.dispose();
     this.model.dispose();
   }
 
-  /** The exact state of the run as checkpoint bytes. */
+  /**
+   * The exact state of the run as checkpoint bytes. On a lagging backend, the state as of the
+   * last evaluation (or the end of the run) once steps have run since: the device's numbers are
+   * only read back there (see the header).
+   */
   checkpoint(): Uint8Array {
+    if (this.dev?.dirty) return this.dev.snapshot!;
+    return this.encode();
+  }
+
+  private encode(): Uint8Array {
     this.state.rng = this.rng.state;
     this.state.sampleRng = this.sampleRng.state;
     this.state.optimizerSteps = this.optimizer.t;
@@ -198,6 +261,10 @@ export class Trainer {
     Object.assign(this.state, data.train.state);
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
+    if (this.dev) {
+      this.dev.dirty = false; // the host's copies are what was just uploaded
+      this.dev.from = this.state.iter;
+    }
   }
 
   /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
@@ -207,17 +274,69 @@ export class Trainer {
     return evaluateIds(this.model, this.split.val, { streams: B, T }).loss;
   }
 
+  /** validationLoss() on any backend (a lagging one sums on the device and reads back once). */
+  async validationLossAsync(): Promise<number> {
+    const { batch: B, seqLen: T } = this.config;
+    if (this.lines) return (await evaluateItemsAsync(this.model, this.lines.val, this.lines.nl, { streams: B, T })).loss;
+    return (await evaluateIdsAsync(this.model, this.split.val, { streams: B, T })).loss;
+  }
+
+  /**
+   * A lagging backend: bring the loss sum and flags of the steps since the last pull back, and
+   * (with `state`) the weights, moments and carried state, so checkpoint() and sampling see them.
+   * Returns what went wrong in those steps (a non-finite loss or gradient), or null.
+   */
+  private async pull(r: Session, state: boolean): Promise<string | null> {
+    const d = this.dev!;
+    const views: (FloatArray | Int32Array)[] = [d.loss, d.flags];
+    if (state) views.push(this.model.params, this.optimizer.m, this.optimizer.v, ...this.ws.stateViews());
+    await d.be.download(views);
+    const sum = d.loss[0];
+    const bad = d.flags[0];
+    const fault = d.steps > 0 && (!Number.isFinite(sum) || bad > 0)
+      ? `training loss or gradient became non-finite between iterations ${d.from + 1} and ${this.state.iter} (found at the evaluation; a GPU reads its numbers back only there)`
+      : null;
+    if (d.steps > 0 && !fault) {
+      // the steps since the last pull, as their mean: the sums and averages the CPU loop keeps per step
+      const loss = sum / d.chars;
+      r.loss = loss;
+      r.lossSum += loss * d.steps;
+      r.lossCount += d.steps;
+      r.smooth = r.smooth + (1 - 0.98 ** d.steps) * (loss - r.smooth);
+      r.gradNorm = d.flags[1];
+    }
+    d.be.fill(1, d.loss, 0);
+    d.be.fill(2, d.flags, 0);
+    d.steps = 0;
+    d.chars = 0;
+    d.from = this.state.iter;
+    if (state && !fault) d.dirty = false; // checkpoint() encodes the host's copies again
+    return fault;
+  }
+
   /**
    * A sample from the model as it is now (drawn from the run's own sampling generator); for a
    * lines model, SAMPLE_ITEMS items (each at most `length` characters), one per line.
    */
   sample(length = this.config.sampleLength, temperature = this.config.sampleTemperature): string {
-    this.sampler ??= new Sampler(this.model, this.corpus.vocab);
+    this.sampler ??= new Sampler(this.samplingModel(), this.corpus.vocab);
     if (this.lines) {
       const req = { length, temperature, count: SAMPLE_ITEMS, lines: true };
       return drawSamples(this.sampler, req, planRequest(this.sampler, this.corpus.vocab, req), this.sampleRng).map((g) => g.text).join('\n');
     }
     return sampleText(this.sampler, { length, temperature, rng: this.sampleRng });
+  }
+
+  /**
+   * The model samples are drawn from: the model itself, or on a lagging backend a copy on the
+   * host backend with the weights last read back (pull), so sampling needs no readback per character.
+   */
+  private samplingModel(): CharRNN {
+    if (!this.hostBackend) return this.model;
+    this.hostModel ??= new CharRNN(this.model.config, this.hostBackend);
+    this.hostModel.params.set(this.model.params);
+    this.hostModel.paramsChanged();
+    return this.hostModel;
   }
 
   private stopReason(): StopReason | null {
@@ -304,6 +423,7 @@ export class Trainer {
     let reason: StopReason | null;
     while (!(reason = signal?.aborted ? 'aborted' : this.stopReason())) {
       const fault = yield* this.iteration(r);
+      if (!fault && this.dev) await this.settle();
       if (fault) {
         const ev = this.recover(r, fault); // back to the last good state ('warning'), or the end ('nan')
         yield ev;
@@ -315,10 +435,11 @@ export class Trainer {
       await this.breathe(r);
     }
     if (reason !== 'nan' && this.state.iter > 0 && r.lastEvalIter !== this.state.iter) {
-      const ev = this.evaluate(r); // the steps since the last evaluation
-      if (Number.isFinite(ev.metrics.val_loss)) yield ev;
+      const fault = this.dev ? await this.pull(r, true) : null;
+      const ev = fault ? null : await this.evaluate(r); // the steps since the last evaluation
+      if (ev && Number.isFinite(ev.metrics.val_loss)) yield ev;
       else {
-        yield this.nanEvent(`validation loss became ${ev.metrics.val_loss} at iteration ${this.state.iter}; the model was not saved`);
+        yield this.nanEvent(fault ? `${fault}; the model was not saved` : `validation loss became ${ev!.metrics.val_loss} at iteration ${this.state.iter}; the model was not saved`);
         reason = 'nan';
       }
     }
@@ -331,17 +452,25 @@ export class Trainer {
    * what went wrong, or null. A fault leaves the state as the failed step left it: the caller
    * rolls back or stops.
    */
-  private *iteration(r: Session): Generator<TrainEvent, string | null, undefined> {
+  private async *iteration(r: Session): AsyncGenerator<TrainEvent, string | null, undefined> {
     const { config: c, state: s } = this;
     const t0 = this.now();
     const fault = this.trainStep(r);
     if (fault) return fault;
     yield* this.countStep(r, this.now() - t0);
+    const evaluating = s.iter % c.evalEvery === 0;
+    const sampling = c.sampleEvery > 0 && s.iter % c.sampleEvery === 0;
+    if (this.dev && (evaluating || sampling)) {
+      // a lagging backend's numbers come back here: the steps' losses and flags, and the
+      // weights (a sample's), moments and state (an evaluation's checkpoint)
+      const lost = await this.pull(r, true);
+      if (lost) return lost;
+    }
     // Drawn before the evaluation, whose checkpoint then holds the sampling generator after this
     // sample: a run resumed from it draws its next sample as the unbroken run does.
-    const sample = c.sampleEvery > 0 && s.iter % c.sampleEvery === 0 ? this.sample() : null;
-    if (s.iter % c.evalEvery === 0) {
-      const ev = this.evaluate(r);
+    const sample = sampling ? this.sample() : null;
+    if (evaluating) {
+      const ev = await this.evaluate(r);
       if (!Number.isFinite(ev.metrics.val_loss)) return `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`;
       this.refitSchedule();
       if (c.onNan === 'rollback') r.good = this.checkpoint(); // never a state whose loss is not finite
@@ -357,6 +486,11 @@ export class Trainer {
    */
   private trainStep(r: Session): string | null {
     const { model, ws, state: s } = this;
+    if (this.dev && !this.dev.dirty) {
+      // the last state whose numbers are all on the host: checkpoint() returns it until the next pull
+      this.dev.snapshot = this.encode();
+      this.dev.dirty = true;
+    }
     if (s.window === 0) ws.resetState(); // each epoch starts from the zero state
     const batcher = this.batcher;
     if (batcher instanceof LinesBatcher) {
@@ -364,7 +498,9 @@ export class Trainer {
       batcher.fill(s.window, ws.inputs, ws.targets);
       ws.resetRows(batcher.starts); // each item from the zero state
     } else batcher.fill(s.window, ws.inputs, ws.targets);
+    ws.idsWritten();
     model.zeroGrad();
+    if (this.dev) return this.deviceStep(r); // the same window, its numbers left on the device
     const { loss: lossTotal, count } = model.forward(ws, { train: true, rng: this.rng });
     const loss = lossTotal / count;
     r.loss = loss;
@@ -380,6 +516,33 @@ export class Trainer {
     return null;
   }
 
+  /**
+   * trainStep's forward, backward and update on a lagging backend: the loss is added to a device
+   * word, clipping and the non-finite test happen inside the update (optim.ts), and the window
+   * is submitted as one command buffer. Faults are found at the next pull.
+   */
+  private deviceStep(r: Session): null {
+    const { model, ws, config: c } = this;
+    const d = this.dev!;
+    const { count } = model.forward(ws, { train: true, rng: this.rng, into: d.loss });
+    r.chars = count;
+    model.backward(ws);
+    d.be.gradientNorm(model.numParams, model.grads, c.clip, c.clipMode === 'norm', d.clip, d.flags);
+    this.optimizer.step(this.lr, { factor: d.clip, hi: c.clipMode === 'value' && c.clip > 0 ? c.clip : 0 });
+    ws.carryState();
+    d.be.flush();
+    d.steps++;
+    d.chars += count;
+    return null;
+  }
+
+  /** A lagging backend: let the device catch up (at most a couple of windows ahead), counted as training time. */
+  private async settle(): Promise<void> {
+    const t0 = this.now();
+    await this.dev!.be.settle();
+    this.state.trainSeconds += this.now() - t0;
+  }
+
   /** Count a finished step (iteration, epoch, the lr schedule, the loss averages) and report it. */
   private *countStep(r: Session, stepSeconds: number): Generator<TrainEvent, void, undefined> {
     const { config: c, state: s } = this;
@@ -393,25 +556,30 @@ export class Trainer {
       s.epoch++;
       if (c.lrSchedule === 'step' && s.epoch >= c.lrDecayAfter && c.lrDecay !== 1) s.lr *= c.lrDecay; // char-rnn's schedule
     }
-    r.lossSum += loss;
-    r.lossCount++;
-    const jumped = loss > 3 * r.smooth && !r.exploding; // reported once until it calms down
+    // a lagging backend's loss comes back at evaluations (pull), which keeps these sums then
+    const counted = !this.dev;
+    if (counted) {
+      r.lossSum += loss;
+      r.lossCount++;
+    }
+    const jumped = counted && loss > 3 * r.smooth && !r.exploding; // reported once until it calms down
     r.exploding = jumped || (r.exploding && loss > 1.5 * r.smooth);
     const average = r.smooth;
-    r.smooth = 0.98 * r.smooth + 0.02 * loss;
+    if (counted) r.smooth = 0.98 * r.smooth + 0.02 * loss;
     this.tick(r);
     if (this.fixSchedule()) yield { type: 'schedule', iter: s.iter, schedule: c.lrSchedule, iters: s.scheduleIters!, estimated: true };
     yield {
-      type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: this.lr,
+      // (a lagging backend: the mean since the last evaluation, the prior before the first)
+      type: 'step', iter: s.iter, epoch: this.epochs, loss: Number.isFinite(loss) || counted ? loss : r.smooth, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: this.lr,
       seconds: s.seconds, charsPerSec: s.trainChars / s.trainSeconds, etaSeconds: this.eta(1 / Math.max(1e-9, stepSeconds)),
     };
     if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
   }
 
   /** A validation pass, and the metrics line of the iterations since the last one. */
-  private evaluate(r: Session): Extract<TrainEvent, { type: 'eval' }> {
+  private async evaluate(r: Session): Promise<Extract<TrainEvent, { type: 'eval' }>> {
     const s = this.state;
-    const val = this.validationLoss();
+    const val = await this.validationLossAsync();
     const train = r.lossCount > 0 ? r.lossSum / r.lossCount : (s.lastTrainLoss ?? NaN);
     r.lossSum = 0;
     r.lossCount = 0;

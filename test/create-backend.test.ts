@@ -13,6 +13,9 @@ import { createWasmBackend } from '../src/backend/wasm.js';
 import { CharRnnError } from '../src/errors.js';
 
 const KERNELS = new URL('../../build/kernels.wasm', import.meta.url); // dist/test/ -> build/
+/** A platform without WebGPU (the GPU rules are tested in webgpu-backend.test.ts). */
+const noGpu = async () => ({ error: 'no WebGPU here' });
+const probeGpu = async () => ({ hardware: false as const, why: 'no WebGPU here' });
 
 test('createBackend: js is the reference on one thread; wasm runs the threads asked; auto is wasm here', async () => {
   const js = await createBackend({ kind: 'js' });
@@ -38,7 +41,7 @@ test('createBackend: js is the reference on one thread; wasm runs the threads as
 });
 
 test('auto falls back to js and says why; wasm asked for fails with one line', async () => {
-  const broken = { cores: 2, start: () => createWasmBackend({ wasmBytes: { plain: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) } }), whyOneThread: () => undefined };
+  const broken = { cores: 2, start: () => createWasmBackend({ wasmBytes: { plain: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) } }), whyOneThread: () => undefined, gpu: noGpu, probeGpu };
   const auto = await pickBackend({ kind: 'auto' }, broken);
   assert.equal(auto.name, 'js');
   assert.equal(auto.choice.kind, 'js');
@@ -51,7 +54,7 @@ test('auto falls back to js and says why; wasm asked for fails with one line', a
 test('fewer threads than asked: the reason is the platform\'s, or the count', async () => {
   const plain = await readFile(KERNELS);
   // no spawnWorker: createWasmBackend's rule gives one thread
-  const oneThread = (why: string | undefined) => ({ cores: 4, start: (threads: number) => createWasmBackend({ wasmBytes: { plain }, threads }), whyOneThread: () => why });
+  const oneThread = (why: string | undefined) => ({ cores: 4, start: (threads: number) => createWasmBackend({ wasmBytes: { plain }, threads }), whyOneThread: () => why, gpu: noGpu, probeGpu });
   const a = await pickBackend({ kind: 'wasm', threads: 3 }, oneThread('no workers here'));
   assert.deepEqual(a.choice, { requested: 'wasm', kind: 'wasm', threads: 1, reason: 'no workers here' });
   const b = await pickBackend({ kind: 'auto' }, oneThread(undefined)); // threads 0: every core (4)
@@ -63,7 +66,7 @@ test('bad options: one-line CharRnnError naming the flag', async () => {
   const bad = (o: { kind?: unknown; threads?: unknown }, flag: RegExp): void => {
     assert.throws(() => checkBackendOptions(o), (e: unknown) => e instanceof CharRnnError && e.code === 'bad-flag' && flag.test(e.message) && !e.message.includes('\n'));
   };
-  bad({ kind: 'gpu' }, /^--backend must be one of auto, wasm, js \(got "gpu"\)$/);
+  bad({ kind: 'gpu' }, /^--backend must be one of auto, wasm, js, webgpu \(got "gpu"\)$/);
   bad({ kind: 3 }, /^--backend/);
   for (const threads of [-1, 1.5, 257, '2', Number.NaN]) bad({ threads }, /^--threads must be a whole number ≥ 0 and ≤ 256, 0 = every core \(got .+\)$/);
   assert.deepEqual(checkBackendOptions({}), { kind: 'auto', threads: 0 });

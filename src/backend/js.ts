@@ -4,6 +4,7 @@
  * are still chosen so the innermost loop walks memory contiguously (row-major i-k-j GEMM).
  * It works in float32 (training) and float64 (gradient checks).
  */
+import { fillDropoutMask } from '../rng.js';
 import type { Backend, Block, DType, FloatArray } from './types.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -67,6 +68,18 @@ export class JsBackend implements Backend {
     for (let i = 0; i < n; i++) x[i] *= m[i];
   }
 
+  fill(n: number, x: FloatArray, v: number): void {
+    x.fill(v, 0, n);
+  }
+
+  copy(n: number, src: FloatArray, dst: FloatArray): void {
+    dst.set(n === src.length ? src : src.subarray(0, n));
+  }
+
+  dropoutMask(n: number, mask: FloatArray, keep: number, key: number): void {
+    fillDropoutMask(n, mask, keep, key);
+  }
+
   rnnForward(B: number, H: number, pre: FloatArray, h: FloatArray): void {
     const n = B * H;
     for (let i = 0; i < n; i++) h[i] = Math.tanh(pre[i]);
@@ -109,6 +122,29 @@ export class JsBackend implements Backend {
   ): void {
     if (dgatesNext) this.gemm(false, true, B, H, 4 * H, dgatesNext, 4 * H, whh, 4 * H, 0, dh, H); // dh_t = dpre_{t+1} W_hhᵀ
     this.lstmBackward(B, H, gates, cPrev, c, dy, dh, dc, dgates);
+  }
+
+  rnnStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, pre: FloatArray, h: FloatArray): void {
+    this.gemm(false, false, B, H, H, hPrev, H, whh, H, 1, pre, H); // += h_{t-1} W_hh
+    this.rnnForward(B, H, pre, h);
+  }
+
+  rnnStepBackward(B: number, H: number, dpreNext: FloatArray | null, whh: FloatArray, dh: FloatArray, h: FloatArray, dy: FloatArray, dpre: FloatArray): void {
+    if (dpreNext) this.gemm(false, true, B, H, H, dpreNext, H, whh, H, 0, dh, H); // dh_t = dpre_{t+1} W_hhᵀ
+    this.rnnBackward(B, H, h, dy, dh, dpre);
+  }
+
+  gruStep(B: number, H: number, gx: FloatArray, hPrev: FloatArray, whh: FloatArray, bhh: FloatArray, gh: FloatArray, act: FloatArray, h: FloatArray): void {
+    const G = 3 * H;
+    this.broadcastRows(B, G, bhh, gh, false); // gh = b_hh + h_{t-1} W_hh
+    this.gemm(false, false, B, G, H, hPrev, H, whh, G, 1, gh, G);
+    this.gruForward(B, H, gx, gh, hPrev, act, h);
+  }
+
+  gruStepBackward(B: number, H: number, dghNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
+    act: FloatArray, gh: FloatArray, hPrev: FloatArray, dy: FloatArray, dgx: FloatArray, dgh: FloatArray): void {
+    if (dghNext) this.gemm(false, true, B, H, 3 * H, dghNext, 3 * H, whh, 3 * H, 1, dh, H); // dh += dgh_{t+1} W_hhᵀ
+    this.gruBackward(B, H, act, gh, hPrev, dy, dh, dgx, dgh, dh); // dh := (dy + dh) ⊙ z
   }
 
   lstmBackward(
@@ -182,7 +218,13 @@ export class JsBackend implements Backend {
     }
   }
 
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number {
+    const loss = this.crossEntropy(N, V, logits, targets, dlogits, scale);
+    if (into) into[0] += loss;
+    return loss;
+  }
+
+  private crossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
     let loss = 0;
     for (let i = 0; i < N; i++) {
       const r = i * V;

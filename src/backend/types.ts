@@ -13,6 +13,14 @@
  *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
+ * - Device-neutral: the model never reads or writes a view's numbers itself during a step. It
+ *   zeroes, copies and draws dropout masks through `fill`, `copy` and `dropoutMask`, and where
+ *   the host does write a view (token ids, a loaded checkpoint, a carried state) it calls
+ *   `upload`; before the host reads one (a checkpoint, a rollback snapshot) it awaits
+ *   `download`. On the JS and WASM backends a view *is* the memory, so `upload` and `download`
+ *   are absent. On a device backend (webgpu) a view is a handle: its `byteOffset` is the offset
+ *   of the tensor in device memory, and its numbers on the host are a staging copy that is only
+ *   current after `download` (see docs/webgpu.md).
  * - Kernels allocate nothing per call once warm: a backend may set up caches on first use (the
  *   WASM backend's packed weight panels, and its GEMM scratch at the first call of each size)
  *   and then reuses them, so a training step allocates nothing after the first
@@ -30,14 +38,16 @@ export interface Block {
 }
 
 /** What `createBackend` may be asked for: see create.ts. */
-export type BackendKind = 'auto' | 'wasm' | 'js';
+export type BackendKind = 'auto' | 'wasm' | 'js' | 'webgpu';
 
 /** What `createBackend` chose, and why it differs from what was asked (if it does). */
 export interface BackendChoice {
   /** What was asked for. */
   requested: BackendKind;
   /** What runs. */
-  kind: 'wasm' | 'js';
+  kind: 'wasm' | 'js' | 'webgpu';
+  /** The GPU's adapter, when kind is 'webgpu' ("nvidia … (vulkan)"). */
+  adapter?: string;
   /** Threads the kernels run on, the caller's included. */
   threads: number;
   /**
@@ -79,6 +89,22 @@ export interface Backend {
    */
   weightsChanged?(params?: FloatArray): void;
 
+  /**
+   * The host wrote `view`'s numbers (token ids, weights from a checkpoint, a carried state):
+   * a device backend copies them to the device. Absent where views are the backend's memory.
+   */
+  upload?(view: FloatArray | Int32Array): void;
+  /**
+   * Copy these views' numbers from the device into their host copies, after all the work
+   * recorded so far. Absent where views are the backend's memory.
+   */
+  download?(views: readonly (FloatArray | Int32Array)[]): Promise<void>;
+  /**
+   * Set when scalar results stay on the device (a LaggingBackend, below): the trainer then reads
+   * its loss, norm and flags back at evaluations, not every step (src/train.ts).
+   */
+  readonly lagging?: boolean;
+
   /** Release threads and memory; the backend is unusable afterwards. Optional. */
   dispose?(): void;
 
@@ -108,6 +134,16 @@ export interface Backend {
 
   /** x[i] *= m[i] for i < n. (dropout, forward and backward) */
   mul(n: number, x: FloatArray, m: FloatArray): void;
+
+  /** x[i] = v for i < n. (zeroing gradients and carried state) */
+  fill(n: number, x: FloatArray, v: number): void;
+  /** dst[i] = src[i] for i < n; the two do not overlap. (carrying state, dropout's copy of h) */
+  copy(n: number, src: FloatArray, dst: FloatArray): void;
+  /**
+   * A dropout mask: mask[i] = 1/keep if dropoutBits(key, i) < keep·2³² else 0 (src/rng.ts), a
+   * counter-based draw, so every backend makes the same mask from the same key.
+   */
+  dropoutMask(n: number, mask: FloatArray, keep: number, key: number): void;
 
   // ---- recurrent cells (batched over B, one time step) ----
 
@@ -149,6 +185,30 @@ export interface Backend {
   ): void;
 
   /**
+   * One whole RNN time step: pre (B, H) += hPrev (B, H) @ whh (H, H), then rnnForward into h.
+   * Exactly those two calls; a backend may fuse them.
+   */
+  rnnStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, pre: FloatArray, h: FloatArray): void;
+  /**
+   * Its backward, with the gradient carried back in time first: if dpreNext (B, H) is given,
+   * dh (B, H) = dpreNext @ whhᵀ; then rnnBackward(h, dy, dh, dpre), h being this step's output.
+   * The model's loop then needs dh_0 = dpre_0 @ whhᵀ after it (one gemm).
+   */
+  rnnStepBackward(B: number, H: number, dpreNext: FloatArray | null, whh: FloatArray, dh: FloatArray, h: FloatArray, dy: FloatArray, dpre: FloatArray): void;
+  /**
+   * One whole GRU time step: gh (B, 3H) = b_hh, gh += hPrev @ whh (H, 3H), then gruForward.
+   * Exactly those three calls; a backend may fuse them.
+   */
+  gruStep(B: number, H: number, gx: FloatArray, hPrev: FloatArray, whh: FloatArray, bhh: FloatArray, gh: FloatArray, act: FloatArray, h: FloatArray): void;
+  /**
+   * Its backward: if dghNext (B, 3H) is given, dh += dghNext @ whhᵀ (dh holds the direct part
+   * carried from step t+1); then gruBackward(act, gh, hPrev, dy, dh, dgx, dgh, dh), which leaves
+   * dh := (dy + dh) ⊙ z. The loop then needs dh_0 = dh + dgh_0 @ whhᵀ after it (one gemm).
+   */
+  gruStepBackward(B: number, H: number, dghNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
+    act: FloatArray, gh: FloatArray, hPrev: FloatArray, dy: FloatArray, dgx: FloatArray, dgh: FloatArray): void;
+
+  /**
    * GRU step as PyTorch defines it: gx = x W_ih + b_ih (B, 3H), gh = hPrev W_hh + b_hh (B, 3H),
    * r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z), n = tanh(gx_n + r * gh_n),
    * h = (1 - z) * n + z * hPrev. act (B, 3H) receives r, z, n.
@@ -168,9 +228,10 @@ export interface Backend {
    * Softmax cross-entropy over N rows of V logits, fused with its backward. Returns the sum over
    * rows of -log softmax(logits)[target] (in float64). If dlogits is given, it receives
    * (softmax(logits) - onehot(target)) * scale. A target < 0 marks a row to skip (no loss, zero
-   * gradient). dlogits may alias logits.
+   * gradient). dlogits may alias logits. With `into`, the sum is also added to into[0] (a
+   * lagging backend only does that, and returns NaN).
    */
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number;
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number;
 
   // ---- optimizer kernels over the flat parameter arena ----
 
@@ -194,4 +255,42 @@ export interface Backend {
   adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number): void;
   /** SGD with momentum (PyTorch): buf = mu buf + g' (buf = g' on the first step); p -= lr buf. */
   sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean): void;
+}
+
+/** How the optimizer kernels clip on a lagging backend: gradientNorm's `out` pair, and the clamp bound (0: none). */
+export interface ClipViews {
+  factor: FloatArray;
+  hi: number;
+}
+
+/**
+ * A backend whose scalars stay on the device (webgpu): softmaxCrossEntropy only adds its loss to
+ * `into` and returns NaN, sumSquares returns NaN, and clipping happens inside the update:
+ *   gradientNorm → (‖g‖, s) on the device → the optimizer kernel applies g·s (norm) or clamps
+ *   to ±hi (value), and skips the update entirely when ‖g‖ is not finite.
+ * The trainer (train.ts) flushes once per window and reads the loss sum and flags back at
+ * evaluations, so a non-finite step is found there, not at once (docs/reliability.md).
+ */
+export interface LaggingBackend extends Backend {
+  readonly lagging: true;
+  /**
+   * ‖g‖ without a readback: out (2) = (‖g‖, s) with s = clip/‖g‖ when byNorm, clip > 0 and
+   * ‖g‖ > clip, else 1; flags (2): flags[0] += 1 when ‖g‖ is not finite, flags[1] = ‖g‖.
+   */
+  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void;
+  adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
+    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void;
+  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number, clip?: ClipViews): void;
+  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number, clip?: ClipViews): void;
+  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean, clip?: ClipViews): void;
+  /** Submit what is recorded (the end of a training window: one queue submit). */
+  flush(): void;
+  /** Wait while more than a couple of submitted windows still run, so the host's clock measures the device. */
+  settle(): Promise<void>;
+  upload(view: FloatArray | Int32Array): void;
+  download(views: readonly (FloatArray | Int32Array)[]): Promise<void>;
+}
+
+export function isLagging(be: Backend): be is LaggingBackend {
+  return be.lagging === true;
 }

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { pickBackend, type BackendOptions, type ChosenBackend } from './create.js';
 import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from './wasm.js';
 import type { SpawnWorker } from './wasm-pool.js';
+import { dawnGpu, probeDawn } from './webgpu/node.js';
 
 /** The first of these URLs that exists. */
 const firstExisting = (...urls: URL[]): URL | undefined => urls.find((u) => existsSync(u));
@@ -71,5 +72,7 @@ export function createBackend(opts: BackendOptions = {}): Promise<ChosenBackend>
     cores: os.availableParallelism(),
     start: (threads) => createNodeWasmBackend({ threads }),
     whyOneThread: () => (workerScript() ? undefined : 'no compiled worker script (dist/src/backend/wasm-worker-node.js): run npm run build'),
+    gpu: () => dawnGpu(),
+    probeGpu: () => probeDawn(),
   });
 }

@@ -24,6 +24,7 @@
 import { pickBackend, type BackendOptions, type ChosenBackend } from './create.js';
 import { createWasmBackend, type WasmBackend } from './wasm.js';
 import type { SpawnWorker, WorkerHandle } from './wasm-pool.js';
+import { probeGpu } from './webgpu/device.js';
 
 export interface WebWasmOptions {
   /** Threads including the caller's; default navigator.hardwareConcurrency (1 when not cross-origin isolated). */
@@ -92,5 +93,7 @@ export function createBackend(opts: BackendOptions = {}): Promise<ChosenBackend>
     whyOneThread: () => !isolated()
       ? 'the page is not cross-origin isolated: serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp'
       : typeof Worker === 'undefined' ? 'no Web Workers here' : undefined,
+    gpu: async () => (typeof navigator !== 'undefined' && navigator.gpu ? navigator.gpu : { error: 'WebGPU is not available here (no navigator.gpu)' }),
+    probeGpu: () => probeGpu(typeof navigator !== 'undefined' ? navigator.gpu : undefined),
   });
 }

@@ -10,6 +10,7 @@
  * supply the .wasm bytes and a worker spawner; create.ts picks between this and the reference.
  */
 import type { Backend, Block, DType, FloatArray } from './types.js';
+import { fillDropoutMask } from '../rng.js';
 import { JsBackend } from './js.js';
 import { instantiateKernels, type KernelExports } from './wasm-abi.js';
 import { WasmGemm } from './wasm-gemm.js';
@@ -180,6 +181,28 @@ export class WasmBackend implements Backend {
     this.k.scatterAddRows(n, pi, ps, cols, pt);
   }
 
+  // Host loops on the shared memory (views are the memory): cheap, O(B·H) per step.
+  fill(n: number, x: FloatArray, v: number): void {
+    this.hostWrite(x, n);
+    x.fill(v, 0, n);
+  }
+
+  copy(n: number, src: FloatArray, dst: FloatArray): void {
+    this.hostWrite(dst, n);
+    dst.set(n === src.length ? src : src.subarray(0, n));
+  }
+
+  dropoutMask(n: number, mask: FloatArray, keep: number, key: number): void {
+    this.hostWrite(mask, n);
+    fillDropoutMask(n, mask, keep, key);
+  }
+
+  /** A host loop is about to write n floats of x: as writes(), for views inside the heap. */
+  private hostWrite(x: FloatArray, n: number): void {
+    const p = this.f(x);
+    if (p >= 0) this.writes(p, x, n);
+  }
+
   mul(n: number, x: FloatArray, m: FloatArray): void {
     const px = this.f(x), pm = this.f(m);
     if (px < 0 || pm < 0) {
@@ -328,6 +351,24 @@ export class WasmBackend implements Backend {
     if (m) this.modes.record(m.t, fused, performance.now() - m.t0);
   }
 
+  // the reference's definitions of the RNN and GRU steps, on this backend's kernels
+  rnnStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, pre: FloatArray, h: FloatArray): void {
+    JsBackend.prototype.rnnStep.call(this, B, H, hPrev, whh, pre, h);
+  }
+
+  rnnStepBackward(B: number, H: number, dpreNext: FloatArray | null, whh: FloatArray, dh: FloatArray, h: FloatArray, dy: FloatArray, dpre: FloatArray): void {
+    JsBackend.prototype.rnnStepBackward.call(this, B, H, dpreNext, whh, dh, h, dy, dpre);
+  }
+
+  gruStep(B: number, H: number, gx: FloatArray, hPrev: FloatArray, whh: FloatArray, bhh: FloatArray, gh: FloatArray, act: FloatArray, h: FloatArray): void {
+    JsBackend.prototype.gruStep.call(this, B, H, gx, hPrev, whh, bhh, gh, act, h);
+  }
+
+  gruStepBackward(B: number, H: number, dghNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
+    act: FloatArray, gh: FloatArray, hPrev: FloatArray, dy: FloatArray, dgx: FloatArray, dgh: FloatArray): void {
+    JsBackend.prototype.gruStepBackward.call(this, B, H, dghNext, whh, dh, act, gh, hPrev, dy, dgx, dgh);
+  }
+
   gruForward(B: number, H: number, gx: FloatArray, gh: FloatArray, hPrev: FloatArray, act: FloatArray, h: FloatArray): void {
     const px = this.f(gx), pg = this.f(gh), pp = this.f(hPrev), pa = this.f(act), ph = this.f(h);
     if (px < 0 || pg < 0 || pp < 0 || pa < 0 || ph < 0) {
@@ -358,13 +399,15 @@ export class WasmBackend implements Backend {
     this.cellDone(m);
   }
 
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number {
     const pl = this.f(logits), pt = this.i(targets), pd = dlogits ? this.f(dlogits) : 0;
+    let loss: number;
     if (pl < 0 || pt < 0 || pd < 0) {
       this.jsFallbacks++;
-      return this.js.softmaxCrossEntropy(N, V, logits, targets, dlogits, scale);
-    }
-    return this.k.softmaxCrossEntropy(N, V, pl, pt, pd, scale);
+      loss = this.js.softmaxCrossEntropy(N, V, logits, targets, dlogits, scale);
+    } else loss = this.k.softmaxCrossEntropy(N, V, pl, pt, pd, scale);
+    if (into) into[0] += loss;
+    return loss;
   }
 
   // ---- optimizer kernels ----

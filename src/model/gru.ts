@@ -19,22 +19,21 @@ export function gruForward(be: Backend, p: LayerParams, buf: LayerBuffers, ids: 
   const G = 3 * H;
   inputProjection(be, p, buf, ids, T * B, In, G, false); // pre holds gx
   for (let t = 0; t < T; t++) {
-    const gh = buf.ghAt[t]; // (B, 3H)
-    be.broadcastRows(B, G, p.bhh, gh, false);
-    be.gemm(false, false, B, G, H, buf.hAt[t], H, p.whh, G, 1, gh, G);
-    be.gruForward(B, H, buf.preAt[t], gh, buf.hAt[t], buf.actAt[t], buf.hAt[t + 1]);
+    // gh_t (B, 3H) = b_hh + h_{t-1} W_hh, then the gates and h_t
+    be.gruStep(B, H, buf.preAt[t], buf.hAt[t], p.whh, p.bhh, buf.ghAt[t], buf.actAt[t], buf.hAt[t + 1]);
   }
 }
 
 export function gruBackward(be: Backend, p: LayerParams, g: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number): void {
   const G = 3 * H;
   const dh = buf.dh; // (B, H)
-  dh.fill(0);
+  be.fill(dh.length, dh, 0);
   for (let t = T - 1; t >= 0; t--) {
-    // writes dgx into dpre, dgh, and dh := dh ⊙ z (the direct path); then add the W_hh path
-    be.gruBackward(B, H, buf.actAt[t], buf.ghAt[t], buf.hAt[t], buf.dyAt[t], dh, buf.dpreAt[t], buf.dghAt[t], dh);
-    be.gemm(false, true, B, H, G, buf.dghAt[t], G, p.whh, G, 1, dh, H);
+    // dh += dgh_{t+1} W_hhᵀ (the W_hh path from step t+1), then gruBackward writes dgx into
+    // dpre, dgh, and dh := (dy + dh) ⊙ z (the direct path into step t-1)
+    be.gruStepBackward(B, H, t < T - 1 ? buf.dghAt[t + 1] : null, p.whh, dh, buf.actAt[t], buf.ghAt[t], buf.hAt[t], buf.dyAt[t], buf.dpreAt[t], buf.dghAt[t]);
   }
+  be.gemm(false, true, B, H, G, buf.dghAt[0], G, p.whh, G, 1, dh, H); // dL/dh_0 = dh + dgh_0 W_hhᵀ
   be.gemm(true, false, H, G, T * B, buf.h, H, buf.dgh!, G, 1, g.whh, G);
   be.colSumAcc(T * B, G, buf.dgh!, g.bhh);
   inputProjectionBackward(be, p, g, buf, ids, T * B, In, G, false);

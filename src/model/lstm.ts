@@ -28,8 +28,8 @@ export function lstmBackward(be: Backend, p: LayerParams, g: LayerParams, buf: L
   const G = 4 * H;
   const dh = buf.dh; // (B, H) dL/dh_t carried backwards; zero past the window (truncated BPTT)
   const dc = buf.dc!; // (B, H)
-  dh.fill(0);
-  dc.fill(0);
+  be.fill(dh.length, dh, 0);
+  be.fill(dc.length, dc, 0);
   for (let t = T - 1; t >= 0; t--) {
     // dh_t = dpre_{t+1} W_hhᵀ (zero past the window), then back through the cell at t
     const next = t < T - 1 ? buf.dpreAt[t + 1] : null;

@@ -120,6 +120,8 @@ export class Workspace {
   foldVersion = -1;
   /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
   readonly logits: FloatArray;
+  /** (1) A loss sum a lagging backend adds to (forward's `into`): evaluation reads it back once. */
+  readonly lossSum: FloatArray;
   private readonly arena: Arena;
 
   constructor(readonly model: CharRNN, readonly B: number, readonly T: number, opts: { training: boolean }) {
@@ -141,6 +143,7 @@ export class Workspace {
       sLayers.push(planLayerBuffers(plan, c.type, B, T, In, c.hidden, false, dropout));
     }
     const sLogits = plan.floats(TB * c.vocabSize);
+    const sLossSum = plan.floats(1);
     const arena = (this.arena = plan.allocate(model.backend));
     this.inputs = arena.ints(sInputs);
     this.targets = arena.ints(sTargets);
@@ -161,6 +164,7 @@ export class Workspace {
       this.layers.push(buf);
     }
     this.logits = arena.floats(sLogits);
+    this.lossSum = arena.floats(sLossSum);
   }
 
   /**
@@ -171,11 +175,22 @@ export class Workspace {
     this.arena.dispose();
   }
 
+  /**
+   * The host wrote `inputs` and `targets` (a batcher's fill, the sampler's next id): a device
+   * backend copies them over. Call before the forward that reads them.
+   */
+  idsWritten(): void {
+    const be = this.model.backend;
+    be.upload?.(this.inputs);
+    be.upload?.(this.targets);
+  }
+
   /** Zero the carried state (start of an epoch, or of a text). */
   resetState(): void {
+    const be = this.model.backend;
     for (const L of this.layers) {
-      L.hAt[0].fill(0);
-      L.cAt[0]?.fill(0);
+      be.fill(L.hAt[0].length, L.hAt[0], 0);
+      if (L.c) be.fill(L.cAt[0].length, L.cAt[0], 0);
     }
   }
 
@@ -185,21 +200,35 @@ export class Workspace {
     for (let b = 0; b < this.B; b++) {
       if (!mask[b]) continue;
       for (const L of this.layers) {
-        L.hAt[0].fill(0, b * H, (b + 1) * H);
-        L.cAt[0]?.fill(0, b * H, (b + 1) * H);
+        this.model.backend.fill(H, L.hAt[0].subarray(b * H, (b + 1) * H), 0);
+        if (L.c) this.model.backend.fill(H, L.cAt[0].subarray(b * H, (b + 1) * H), 0);
       }
     }
   }
 
   /** The last step's state becomes the next window's initial state. */
   carryState(): void {
+    const be = this.model.backend;
     for (const L of this.layers) {
-      L.hAt[0].set(L.hAt[this.T]);
-      if (L.c) L.cAt[0].set(L.cAt[this.T]);
+      be.copy(L.hAt[0].length, L.hAt[this.T], L.hAt[0]);
+      if (L.c) be.copy(L.cAt[0].length, L.cAt[this.T], L.cAt[0]);
     }
   }
 
-  /** Copy the initial state (h, and c for an LSTM) of every layer out: [h0_l0, c0_l0?, h0_l1, ...]. */
+  /** The views getState() reads: on a device backend, `download` them first (see types.ts). */
+  stateViews(): FloatArray[] {
+    const out: FloatArray[] = [];
+    for (const L of this.layers) {
+      out.push(L.hAt[0]);
+      if (L.c) out.push(L.cAt[0]);
+    }
+    return out;
+  }
+
+  /**
+   * Copy the initial state (h, and c for an LSTM) of every layer out: [h0_l0, c0_l0?, h0_l1, ...].
+   * On a device backend, as last downloaded (stateViews).
+   */
   getState(): FloatArray[] {
     const out: FloatArray[] = [];
     for (const L of this.layers) {
@@ -211,9 +240,14 @@ export class Workspace {
 
   setState(state: ArrayLike<number>[]): void {
     let k = 0;
+    const be = this.model.backend;
     for (const L of this.layers) {
       L.hAt[0].set(state[k++]);
-      if (L.c) L.cAt[0].set(state[k++]);
+      be.upload?.(L.hAt[0]);
+      if (L.c) {
+        L.cAt[0].set(state[k++]);
+        be.upload?.(L.cAt[0]);
+      }
     }
   }
 }
@@ -281,10 +315,22 @@ export class CharRNN {
   /** Bumped by paramsChanged(): caches derived from the parameters (a workspace's P) compare against it. */
   private version = 0;
 
-  /** Call after writing to `params` from outside the optimizer (lets a backend and workspaces drop caches). */
+  /**
+   * Call after the host wrote `params` (init, a checkpoint, a test poking a weight): a backend
+   * drops its caches (a device backend uploads them), and workspaces drop their folded P.
+   */
   paramsChanged(): void {
     this.version++;
+    this.backend.upload?.(this.params);
     this.backend.weightsChanged?.(this.params);
+  }
+
+  /**
+   * Call after a kernel (the optimizer) updated `params`: workspaces drop their folded P. The
+   * backend saw the write itself (the WASM backend's packed panels follow its kernels' writes).
+   */
+  paramsUpdated(): void {
+    this.version++;
   }
 
   /**
@@ -297,7 +343,7 @@ export class CharRNN {
   }
 
   zeroGrad(): void {
-    this.grads.fill(0);
+    this.backend.fill(this.numParams, this.grads, 0);
   }
 
   /**
@@ -326,11 +372,11 @@ export class CharRNN {
       cell.forward(be, l === 0 && fold ? fold.params : this.layerParams[l], buf, ws.inputs, B, T, In, H);
       if (buf.mask) {
         if (!rng) throw new Error('a dropout workspace is for training forwards');
-        const keep = 1 - c.dropout;
-        const m = buf.mask;
-        for (let i = 0; i < m.length; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
-        buf.y.set(buf.h.subarray(B * H));
-        be.mul(TB * H, buf.y, m);
+        // one key per layer and forward from the run's generator; the mask itself is a
+        // counter-based draw of (key, index), the same on every backend (rng.ts dropoutBits)
+        be.dropoutMask(TB * H, buf.mask, 1 - c.dropout, rng.nextU32());
+        be.copy(TB * H, buf.h.subarray(B * H), buf.y);
+        be.mul(TB * H, buf.y, buf.mask);
       }
     }
     const top = ws.layers[c.layers - 1].y; // (T·B, H)
@@ -340,16 +386,17 @@ export class CharRNN {
   }
 
   /**
-   * Forward over one window. Reads ws.inputs / ws.targets; returns the summed loss (nats) and the
-   * number of predictions. With `train`, applies dropout (drawing masks from rng) and leaves
+   * Forward over one window. Reads ws.inputs / ws.targets (call ws.idsWritten() after writing
+   * them); returns the summed loss (nats) and the number of predictions. With `train`, applies dropout (drawing masks from rng) and leaves
    * dL/dlogits (for the mean loss) in ws.logits, ready for backward.
    */
-  forward(ws: Workspace, opts: { train: boolean; rng?: Rng } = { train: false }): { loss: number; count: number } {
+  forward(ws: Workspace, opts: { train: boolean; rng?: Rng; into?: FloatArray } = { train: false }): { loss: number; count: number } {
     this.logits(ws, opts.train ? opts.rng : undefined);
     const TB = ws.B * ws.T;
     let count = 0;
-    for (let i = 0; i < TB; i++) if (ws.targets[i] >= 0) count++;
-    const loss = this.backend.softmaxCrossEntropy(TB, this.config.vocabSize, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0);
+    for (let i = 0; i < TB; i++) if (ws.targets[i] >= 0) count++; // the host wrote the targets: its copy is current
+    // a lagging backend leaves the loss on the device: into[0] += it, and `loss` is NaN
+    const loss = this.backend.softmaxCrossEntropy(TB, this.config.vocabSize, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0, opts.into);
     return { loss, count };
   }
 
@@ -373,7 +420,7 @@ export class CharRNN {
     const fold = ws.fold;
     const dP = fold?.grads?.wih; // (V, G), in a training workspace
     if (fold && !dP) throw new Error('backward needs a training workspace');
-    dP?.fill(0); // scattered into with +=
+    if (dP) be.fill(dP.length, dP, 0); // scattered into with +=
     for (let l = c.layers - 1; l >= 0; l--) {
       const buf = ws.layers[l];
       if (buf.mask) be.mul(TB * H, buf.dy, buf.mask); // through the dropout of this layer's output

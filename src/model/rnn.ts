@@ -12,19 +12,18 @@ import { inputProjection, inputProjectionBackward, type LayerBuffers, type Layer
 export function rnnForward(be: Backend, p: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number): void {
   inputProjection(be, p, buf, ids, T * B, In, H, true);
   for (let t = 0; t < T; t++) {
-    const pre = buf.preAt[t]; // (B, H)
-    be.gemm(false, false, B, H, H, buf.hAt[t], H, p.whh, H, 1, pre, H);
-    be.rnnForward(B, H, pre, buf.hAt[t + 1]);
+    be.rnnStep(B, H, buf.hAt[t], p.whh, buf.preAt[t], buf.hAt[t + 1]); // pre_t += h_{t-1} W_hh; h_t = tanh(pre_t)
   }
 }
 
 export function rnnBackward(be: Backend, p: LayerParams, g: LayerParams, buf: LayerBuffers, ids: Int32Array, B: number, T: number, In: number, H: number): void {
   const dh = buf.dh; // (B, H)
-  dh.fill(0);
+  be.fill(dh.length, dh, 0);
   for (let t = T - 1; t >= 0; t--) {
-    be.rnnBackward(B, H, buf.hAt[t + 1], buf.dyAt[t], dh, buf.dpreAt[t]);
-    be.gemm(false, true, B, H, H, buf.dpreAt[t], H, p.whh, H, 0, dh, H);
+    // dh_t = dpre_{t+1} W_hhᵀ (zero past the window), then back through the tanh at t
+    be.rnnStepBackward(B, H, t < T - 1 ? buf.dpreAt[t + 1] : null, p.whh, dh, buf.hAt[t + 1], buf.dyAt[t], buf.dpreAt[t]);
   }
+  be.gemm(false, true, B, H, H, buf.dpreAt[0], H, p.whh, H, 0, dh, H); // dL/dh_0 = dpre_0 W_hhᵀ
   be.gemm(true, false, H, H, T * B, buf.h, H, buf.dpre, H, 1, g.whh, H);
   inputProjectionBackward(be, p, g, buf, ids, T * B, In, H, true);
 }

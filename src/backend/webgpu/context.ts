@@ -80,10 +80,14 @@ export interface ContextOptions {
 }
 
 export class GpuContext {
-  readonly heap: GPUBuffer;
+  /** The heap (replaced by grow(), which copies it). */
+  heap: GPUBuffer;
   /** Heap capacity in 32-bit words. */
-  readonly words: number;
+  words: number;
   private top = 0;
+  private readonly bgl: GPUBindGroupLayout;
+  /** Heaps replaced by grow(), destroyed once the device is idle (work may still read them). */
+  private readonly retired: GPUBuffer[] = [];
   private readonly uniforms: GPUBuffer;
   private readonly slots: number;
   private readonly host: ArrayBuffer; // mirror of the uniform ring, (slots, 64) words
@@ -91,7 +95,7 @@ export class GpuContext {
   private readonly hostI: Int32Array;
   private readonly hostF: Float32Array;
   private readonly layout: GPUPipelineLayout;
-  private readonly bindGroup: GPUBindGroup;
+  private bindGroup: GPUBindGroup;
   private readonly pipelines = new Map<string, Kernel>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -125,20 +129,49 @@ export class GpuContext {
     this.hostU = new Uint32Array(this.host);
     this.hostI = new Int32Array(this.host);
     this.hostF = new Float32Array(this.host);
-    const bgl = device.createBindGroupLayout({
+    const bgl = (this.bgl = device.createBindGroupLayout({
       entries: [
         { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: SLOT_BYTES } },
         { binding: 1, visibility: STAGE_COMPUTE, buffer: { type: 'storage' } },
       ],
-    });
+    }));
     this.layout = device.createPipelineLayout({ bindGroupLayouts: [bgl] });
-    this.bindGroup = device.createBindGroup({
-      layout: bgl,
+    this.bindGroup = this.makeBindGroup();
+  }
+
+  private makeBindGroup(): GPUBindGroup {
+    return this.device.createBindGroup({
+      layout: this.bgl,
       entries: [
         { binding: 0, resource: { buffer: this.uniforms, offset: 0, size: SLOT_BYTES } },
         { binding: 1, resource: { buffer: this.heap } },
       ],
     });
+  }
+
+  /** Largest heap this device can bind, in words. */
+  get maxWords(): number {
+    return Math.floor(Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize) / SLOT_BYTES) * (SLOT_BYTES / 4);
+  }
+
+  /**
+   * Make the heap at least `words` long (offsets stay valid): submit what is recorded, copy the
+   * heap into a bigger buffer and bind that one from now on. The old heap is destroyed at the
+   * next idle(), after the work that reads it.
+   */
+  grow(words: number): void {
+    if (words <= this.words) return;
+    if (words > this.maxWords) throw new Error(`GPU memory: ${words * 4} bytes asked, over this device's storage buffer limit (${this.maxWords * 4})`);
+    this.flush();
+    const next = this.createBuffer(words * 4, STORAGE | COPY_SRC | COPY_DST);
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.heap, 0, next, 0, this.words * 4);
+    this.device.queue.submit([enc.finish()]);
+    this.counters.submits++;
+    this.retired.push(this.heap);
+    this.heap = next;
+    this.words = words;
+    this.bindGroup = this.makeBindGroup();
   }
 
   private createBuffer(size: number, usage: number): GPUBuffer {
@@ -289,12 +322,14 @@ export class GpuContext {
   async idle(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    for (const b of this.retired.splice(0)) b.destroy();
     if (this.errors.length) throw new Error(`WebGPU error: ${this.errors[0]}`);
   }
 
   destroy(): void {
     for (const b of this.staging) b.destroy();
     this.staging.length = 0;
+    for (const b of this.retired.splice(0)) b.destroy();
     this.heap.destroy();
     this.uniforms.destroy();
   }

@@ -24,6 +24,22 @@ export interface DeviceError {
   error: string;
 }
 
+/** What a platform says about its GPU before opening it (createBackend's auto): a hardware adapter, or why not. */
+export type GpuProbe = { hardware: true; name: string } | { hardware: false; why: string };
+
+/** probe of a GPU object (a page's navigator.gpu): quiet and quick there. */
+export async function probeGpu(gpu: GPU | undefined | null): Promise<GpuProbe> {
+  if (!gpu) return { hardware: false, why: 'no navigator.gpu' };
+  try {
+    const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!a) return { hardware: false, why: 'no WebGPU adapter' };
+    const name = summarizeAdapter(a.info).name;
+    return isSoftwareAdapter(a.info) ? { hardware: false, why: `only a software adapter (${name})` } : { hardware: true, name };
+  } catch (e) {
+    return { hardware: false, why: message(e) };
+  }
+}
+
 /** What we say about an adapter: "vendor architecture (description)", as far as it is known. */
 export interface AdapterSummary {
   vendor: string;

@@ -5,7 +5,8 @@
  *   colSumAcc       out[j] += Σ_i A[i, j]                 workgroup of 64 columns × 4 row lanes
  *   gatherRows      out[i, :] (+)= table[idx[i], :]      thread per element of out (n, cols)
  *   scatterAddRows  table[idx[i], :] += src[i, :]        thread per column, i = 0..n-1 in order
- *   mul / scale / clamp / fill                           thread per element
+ *   mul / scale / clamp / fill / copy                    thread per element
+ *   dropoutMask     mask[i] = bits(key, i) < thr ? 1/keep : 0   thread per element (rng.ts)
  *
  * Determinism: nothing here uses atomics. scatterAddRows is the one with colliding writes (two
  * rows with the same id); one thread owns a whole column of the table and adds the source rows
@@ -99,4 +100,33 @@ export function fill(ctx: GpuContext, n: number, x: number, value: number): void
   if (i < p.n) { h[p.x + i] = p.v; }
 }`);
   ctx.dispatch(k, { n, x, v: value }, grid1d(n));
+}
+
+/** dst[i] = src[i] (carried state, dropout's copy of h); the ranges do not overlap. */
+export function copy(ctx: GpuContext, n: number, src: number, dst: number): void {
+  const k = ctx.kernel('copy', 'n src dst', () => `${MATH}${ENTRY_1D}
+  if (i < p.n) { h[p.dst + i] = h[p.src + i]; }
+}`);
+  ctx.dispatch(k, { n, src, dst }, grid1d(n));
+}
+
+/**
+ * Backend.dropoutMask: the counter-based draw of rng.ts (dropoutBits: two rounds of lowbias32),
+ * so element i of a mask is the same number here as in the JS reference. thr = keepThreshold(keep).
+ */
+export function dropoutMask(ctx: GpuContext, n: number, mask: number, thr: number, scale: number, key: number): void {
+  const k = ctx.kernel('dropoutMask', 'n mask thr key s:f32', () => `${MATH}
+fn lowbias32(v: u32) -> u32 {
+  var x = v;
+  x ^= x >> 16u;
+  x *= 0x7feb352du;
+  x ^= x >> 15u;
+  x *= 0x846ca68bu;
+  x ^= x >> 16u;
+  return x;
+}
+${ENTRY_1D}
+  if (i < p.n) { h[p.mask + i] = select(0.0, p.s, lowbias32(lowbias32(i) ^ p.key) < p.thr); }
+}`);
+  ctx.dispatch(k, { n, mask, thr, key, s: scale }, grid1d(n));
 }

@@ -145,3 +145,19 @@ fn main() {
 }`);
   ctx.dispatch(k, { ss, out, clip, byNorm: byNorm ? 1 : 0 }, [1]);
 }
+
+/**
+ * The trainer's per-step bookkeeping on the device, one thread: flags[0] += 1 when ‖g‖
+ * (clipFactor's out[0]) is not finite (a step the optimizer kernels skipped), flags[1] = ‖g‖.
+ * Read back with the loss sum at an evaluation (src/train.ts).
+ */
+export function stepFlags(ctx: GpuContext, factor: number, flags: number): void {
+  const k = ctx.kernel('stepFlags', 'factor flags', () => `${MATH}
+@compute @workgroup_size(1)
+fn main() {
+  let norm = h[p.factor];
+  if (!finite(norm)) { h[p.flags] += 1.0; }
+  h[p.flags + 1u] = norm;
+}`);
+  ctx.dispatch(k, { factor, flags }, [1]);
+}

@@ -1,0 +1,180 @@
+/**
+ * The WebGPU backend (src/backend/webgpu/backend.ts) behind the same model, optimizer and
+ * trainer as the CPU backends, against the JS reference, in Node through Dawn (SwiftShader when
+ * there is no GPU; see webgpu-kernels.test.ts for the set-up and the skip rule). Correctness and
+ * structure only, never speed:
+ * - a whole training step (loss, every gradient, the carried state) for all three cells, one-hot
+ *   and embedding input, with dropout between layers: equal to js within float32 tolerance;
+ * - dropout masks: bit for bit the reference's (the counter-based draw of rng.ts);
+ * - 20 trainer steps with each optimizer and each clipping mode: the same weights and losses;
+ * - the structure of a window: LSTM 2×128, T = 50, counted by the backend;
+ * - lagging scalars: a non-finite step is found at the next evaluation and rolled back exactly;
+ * - resume: a webgpu checkpoint continues on wasm and the other way round;
+ * - createBackend's rules for webgpu, and the CLI's --backend webgpu.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsBackend } from '../src/backend/js.js';
+import type { Backend, FloatArray } from '../src/backend/types.js';
+import { requestWebGpuDevice } from '../src/backend/webgpu/node.js';
+import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
+import { createBackend } from '../src/backend/wasm-node.js';
+import { pickBackend } from '../src/backend/create.js';
+import { CharRNN, Workspace, type ModelConfig } from '../src/model/model.js';
+import { Rng, fillDropoutMask } from '../src/rng.js';
+import { buildCorpus } from '../src/data.js';
+import { newRunConfig, type TrainConfig } from '../src/config.js';
+import { Trainer, type TrainEvent } from '../src/train.js';
+import { decodeCheckpoint } from '../src/checkpoint.js';
+import { CharRnnError } from '../src/errors.js';
+import { CELLS, words } from './helpers.js';
+import { close } from './kernel-check.js';
+import { runCli } from './run-cli.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+
+const opened = await requestWebGpuDevice();
+const noDevice = 'error' in opened ? opened.error : null;
+const gpu = 'error' in opened ? null : new WebGpuBackend(opened);
+const skip = noDevice && process.env.CI !== 'true' ? `no WebGPU: ${noDevice}` : false;
+
+test.after(() => gpu?.dispose());
+
+function gpuTest(name: string, fn: (be: WebGpuBackend) => Promise<void>): void {
+  test(name, { skip }, async () => {
+    if (!gpu) assert.fail(`no WebGPU device: ${noDevice}`);
+    gpu.ctx.errors.length = 0;
+    await fn(gpu);
+    assert.deepEqual(gpu.ctx.errors, [], 'device errors');
+  });
+}
+
+/** abs + rel tolerance. */
+const tol = (want: ArrayLike<number>, abs: number, rel: number) => (i: number): number => abs + rel * Math.abs(want[i]);
+
+/** The same model on two backends: identical float32 weights. */
+function twin(config: ModelConfig, be: Backend, seed = 3): [CharRNN, CharRNN] {
+  const ref = new CharRNN(config, new JsBackend(), 'float32');
+  ref.init(new Rng(seed));
+  const dev = new CharRNN(config, be, 'float32');
+  dev.params.set(ref.params);
+  dev.paramsChanged();
+  return [ref, dev];
+}
+
+gpuTest('dropout masks are bit for bit the reference\'s (counter-based draw)', async (be) => {
+  for (const [n, keep, key] of [[1, 0.5, 1], [1000, 0.7, 0xdeadbeef], [4097, 0.9, 7]] as const) {
+    const want = new Float32Array(n);
+    fillDropoutMask(n, want, keep, key);
+    const block = be.alloc(4 * n);
+    const got = new Float32Array(block.buffer as ArrayBuffer, block.byteOffset, n);
+    be.dropoutMask(n, got, keep, key);
+    await be.download([got]);
+    assert.deepEqual(Array.from(got), Array.from(want), `n ${n}`);
+    const kept = want.filter((x) => x > 0).length / n;
+    if (n > 100) assert.ok(Math.abs(kept - keep) < 0.05, `keeps about ${keep}: ${kept}`);
+    be.free(block);
+  }
+});
+
+for (const type of CELLS) {
+  for (const embed of [0, 5]) {
+    gpuTest(`a whole training step equals js: ${type}, ${embed ? 'embedding' : 'one-hot'} input, 2 layers, dropout`, async (be) => {
+      const config: ModelConfig = { type, vocabSize: 11, hidden: 33, layers: 2, embed, dropout: 0.25 };
+      const B = 3, T = 7;
+      const [ref, dev] = twin(config, be);
+      const wsR = new Workspace(ref, B, T, { training: true });
+      const wsD = new Workspace(dev, B, T, { training: true });
+      const ids = new Rng(5);
+      for (let i = 0; i < B * T; i++) {
+        wsR.inputs[i] = wsD.inputs[i] = Math.floor(ids.next() * 11);
+        wsR.targets[i] = wsD.targets[i] = i % 5 === 4 ? -1 : Math.floor(ids.next() * 11);
+      }
+      wsD.idsWritten();
+      // a carried-in state, as the second window of a run has
+      const state = wsR.stateViews().map((v) => Float32Array.from(v, (_, i) => Math.sin(i + v.length)));
+      wsR.setState(state);
+      wsD.setState(state);
+      ref.zeroGrad();
+      dev.zeroGrad();
+      const r = ref.forward(wsR, { train: true, rng: new Rng(9) });
+      const d = dev.forward(wsD, { train: true, rng: new Rng(9), into: wsD.lossSum });
+      assert.ok(Number.isNaN(d.loss), 'a lagging backend returns no loss');
+      assert.equal(d.count, r.count);
+      ref.backward(wsR);
+      dev.backward(wsD);
+      wsR.carryState();
+      wsD.carryState();
+      await be.download([wsD.lossSum, dev.grads, ...wsD.stateViews(), ...wsD.layers.map((L) => L.dh)]);
+      close([wsD.lossSum[0]], [r.loss], () => 1e-5 * Math.abs(r.loss), 'loss');
+      close(dev.grads, ref.grads, tol(ref.grads, 1e-5, 1e-3), 'gradients');
+      const sR = wsR.stateViews(), sD = wsD.stateViews();
+      sR.forEach((v, i) => close(sD[i], v, tol(v, 1e-5, 1e-4), `carried state ${i}`));
+      wsR.layers.forEach((L, l) => close(wsD.layers[l].dh, L.dh, tol(L.dh, 1e-5, 1e-3), `dL/dh_0 of layer ${l}`));
+      wsD.dispose();
+      dev.dispose();
+    });
+  }
+}
+
+const corpus = buildCorpus([{ name: 'words', bytes: new TextEncoder().encode(words(3000, 4)) }]);
+
+/** Run a trainer to the end; its events. */
+async function drain(t: Trainer, onEvent?: (ev: TrainEvent) => void): Promise<TrainEvent[]> {
+  const events: TrainEvent[] = [];
+  for await (const ev of t.run()) {
+    events.push(ev);
+    onEvent?.(ev);
+  }
+  return events;
+}
+
+const small = (o: Partial<TrainConfig>): TrainConfig =>
+  newRunConfig({ model: 'lstm', layers: 2, hidden: 24, embed: 8, batch: 4, seqLen: 16, maxIters: 20, evalEvery: 10, sampleEvery: 0, lr: 3e-3, lrSchedule: 'step', ...o });
+
+for (const [optimizer, clipMode, clip, steps] of [['adam', 'norm', 0.5, 20], ['rmsprop', 'value', 0.01, 8], ['sgd', 'norm', 0, 8], ['adagrad', 'value', 0.001, 8]] as const) {
+  gpuTest(`${steps} trainer steps equal js: ${optimizer}, clip ${clip ? `${clipMode} ${clip}` : 'off'}`, async (be) => {
+    const config = small({ optimizer, clipMode, clip, dropout: 0.1, momentum: 0.9, lr: optimizer === 'sgd' ? 0.05 : 3e-3, maxIters: steps, evalEvery: steps / 2 });
+    const ref = new Trainer({ config, corpus, backend: new JsBackend() });
+    const dev = new Trainer({ config, corpus, backend: be });
+    const evR = (await drain(ref)).filter((e) => e.type === 'eval');
+    const evD = (await drain(dev)).filter((e) => e.type === 'eval');
+    assert.equal(evD.length, 2);
+    evR.forEach((e, i) => {
+      const a = (e as Extract<TrainEvent, { type: 'eval' }>).metrics, b = (evD[i] as typeof e).metrics;
+      close([b.train_loss, b.val_loss, b.grad_norm], [a.train_loss, a.val_loss, a.grad_norm], (j) => 2e-4 * Math.abs([a.train_loss, a.val_loss, a.grad_norm][j]), `evaluation ${i}`);
+    });
+    close(dev.model.params, ref.model.params, tol(ref.model.params, 1e-4, 1e-3), `weights after ${steps} steps`);
+    close(dev.optimizer.v, ref.optimizer.v, tol(ref.optimizer.v, 1e-9, 1e-2), 'second moments');
+    dev.dispose();
+  });
+}
+
+gpuTest('one window of LSTM 2×128, T = 50: 1 submit, about 2 dispatches per layer-step, no readback, no allocation', async (be) => {
+  const config = small({ hidden: 128, embed: 16, batch: 4, seqLen: 50, maxIters: 3, evalEvery: 3 });
+  const t = new Trainer({ config, corpus: buildCorpus([{ name: 'w', bytes: new TextEncoder().encode(words(6000, 2)) }]), backend: be });
+  const c = be.ctx.counters;
+  const perStep: { dispatches: number; submits: number; readbacks: number; buffers: number; allocations: number }[] = [];
+  let last = { ...c, allocations: be.allocations };
+  await drain(t, (ev) => {
+    if (ev.type !== 'step') return;
+    perStep.push({ dispatches: c.dispatches - last.dispatches, submits: c.submits - last.submits, readbacks: c.readbacks - last.readbacks, buffers: c.buffersCreated - last.buffersCreated, allocations: be.allocations - last.allocations });
+    last = { ...c, allocations: be.allocations };
+  });
+  // step 2 is a plain window: step 1 warms up (pipelines, the arena), step 3 evaluates after
+  for (const i of [1]) {
+    const w = perStep[i];
+    assert.equal(w.submits, 1, `one queue submit per window: ${JSON.stringify(w)}`);
+    assert.equal(w.readbacks, 0, 'no readback between evaluations');
+    assert.equal(w.buffers, 0, 'no GPU buffer created');
+    assert.equal(w.allocations, 0, 'no arena allocation');
+    const layerSteps = 2 * 50;
+    assert.ok(w.dispatches >= 2 * layerSteps && w.dispatches <= 2 * layerSteps + 60, `dispatches per window ${w.dispatches}, about 2 per layer-step (${layerSteps}) plus a constant`);
+    console.log(`# LSTM 2×128 T=50 window: ${w.dispatches} dispatches, ${w.submits} submit, ${w.readbacks} readbacks`);
+  }
+  t.dispose();
+});
