@@ -178,3 +178,131 @@ gpuTest('one window of LSTM 2×128, T = 50: 1 submit, about 2 dispatches per lay
   }
   t.dispose();
 });
+
+gpuTest('a non-finite step is found at the next evaluation and --on-nan rollback restores the exact state there', async (be) => {
+  const config = small({ maxIters: 12, evalEvery: 4, onNan: 'rollback', maxRollbacks: 2 });
+  const t = new Trainer({ config, corpus, backend: be });
+  const whh = t.model.specs.find((s) => s.name === 'rnn.weight_hh_l0')!;
+  let atFour: Uint8Array | null = null;
+  const warnings: string[] = [];
+  let restored: Float32Array | null = null;
+  let poked = false;
+  for await (const ev of t.run()) {
+    if (ev.type === 'eval' && ev.metrics.iter === 4 && !atFour) atFour = t.checkpoint();
+    if (ev.type === 'step' && ev.iter === 6 && !poked) {
+      // a weight blows up on the device mid-run (the host's copy is from iteration 4)
+      poked = true;
+      const w = t.model.params.subarray(whh.offset, whh.offset + 1);
+      w[0] = Number.NaN;
+      be.upload(w);
+    }
+    if (ev.type === 'warning') {
+      warnings.push(ev.message);
+      await be.download([t.model.params]); // what the device holds now
+      restored = Float32Array.from(t.model.params);
+    }
+  }
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /non-finite between iterations 5 and 8 .*rolled back to iteration 4 and halved the learning rate/);
+  // the device's weights after the rollback are the snapshot's, bit for bit
+  const want = new CharRNN(t.model.config, new JsBackend(), 'float32');
+  for (const s of want.specs) want.importParam(s, decodeCheckpoint(atFour!).params.get(s.name)!);
+  assert.deepEqual(Array.from(restored!), Array.from(want.params));
+  const end = decodeCheckpoint(t.checkpoint());
+  assert.equal(end.train!.state.iter, 12);
+  assert.ok(Number.isFinite(end.train!.state.lastValLoss!), 'trains on after the rollback');
+  t.dispose();
+});
+
+for (const [first, second] of [['webgpu', 'wasm'], ['wasm', 'webgpu']] as const) {
+  gpuTest(`resume: a run checkpointed on ${first} continues on ${second} as it would on ${first}`, async (be) => {
+    const wasm = await createBackend({ kind: 'wasm', threads: 1 });
+    const pick = (k: 'webgpu' | 'wasm'): Backend => (k === 'webgpu' ? be : wasm);
+    try {
+      const config = small({ maxIters: 6, evalEvery: 3, dropout: 0.2 });
+      const a = new Trainer({ config, corpus, backend: pick(first) });
+      await drain(a);
+      const bytes = a.checkpoint();
+      a.dispose();
+      const resume = decodeCheckpoint(bytes);
+      assert.equal(resume.train!.state.iter, 6);
+      const cont = { ...config, maxIters: 9 };
+      const finals: number[] = [];
+      for (const k of [second, first]) {
+        const b = new Trainer({ config: cont, corpus, backend: pick(k), resume });
+        const ev = (await drain(b)).filter((e) => e.type === 'eval').at(-1) as Extract<TrainEvent, { type: 'eval' }>;
+        assert.equal(ev.metrics.iter, 9);
+        finals.push(ev.metrics.val_loss);
+        b.dispose();
+      }
+      close([finals[0]], [finals[1]], () => 1e-4 * Math.abs(finals[1]), `validation loss at 9 on ${second} vs ${first}`);
+    } finally {
+      wasm.dispose?.();
+    }
+  });
+}
+
+test('createBackend and webgpu: training only; auto never takes a software GPU; a failing GPU is one line', async () => {
+  const plain = readFileSync(new URL('../../build/kernels.wasm', import.meta.url));
+  const { createWasmBackend } = await import('../src/backend/wasm.js');
+  const platform = (gpu: () => Promise<GPU | { error: string }>, probe: { hardware: true; name: string } | { hardware: false; why: string }) => ({
+    cores: 1, start: () => createWasmBackend({ wasmBytes: { plain } }), whyOneThread: () => undefined, gpu, probeGpu: async () => probe,
+  });
+  const oneLine = (re: RegExp) => (e: unknown): boolean => e instanceof CharRnnError && re.test(e.message) && !e.message.includes('\n');
+  const none = platform(async () => ({ error: 'no navigator.gpu' }), { hardware: false, why: 'no navigator.gpu' });
+  await assert.rejects(pickBackend({ kind: 'webgpu' }, none), oneLine(/^--backend webgpu trains models/));
+  await assert.rejects(pickBackend({ kind: 'webgpu', training: true }, none), oneLine(/^the WebGPU backend did not start \(no navigator.gpu\); use --backend wasm$/));
+  // auto, training, no hardware GPU: wasm, and nothing to say about it
+  const quiet = await pickBackend({ kind: 'auto', training: true }, platform(async () => assert.fail('not opened without a hardware GPU'), { hardware: false, why: 'only a software adapter' }));
+  assert.deepEqual(quiet.choice, { requested: 'auto', kind: 'wasm', threads: 1, reason: undefined });
+  quiet.dispose?.();
+  // a hardware GPU that fails to open: wasm, and the reason says why
+  const broken = await pickBackend({ kind: 'auto', training: true }, platform(async () => ({ requestAdapter: async () => { throw new Error('device lost\nmore'); } }) as unknown as GPU, { hardware: true, name: 'NVIDIA H200 (nvidia hopper)' }));
+  assert.equal(broken.choice.kind, 'wasm');
+  assert.match(broken.choice.reason ?? '', /^WebGPU did not start on NVIDIA H200 \(nvidia hopper\) \(WebGPU adapter request failed: device lost\)$/);
+  broken.dispose?.();
+  // auto for sampling never looks at the GPU
+  const sampling = await pickBackend({ kind: 'auto' }, platform(async () => assert.fail('not asked'), { hardware: true, name: 'x' }));
+  assert.equal(sampling.choice.kind, 'wasm');
+  sampling.dispose?.();
+});
+
+gpuTest('createBackend: webgpu on this machine names its adapter; auto never trains on a software one', async () => {
+  const g = await createBackend({ kind: 'webgpu', training: true });
+  try {
+    assert.equal(g.choice.kind, 'webgpu');
+    assert.ok(g.choice.adapter && g.choice.adapter.length > 0);
+    if (/swiftshader/i.test(g.choice.adapter!)) assert.match(g.choice.reason ?? '', /software adapter/);
+  } finally {
+    g.dispose?.();
+  }
+  if (/swiftshader/i.test(gpu!.adapter)) {
+    const auto = await createBackend({ kind: 'auto', training: true, threads: 1 });
+    assert.equal(auto.choice.kind, 'wasm', 'SwiftShader is a software adapter: auto stays on the CPU');
+    assert.equal(auto.choice.reason, undefined);
+    auto.dispose?.();
+  }
+});
+
+gpuTest('charrnn train --backend webgpu: trains, says the adapter, writes checkpoints wasm resumes; sample --backend webgpu is a usage error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'charrnn-webgpu-'));
+  try {
+    writeFileSync(join(dir, 'c.txt'), words(1500, 3));
+    const tiny = ['--hidden', '16', '--layers', '1', '--batch', '4', '--seq-len', '16', '--eval-every', '5', '--sample-every', '5', '--sample-length', '20'];
+    const run = await runCli(['train', '--data', join(dir, 'c.txt'), '--out', join(dir, 'run'), '--backend', 'webgpu', '--max-iters', '10', ...tiny]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /webgpu backend on \S.*/);
+    assert.match(run.stdout, /--- sample at iteration 5 ---/);
+    const ckpt = decodeCheckpoint(readFileSync(join(dir, 'run', 'latest.safetensors')));
+    assert.equal(ckpt.train!.state.iter, 10);
+    const more = await runCli(['train', '--resume', join(dir, 'run'), '--backend', 'wasm', '--max-iters', '12', '--quiet']);
+    assert.equal(more.code, 0, more.stderr);
+    assert.equal(decodeCheckpoint(readFileSync(join(dir, 'run', 'latest.safetensors'))).train!.state.iter, 12);
+    const s = await runCli(['sample', join(dir, 'run', 'latest.safetensors'), '--backend', 'webgpu']);
+    assert.equal(s.code, 2);
+    assert.match(s.stderr, /^charrnn: --backend webgpu trains models; sampling and evaluation run on auto, wasm or js/);
+    assert.equal(s.stderr.trim().split('\n').length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
