@@ -3,7 +3,10 @@
  * (SwiftShader here: `--use-webgpu-adapter=swiftshader`, with Vulkan enabled and the GPU process
  * left on), and a GEMM in two transposes, a fused LSTM step forward and backward, and softmax
  * cross-entropy equal the JS reference, as in Node (test/webgpu-kernels.test.ts has the full
- * set). Skipped where /usr/bin/chromium is missing; under CI=true no adapter is a failure.
+ * set); and a whole training step of the model on the WebGPU backend (loss, every gradient, an
+ * Adam update with clipping inside it) equals the same step on the JS backend, as
+ * test/webgpu-backend.test.ts checks in Node. Skipped where /usr/bin/chromium is missing; under
+ * CI=true no adapter is a failure.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,7 +95,71 @@ async function kernelsInPage(): Promise<PageResult> {
   return out;
 }
 
-test('WebGPU kernels in Chromium (navigator.gpu) equal the JS reference', { skip: noChromium, timeout: 120_000 }, async (t) => {
+/** In the page: one training step of a 2-layer LSTM with dropout on webgpu and on js; the largest relative errors. */
+async function trainingStepInPage(): Promise<PageResult> {
+  const imp = (m: string): Promise<unknown> => import(`/dist/src/${m}.js`);
+  const dev = await imp('backend/webgpu/device') as typeof import('../src/backend/webgpu/device.js');
+  const { WebGpuBackend } = await imp('backend/webgpu/backend') as typeof import('../src/backend/webgpu/backend.js');
+  const { JsBackend } = await imp('backend/js') as typeof import('../src/backend/js.js');
+  const { CharRNN, Workspace } = await imp('model/model') as typeof import('../src/model/model.js');
+  const { Optimizer } = await imp('optim') as typeof import('../src/optim.js');
+  const { ArenaPlan } = await imp('arena') as typeof import('../src/arena.js');
+  const { Rng } = await imp('rng') as typeof import('../src/rng.js');
+  const opened = await dev.openDevice(navigator.gpu);
+  if ('error' in opened) return { error: opened.error };
+  const be = new WebGpuBackend(opened);
+  const config = { type: 'lstm' as const, vocabSize: 11, hidden: 33, layers: 2, embed: 5, dropout: 0.25 };
+  const [B, T] = [3, 7];
+  const ref = new CharRNN(config, new JsBackend(), 'float32');
+  ref.init(new Rng(3));
+  const gpu = new CharRNN(config, be, 'float32');
+  gpu.params.set(ref.params);
+  gpu.paramsChanged();
+  const wsR = new Workspace(ref, B, T, { training: true });
+  const wsG = new Workspace(gpu, B, T, { training: true });
+  const ids = new Rng(5);
+  for (let i = 0; i < B * T; i++) {
+    wsR.inputs[i] = wsG.inputs[i] = Math.floor(ids.next() * 11);
+    wsR.targets[i] = wsG.targets[i] = Math.floor(ids.next() * 11);
+  }
+  wsG.idsWritten();
+  const cfg = { optimizer: 'adam' as const, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, alpha: 0.99, momentum: 0 };
+  const optR = new Optimizer(ref, cfg);
+  const optG = new Optimizer(gpu, cfg);
+  const r = ref.forward(wsR, { train: true, rng: new Rng(9) });
+  gpu.forward(wsG, { train: true, rng: new Rng(9), into: wsG.lossSum });
+  ref.backward(wsR);
+  gpu.backward(wsG);
+  const grads = Float32Array.from(ref.grads);
+  // clip by norm at half the norm: the reference scales on the host, the GPU inside the update
+  let ss = 0;
+  for (const x of ref.grads) ss += x * x;
+  const clip = Math.sqrt(ss) / 2;
+  for (let i = 0; i < ref.grads.length; i++) ref.grads[i] *= clip / Math.sqrt(ss);
+  optR.step(1e-2);
+  const plan = new ArenaPlan('float32');
+  const sc = plan.floats(2), sf = plan.floats(2);
+  const words = plan.allocate(be);
+  const factor = words.floats(sc);
+  be.gradientNorm(gpu.numParams, gpu.grads, clip, true, factor, words.floats(sf));
+  optG.step(1e-2, { factor, hi: 0 });
+  await be.download([wsG.lossSum, gpu.grads, gpu.params]);
+  const worst: Record<string, number> = {};
+  const err = (name: string, got: ArrayLike<number>, want: ArrayLike<number>): void => {
+    let e = 0;
+    for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i] - want[i]) / (1e-3 + Math.abs(want[i])));
+    worst[name] = e;
+  };
+  err('loss', [wsG.lossSum[0]], [r.loss]);
+  err('gradients', gpu.grads, grads);
+  err('weights after a clipped Adam step', gpu.params, ref.params);
+  const out = { adapter: opened.adapterInfo.name, software: opened.software, worst, dispatches: be.ctx.counters.dispatches, submits: be.ctx.counters.submits, deviceErrors: be.ctx.errors };
+  be.dispose();
+  return out;
+}
+
+/** Open a page on the served dist/ and run `fn` there; skips (or under CI fails) when the page has no WebGPU. */
+async function inPage(t: { diagnostic(s: string): void; skip(s: string): void }, fn: () => Promise<PageResult>): Promise<PageResult | null> {
   const server = await serveDist();
   let browser: Browser | null = null;
   try {
@@ -101,21 +168,34 @@ test('WebGPU kernels in Chromium (navigator.gpu) equal the JS reference', { skip
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    const r = await page.evaluate(kernelsInPage);
+    const r = await page.evaluate(fn);
     t.diagnostic(JSON.stringify(r));
     if (r.error) {
       if (process.env.CI === 'true') assert.fail(`no WebGPU in Chromium: ${r.error}`);
       t.skip(`no WebGPU in Chromium: ${r.error}`); // a developer machine without the driver
-      return;
+      return null;
     }
     assert.ok(r.adapter, 'the adapter has a name');
     if (/swiftshader/i.test(r.adapter!)) assert.equal(r.software, true, `${r.adapter} is a software adapter`);
     assert.deepEqual(r.deviceErrors, []);
-    for (const [name, e] of Object.entries(r.worst!)) assert.ok(e < 1e-4, `${name}: relative error ${e}`);
-    assert.equal(Object.keys(r.worst!).length, 9);
     assert.deepEqual(pageErrors, []);
+    return r;
   } finally {
     await browser?.close();
     server.close();
   }
+}
+
+test('a whole training step on the WebGPU backend in Chromium equals the JS backend', { skip: noChromium, timeout: 120_000 }, async (t) => {
+  const r = await inPage(t, trainingStepInPage);
+  if (!r) return;
+  assert.deepEqual(Object.keys(r.worst!), ['loss', 'gradients', 'weights after a clipped Adam step']);
+  for (const [name, e] of Object.entries(r.worst!)) assert.ok(e < 1e-3, `${name}: relative error ${e}`);
+});
+
+test('WebGPU kernels in Chromium (navigator.gpu) equal the JS reference', { skip: noChromium, timeout: 120_000 }, async (t) => {
+  const r = await inPage(t, kernelsInPage);
+  if (!r) return;
+  for (const [name, e] of Object.entries(r.worst!)) assert.ok(e < 1e-4, `${name}: relative error ${e}`);
+  assert.equal(Object.keys(r.worst!).length, 9);
 });
