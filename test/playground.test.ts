@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { type Browser, type Page } from 'playwright-core';
 import { launchChromium, noChromium } from './chromium.js';
+import { trainToEnd, validationCurve } from './playground-page.js';
 import { main } from '../cli/main.js';
 import { startServer, webRoot, resolveStatic } from '../cli/playground.js';
 
@@ -26,13 +27,6 @@ function fakeProc(argv: string[]) {
     out: () => out,
     err: () => err,
   };
-}
-
-/** Click Train and wait until that run has finished (a short run may be over before we look). */
-async function trainToEnd(p: Page): Promise<void> {
-  const runs = await p.evaluate(() => Number(document.body.dataset.runs ?? 0));
-  await p.click('#train');
-  await p.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n && document.body.dataset.state === 'idle', runs, { timeout: 90_000 });
 }
 
 const TEXT = 'the cat sat on the mat. the dog sat on the log. '.repeat(60);
@@ -92,7 +86,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
       else await page.fill(`#cfg-${flag}`, v);
     }
     await trainToEnd(page);
-    const val = await page.evaluate(() => (window as unknown as { charrnn: { series: (number | null)[][] } }).charrnn.series[2].filter((v) => v !== null) as number[]);
+    const val = await validationCurve(page);
     assert.ok(val.length >= 2, `validation points: ${val.length}`);
     assert.ok(val[val.length - 1] < val[0], `validation loss should fall: ${val[0]} → ${val[val.length - 1]}`);
     assert.ok((await page.locator('#samples pre').count()) >= 1, 'a sample appears while training');
@@ -184,7 +178,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
       await p.fill('#corpus-text', TEXT);
       for (const [flag, v] of [['layers', '1'], ['hidden', '32'], ['embed', '8'], ['batch', '8'], ['seq-len', '16'], ['lr', '0.01'], ['max-time', '0'], ['epochs', '0'], ['max-iters', '60'], ['eval-every', '20'], ['sample-every', '0'], ['seed', '5']]) await p.fill(`#cfg-${flag}`, v);
       await trainToEnd(p);
-      return p.evaluate(() => (window as unknown as { charrnn: { series: (number | null)[][] } }).charrnn.series[2].filter((v) => v !== null) as number[]);
+      return validationCurve(p);
     };
     const cliCurve = async (backend: string): Promise<number[]> => {
       const out = join(dir, `same-${backend}`);

@@ -96,9 +96,9 @@ settings.addEventListener('input', showContinuable);
 settings.addEventListener('change', showContinuable);
 
 // ---- the engine ----
-// ?backend=js selects the reference kernels (the worker reads its name); default: WebAssembly.
-const backendChoice = new URLSearchParams(location.search).get('backend') === 'js' ? 'js' : 'auto';
-const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: backendChoice });
+// The page's options go to the worker as its name, the query as it is: ?backend=js (the reference
+// kernels) and ?engine=webgpu (train on WebGPU on any adapter); web/engines.ts reads them.
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: location.search });
 const send = (m: ToEngine): void => worker.postMessage(m);
 
 // ---- chart: bits/char over iterations ----
@@ -137,12 +137,17 @@ let lastVal: number | null = null;
 worker.onmessage = (e: MessageEvent<FromEngine>) => {
   const m = e.data;
   switch (m.type) {
-    case 'ready':
-      $('engine').textContent = `engine: ${describeChoice(m.engine)}`;
-      document.body.dataset.engine = m.engine.kind;
-      document.body.dataset.threads = String(m.engine.threads);
+    case 'ready': {
+      // training on a GPU: its adapter, and the CPU backend that samples; else the one backend
+      const t = m.training;
+      $('engine').textContent = t.kind === 'webgpu'
+        ? `engine: webgpu, ${t.adapter ?? 'an unknown adapter'}${t.reason ? ` (${t.reason})` : ''}; samples on the ${describeChoice(m.cpu)}`
+        : `engine: ${describeChoice(m.cpu)}${m.note ? `; ?engine=webgpu: ${m.note}` : ''}`;
+      document.body.dataset.engine = t.kind; // what trains (the tests read it)
+      document.body.dataset.threads = String(m.cpu.threads);
       void restore();
       break;
+    }
     case 'state':
       setState(m.state);
       break;

@@ -19,7 +19,11 @@ export type ToEngine =
   | { type: 'inspect'; text: string; find: string };
 
 export type FromEngine =
-  | { type: 'ready'; engine: BackendChoice }
+  /**
+   * The engines: `training` trains, `cpu` samples, inspects and loads (the same backend unless
+   * training runs on WebGPU, whose numbers stay on the device); `note`: why ?engine=webgpu fell back.
+   */
+  | { type: 'ready'; training: BackendChoice; cpu: BackendChoice; note?: string }
   | { type: 'event'; event: TrainEvent }
   | { type: 'state'; state: 'idle' | 'training' | 'paused' }
   | { type: 'sample'; text: string }

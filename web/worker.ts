@@ -1,21 +1,23 @@
 /// <reference lib="webworker" />
 /**
  * The playground's engine: trains, samples and (de)serialises checkpoints in a Web Worker,
- * with exactly the library code the CLI uses, and posts events to the page.
+ * with exactly the library code the CLI uses, and posts events to the page. It trains on the
+ * backend createBackend picks for training (WebGPU on a hardware GPU) and samples, inspects and
+ * loads on a CPU one (engines.ts).
  */
-import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
+import { decodeCheckpoint, loadParams, modelFromCheckpoint } from '../src/checkpoint.js';
 import { newRunConfig, resumeConfig } from '../src/config.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
-import type { CharRNN } from '../src/model/model.js';
+import { CharRNN } from '../src/model/model.js';
 import { formatSamples, generateWith } from '../src/generate.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import { Sampler } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
-import type { Backend } from '../src/backend/types.js';
+import { isLagging, type Backend } from '../src/backend/types.js';
 import { inspectHtml, type UnitRef } from '../src/viz/html.js';
 import { findUnits, readText } from '../src/viz/inspect.js';
-import { createBackend } from '../src/backend/wasm-web.js';
+import { engineRequest, startEngines } from './engines.js';
 import type { FromEngine, ToEngine } from './protocol.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -24,15 +26,18 @@ const post = (m: FromEngine): void => self.postMessage(m);
 
 class Engine {
   private trainer: Trainer | null = null;
-  /** The model to sample from: the one training, or one loaded from a file. */
+  /** The current model: the one training (on `training`), or one loaded from a file (on `cpu`). */
   private model: CharRNN | null = null;
+  /** A copy on `cpu` of a model trained on a GPU, for Sample and Inspect (cpuModel()). */
+  private copy: { of: Trainer; model: CharRNN } | null = null;
   private vocab: Vocabulary | null = null;
   private loaded: ReturnType<typeof decodeCheckpoint> | null = null;
   private abort: AbortController | null = null;
   private paused = false;
   private resumeWaiter: (() => void) | null = null;
 
-  constructor(private readonly backend: Backend) {}
+  /** `training` trains; `cpu` runs what needs numbers every character. One backend unless training is on a GPU. */
+  constructor(private readonly training: Backend, private readonly cpu: Backend) {}
 
   async train(text: string, partial: ToEngine & { type: 'train' }): Promise<void> {
     if (this.abort) throw new Error('already training');
@@ -42,7 +47,8 @@ class Engine {
     // silently ignored.
     const resume = partial.fresh ? undefined : this.loaded?.train ? this.loaded : undefined;
     const config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
-    const trainer = new Trainer({ config, corpus, backend: this.backend, resume });
+    // on a GPU the run's own samples are drawn on the CPU backend too (Trainer's hostBackend)
+    const trainer = new Trainer({ config, corpus, backend: this.training, resume, hostBackend: this.cpu });
     this.release();
     this.trainer = trainer;
     this.model = trainer.model;
@@ -99,6 +105,7 @@ class Engine {
   reset(): void {
     this.stop();
     if (!this.abort) this.release(); // a run still going is given back when it ends (train())
+    else this.dropCopy(); // the loop never uses it
     this.trainer = null;
     this.model = null;
     this.vocab = null;
@@ -119,6 +126,31 @@ class Engine {
   private release(): void {
     if (this.trainer) this.trainer.dispose();
     else this.model?.dispose();
+    this.dropCopy();
+  }
+
+  private dropCopy(): void {
+    this.copy?.model.dispose();
+    this.copy = null;
+  }
+
+  /**
+   * The model Sample and Inspect run on: the current one, or for one training (or trained) on a
+   * GPU, whose numbers stay on the device, a copy on the CPU backend with the weights of
+   * trainer.checkpoint(): while the run goes on, those of its last evaluation (or of the run's
+   * last sample: the GPU's numbers come back only there); once it has stopped, the final ones.
+   * Refreshed at every call: a checkpoint's decode is small next to a sample.
+   */
+  private cpuModel(): { model: CharRNN; vocab: Vocabulary } {
+    const { model, vocab, trainer } = this;
+    if (!model || !vocab) throw new Error('train or load a model first');
+    if (!trainer || !isLagging(model.backend)) return { model, vocab };
+    if (this.copy?.of !== trainer) {
+      this.dropCopy();
+      this.copy = { of: trainer, model: new CharRNN(model.config, this.cpu) };
+    }
+    loadParams(decodeCheckpoint(trainer.checkpoint()), this.copy.model);
+    return { model: this.copy.model, vocab };
   }
 
   /** Novelty needs the training text: the split of the run trained in this tab (made once per run). */
@@ -126,21 +158,21 @@ class Engine {
 
   /** The Sample panel: generate() as `charrnn sample` runs it, rendered the same way. */
   sample(m: ToEngine & { type: 'sample' }): string {
-    if (!this.model || !this.vocab) throw new Error('train or load a model first');
-    const sampler = new Sampler(this.model, this.vocab);
+    const { model, vocab } = this.cpuModel();
+    const sampler = new Sampler(model, vocab);
     try {
-      const lines = this.model.config.lines ?? false;
+      const lines = model.config.lines ?? false;
       const beam = (m.beam ?? 0) >= 2;
       const req = { length: m.length, temperature: m.temperature, prime: m.prime, seed: m.seed, skipUnknown: true, stop: m.stop, beam: m.beam, unique: m.unique, count: m.count ?? (lines ? (beam ? m.beam : 10) : 1) };
       const { samples } = generateWith(sampler, req);
-      const prime = [...m.prime].filter((ch) => this.vocab!.has(ch.codePointAt(0)!)).join('');
+      const prime = [...m.prime].filter((ch) => vocab.has(ch.codePointAt(0)!)).join('');
       let note = '';
       let marks: string[] | undefined;
       if (m.novelty) {
-        const trainer = this.trainer?.model === this.model ? this.trainer : null;
+        const trainer = this.trainer?.model === this.model ? this.trainer : null; // trained here, not loaded
         if (!trainer) note = 'novelty needs the training text: train the model in this tab\n';
         else {
-          if (this.novelty?.trainer !== trainer) this.novelty = { trainer, index: new NoveltyIndex(this.vocab, trainer.split, lines) };
+          if (this.novelty?.trainer !== trainer) this.novelty = { trainer, index: new NoveltyIndex(vocab, trainer.split, lines) };
           const r = this.novelty.index.measure(samples.map((g) => (lines ? prime + g.text : g.text)));
           marks = r.marks;
           note = noveltySummary(r, lines);
@@ -155,15 +187,15 @@ class Engine {
 
   /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */
   inspect(text: string, find: string): { html: string; summary: string } {
-    if (!this.model || !this.vocab) throw new Error('train or load a model first');
-    const reading = readText(this.model, this.vocab, text);
+    const { model, vocab } = this.cpuModel();
+    const reading = readText(model, vocab, text);
     let found: { regex: string; units: UnitRef[] } | undefined;
     if (find) {
       const re = new RegExp(find, 'mu'); // ^ and $ at every line, as in the CLI
       found = { regex: re.source, units: findUnits(reading, re, { limit: 6 }) };
     }
-    const c = this.model.config;
-    const modelLabel = `${c.type.toUpperCase()} ${c.layers}×${c.hidden}, ${this.vocab.size} symbols`;
+    const c = model.config;
+    const modelLabel = `${c.type.toUpperCase()} ${c.layers}×${c.hidden}, ${vocab.size} symbols`;
     const best = found?.units[0];
     const summary = `${reading.bitsPerChar.toFixed(3)} bits/char over ${reading.chars.length} characters${best ? `; strongest unit for /${find}/: layer ${best.layer} ${best.kind} ${best.unit} (r = ${best.r?.toFixed(3)})` : ''}`;
     return { html: inspectHtml({ title: 'the playground model', modelLabel, reading, units: [], found, maxChars: 2000 }), summary };
@@ -177,7 +209,7 @@ class Engine {
   load(bytes: Uint8Array, name: string): string {
     if (this.abort) throw new Error('stop training before loading a model');
     const data = decodeCheckpoint(bytes);
-    const model = modelFromCheckpoint(data, this.backend);
+    const model = modelFromCheckpoint(data, this.cpu);
     this.release();
     this.loaded = data;
     this.trainer = null;
@@ -190,10 +222,11 @@ class Engine {
 }
 
 // the library's createBackend, as an app gets it from 'charrnn': WebAssembly SIMD on every core
-// when the page is cross-origin isolated, else on one (choice.reason says so)
-const ready = createBackend({ kind: self.name === 'js' ? 'js' : 'auto' }).then((backend) => {
-  post({ type: 'ready', engine: backend.choice });
-  return new Engine(backend);
+// when the page is cross-origin isolated, else on one (choice.reason says so); training on a
+// hardware GPU when there is one. The page's options come as the worker's name (main.ts).
+const ready = startEngines(engineRequest(self.name)).then(({ training, cpu, note }) => {
+  post({ type: 'ready', training: training.choice, cpu: cpu.choice, note });
+  return new Engine(training, cpu);
 });
 
 self.onmessage = async (e: MessageEvent<ToEngine>) => {

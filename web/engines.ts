@@ -1,0 +1,46 @@
+/**
+ * The playground engine's backends (worker.ts): one that trains, and one on the CPU for what
+ * needs a number back every character (sampling, inspect, a loaded file). They are one backend
+ * unless training runs on WebGPU, whose numbers stay on the device (a lagging backend).
+ *
+ * What runs is createBackend's rule (src/backend/create.ts); the page only asks, with its URL's
+ * query, which main.ts hands to the worker as its name:
+ *   ?backend=js     the reference kernels instead of WebAssembly, for training too
+ *   ?engine=webgpu  train on WebGPU on any adapter, software ones included (SwiftShader: how the
+ *                   tests reach this path). Without it training asks for `auto`, which takes the
+ *                   GPU only when it is a hardware one. If WebGPU does not start, the page says
+ *                   why in one line and trains on the CPU backend.
+ */
+import type { ChosenBackend } from '../src/backend/create.js';
+import { isLagging } from '../src/backend/types.js';
+import { createBackend } from '../src/backend/wasm-web.js';
+
+export interface EngineRequest {
+  backend: 'auto' | 'js';
+  engine: 'auto' | 'webgpu';
+}
+
+/** The request in a page's query string ("?engine=webgpu&backend=js"); anything else is the default. */
+export function engineRequest(search: string): EngineRequest {
+  const q = new URLSearchParams(search);
+  return { backend: q.get('backend') === 'js' ? 'js' : 'auto', engine: q.get('engine') === 'webgpu' ? 'webgpu' : 'auto' };
+}
+
+export interface Engines {
+  training: ChosenBackend;
+  cpu: ChosenBackend;
+  /** Why ?engine=webgpu trains on the CPU after all (one line). */
+  note?: string;
+}
+
+export async function startEngines(req: EngineRequest): Promise<Engines> {
+  let training: ChosenBackend;
+  try {
+    training = await createBackend({ kind: req.engine === 'webgpu' ? 'webgpu' : req.backend, training: true });
+  } catch (e) {
+    // only an explicit webgpu request throws ('auto' and 'js' always start something)
+    const cpu = await createBackend({ kind: req.backend });
+    return { training: cpu, cpu, note: (e instanceof Error ? e.message : String(e)).split('\n')[0] };
+  }
+  return { training, cpu: isLagging(training) ? await createBackend({ kind: req.backend }) : training };
+}
