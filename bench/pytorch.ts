@@ -8,6 +8,7 @@
  * OPENBLAS_L2_SIZE, which some machines here set for old OpenBLAS builds, pin a slower kernel:
  * they are unset for this one command (the report names the kernel chosen instead), unless
  * keepCoretype (bench --pytorch-keep-coretype, to compare with figures taken that way).
+ * When torch sees a CUDA GPU, the same configs are timed on it too, in the same process (`cuda`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,8 +17,10 @@ import { fileURLToPath } from 'node:url';
 import type { TrainConfig } from '../src/config.js';
 
 export interface PytorchResult { id: string; train_chars_per_s: number; sample_chars_per_s?: number }
+/** PyTorch on CUDA: the GPU's name and its results, or why it did not run. */
+export type PytorchCuda = { ok: true; device: string; results: PytorchResult[] } | { ok: false; reason: string };
 export type PytorchRun =
-  | { ok: true; version: string; blas: Record<string, unknown>; describe: string; results: PytorchResult[] }
+  | { ok: true; version: string; blas: Record<string, unknown>; describe: string; results: PytorchResult[]; cuda: PytorchCuda }
   | { ok: false; reason: string };
 
 // compiled file: dist/bench/pytorch.js -> <package>/bench/pytorch_bench.py
@@ -53,7 +56,7 @@ export function runPytorch(dataPath: string, seconds: number, configs: { id: str
   if (!py) return { ok: false, reason: 'no python3 with torch importable; Debian: apt-get install python3-torch libopenblas0-pthread' };
   const { valFrac, testFrac } = configs[0]?.config ?? { valFrac: 0, testFrac: 0 };
   const job = {
-    data: dataPath, valFrac, testFrac, seconds,
+    data: dataPath, valFrac, testFrac, seconds, cuda: true,
     configs: configs.map(({ id, config: c, sample }) => ({
       id, sample, model: c.model, layers: c.layers, hidden: c.hidden, embed: c.embed, dropout: c.dropout,
       batch: c.batch, seqLen: c.seqLen, optimizer: c.optimizer, lr: c.lr, beta1: c.beta1, beta2: c.beta2,
@@ -63,13 +66,17 @@ export function runPytorch(dataPath: string, seconds: number, configs: { id: str
   const env = pytorchEnv(keepCoretype);
   const r = spawnSync(py, [SCRIPT, JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { ok: false, reason: `${py} ${SCRIPT} failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
-  const out = JSON.parse(r.stdout) as { torch: string; torch_threads: number; blas: Record<string, unknown>; results: PytorchResult[] };
+  const out = JSON.parse(r.stdout) as {
+    torch: string; torch_threads: number; blas: Record<string, unknown>; results: PytorchResult[];
+    cuda: { device: string; results: PytorchResult[] } | { error: string };
+  };
   const b = out.blas;
   const blasName = b.openblas_config
     ? `${String(b.openblas_config).split(' ').slice(0, 2).join(' ')} (core ${String(b.openblas_core)}, ${String(b.openblas_threads)} threads)`
     : `BLAS ${(b.libraries as string[]).join(', ') || 'built in'}`;
   return {
     ok: true, version: out.torch, blas: b, results: out.results,
+    cuda: 'error' in out.cuda ? { ok: false, reason: out.cuda.error } : { ok: true, ...out.cuda },
     describe: `${out.torch} (${py}), ${out.torch_threads} torch thread, ${blasName}${keepCoretype ? `, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'} kept` : ''}, measured in this run`,
   };
 }

@@ -5,7 +5,7 @@ step by step at batch 1, timing both; prints one JSON object on stdout.
 
     python3 bench/pytorch_bench.py '<json job>'
 
-job = {"data": path, "valFrac": f, "testFrac": f, "seconds": s,
+job = {"data": path, "valFrac": f, "testFrac": f, "seconds": s, "cuda": bool,
        "configs": [{"id", "model", "layers", "hidden", "embed", "batch", "seqLen", "optimizer",
                     "lr", "beta1", "beta2", "eps", "clip", "clipMode", "dropout", "sample": bool}]}
 
@@ -17,6 +17,10 @@ points, cut into B contiguous streams read in windows of T, time-major (src/data
 
 Threads are the caller's business: torch.set_num_threads(1) here, BLAS threads via
 OPENBLAS_NUM_THREADS (PyTorch's fastest setting on this 2-core machine).
+
+With "cuda": true and a GPU that torch sees, every config is also timed on CUDA (the same model,
+data and batching; the clock is read after torch.cuda.synchronize()), under "cuda" in the
+output: {"device": name, "results": [...]}, or {"error": why} when torch sees no GPU.
 """
 import ctypes
 import json
@@ -63,8 +67,8 @@ class CharModel(nn.Module):
         return self.decoder(y), state  # (T, B, V)
 
 
-def zero_state(c, B):
-    h = torch.zeros(c['layers'], B, c['hidden'])
+def zero_state(c, B, device):
+    h = torch.zeros(c['layers'], B, c['hidden'], device=device)
     return (h, torch.zeros_like(h)) if c['model'] == 'lstm' else h
 
 
@@ -82,22 +86,29 @@ def make_optimizer(c, params):
     return torch.optim.SGD(params, lr=c['lr'], momentum=c['momentum'])
 
 
-def train_speed(c, ids, V, seconds):
+def sync(device):
+    """Wait for the device's queued work (CUDA runs asynchronously), so the clock measures it."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def train_speed(c, ids, V, seconds, device):
     torch.manual_seed(1)
     B, T = c['batch'], c['seqLen']
     stream = (len(ids) - 1) // B
     windows = stream // T
-    data = ids[: B * stream + 1]
-    model = CharModel(c, V)
+    data = ids[: B * stream + 1].to(device)
+    model = CharModel(c, V).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(c, params)
     loss_fn = nn.CrossEntropyLoss()
-    state = zero_state(c, B)
-    starts = torch.arange(B) * stream
+    state = zero_state(c, B, device)
+    starts = torch.arange(B, device=device) * stream
+    steps = torch.arange(T, device=device)[:, None]
 
     def step(w):
         nonlocal state
-        idx = starts[None, :] + (w % windows) * T + torch.arange(T)[:, None]  # (T, B)
+        idx = starts[None, :] + (w % windows) * T + steps  # (T, B)
         x, y = data[idx], data[idx + 1]
         logits, state = model(x, state)
         loss = loss_fn(logits.reshape(-1, V), y.reshape(-1))
@@ -112,28 +123,42 @@ def train_speed(c, ids, V, seconds):
         state = detach(state)
 
     step(0)  # warm-up
+    sync(device)
     iters = 0
     t0 = time.perf_counter()
     while iters < 2 or time.perf_counter() - t0 < seconds:
         iters += 1
         step(iters)
+    sync(device)
     return iters * B * T / (time.perf_counter() - t0)
 
 
 @torch.no_grad()
-def sample_speed(c, V, seconds):
-    """Batch-1 generation, one character per forward, drawn from the softmax."""
+def sample_speed(c, V, seconds, device):
+    """Batch-1 generation, one character per forward, drawn from the softmax and read on the host
+    (a sampler hands out every character: on CUDA that is a wait per character)."""
     torch.manual_seed(2)
-    model = CharModel(c, V).eval()
-    state = zero_state(c, 1)
-    x = torch.zeros(1, 1, dtype=torch.long)
+    model = CharModel(c, V).to(device).eval()
+    state = zero_state(c, 1, device)
+    x = torch.zeros(1, 1, dtype=torch.long, device=device)
     n = 0
     t0 = time.perf_counter()
     while n < 100 or time.perf_counter() - t0 < seconds:
         logits, state = model(x, state)
         x = torch.multinomial(torch.softmax(logits[0, 0], -1), 1).view(1, 1)
+        int(x)  # the character, on the host
         n += 1
     return n / (time.perf_counter() - t0)
+
+
+def time_configs(job, ids, V, device):
+    results = []
+    for c in job['configs']:
+        r = {'id': c['id'], 'train_chars_per_s': train_speed(c, ids, V, job['seconds'], device)}
+        if c.get('sample'):
+            r['sample_chars_per_s'] = sample_speed(c, V, min(3, job['seconds'] / 2), device)
+        results.append(r)
+    return results
 
 
 def main():
@@ -150,13 +175,13 @@ def main():
         'torch': torch.__version__,
         'torch_threads': torch.get_num_threads(),
         'blas': blas_info(),
-        'results': [],
+        'results': time_configs(job, ids, len(symbols), torch.device('cpu')),
     }
-    for c in job['configs']:
-        r = {'id': c['id'], 'train_chars_per_s': train_speed(c, ids, len(symbols), job['seconds'])}
-        if c.get('sample'):
-            r['sample_chars_per_s'] = sample_speed(c, len(symbols), min(3, job['seconds'] / 2))
-        out['results'].append(r)
+    if job.get('cuda'):
+        if torch.cuda.is_available():
+            out['cuda'] = {'device': torch.cuda.get_device_name(0), 'results': time_configs(job, ids, len(symbols), torch.device('cuda'))}
+        else:
+            out['cuda'] = {'error': f'torch {torch.__version__} sees no CUDA GPU'}
     print(json.dumps(out))
 
 

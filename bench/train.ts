@@ -3,10 +3,19 @@
  * (char-rnn's), train chars/s and sampling chars/s on every available backend, as ratios to the
  * reference backend and to PyTorch measured in the same run (this machine is shared and noisy:
  * compare within one run). PyTorch runs when a python3 with torch is importable (see
- * bench/pytorch.ts); otherwise the ratios are to figures measured earlier, marked with *.
+ * bench/pytorch.ts); otherwise the ratios are to figures measured earlier, marked with *. When
+ * that torch sees a CUDA GPU, PyTorch on CUDA is timed too, on the same configs.
  *
- *   node dist/bench/train.js [--seconds 8] [--rounds 1] [--json] [--only lstm128,lstm512,rnn100] [--no-pytorch] [--pytorch-keep-coretype]
- *                            [--engine torch [--device cpu|cuda|auto] [--nproc-per-node N]]
+ *   node dist/bench/train.js [--seconds 8] [--rounds 1] [--json] [--only lstm128,lstm512,rnn100] [--backend js,wasm,webgpu]
+ *                            [--no-pytorch] [--pytorch-keep-coretype] [--engine torch [--device cpu|cuda|auto] [--nproc-per-node N]]
+ *
+ * --backend picks the backends timed (default js,wasm; a comma list). webgpu (the GPU through
+ * Dawn, createBackend's 'webgpu') is timed beside wasm, which it brings along for its ratio: per
+ * config its train chars/s, the ratio to our fastest wasm row and to PyTorch on CUDA, the
+ * dispatches and submits of one training window, and the adapter (a software one, SwiftShader,
+ * runs correctly but its figures mean nothing). It does not sample: a sampler needs a number
+ * back every character, so sampling runs on the CPU ("n/a"). If it does not start, one line says
+ * why and its row is left out. bench/gpu-check.sh runs this on a GPU machine.
  *
  * --engine torch also times our PyTorch engine (charrnn train --engine torch, bench/torch-engine.ts)
  * once per config, beside our fastest backend.
@@ -20,14 +29,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus, splitCorpus } from '../src/data.js';
-import { measureSpeed } from '../src/budget.js';
+import { measureSpeedAsync } from '../src/budget.js';
 import { CharRNN } from '../src/model/model.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
 import { GATES } from '../src/model/layer.js';
-import type { Backend } from '../src/backend/types.js';
+import { isLagging, type Backend } from '../src/backend/types.js';
 import { createBackend } from '../src/backend/wasm-node.js';
+import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
 import { torchEngineSpeed, type TorchEngineSpeed } from './torch-engine.js';
@@ -55,6 +65,12 @@ const ROUNDS = Math.max(1, Number(arg('--rounds') ?? 1));
 const TORCH_ENGINE = arg('--engine') === 'torch';
 const TORCH_DEVICE = (arg('--device') ?? 'auto') as Device;
 const TORCH_NPROC = arg('--nproc-per-node') === undefined ? undefined : Number(arg('--nproc-per-node'));
+const KINDS = (arg('--backend') ?? 'js,wasm').split(',');
+if (KINDS.some((k) => !['js', 'wasm', 'webgpu'].includes(k))) {
+  console.error(`--backend takes a comma list of js, wasm, webgpu (got ${JSON.stringify(arg('--backend'))})`);
+  process.exit(2);
+}
+if (KINDS.includes('webgpu') && !KINDS.includes('wasm')) KINDS.push('wasm'); // webgpu's ratio is to wasm
 
 const shakespeare = new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url);
 const dataPath = existsSync(shakespeare) ? shakespeare : defaultCorpusPath();
@@ -73,13 +89,33 @@ function flopsPerChar(cfg: TrainConfig, V: number): number {
   return 3 * fwd;
 }
 
-/** Train steps for about SECONDS (at least 2 after one warm-up step); returns chars/s. The same gauge the budget rule uses. */
-function trainSpeed(backend: Backend, cfg: TrainConfig): number {
-  return measureSpeed(backend, cfg, corpus.vocab.size, splitCorpus(corpus.ids, cfg.valFrac, cfg.testFrac).train, () => performance.now() / 1000, SECONDS);
+/** What the device recorded for one training window (webgpu). */
+interface WindowCount { dispatches: number; submits: number }
+
+/**
+ * Train steps for about SECONDS (at least 2 after one warm-up step); returns chars/s. The same
+ * gauge the budget rule uses (on a GPU it waits for the device). On webgpu, also the counters of
+ * one timed window: the last one, between the flushes that end it and the window before.
+ */
+async function trainSpeed(backend: Backend, cfg: TrainConfig): Promise<{ train: number; window?: WindowCount }> {
+  const ids = splitCorpus(corpus.ids, cfg.valFrac, cfg.testFrac).train;
+  const measure = (): Promise<number> => measureSpeedAsync(backend, cfg, corpus.vocab.size, ids, () => performance.now() / 1000, SECONDS);
+  if (!(backend instanceof WebGpuBackend)) return { train: await measure() };
+  const counters = backend.ctx.counters;
+  const ends: WindowCount[] = [];
+  const flush = backend.flush.bind(backend);
+  backend.flush = () => {
+    flush();
+    ends.push({ dispatches: counters.dispatches, submits: counters.submits });
+  };
+  const train = await measure();
+  const [before, last] = ends.slice(-2);
+  return { train, window: { dispatches: last.dispatches - before.dispatches, submits: last.submits - before.submits } };
 }
 
-/** Batch-1 generation speed, characters per second. */
-function sampleSpeed(backend: Backend, cfg: TrainConfig): number {
+/** Batch-1 generation speed, characters per second; null on a lagging backend (webgpu), whose sampling runs on the CPU. */
+function sampleSpeed(backend: Backend, cfg: TrainConfig): number | null {
+  if (isLagging(backend)) return null;
   const model = new CharRNN(modelConfigOf(cfg, corpus.vocab.size), backend);
   model.init(new Rng(1));
   const sampler = new Sampler(model, corpus.vocab);
@@ -94,33 +130,57 @@ function sampleSpeed(backend: Backend, cfg: TrainConfig): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** The webgpu backend's adapter, or why it did not start; null when not asked for. */
+type GpuInfo = { adapter: string; software: boolean } | { error: string };
+let gpu = null as GpuInfo | null; // (the cast: set inside backends(), so not narrowed to null here)
+
 async function backends(): Promise<Array<{ name: string; make: () => Promise<Backend> }>> {
-  const list = [{ name: 'js', make: () => createBackend({ kind: 'js' }) }];
-  try {
-    const probe = await createBackend({ kind: 'wasm', threads: 1 });
-    probe.dispose?.();
-    list.push({ name: 'wasm ×1', make: () => createBackend({ kind: 'wasm', threads: 1 }) });
-    const cores = availableParallelism();
-    if (cores > 1) list.push({ name: `wasm ×${cores}`, make: () => createBackend({ kind: 'wasm', threads: cores }) });
-  } catch (e) {
-    if (!JSON_OUT) console.log(`(wasm backend unavailable: ${(e as Error).message})`);
+  const list: Array<{ name: string; make: () => Promise<Backend> }> = [];
+  if (KINDS.includes('js')) list.push({ name: 'js', make: () => createBackend({ kind: 'js' }) });
+  if (KINDS.includes('wasm')) {
+    try {
+      const probe = await createBackend({ kind: 'wasm', threads: 1 });
+      probe.dispose?.();
+      list.push({ name: 'wasm ×1', make: () => createBackend({ kind: 'wasm', threads: 1 }) });
+      const cores = availableParallelism();
+      if (cores > 1) list.push({ name: `wasm ×${cores}`, make: () => createBackend({ kind: 'wasm', threads: cores }) });
+    } catch (e) {
+      if (!JSON_OUT) console.log(`(wasm backend unavailable: ${(e as Error).message})`);
+    }
+  }
+  if (KINDS.includes('webgpu')) {
+    try {
+      const probe = await createBackend({ kind: 'webgpu', training: true });
+      gpu = { adapter: probe.choice.adapter ?? 'unknown adapter', software: probe instanceof WebGpuBackend && probe.software };
+      probe.dispose?.();
+      list.push({ name: 'webgpu', make: () => createBackend({ kind: 'webgpu', training: true }) });
+    } catch (e) {
+      gpu = { error: (e as Error).message };
+    }
+    if (!JSON_OUT) {
+      console.log('error' in gpu ? `(webgpu backend unavailable: ${gpu.error})`
+        : `webgpu adapter: ${gpu.adapter}${gpu.software ? ' (software: it runs, but its figures mean nothing)' : ''}`);
+    }
   }
   return list;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
 const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}×` : '—').padStart(8);
+const NAME = 12; // 'PyTorch CUDA'
+const SAMPLE_NA = 'n/a (samples on the CPU)';
 const chosen = CONFIGS.filter((c) => !ONLY || ONLY.includes(c.id));
 if (!JSON_OUT) console.log(`data: ${String(dataPath)} (${corpus.ids.length.toLocaleString('en-US')} chars), ~${SECONDS} s per measurement, best of ${ROUNDS} round(s)\n`);
 
 // Each round measures PyTorch, then every backend; the best of the rounds is kept for each, so a
 // burst of load from another process on this shared machine costs a round, not the comparison.
-type Speeds = { train: number; sample: number };
-const best = (into: Map<string, Speeds>, key: string, train: number, sample: number): void => {
+type Speeds = { train: number; sample: number | null; window?: WindowCount };
+const best = (into: Map<string, Speeds>, key: string, s: Speeds): void => {
   const b = into.get(key);
-  into.set(key, { train: Math.max(train, b?.train ?? 0), sample: Math.max(sample, b?.sample ?? 0) });
+  into.set(key, { ...s, train: Math.max(s.train, b?.train ?? 0), sample: s.sample === null ? null : Math.max(s.sample, b?.sample ?? 0) });
 };
 const peers = new Map<string, Speeds>();
+const cudaPeers = new Map<string, Speeds>(); // PyTorch on CUDA
 const ours = new Map<string, Speeds>();
 let torch: PytorchRun | null = null;
 const backendList = await backends();
@@ -128,7 +188,8 @@ for (let round = 0; round < ROUNDS; round++) {
   if (PYTORCH) {
     const run = runPytorch(String(dataPath instanceof URL ? dataPath.pathname : dataPath), SECONDS,
       chosen.map((bc) => ({ id: bc.id, config: resolveConfig(bc.config), sample: bc.sample })), args.includes('--pytorch-keep-coretype'));
-    if (run.ok) for (const r of run.results) best(peers, r.id, r.train_chars_per_s, r.sample_chars_per_s ?? 0);
+    if (run.ok) for (const r of run.results) best(peers, r.id, { train: r.train_chars_per_s, sample: r.sample_chars_per_s ?? 0 });
+    if (run.ok && run.cuda.ok) for (const r of run.cuda.results) best(cudaPeers, r.id, { train: r.train_chars_per_s, sample: r.sample_chars_per_s ?? 0 });
     if (!torch?.ok) torch = run;
   }
   for (const bc of chosen) {
@@ -136,7 +197,8 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const b of backendList) {
       const backend = await b.make();
       try {
-        best(ours, `${bc.id} ${b.name}`, trainSpeed(backend, cfg), sampleSpeed(backend, cfg));
+        const { train, window } = await trainSpeed(backend, cfg);
+        best(ours, `${bc.id} ${b.name}`, { train, sample: sampleSpeed(backend, cfg), window });
       } finally {
         backend.dispose?.();
       }
@@ -145,44 +207,75 @@ for (let round = 0; round < ROUNDS; round++) {
   if (!JSON_OUT && ROUNDS > 1) process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
 if (!JSON_OUT && torch) console.log(torch.ok ? `PyTorch ${torch.describe}\n` : `(PyTorch not run: ${torch.reason})\n`);
+if (!JSON_OUT && torch?.ok && (torch.cuda.ok || KINDS.includes('webgpu'))) {
+  console.log(torch.cuda.ok ? `PyTorch CUDA: the same torch on ${torch.cuda.device}\n` : `(PyTorch CUDA not run: ${torch.cuda.reason})\n`);
+}
 const engine = new Map<string, TorchEngineSpeed>();
 if (TORCH_ENGINE) for (const bc of chosen) engine.set(bc.id, await torchEngineSpeed(bc.config, corpus, SECONDS, TORCH_DEVICE, TORCH_NPROC));
 
 const results: Array<Record<string, unknown>> = [];
 for (const bc of chosen) {
   const peer = peers.get(bc.id);
+  const cuda = cudaPeers.get(bc.id);
   const peerTrain = peer?.train ?? bc.pytorch;
   const perChar = flopsPerChar(resolveConfig(bc.config), corpus.vocab.size);
   const gflops = (charsPerS: number): string => `${((charsPerS * perChar) / 1e9).toFixed(0)} GFLOP/s`;
   const peerSample = peer?.sample || undefined;
+  const cudaSample = cuda?.sample || undefined;
   const mark = peer ? ' ' : '*';
   if (!JSON_OUT) {
     console.log(`${bc.name}`);
-    if (peer) console.log(`  ${'PyTorch'.padEnd(10)} ${fmt(peer.train)}${' '.repeat(29)}${peerSample ? fmt(peerSample) : ''}   (≈ ${gflops(peer.train)} of useful work)`);
-    console.log(`  backend     train chars/s   vs js   vs PyTorch${mark}   sample chars/s   vs PyTorch`);
+    if (peer) console.log(`  ${'PyTorch'.padEnd(NAME)} ${fmt(peer.train)}${' '.repeat(29)}${peerSample ? fmt(peerSample) : ''}   (≈ ${gflops(peer.train)} of useful work)`);
+    if (cuda) console.log(`  ${'PyTorch CUDA'.padEnd(NAME)} ${fmt(cuda.train)}${' '.repeat(29)}${cudaSample ? fmt(cudaSample) : ''}   (≈ ${gflops(cuda.train)})`);
+    console.log(`  backend       train chars/s   vs js   vs PyTorch${mark}   sample chars/s   vs PyTorch`);
   }
-  const jsSpeed = ours.get(`${bc.id} js`)!.train;
+  const row = (name: string): Speeds => ours.get(`${bc.id} ${name}`)!;
+  const jsSpeed = ours.get(`${bc.id} js`)?.train;
+  // webgpu's ratio is to our fastest wasm row in this run
+  const wasm = backendList.filter((b) => b.name.startsWith('wasm')).map((b) => ({ name: b.name, train: row(b.name).train }))
+    .reduce<{ name: string; train: number } | undefined>((a, b) => (a && a.train >= b.train ? a : b), undefined);
   for (const b of backendList) {
-    const { train, sample } = ours.get(`${bc.id} ${b.name}`)!;
+    const { train, sample, window } = row(b.name);
     results.push({
-      config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample, vs_js: train / jsSpeed,
+      config: bc.id, backend: b.name, train_chars_per_s: train, sample_chars_per_s: sample,
+      ...(jsSpeed ? { vs_js: train / jsSpeed } : {}),
       useful_gflops: (train * perChar) / 1e9,
       ...(peer
         ? { pytorch_train_chars_per_s: peer.train, vs_pytorch: train / peer.train,
-            pytorch_sample_chars_per_s: peerSample, sample_vs_pytorch: peerSample ? sample / peerSample : undefined }
+            pytorch_sample_chars_per_s: peerSample, sample_vs_pytorch: sample !== null && peerSample ? sample / peerSample : undefined }
         : { vs_pytorch_reference: train / bc.pytorch }),
+      ...(cuda
+        ? { pytorch_cuda_train_chars_per_s: cuda.train, vs_pytorch_cuda: train / cuda.train,
+            pytorch_cuda_sample_chars_per_s: cudaSample, sample_vs_pytorch_cuda: sample !== null && cudaSample ? sample / cudaSample : undefined }
+        : {}),
+      ...(window && gpu && 'adapter' in gpu
+        ? { adapter: gpu.adapter, software: gpu.software, sample: SAMPLE_NA, dispatches_per_window: window.dispatches, submits_per_window: window.submits,
+            ...(wasm ? { vs_wasm: train / wasm.train, wasm_backend: wasm.name, wasm_train_chars_per_s: wasm.train } : {}) }
+        : {}),
     });
-    if (!JSON_OUT) console.log(`  ${b.name.padEnd(10)} ${fmt(train)}   ${(train / jsSpeed).toFixed(1).padStart(6)}×   ${ratio(train, peerTrain)}      ${fmt(sample)}   ${ratio(sample, peerSample)}   (≈ ${gflops(train)})`);
+    if (!JSON_OUT) {
+      const vsJs = jsSpeed ? `${(train / jsSpeed).toFixed(1).padStart(6)}×` : '—'.padStart(7);
+      const sampled = sample === null ? `     ${SAMPLE_NA}` : `      ${fmt(sample)}   ${ratio(sample, peerSample)}`;
+      const gpuNotes = window
+        ? `; ${[wasm && `${ratio(train, wasm.train).trim()} ${wasm.name}`, cuda && `${ratio(train, cuda.train).trim()} PyTorch CUDA`].filter(Boolean).join(', ')}` +
+          `${wasm || cuda ? '; ' : ''}${window.dispatches} dispatches, ${window.submits} submit${window.submits === 1 ? '' : 's'} per window`
+        : '';
+      console.log(`  ${b.name.padEnd(NAME)} ${fmt(train)}   ${vsJs}   ${ratio(train, peerTrain)}${sampled}   (≈ ${gflops(train)}${gpuNotes})`);
+    }
   }
   const te = engine.get(bc.id);
   if (te) {
-    const fastest = Math.max(...backendList.map((b) => ours.get(`${bc.id} ${b.name}`)!.train));
+    const fastest = Math.max(...backendList.map((b) => row(b.name).train));
     results.push({ config: bc.id, engine: 'torch', backend: te.backend, train_chars_per_s: te.chars_per_s, vs_ours_fastest: te.chars_per_s / fastest, last_loss: te.loss });
     if (!JSON_OUT) console.log(`  engine torch (${te.backend}) ${fmt(te.chars_per_s)} train chars/s = ${(te.chars_per_s / fastest).toFixed(2)}× our fastest backend (last loss ${te.loss.toFixed(3)} after ${te.iters} iterations)`);
   }
   if (!JSON_OUT) console.log('');
 }
-if (JSON_OUT) console.log(JSON.stringify(torch?.ok ? { pytorch: { version: torch.version, blas: torch.blas }, rounds: ROUNDS, results } : { rounds: ROUNDS, results }));
-else if (chosen.some((bc) => !peers.has(bc.id))) {
+if (JSON_OUT) {
+  const pytorch = torch?.ok
+    ? { pytorch: { version: torch.version, blas: torch.blas, cuda: torch.cuda.ok ? { device: torch.cuda.device } : { error: torch.cuda.reason } } }
+    : torch ? { pytorch_error: torch.reason } : {};
+  console.log(JSON.stringify({ ...pytorch, ...(gpu ? { webgpu: gpu } : {}), rounds: ROUNDS, seconds: SECONDS, results }));
+} else if (chosen.some((bc) => !peers.has(bc.id))) {
   console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured earlier on the 2-core development machine (not in this run): 40,000 / 5,050 / 19,600 chars/s.');
 }
