@@ -4,7 +4,8 @@
 # line: {"adapter", "software", "cuda_device", "torch", "seconds", "wall_s", "configs": {id:
 # {"webgpu", "wasm", "wasm_backend", "pytorch_cpu", "pytorch_cuda" (train chars/s, null when
 # absent), "webgpu_vs_wasm", "webgpu_vs_pytorch_cuda", "dispatches_per_window",
-# "submits_per_window"}}}, with "error" when the WebGPU backend did not run (exit status 1).
+# "submits_per_window", "webgpu_sample", "wasm_sample", "pytorch_cuda_sample" (batch-1 sampling
+# chars/s), "webgpu_sample_vs_wasm"}}}, with "error" when the WebGPU backend did not run (exit 1).
 #
 #   bench/gpu-check.sh [--quick] [--seconds S] [--only lstm128,lstm512,rnn100]
 #
@@ -76,7 +77,9 @@ const configs = {};
 for (const r of bench.results) {
   if (r.engine) continue;
   const c = (configs[r.config] ??= { webgpu: null, wasm: null, wasm_backend: null, pytorch_cpu: null, pytorch_cuda: null,
-    webgpu_vs_wasm: null, webgpu_vs_pytorch_cuda: null, dispatches_per_window: null, submits_per_window: null });
+    webgpu_vs_wasm: null, webgpu_vs_pytorch_cuda: null, dispatches_per_window: null, submits_per_window: null,
+    webgpu_sample: null, wasm_sample: null, pytorch_cuda_sample: null, webgpu_sample_vs_wasm: null });
+  c.pytorch_cuda_sample ??= round(r.pytorch_cuda_sample_chars_per_s);
   c.pytorch_cpu ??= round(r.pytorch_train_chars_per_s);
   c.pytorch_cuda ??= round(r.pytorch_cuda_train_chars_per_s);
   if (r.backend.startsWith('wasm') && r.train_chars_per_s > (c.wasm ?? 0)) {
@@ -85,7 +88,8 @@ for (const r of bench.results) {
   }
   if (r.backend === 'webgpu') {
     Object.assign(c, { webgpu: round(r.train_chars_per_s), webgpu_vs_wasm: ratio(r.vs_wasm), webgpu_vs_pytorch_cuda: ratio(r.vs_pytorch_cuda),
-      dispatches_per_window: r.dispatches_per_window, submits_per_window: r.submits_per_window });
+      dispatches_per_window: r.dispatches_per_window, submits_per_window: r.submits_per_window,
+      webgpu_sample: round(r.sample_chars_per_s), wasm_sample: round(r.wasm_sample_chars_per_s), webgpu_sample_vs_wasm: ratio(r.sample_vs_wasm) });
   }
 }
 const out = {

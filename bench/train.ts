@@ -13,9 +13,9 @@
  * Dawn, createBackend's 'webgpu') is timed beside wasm, which it brings along for its ratio: per
  * config its train chars/s, the ratio to our fastest wasm row and to PyTorch on CUDA, the
  * dispatches and submits of one training window, and the adapter (a software one, SwiftShader,
- * runs correctly but its figures mean nothing). It does not sample: a sampler needs a number
- * back every character, so sampling runs on the CPU ("n/a"). If it does not start, one line says
- * why and its row is left out. bench/gpu-check.sh runs this on a GPU machine.
+ * runs correctly but its figures mean nothing). Its sampling is Sampler.stepsAsync: every
+ * character drawn on the device, the ids read back once per sample. If it does not start, one
+ * line says why and its row is left out. bench/gpu-check.sh runs this on a GPU machine.
  *
  * --engine torch also times our PyTorch engine (charrnn train --engine torch, bench/torch-engine.ts)
  * once per config, beside our fastest backend.
@@ -113,17 +113,29 @@ async function trainSpeed(backend: Backend, cfg: TrainConfig): Promise<{ train: 
   return { train, window: { dispatches: last.dispatches - before.dispatches, submits: last.submits - before.submits } };
 }
 
-/** Batch-1 generation speed, characters per second; null on a lagging backend (webgpu), whose sampling runs on the CPU. */
-function sampleSpeed(backend: Backend, cfg: TrainConfig): number | null {
-  if (isLagging(backend)) return null;
+/** Batch-1 generation speed, characters per second (on a GPU: samples of 512 drawn on the device). */
+async function sampleSpeed(backend: Backend, cfg: TrainConfig): Promise<number> {
   const model = new CharRNN(modelConfigOf(cfg, corpus.vocab.size), backend);
   model.init(new Rng(1));
   const sampler = new Sampler(model, corpus.vocab);
+  const seconds = Math.min(3, SECONDS / 2);
+  if (isLagging(backend)) {
+    try {
+      await sampler.stepsAsync({ length: 64, seed: 1 }); // compiles the kernels: not timed
+      let n = 0;
+      const t0 = performance.now();
+      while (n < 512 || (performance.now() - t0) / 1000 < seconds) n += (await sampler.stepsAsync({ length: 512, seed: n })).length;
+      return n / ((performance.now() - t0) / 1000);
+    } finally {
+      sampler.dispose();
+      model.dispose();
+    }
+  }
   const rng = new Rng(2);
   sampler.feed(0);
   let n = 0;
   const t0 = performance.now();
-  while (n < 100 || (performance.now() - t0) / 1000 < Math.min(3, SECONDS / 2)) {
+  while (n < 100 || (performance.now() - t0) / 1000 < seconds) {
     sampler.feed(sampler.pick(rng, 1));
     n++;
   }
@@ -168,7 +180,6 @@ async function backends(): Promise<Array<{ name: string; make: () => Promise<Bac
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
 const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}×` : '—').padStart(8);
 const NAME = 12; // 'PyTorch CUDA'
-const SAMPLE_NA = 'n/a (samples on the CPU)';
 const chosen = CONFIGS.filter((c) => !ONLY || ONLY.includes(c.id));
 if (!JSON_OUT) console.log(`data: ${String(dataPath)} (${corpus.ids.length.toLocaleString('en-US')} chars), ~${SECONDS} s per measurement, best of ${ROUNDS} round(s)\n`);
 
@@ -198,7 +209,7 @@ for (let round = 0; round < ROUNDS; round++) {
       const backend = await b.make();
       try {
         const { train, window } = await trainSpeed(backend, cfg);
-        best(ours, `${bc.id} ${b.name}`, { train, sample: sampleSpeed(backend, cfg), window });
+        best(ours, `${bc.id} ${b.name}`, { train, sample: await sampleSpeed(backend, cfg), window });
       } finally {
         backend.dispose?.();
       }
@@ -232,8 +243,8 @@ for (const bc of chosen) {
   const row = (name: string): Speeds => ours.get(`${bc.id} ${name}`)!;
   const jsSpeed = ours.get(`${bc.id} js`)?.train;
   // webgpu's ratio is to our fastest wasm row in this run
-  const wasm = backendList.filter((b) => b.name.startsWith('wasm')).map((b) => ({ name: b.name, train: row(b.name).train }))
-    .reduce<{ name: string; train: number } | undefined>((a, b) => (a && a.train >= b.train ? a : b), undefined);
+  const wasm = backendList.filter((b) => b.name.startsWith('wasm')).map((b) => ({ name: b.name, train: row(b.name).train, sample: row(b.name).sample ?? 0 }))
+    .reduce<{ name: string; train: number; sample: number } | undefined>((a, b) => (a && a.train >= b.train ? a : b), undefined);
   for (const b of backendList) {
     const { train, sample, window } = row(b.name);
     results.push({
@@ -249,15 +260,16 @@ for (const bc of chosen) {
             pytorch_cuda_sample_chars_per_s: cudaSample, sample_vs_pytorch_cuda: sample !== null && cudaSample ? sample / cudaSample : undefined }
         : {}),
       ...(window && gpu && 'adapter' in gpu
-        ? { adapter: gpu.adapter, software: gpu.software, sample: SAMPLE_NA, dispatches_per_window: window.dispatches, submits_per_window: window.submits,
-            ...(wasm ? { vs_wasm: train / wasm.train, wasm_backend: wasm.name, wasm_train_chars_per_s: wasm.train } : {}) }
+        ? { adapter: gpu.adapter, software: gpu.software, dispatches_per_window: window.dispatches, submits_per_window: window.submits,
+            ...(wasm ? { vs_wasm: train / wasm.train, wasm_backend: wasm.name, wasm_train_chars_per_s: wasm.train,
+              wasm_sample_chars_per_s: wasm.sample, sample_vs_wasm: sample && wasm.sample ? sample / wasm.sample : undefined } : {}) }
         : {}),
     });
     if (!JSON_OUT) {
       const vsJs = jsSpeed ? `${(train / jsSpeed).toFixed(1).padStart(6)}×` : '—'.padStart(7);
-      const sampled = sample === null ? `     ${SAMPLE_NA}` : `      ${fmt(sample)}   ${ratio(sample, peerSample)}`;
+      const sampled = sample === null ? ' '.repeat(23) : `      ${fmt(sample)}   ${ratio(sample, peerSample)}`;
       const gpuNotes = window
-        ? `; ${[wasm && `${ratio(train, wasm.train).trim()} ${wasm.name}`, cuda && `${ratio(train, cuda.train).trim()} PyTorch CUDA`].filter(Boolean).join(', ')}` +
+        ? `; ${[wasm && `${ratio(train, wasm.train).trim()} ${wasm.name}`, wasm && sample && `sampling ${ratio(sample, wasm.sample).trim()} ${wasm.name}`, cuda && `${ratio(train, cuda.train).trim()} PyTorch CUDA`].filter(Boolean).join(', ')}` +
           `${wasm || cuda ? '; ' : ''}${window.dispatches} dispatches, ${window.submits} submit${window.submits === 1 ? '' : 's'} per window`
         : '';
       console.log(`  ${b.name.padEnd(NAME)} ${fmt(train)}   ${vsJs}   ${ratio(train, peerTrain)}${sampled}   (≈ ${gflops(train)}${gpuNotes})`);

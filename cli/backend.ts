@@ -9,13 +9,14 @@ export type EngineChoice = { backend: BackendKind; threads: number };
 /**
  * Check the --backend and --threads flags (one-line errors, exit 2). A flag not given takes its
  * value from `fallback` (train --resume: the run's own engine, from run.json), else auto / all cores.
- * `training`: the command trains (webgpu is for training only).
+ * `use`: what the command does with it (webgpu serves training and plain sampling only).
  */
-export function parseEngineFlags(opts: { backend?: unknown; threads?: unknown }, fallback?: EngineChoice, training = false): EngineChoice {
+export function parseEngineFlags(opts: { backend?: unknown; threads?: unknown }, fallback?: EngineChoice, use: 'training' | 'sampling' | 'other' = 'other'): EngineChoice {
   const { kind, threads } = checkBackendOptions({
     kind: String(opts.backend ?? fallback?.backend ?? 'auto'),
     threads: parseNumber('--threads', String(opts.threads ?? fallback?.threads ?? '0')),
-    training,
+    training: use === 'training',
+    sampling: use === 'sampling',
   });
   return { backend: kind, threads };
 }

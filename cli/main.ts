@@ -26,14 +26,14 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** --backend and --threads, as the commands that run a model take them (train: no default, a resumed run keeps its own). */
-function engineOptions(cmd: Command, threads?: string): Command {
+function engineOptions(cmd: Command, threads?: string, backends = 'auto, wasm or js'): Command {
   if (threads === undefined) {
     return cmd
       .option('--backend <name>', 'auto, wasm, js or webgpu (default auto: a hardware GPU if there is one, else wasm; a resumed run keeps its own)')
       .option('--threads <n>', 'worker threads; 0 = all cores (default 0; a resumed run keeps its own)');
   }
   return cmd
-    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .option('--backend <name>', backends, 'auto')
     .option('--threads <n>', 'worker threads; 0 = all cores', threads);
 }
 
@@ -172,7 +172,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--novelty', 'mark each sample (item) as in the training split, in validation/test, or new; for free text also the share of novel 5/10/20/50-grams')
     .option('--json', 'print {prime, lines, skipped, samples: [{text, log_prob, stopped, novelty}], novelty} as one JSON line')
     .option('--data <path...>', 'the training corpus, for --temperatures and --novelty (default: the run\'s, from run.json beside the checkpoint)');
-  engineOptions(sample, '1') // one stream: a second thread rarely pays
+  engineOptions(sample, '1', 'auto, wasm, js, or webgpu for a plain sample drawn on the GPU') // one stream: a second thread rarely pays
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       code = await sampleCommand(proc, ckpt, opts);
     });

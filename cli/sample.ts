@@ -10,6 +10,7 @@ import { splitFor } from '../src/lines.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import type { CheckpointData } from '../src/checkpoint.js';
 import { createBackend } from '../src/backend/wasm-node.js';
+import { Sampler } from '../src/sample.js';
 import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
@@ -38,7 +39,8 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
     skipUnknown: Boolean(opts.skipUnknown),
   };
   checkGenerateRequest(req);
-  const engine = parseEngineFlags(opts);
+  const engine = parseEngineFlags(opts, undefined, 'sampling');
+  if (engine.backend === 'webgpu') return sampleOnGpu(proc, ckpt, opts, req, engine.threads);
   if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, engine });
   const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;
 
@@ -67,6 +69,37 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
     proc.stdout.write(formatSamples(samples, { prime, lines, beam: (req.beam ?? 0) >= 2, marks: novelty?.marks }));
     if (novelty) proc.stdout.write(noveltySummary(novelty, lines));
     return 0;
+  } finally {
+    backend.dispose?.();
+  }
+}
+
+/**
+ * `--backend webgpu`: one plain sample drawn on the GPU (Sampler.stepsAsync: nothing read back
+ * but the characters), printed when done. What needs the distribution on the host (top-k,
+ * top-p, beams, stops, several samples, lines models, temperature sweeps) is refused in one line.
+ */
+async function sampleOnGpu(proc: Proc, ckpt: string, opts: Opts, req: GenerateRequest, threads: number): Promise<number> {
+  const cpuOnly = [
+    ['--top-k', (req.topK ?? 0) > 0], ['--top-p', (req.topP ?? 1) < 1], ['--count', req.count !== undefined], ['--beam', req.beam !== undefined],
+    ['--unique', req.unique], ['--stop', (req.stop ?? []).length > 0], ['--novelty', Boolean(opts.novelty)], ['--json', Boolean(opts.json)],
+    ['--temperatures', typeof opts.temperatures === 'string'],
+  ].filter(([, on]) => on).map(([flag]) => flag);
+  if (cpuOnly.length > 0) throw new CliError(`${cpuOnly.join(', ')}: not on --backend webgpu, which draws one plain sample; use --backend auto`, 2);
+  const backend = await createBackend({ kind: 'webgpu', threads, sampling: true });
+  try {
+    const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
+    if (ck.model.lines) throw new CliError('a lines model samples items on the CPU: use --backend auto', 2);
+    const sampler = new Sampler(model, ck.vocab);
+    try {
+      const { skipped } = sampler.primeIds(req.prime!, req.skipUnknown ?? false);
+      warnSkipped(proc, skipped);
+      const chars = await sampler.stepsAsync({ length: req.length, temperature: req.temperature, prime: req.prime, seed: req.seed, skipUnknown: req.skipUnknown });
+      proc.stdout.write(knownPrime(req.prime!, ck) + chars.map((c) => c.char).join('') + '\n');
+      return 0;
+    } finally {
+      sampler.dispose();
+    }
   } finally {
     backend.dispose?.();
   }

@@ -82,13 +82,13 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     recorded = await readRunInfo(args.resume);
     dataPaths ??= recorded.data ?? undefined;
     binary ||= recorded.binary;
-    engine = parseEngineFlags(args.backend, recorded.engine ?? undefined, true);
+    engine = parseEngineFlags(args.backend, recorded.engine ?? undefined, 'training');
   } else {
     const builtin = builtinName(dataPaths);
     // a built-in corpus of items (names) trains on lines unless told otherwise
     const implied: Partial<TrainConfig> = builtin && BUILTIN_CORPORA[builtin].lines && args.config.lines === undefined ? { lines: true } : {};
     config = newRunConfig({ ...implied, ...args.config });
-    engine = parseEngineFlags(args.backend, undefined, true);
+    engine = parseEngineFlags(args.backend, undefined, 'training');
   }
 
   // ---- data ----

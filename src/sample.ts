@@ -10,7 +10,13 @@
  * A Sampler owns a batch-1, one-step workspace and its buffers, so generating allocates nothing
  * per character. Its options are checked here, once for every caller (the CLI, the page, the
  * library): a bad one is a one-line CharRnnError naming the CLI flag.
+ *
+ * On a GPU (a lagging backend) `stepsAsync` draws on the device: the same feed, the same
+ * arithmetic as pick() in float32 (webgpu/sample.ts), with the uniforms drawn here from the same
+ * generator, and the ids read back every SAMPLE_CHUNK characters instead of the logits every one.
  */
+import { ArenaPlan, type Arena } from './arena.js';
+import { isLagging } from './backend/types.js';
 import { CharRnnError } from './errors.js';
 import { Workspace, type CharRNN } from './model/model.js';
 import { Rng } from './rng.js';
@@ -50,6 +56,9 @@ export function checkSampleOptions(opts: SampleOptions): void {
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) bad(`--seed must be a whole number from 0 to 2^32 − 1 (got ${seed})`);
 }
 
+/** Characters a GPU sampler draws between readbacks. */
+const SAMPLE_CHUNK = 4096;
+
 /** One generated character: its id, and its log-probability under the distribution it was drawn from. */
 export interface SampledChar {
   id: number;
@@ -62,6 +71,8 @@ export class Sampler {
   private readonly ws: Workspace;
   private readonly probs: Float64Array; // (V)
   private readonly order: Int32Array; // (V) indices sorted by probability, for top-k / top-p
+  /** On a GPU: the chunk's uniforms (CHUNK), drawn ids (CHUNK) and log-probabilities (CHUNK). */
+  private device: { arena: Arena; u: Float32Array; ids: Int32Array; lp: Float32Array } | null = null;
 
   constructor(readonly model: CharRNN, readonly vocab: Vocabulary) {
     this.ws = new Workspace(model, 1, 1, { training: false });
@@ -72,6 +83,7 @@ export class Sampler {
 
   /** Give the workspace's memory back to the backend; the sampler is unusable afterwards. */
   dispose(): void {
+    this.device?.arena.dispose();
     this.ws.dispose();
   }
 
@@ -159,6 +171,19 @@ export class Sampler {
    * a prime, starts as after a newline if the vocabulary has one, else from a random character.
    */
   *steps(opts: SampleOptions): Generator<SampledChar, void, undefined> {
+    const { temperature, rng } = this.start(opts);
+    for (let n = 0; n < opts.length; n++) {
+      const id = this.pick(rng, temperature, opts.topK ?? 0, opts.topP ?? 1);
+      yield { id, char: this.vocab.char(id), logProb: this.logProb(id) };
+      if (n + 1 < opts.length) this.feed(id);
+    }
+  }
+
+  /**
+   * Check the options, reset the state and feed the prime (or, without one, a newline if the
+   * vocabulary has one, else a random character): what steps() and stepsAsync() start with.
+   */
+  private start(opts: SampleOptions): { temperature: number; rng: Rng } {
     checkSampleOptions(opts);
     const temperature = opts.temperature ?? 1;
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);
@@ -169,11 +194,50 @@ export class Sampler {
       ids.push(nl >= 0 ? nl : Math.floor(rng.next() * this.vocab.size));
     }
     for (const id of ids) this.feed(id);
-    for (let n = 0; n < opts.length; n++) {
-      const id = this.pick(rng, temperature, opts.topK ?? 0, opts.topP ?? 1);
-      yield { id, char: this.vocab.char(id), logProb: this.logProb(id) };
-      if (n + 1 < opts.length) this.feed(id);
+    return { temperature, rng };
+  }
+
+  /**
+   * steps() on any backend, as a list. On a GPU every character is drawn on the device
+   * (sampleNext writes the id into the next step's input), so nothing comes back but the ids and
+   * log-probabilities, once per SAMPLE_CHUNK characters. There top-k and top-p are refused.
+   */
+  async stepsAsync(opts: SampleOptions): Promise<SampledChar[]> {
+    const be = this.model.backend;
+    if (!isLagging(be)) return [...this.steps(opts)];
+    if ((opts.topK ?? 0) > 0 || (opts.topP ?? 1) < 1) throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, wasm, js); on webgpu use --temperature alone');
+    const { temperature, rng } = this.start(opts);
+    const d = (this.device ??= this.deviceBuffers());
+    const V = this.vocab.size;
+    const out: SampledChar[] = [];
+    for (let from = 0; from < opts.length; from += SAMPLE_CHUNK) {
+      const n = Math.min(SAMPLE_CHUNK, opts.length - from);
+      if (temperature > 0) {
+        for (let k = 0; k < n; k++) d.u[k] = rng.next(); // pick()'s draws, in its order
+        be.upload(d.u.subarray(0, n));
+      }
+      for (let k = 0; k < n; k++) {
+        be.sampleNext(V, this.ws.logits, temperature, d.u, k, this.ws.inputs, d.ids, d.lp);
+        if (from + k + 1 < opts.length) {
+          this.model.logits(this.ws); // reads the id sampleNext left in the input word
+          this.ws.carryState();
+        }
+      }
+      const ids = d.ids.subarray(0, n);
+      const lp = d.lp.subarray(0, n);
+      await be.download([ids, lp]);
+      for (let k = 0; k < n; k++) out.push({ id: ids[k], char: this.vocab.char(ids[k]), logProb: lp[k] });
     }
+    return out;
+  }
+
+  private deviceBuffers(): NonNullable<Sampler['device']> {
+    const plan = new ArenaPlan('float32');
+    const su = plan.floats(SAMPLE_CHUNK);
+    const si = plan.ints(SAMPLE_CHUNK);
+    const sl = plan.floats(SAMPLE_CHUNK);
+    const arena = plan.allocate(this.model.backend);
+    return { arena, u: arena.floats(su) as Float32Array, ids: arena.ints(si), lp: arena.floats(sl) as Float32Array };
   }
 
   /** The characters of steps(), as strings (code points). */

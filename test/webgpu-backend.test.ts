@@ -10,6 +10,7 @@
  * - the structure of a window: LSTM 2×128, T = 50, counted by the backend;
  * - lagging scalars: a non-finite step is found at the next evaluation and rolled back exactly;
  * - resume: a webgpu checkpoint continues on wasm and the other way round;
+ * - sampling on the device: the CPU sampler's characters, one readback per sample;
  * - createBackend's rules for webgpu, and the CLI's --backend webgpu.
  */
 import test from 'node:test';
@@ -29,6 +30,7 @@ import { buildCorpus } from '../src/data.js';
 import { newRunConfig, type TrainConfig } from '../src/config.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
+import { Sampler } from '../src/sample.js';
 import { CharRnnError } from '../src/errors.js';
 import { CELLS, words } from './helpers.js';
 import { close } from './kernel-check.js';
@@ -242,7 +244,7 @@ for (const [first, second] of [['webgpu', 'wasm'], ['wasm', 'webgpu']] as const)
   });
 }
 
-test('createBackend and webgpu: training only; auto never takes a software GPU; a failing GPU is one line', async () => {
+test('createBackend and webgpu: training and plain sampling only; auto never takes a software GPU; a failing GPU is one line', async () => {
   const plain = readFileSync(new URL('../../build/kernels.wasm', import.meta.url));
   const { createWasmBackend } = await import('../src/backend/wasm.js');
   const platform = (gpu: () => Promise<GPU | { error: string }>, probe: { hardware: true; name: string } | { hardware: false; why: string }) => ({
@@ -250,7 +252,9 @@ test('createBackend and webgpu: training only; auto never takes a software GPU; 
   });
   const oneLine = (re: RegExp) => (e: unknown): boolean => e instanceof CharRnnError && re.test(e.message) && !e.message.includes('\n');
   const none = platform(async () => ({ error: 'no navigator.gpu' }), { hardware: false, why: 'no navigator.gpu' });
-  await assert.rejects(pickBackend({ kind: 'webgpu' }, none), oneLine(/^--backend webgpu trains models/));
+  await assert.rejects(pickBackend({ kind: 'webgpu' }, none), oneLine(/^--backend webgpu trains models and draws plain samples; evaluation/));
+  await assert.rejects(pickBackend({ kind: 'webgpu', sampling: true }, none), oneLine(/^the WebGPU backend did not start/));
+  // auto for sampling never looks at the GPU, even when asked for a sampler
   await assert.rejects(pickBackend({ kind: 'webgpu', training: true }, none), oneLine(/^the WebGPU backend did not start \(no navigator.gpu\); use --backend wasm$/));
   // auto, training, no hardware GPU: wasm, and nothing to say about it
   const quiet = await pickBackend({ kind: 'auto', training: true }, platform(async () => assert.fail('not opened without a hardware GPU'), { hardware: false, why: 'only a software adapter' }));
@@ -284,7 +288,7 @@ gpuTest('createBackend: webgpu on this machine names its adapter; auto never tra
   }
 });
 
-gpuTest('charrnn train --backend webgpu: trains, says the adapter, writes checkpoints wasm resumes; sample --backend webgpu is a usage error', async () => {
+gpuTest('charrnn train --backend webgpu: trains, says the adapter, writes checkpoints wasm resumes; sample --backend webgpu draws what wasm draws; eval is a usage error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-webgpu-'));
   try {
     writeFileSync(join(dir, 'c.txt'), words(1500, 3));
@@ -298,11 +302,64 @@ gpuTest('charrnn train --backend webgpu: trains, says the adapter, writes checkp
     const more = await runCli(['train', '--resume', join(dir, 'run'), '--backend', 'wasm', '--max-iters', '12', '--quiet']);
     assert.equal(more.code, 0, more.stderr);
     assert.equal(decodeCheckpoint(readFileSync(join(dir, 'run', 'latest.safetensors'))).train!.state.iter, 12);
-    const s = await runCli(['sample', join(dir, 'run', 'latest.safetensors'), '--backend', 'webgpu']);
-    assert.equal(s.code, 2);
-    assert.match(s.stderr, /^charrnn: --backend webgpu trains models; sampling and evaluation run on auto, wasm or js/);
-    assert.equal(s.stderr.trim().split('\n').length, 1);
+    // a plain sample on the GPU is the CPU's for the same seed; what needs the host is refused
+    const ck = join(dir, 'run', 'latest.safetensors');
+    const sampleArgs = ['sample', ck, '--length', '60', '--seed', '4', '--prime', 'the '];
+    const onGpu = await runCli([...sampleArgs, '--backend', 'webgpu']);
+    const onCpu = await runCli([...sampleArgs, '--backend', 'wasm']);
+    assert.equal(onGpu.code, 0, onGpu.stderr);
+    assert.equal(onGpu.stdout, onCpu.stdout);
+    const many = await runCli([...sampleArgs, '--backend', 'webgpu', '--count', '3', '--top-k', '5']);
+    assert.equal(many.code, 2);
+    assert.equal(many.stderr, 'charrnn: --top-k, --count: not on --backend webgpu, which draws one plain sample; use --backend auto\n');
+    const ev = await runCli(['eval', ck, '--data', join(dir, 'c.txt'), '--backend', 'webgpu']);
+    assert.equal(ev.code, 2);
+    assert.match(ev.stderr, /^charrnn: --backend webgpu trains models and draws plain samples; evaluation, serving and the rest run on auto, wasm or js/);
+    assert.equal(ev.stderr.trim().split('\n').length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const [type, embed, temperature] of [['lstm', 6, 0.8], ['gru', 0, 1], ['rnn', 4, 0]] as const) {
+  gpuTest(`sampling on the device draws what the CPU sampler draws: ${type}, temperature ${temperature}`, async (be) => {
+    const config: ModelConfig = { type, vocabSize: 13, hidden: 24, layers: 2, embed, dropout: 0 };
+    const [ref, dev] = twin(config, be, 11);
+    const vocab = buildCorpus([{ name: 'v', bytes: new TextEncoder().encode('abcdefghijkl\n') }]).vocab;
+    const cpu = new Sampler(ref, vocab);
+    const gpuS = new Sampler(dev, vocab);
+    const opts = { length: 300, temperature, prime: 'ab', seed: 5 };
+    const c = be.ctx.counters;
+    const before = { dispatches: c.dispatches, readbacks: c.readbacks };
+    const got = await gpuS.stepsAsync(opts);
+    const perChar = (c.dispatches - before.dispatches) / opts.length;
+    console.log(`# ${type} 2×24 sampling: ${perChar.toFixed(1)} dispatches per character, ${c.readbacks - before.readbacks} readback(s) for ${opts.length} characters`);
+    assert.equal(c.readbacks - before.readbacks, 1, 'one readback for the whole sample');
+    assert.equal(got.length, opts.length);
+    // the CPU sampler step by step: at each yield its logits are those the character was drawn from
+    const u = new Rng(opts.seed);
+    let n = 0;
+    for (const want of cpu.steps(opts)) {
+      const draw = temperature > 0 ? u.next() : 0;
+      const g = got[n];
+      if (g.id !== want.id) {
+        // float32 against float64: allowed only where u lands on a boundary of the distribution
+        const z = cpu.logits;
+        const max = Math.max(...Array.from(z).slice(0, 13));
+        const p = Array.from(z).slice(0, 13).map((x) => Math.exp((x - max) / temperature));
+        const sum = p.reduce((a, b) => a + b, 0);
+        let cum = 0;
+        let nearest = Infinity;
+        for (const x of p) nearest = Math.min(nearest, Math.abs((cum += x) - draw * sum) / sum);
+        assert.ok(temperature > 0 && nearest < 1e-5, `character ${n}: ${g.id} against ${want.id}, ${nearest} from a boundary`);
+        break; // the texts part here
+      }
+      assert.ok(Math.abs(g.logProb - want.logProb) < 1e-4, `log-probability of character ${n}: ${g.logProb} against ${want.logProb}`);
+      n++;
+    }
+    assert.ok(n >= 100, `${n} characters agree`);
+    cpu.dispose();
+    gpuS.dispose();
+    dev.dispose();
+  });
+}

@@ -6,7 +6,7 @@
  *   'wasm'  the WebAssembly SIMD kernels on `threads` threads (worker_threads in Node, Web
  *           Workers in a page); fails with a one-line CharRnnError if they cannot start
  *   'js'    the TypeScript reference kernels (js.ts, the specification), one thread
- *   'webgpu' the WGSL kernels on the GPU (webgpu/backend.ts), for training: in Node through the
+ *   'webgpu' the WGSL kernels on the GPU (webgpu/backend.ts), for training and plain sampling: in Node through the
  *           optional package `webgpu` (Dawn), in a page through navigator.gpu; fails with a
  *           one-line CharRnnError when there is no usable adapter. Any adapter, software ones
  *           included (SwiftShader: correct, far slower than wasm; the tests use it).
@@ -34,11 +34,13 @@ export interface BackendOptions {
   /** Threads including the caller's; 0 or absent = every core. Only the wasm kernels use more than one. */
   threads?: number;
   /**
-   * What the backend is for. Only training runs on webgpu (its numbers stay on the device; a
-   * sampler needs one back every character): 'auto' considers the GPU only for training, and
-   * 'webgpu' for anything else is refused with a one-line error.
+   * What the backend is for. Its numbers stay on the device, so webgpu serves only callers that
+   * drive a lagging backend: the trainer (`training`), and Sampler.stepsAsync (`sampling`: a plain
+   * sample, no top-k, top-p, beams or stops). 'auto' considers the GPU only for training; 'webgpu'
+   * for anything else is refused with a one-line error.
    */
   training?: boolean;
+  sampling?: boolean;
 }
 
 /** A backend from createBackend: it says what it is and why (`choice`). */
@@ -59,13 +61,13 @@ export interface WasmPlatform {
 }
 
 /** Check createBackend's options (the CLI's --backend and --threads); throws a one-line CharRnnError naming the flag. */
-export function checkBackendOptions(opts: { kind?: unknown; threads?: unknown; training?: boolean }): { kind: BackendKind; threads: number } {
+export function checkBackendOptions(opts: { kind?: unknown; threads?: unknown; training?: boolean; sampling?: boolean }): { kind: BackendKind; threads: number } {
   const kind = opts.kind ?? 'auto';
   if (!BACKEND_KINDS.includes(kind as BackendKind)) {
     throw new CharRnnError('bad-flag', `--backend must be one of ${BACKEND_KINDS.join(', ')} (got ${JSON.stringify(kind)})`);
   }
-  if (kind === 'webgpu' && !opts.training) {
-    throw new CharRnnError('bad-flag', '--backend webgpu trains models; sampling and evaluation run on auto, wasm or js (a checkpoint is the same file whatever trained it)');
+  if (kind === 'webgpu' && !opts.training && !opts.sampling) {
+    throw new CharRnnError('bad-flag', '--backend webgpu trains models and draws plain samples; evaluation, serving and the rest run on auto, wasm or js (a checkpoint is the same file whatever trained it)');
   }
   const threads = opts.threads ?? 0;
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS) {

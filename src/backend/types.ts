@@ -283,6 +283,13 @@ export interface LaggingBackend extends Backend {
   rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number, clip?: ClipViews): void;
   adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number, clip?: ClipViews): void;
   sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean, clip?: ClipViews): void;
+  /**
+   * Draw the next character on the device from logits (V), as Sampler.pick does without
+   * top-k/top-p: argmax at temperature 0, else u[k] (a uniform from the host) walked down
+   * exp((z − max)/temperature). Writes the id to input[0] (the next step's input), ids[k], and
+   * its log-probability at temperature 1 to logProbs[k] (webgpu/sample.ts).
+   */
+  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void;
   /** Submit what is recorded (the end of a training window: one queue submit). */
   flush(): void;
   /** Wait while more than a couple of submitted windows still run, so the host's clock measures the device. */

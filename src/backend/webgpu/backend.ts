@@ -27,6 +27,7 @@ import * as el from './elementwise.js';
 import { gemm } from './gemm.js';
 import { clipFactor, reduceScratch, softmaxCrossEntropy, stepFlags, sumSquares } from './loss.js';
 import * as optim from './optim.js';
+import { sampleNext } from './sample.js';
 
 export interface WebGpuOptions {
   /** Initial heap in bytes (it grows when full); default 64 MiB. */
@@ -277,6 +278,10 @@ export class WebGpuBackend implements LaggingBackend {
     sumSquares(this.ctx, n, this.off(g), s, s + 1);
     clipFactor(this.ctx, s, this.off(out), clip, byNorm);
     stepFlags(this.ctx, this.off(out), this.off(flags));
+  }
+
+  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void {
+    sampleNext(this.ctx, V, this.off(logits), temperature, this.off(u), k, this.off(input), this.off(ids), this.off(logProbs));
   }
 
   scale(n: number, x: FloatArray, s: number): void {
