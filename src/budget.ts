@@ -28,7 +28,7 @@ import { ArenaPlan, type Arena } from './arena.js';
 import { modelConfigOf } from './checkpoint.js';
 import { flagName, type TrainConfig } from './config.js';
 import { CharRNN, paramSpecs, Workspace } from './model/model.js';
-import { clipGradients, Optimizer } from './optim.js';
+import { clipGradients, deviceClip, Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 
 export interface Shape {
@@ -171,7 +171,7 @@ class SpeedRig {
     model.backward(ws);
     if (this.words && isLagging(backend)) {
       backend.gradientNorm(model.numParams, model.grads, config.clip, config.clipMode === 'norm', this.words.clip, this.words.flags);
-      this.opt.step(config.lr, { factor: this.words.clip, hi: config.clipMode === 'value' && config.clip > 0 ? config.clip : 0 });
+      this.opt.step(config.lr, deviceClip(config, this.words.clip));
     } else {
       clipGradients(backend, model.numParams, model.grads, config);
       this.opt.step(config.lr);

@@ -44,6 +44,15 @@ export function clipGradients(be: Backend, P: number, g: FloatArray, cfg: ClipCo
   return { norm, action: 'clamped' };
 }
 
+/**
+ * clipGradients for a lagging backend, where ‖g‖ stays on the device: what the update kernel
+ * needs, given gradientNorm's (‖g‖, scale) pair in `factor` (norm clipping is in the scale; by
+ * value, the clamp bound; clip 0: neither).
+ */
+export function deviceClip(cfg: ClipConfig, factor: FloatArray): ClipViews {
+  return { factor, hi: cfg.clipMode === 'value' && cfg.clip > 0 ? cfg.clip : 0 };
+}
+
 export class Optimizer {
   /** First moment (adam) or momentum buffer (sgd); same layout as params. (P) */
   readonly m: FloatArray;

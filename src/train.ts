@@ -32,7 +32,7 @@ import { evaluateIds, evaluateIdsAsync, evaluateItems, evaluateItemsAsync } from
 import { drawSamples, planRequest } from './generate.js';
 import { itemsOfPart, LinesBatcher, splitFor, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
-import { clipGradients, Optimizer } from './optim.js';
+import { clipGradients, deviceClip, Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 import { Sampler, sampleText } from './sample.js';
 import { estimateIters, iterBudget, scheduleFactor } from './schedule.js';
@@ -528,7 +528,7 @@ export class Trainer {
     r.chars = count;
     model.backward(ws);
     d.be.gradientNorm(model.numParams, model.grads, c.clip, c.clipMode === 'norm', d.clip, d.flags);
-    this.optimizer.step(this.lr, { factor: d.clip, hi: c.clipMode === 'value' && c.clip > 0 ? c.clip : 0 });
+    this.optimizer.step(this.lr, deviceClip(c, d.clip));
     ws.carryState();
     d.be.flush();
     d.steps++;
