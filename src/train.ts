@@ -28,7 +28,7 @@ import { decodeCheckpoint, encodeCheckpoint, loadParams, modelConfigOf, modelFro
 import { checkResumable, flagName, type TrainConfig } from './config.js';
 import { Batcher, type Corpus, type Split } from './data.js';
 import { CharRnnError } from './errors.js';
-import { evaluateIds, evaluateIdsAsync, evaluateItems, evaluateItemsAsync } from './evaluate.js';
+import { evaluateIdsAsync, evaluateItemsAsync } from './evaluate.js';
 import { drawSamples, planRequest } from './generate.js';
 import { itemsOfPart, LinesBatcher, splitFor, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
@@ -267,30 +267,24 @@ export class Trainer {
     }
   }
 
-  /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
-  validationLoss(): number {
-    const { batch: B, seqLen: T } = this.config;
-    if (this.lines) return evaluateItems(this.model, this.lines.val, this.lines.nl, { streams: B, T }).loss;
-    return evaluateIds(this.model, this.split.val, { streams: B, T }).loss;
-  }
-
-  /** validationLoss() on any backend (a lagging one sums on the device and reads back once). */
-  async validationLossAsync(): Promise<number> {
+  /**
+   * Mean validation loss (nats/char): B streams over the validation split, from the zero state.
+   * Async because a lagging backend sums it on the device and reads it back once.
+   */
+  async validationLoss(): Promise<number> {
     const { batch: B, seqLen: T } = this.config;
     if (this.lines) return (await evaluateItemsAsync(this.model, this.lines.val, this.lines.nl, { streams: B, T })).loss;
     return (await evaluateIdsAsync(this.model, this.split.val, { streams: B, T })).loss;
   }
 
   /**
-   * A lagging backend: bring the loss sum and flags of the steps since the last pull back, and
-   * (with `state`) the weights, moments and carried state, so checkpoint() and sampling see them.
-   * Returns what went wrong in those steps (a non-finite loss or gradient), or null.
+   * A lagging backend: bring the loss sum and flags of the steps since the last pull back, with
+   * the weights, moments and carried state, so checkpoint() and sampling see them. Returns what
+   * went wrong in those steps (a non-finite loss or gradient), or null.
    */
-  private async pull(r: Session, state: boolean): Promise<string | null> {
+  private async pull(r: Session): Promise<string | null> {
     const d = this.dev!;
-    const views: (FloatArray | Int32Array)[] = [d.loss, d.flags];
-    if (state) views.push(this.model.params, this.optimizer.m, this.optimizer.v, ...this.ws.stateViews());
-    await d.be.download(views);
+    await d.be.download([d.loss, d.flags, this.model.params, this.optimizer.m, this.optimizer.v, ...this.ws.stateViews()]);
     const sum = d.loss[0];
     const bad = d.flags[0];
     const fault = d.steps > 0 && (!Number.isFinite(sum) || bad > 0)
@@ -310,7 +304,7 @@ export class Trainer {
     d.steps = 0;
     d.chars = 0;
     d.from = this.state.iter;
-    if (state && !fault) d.dirty = false; // checkpoint() encodes the host's copies again
+    if (!fault) d.dirty = false; // checkpoint() encodes the host's copies again
     return fault;
   }
 
@@ -435,7 +429,7 @@ export class Trainer {
       await this.breathe(r);
     }
     if (reason !== 'nan' && this.state.iter > 0 && r.lastEvalIter !== this.state.iter) {
-      const fault = this.dev ? await this.pull(r, true) : null;
+      const fault = this.dev ? await this.pull(r) : null;
       const ev = fault ? null : await this.evaluate(r); // the steps since the last evaluation
       if (ev && Number.isFinite(ev.metrics.val_loss)) yield ev;
       else {
@@ -463,7 +457,7 @@ export class Trainer {
     if (this.dev && (evaluating || sampling)) {
       // a lagging backend's numbers come back here: the steps' losses and flags, and the
       // weights (a sample's), moments and state (an evaluation's checkpoint)
-      const lost = await this.pull(r, true);
+      const lost = await this.pull(r);
       if (lost) return lost;
     }
     // Drawn before the evaluation, whose checkpoint then holds the sampling generator after this
@@ -579,7 +573,7 @@ export class Trainer {
   /** A validation pass, and the metrics line of the iterations since the last one. */
   private async evaluate(r: Session): Promise<Extract<TrainEvent, { type: 'eval' }>> {
     const s = this.state;
-    const val = await this.validationLossAsync();
+    const val = await this.validationLoss();
     const train = r.lossCount > 0 ? r.lossSum / r.lossCount : (s.lastTrainLoss ?? NaN);
     r.lossSum = 0;
     r.lossCount = 0;
