@@ -363,3 +363,34 @@ for (const [type, embed, temperature] of [['lstm', 6, 0.8], ['gru', 0, 1], ['rnn
     dev.dispose();
   });
 }
+
+gpuTest('the heap grows when full, keeping every tensor where it was; freed ranges are reused', async () => {
+  const second = await requestWebGpuDevice();
+  if ('error' in second) assert.fail(second.error);
+  const be = new WebGpuBackend(second, { heapBytes: 1 << 20 });
+  try {
+    const a = be.alloc(4 * 1000);
+    const x = new Float32Array(a.buffer as ArrayBuffer, 0, 1000);
+    for (let i = 0; i < x.length; i++) x[i] = i + 0.5;
+    be.upload(x);
+    const words = be.ctx.words;
+    const big = be.alloc(4 << 20); // over the 1 MiB heap: it grows
+    assert.ok(be.ctx.words > words, `grown from ${words} words to ${be.ctx.words}`);
+    const y = new Float32Array(big.buffer as ArrayBuffer, 0, 4);
+    be.copy(4, x, y);
+    x.fill(0);
+    await be.download([x, y]);
+    assert.deepEqual(Array.from(x.subarray(0, 3)), [0.5, 1.5, 2.5], 'kept across the growth');
+    assert.deepEqual(Array.from(y), [0.5, 1.5, 2.5, 3.5]);
+    be.free(big);
+    const grown = be.ctx.words;
+    const again = be.alloc(4 << 20);
+    assert.equal(be.ctx.words, grown, 'the freed range is reused: no second growth');
+    const z = new Float32Array(again.buffer as ArrayBuffer, 0, 4);
+    await be.download([z]);
+    assert.deepEqual(Array.from(z), [0, 0, 0, 0], 'a reused range is zeroed');
+    assert.deepEqual(be.ctx.errors, []);
+  } finally {
+    be.dispose();
+  }
+});

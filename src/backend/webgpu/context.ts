@@ -86,7 +86,7 @@ export class GpuContext {
   words: number;
   private top = 0;
   private readonly bgl: GPUBindGroupLayout;
-  /** Heaps replaced by grow(), destroyed once the device is idle (work may still read them). */
+  /** Heaps replaced by grow(), destroyed after the next readback or idle() (work submitted before may still read them). */
   private readonly retired: GPUBuffer[] = [];
   private readonly uniforms: GPUBuffer;
   private readonly slots: number;
@@ -157,7 +157,7 @@ export class GpuContext {
   /**
    * Make the heap at least `words` long (offsets stay valid): submit what is recorded, copy the
    * heap into a bigger buffer and bind that one from now on. The old heap is destroyed at the
-   * next idle(), after the work that reads it.
+   * next readback or idle(), once the work that reads it is done.
    */
   grow(words: number): void {
     if (words <= this.words) return;
@@ -231,6 +231,7 @@ export class GpuContext {
     this.counters.readbacks++;
     try {
       await staging.mapAsync(MAP_MODE_READ);
+      for (const b of this.retired.splice(0)) b.destroy(); // the map waited for all submitted work
       const all = new Float32Array(staging.getMappedRange(0, total * 4).slice(0));
       staging.unmap();
       this.staging.push(staging);
