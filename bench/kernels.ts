@@ -56,7 +56,7 @@ function gemmGflops(be: Backend, c: Case): number {
   const A = f32(be, c.M * c.K);
   const B = f32(be, c.K * c.N);
   const C = f32(be, c.M * c.N);
-  if (c.weights && be instanceof WasmBackend) be.weightsChanged(B); // declare B a parameter region
+  if (c.weights && be instanceof WasmBackend) be.paramsChanged(B); // declare B a parameter region
   const ldb = c.transB ? c.K : c.N;
   const s = time(() => be.gemm(false, c.transB, c.M, c.N, c.K, A, c.K, B, ldb, 0, C, c.N));
   return (2 * c.M * c.N * c.K) / s / 1e9;

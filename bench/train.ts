@@ -29,13 +29,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus, splitCorpus } from '../src/data.js';
-import { measureSpeedAsync } from '../src/budget.js';
+import { measureSpeed } from '../src/budget.js';
 import { CharRNN } from '../src/model/model.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
 import { GATES } from '../src/model/layer.js';
-import { isLagging, type Backend } from '../src/backend/types.js';
+import type { Backend } from '../src/backend/types.js';
 import { createBackend } from '../src/backend/wasm-node.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
@@ -99,7 +99,7 @@ interface WindowCount { dispatches: number; submits: number }
  */
 async function trainSpeed(backend: Backend, cfg: TrainConfig): Promise<{ train: number; window?: WindowCount }> {
   const ids = splitCorpus(corpus.ids, cfg.valFrac, cfg.testFrac).train;
-  const measure = (): Promise<number> => measureSpeedAsync(backend, cfg, corpus.vocab.size, ids, () => performance.now() / 1000, SECONDS);
+  const measure = (): Promise<number> => measureSpeed(backend, cfg, corpus.vocab.size, ids, () => performance.now() / 1000, SECONDS);
   if (!(backend instanceof WebGpuBackend)) return { train: await measure() };
   const counters = backend.ctx.counters;
   const ends: WindowCount[] = [];
@@ -119,7 +119,7 @@ async function sampleSpeed(backend: Backend, cfg: TrainConfig): Promise<number> 
   model.init(new Rng(1));
   const sampler = new Sampler(model, corpus.vocab);
   const seconds = Math.min(3, SECONDS / 2);
-  if (isLagging(backend)) {
+  if (!backend.hostMemory) {
     try {
       await sampler.stepsAsync({ length: 64, seed: 1 }); // compiles the kernels: not timed
       let n = 0;

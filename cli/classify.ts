@@ -29,7 +29,7 @@ export async function classifyCommand(proc: Proc, opts: ClassifyOpts): Promise<n
       candidates.push({ name: path, model, vocab: data.vocab });
     }
     const { parts } = await readCorpus(opts.data);
-    const r = classifyText(candidates, parts);
+    const r = await classifyText(candidates, parts);
     if (opts.json) {
       const scores = r.scores.map((s) => ({ model: s.model, bits_per_char: s.bits_per_char, probability: s.probability, chars: s.chars, unknown_chars: s.unknown_chars }));
       proc.stdout.write(JSON.stringify({ best: r.best, scores }) + '\n');

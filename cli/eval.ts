@@ -14,7 +14,7 @@ export async function evalCommand(proc: Proc, ckpt: string, opts: Opts): Promise
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);
     const { parts } = await readCorpus(opts.data as string[]);
-    const r = evaluateText(model, data.vocab, parts);
+    const r = await evaluateText(model, data.vocab, parts);
     if (opts.json) proc.stdout.write(JSON.stringify(r) + '\n');
     else {
       proc.stdout.write(`${r.nats_per_char.toFixed(4)} nats/char, ${r.bits_per_char.toFixed(4)} bits/char, perplexity ${r.perplexity.toFixed(3)} over ${r.chars} characters`);

@@ -11,13 +11,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
+import { checkResume, newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
-import { checkResume, Trainer } from '../src/train.js';
-import { chooseModelAsync, choosesModel, measureSpeedAsync, type ModelPlan } from '../src/budget.js';
+import { Trainer } from '../src/train.js';
+import { chooseModel, choosesModel, measureSpeed, type ModelPlan } from '../src/budget.js';
 import type { Corpus } from '../src/data.js';
 import { splitFor } from '../src/lines.js';
-import { isLagging, type Backend } from '../src/backend/types.js';
+import type { Backend } from '../src/backend/types.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { BACKEND_KINDS } from '../src/backend/create.js';
 import type { BackendKind } from '../src/backend/types.js';
@@ -127,8 +127,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
 
   // ---- train ----
   const backend = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
-  // a GPU run draws its samples on the CPU from the weights read back at evaluations
-  const host = isLagging(backend) ? await createBackend({ kind: 'auto', threads: 1 }) : undefined;
+  // a GPU run keeps a host copy of its weights for its samples (Trainer.hostModel): on wasm, not the reference kernels
+  const host = backend.hostMemory ? undefined : await createBackend({ kind: 'auto', threads: 1 });
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -176,9 +176,9 @@ async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig,
   try {
     if (config.maxTime > 0) gauge = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
     const now = (): number => performance.now() / 1000;
-    return await chooseModelAsync({
+    return await chooseModel({
       given, config, vocabSize: corpus.vocab.size, trainChars: splitFor(corpus.ids, corpus.vocab, config).train.length,
-      speed: (c) => measureSpeedAsync(gauge!, c, corpus.vocab.size, corpus.ids, now),
+      speed: (c) => measureSpeed(gauge!, c, corpus.vocab.size, corpus.ids, now),
     });
   } finally {
     gauge?.dispose?.();

@@ -55,16 +55,16 @@ export async function run(o: AttributionOptions): Promise<AttributionResult> {
     const attributor = new Attributor(candidates);
     let correct = 0;
     let total = 0;
-    heldOut.forEach((passages, author) => {
+    for (const [author, passages] of heldOut.entries()) {
       let right = 0;
       for (const text of passages) {
-        const r = attributor.classify([{ name: 'passage', bytes: new TextEncoder().encode(text) }]);
+        const r = await attributor.classify([{ name: 'passage', bytes: new TextEncoder().encode(text) }]);
         if (r.best === candidates[author].name) right++;
       }
       o.log(`${candidates[author].name}: ${right}/${passages.length} held-out passages of ${o.passage} characters attributed correctly`);
       correct += right;
       total += passages.length;
-    });
+    }
     const accuracy = total > 0 ? correct / total : NaN;
     o.log(`accuracy: ${(100 * accuracy).toFixed(1)}% (${correct}/${total})`);
     return { correct, total, accuracy };

@@ -23,13 +23,13 @@
  * values are written into the config like any flag, so the checkpoint holds them and a resumed
  * run keeps them. The constants were measured at fixed wall time (docs/guide.md, "The budget").
  */
-import { isLagging, type Backend, type FloatArray, type LaggingBackend } from './backend/types.js';
-import { ArenaPlan, type Arena } from './arena.js';
+import type { Backend } from './backend/types.js';
 import { modelConfigOf } from './checkpoint.js';
 import { flagName, type TrainConfig } from './config.js';
 import { CharRNN, paramSpecs, Workspace } from './model/model.js';
-import { clipGradients, deviceClip, Optimizer } from './optim.js';
+import { Optimizer } from './optim.js';
 import { Rng } from './rng.js';
+import { StepWords, trainStep } from './step.js';
 
 export interface Shape {
   layers: number;
@@ -92,104 +92,44 @@ export function paramCount(c: TrainConfig, V: number): number {
 }
 
 /**
- * Characters per second of training steps of `config` on `backend` (B × T windows of `ids`):
- * one warm-up step, then steps for about `seconds` (at least 2). `now` in seconds.
+ * Characters per second of training steps of `config` on `backend` (B × T windows of `ids`), the
+ * trainer's own step (src/step.ts): one warm-up step (on a GPU it compiles the kernels), then
+ * steps for about `seconds` (at least 2), each waited for as training waits (settle: a GPU at most
+ * a couple of windows ahead), and a read at the end so the clock includes the device's work.
  */
-export function measureSpeed(backend: Backend, config: TrainConfig, V: number, ids: ArrayLike<number>, now: () => number, seconds = 0.25): number {
-  if (isLagging(backend)) throw new Error('measureSpeed on a GPU must wait for it: use measureSpeedAsync');
-  const rig = new SpeedRig(backend, config, V, ids);
+export async function measureSpeed(backend: Backend, config: TrainConfig, V: number, ids: ArrayLike<number>, now: () => number, seconds = 0.25): Promise<number> {
+  const model = new CharRNN(modelConfigOf(config, V), backend);
+  const optimizer = new Optimizer(model, config);
+  const ws = new Workspace(model, config.batch, config.seqLen, { training: true });
+  const words = new StepWords(backend);
+  const rng = new Rng(2);
+  const chars = config.batch * config.seqLen;
   try {
-    rig.step();
-    let n = 0;
-    const t0 = now();
-    while (n < 2 || now() - t0 < seconds) {
-      rig.step();
-      n++;
-    }
-    return (n * rig.chars) / Math.max(1e-9, now() - t0);
-  } finally {
-    rig.dispose();
-  }
-}
-
-/** measureSpeed on any backend: on a GPU every step is waited for (at most two windows ahead, as training runs). */
-export async function measureSpeedAsync(backend: Backend, config: TrainConfig, V: number, ids: ArrayLike<number>, now: () => number, seconds = 0.25): Promise<number> {
-  if (!isLagging(backend)) return measureSpeed(backend, config, V, ids, now, seconds);
-  const rig = new SpeedRig(backend, config, V, ids);
-  try {
-    rig.step();
-    await rig.finish(backend); // the warm-up compiles the kernels: not timed
-    let n = 0;
-    const t0 = now();
-    while (n < 2 || now() - t0 < seconds) {
-      rig.step();
-      await backend.settle();
-      n++;
-    }
-    await rig.finish(backend);
-    return (n * rig.chars) / Math.max(1e-9, now() - t0);
-  } finally {
-    rig.dispose();
-  }
-}
-
-/** A model, optimizer and window of `config` that run training steps on `ids`, for timing. */
-class SpeedRig {
-  readonly chars: number;
-  private readonly model: CharRNN;
-  private readonly opt: Optimizer;
-  private readonly ws: Workspace;
-  private readonly rng = new Rng(2);
-  /** On a lagging backend: gradientNorm's (‖g‖, scale) and flags. */
-  private readonly words: { arena: Arena; clip: FloatArray; flags: FloatArray } | null = null;
-
-  constructor(private readonly backend: Backend, private readonly config: TrainConfig, V: number, private readonly ids: ArrayLike<number>) {
-    this.chars = config.batch * config.seqLen;
-    this.model = new CharRNN(modelConfigOf(config, V), backend);
-    this.opt = new Optimizer(this.model, config);
-    this.ws = new Workspace(this.model, config.batch, config.seqLen, { training: true });
-    this.model.init(new Rng(1));
-    if (isLagging(backend)) {
-      const plan = new ArenaPlan('float32');
-      const sc = plan.floats(2);
-      const sf = plan.floats(2);
-      const arena = plan.allocate(backend);
-      this.words = { arena, clip: arena.floats(sc), flags: arena.floats(sf) };
-    }
-  }
-
-  /** One window, as the trainer's step (train.ts) runs it. */
-  step(): void {
-    const { model, ws, ids, config, backend } = this;
-    for (let i = 0; i < this.chars; i++) {
+    model.init(new Rng(1));
+    for (let i = 0; i < chars; i++) {
       ws.inputs[i] = ids[i % ids.length];
       ws.targets[i] = ids[(i + 1) % ids.length];
     }
-    ws.idsWritten();
-    model.zeroGrad();
-    model.forward(ws, { train: true, rng: this.rng, into: this.words ? ws.lossSum : undefined });
-    model.backward(ws);
-    if (this.words && isLagging(backend)) {
-      backend.gradientNorm(model.numParams, model.grads, config.clip, config.clipMode === 'norm', this.words.clip, this.words.flags);
-      this.opt.step(config.lr, deviceClip(config, this.words.clip));
-    } else {
-      clipGradients(backend, model.numParams, model.grads, config);
-      this.opt.step(config.lr);
+    const step = (): void => {
+      ws.idsWritten(); // as the trainer's window source does every step
+      trainStep({ model, ws, optimizer }, config, config.lr, rng, words);
+    };
+    step();
+    await words.read(); // the warm-up: compiled kernels and packed weights, not timed
+    let n = 0;
+    const t0 = now();
+    while (n < 2 || now() - t0 < seconds) {
+      step();
+      await backend.settle();
+      n++;
     }
-    ws.carryState();
-    if (isLagging(backend)) backend.flush();
-  }
-
-  /** Wait until the device has done every step recorded (a readback of one word). */
-  async finish(be: LaggingBackend): Promise<void> {
-    await be.download([this.ws.lossSum]);
-  }
-
-  dispose(): void {
-    this.words?.arena.dispose();
-    this.ws.dispose();
-    this.opt.dispose();
-    this.model.dispose();
+    await words.read();
+    return (n * chars) / Math.max(1e-9, now() - t0);
+  } finally {
+    words.dispose();
+    ws.dispose();
+    optimizer.dispose();
+    model.dispose();
   }
 }
 
@@ -200,11 +140,8 @@ export interface BudgetInput {
   vocabSize: number;
   trainChars: number;
   /** Training chars/s of a config on this engine (measureSpeed), asked only under --max-time. */
-  speed: (config: TrainConfig) => number;
+  speed: (config: TrainConfig) => Promise<number>;
 }
-
-/** BudgetInput with a speed gauge that answers later (measureSpeed on a GPU, which must wait for the device). */
-export type AsyncBudgetInput = Omit<BudgetInput, 'speed'> & { speed: (config: TrainConfig) => Promise<number> };
 
 /**
  * The budget in characters for a config, and the limit that sets it: under --max-time from its
@@ -229,23 +166,7 @@ export function dropoutFor(epochs: number): number {
  * and what was chosen, or the config as it is (choice null) when everything was given or the
  * run has no limit to size it by.
  */
-export function chooseModel(input: BudgetInput): ModelPlan {
-  const rule = choose(input);
-  let step = rule.next();
-  while (!step.done) step = rule.next(input.speed(step.value));
-  return step.value;
-}
-
-/** chooseModel with a gauge that answers later. */
-export async function chooseModelAsync(input: AsyncBudgetInput): Promise<ModelPlan> {
-  const rule = choose(input);
-  let step = rule.next();
-  while (!step.done) step = rule.next(await input.speed(step.value));
-  return step.value;
-}
-
-/** The rule, asking for the speed of a config by yielding it (only under --max-time). */
-function* choose(input: Omit<BudgetInput, 'speed'>): Generator<TrainConfig, ModelPlan, number> {
+export async function chooseModel(input: BudgetInput): Promise<ModelPlan> {
   const { given, config, vocabSize: V, trainChars } = input;
   if (!choosesModel(given)) return { config, choice: null };
   const pickShape = SHAPE_KEYS.every((k) => given[k] === undefined);
@@ -253,7 +174,7 @@ function* choose(input: Omit<BudgetInput, 'speed'>): Generator<TrainConfig, Mode
   let best: { shape: Shape; chars: number; by: string } | null = null;
   for (const shape of candidates) {
     const c = { ...config, ...shape };
-    const budget = budgetChars(c, trainChars, c.maxTime > 0 ? yield c : 0);
+    const budget = budgetChars(c, trainChars, c.maxTime > 0 ? await input.speed(c) : 0); // the gauge runs only under --max-time
     if (budget === null) return { config, choice: null };
     const params = paramCount(c, V);
     const affordable = budget.chars >= CHARS_PER_PARAM * params && params <= PARAMS_PER_TRAIN_CHAR * trainChars;

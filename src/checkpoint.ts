@@ -13,7 +13,7 @@
 import type { Backend, FloatArray } from './backend/types.js';
 import { RETIRED_KEYS, resolveConfig, type TrainConfig } from './config.js';
 import { CharRnnError } from './errors.js';
-import { CharRNN, paramSpecs, type ModelConfig, type ParamSpec } from './model/model.js';
+import { CharRNN, paramSpecs, requireHost, type ModelConfig, type ParamSpec } from './model/model.js';
 import type { Optimizer } from './optim.js';
 import type { RngState } from './rng.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
@@ -63,7 +63,12 @@ export interface CheckpointInput {
   config: TrainConfig;
   model: CharRNN;
   vocab: Vocabulary;
-  train?: { state: TrainState; optimizer: Optimizer; carried: FloatArray[] };
+  /**
+   * The weights to write (the model's layout), default `model.params`, which must then be on host
+   * memory: the trainer passes a device model's host copies as of its last read.
+   */
+  params?: FloatArray;
+  train?: { state: TrainState; optimizer: Pick<Optimizer, 'm' | 'v' | 't'>; carried: FloatArray[] };
 }
 
 export function modelConfigOf(config: TrainConfig, vocabSize: number): ModelConfig {
@@ -83,9 +88,11 @@ function carriedNames(m: ModelConfig): string[] {
 
 export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
   const { model, config, vocab, train } = input;
+  if (!input.params) requireHost(model, 'encodeCheckpoint');
+  const params = input.params ?? model.params;
   const tensors: Array<[string, Tensor]> = [];
   const f32 = (shape: number[], data: FloatArray): Tensor => ({ dtype: 'F32', shape, data: data instanceof Float32Array ? data : Float32Array.from(data) });
-  for (const s of model.specs) tensors.push([s.name, f32(s.shape, model.exportParam(s))]);
+  for (const s of model.specs) tensors.push([s.name, f32(s.shape, model.exportParam(s, params))]);
   const metadata: Record<string, string> = {
     format: 'charrnn',
     format_version: String(FORMAT_VERSION),
@@ -229,7 +236,7 @@ export function restoreOptimizer(data: CheckpointData, model: CharRNN, opt: Opti
   };
   put(data.train.m, opt.m);
   put(data.train.v, opt.v);
-  model.backend.upload?.(opt.m);
-  model.backend.upload?.(opt.v);
+  model.backend.upload(opt.m);
+  model.backend.upload(opt.v);
   opt.t = data.train.state.optimizerSteps;
 }

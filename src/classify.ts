@@ -18,7 +18,7 @@
  */
 import type { TextPart } from './data.js';
 import { CharRnnError } from './errors.js';
-import { evaluateText } from './evaluate.js';
+import { evaluateText, type EvalResult } from './evaluate.js';
 import type { CharRNN } from './model/model.js';
 import type { Vocabulary } from './vocab.js';
 
@@ -55,9 +55,10 @@ export class Attributor {
   }
 
   /** Score `parts` (read as one text from the zero state) under every candidate. */
-  classify(parts: TextPart[]): Attribution {
+  async classify(parts: TextPart[]): Promise<Attribution> {
     const { candidates } = this;
-    const results = candidates.map((c) => evaluateText(c.model, c.vocab, parts, this.T));
+    const results: EvalResult[] = [];
+    for (const c of candidates) results.push(await evaluateText(c.model, c.vocab, parts, this.T));
     const n = Math.max(...results.map((r) => r.chars));
     const logLik = results.map((r) => -r.nats_per_char * n); // (K) log P_k(text)
     const max = Math.max(...logLik);
@@ -78,6 +79,6 @@ export class Attributor {
 }
 
 /** One text under every candidate (see Attributor to score many texts). */
-export function classifyText(candidates: Candidate[], parts: TextPart[], T = 100): Attribution {
+export function classifyText(candidates: Candidate[], parts: TextPart[], T = 100): Promise<Attribution> {
   return new Attributor(candidates, T).classify(parts);
 }

@@ -17,7 +17,10 @@
  * src/budget.ts chooses the layers, hidden size and dropout from the time, the measured speed
  * and the corpus size.
  */
+import type { CheckpointData } from './checkpoint.js';
+import type { Corpus } from './data.js';
 import { CharRnnError } from './errors.js';
+import { describeChars } from './vocab.js';
 import type { CellType } from './model/layer.js';
 
 export type OptimizerName = 'adam' | 'rmsprop' | 'adagrad' | 'sgd';
@@ -243,3 +246,24 @@ export function checkResumable(saved: TrainConfig, given: Partial<TrainConfig>):
     throw new CharRnnError('bad-flag', `${flagName(key)} cannot change when resuming: the run has ${flagName(key)} ${String(saved[key])} (got ${String(given[key])}); start a new run to change it`);
   }
 }
+
+/**
+ * Can `resume` continue on this corpus with this config? The corpus must have exactly the run's
+ * vocabulary (ids index the embedding and the decoder), and the config may differ only where
+ * resumeConfig allows (the batch, say, is the shape of the carried state and the data cursor).
+ * Throws a one-line CharRnnError; the Trainer calls it, and a CLI may call it before touching files.
+ */
+export function checkResume(resume: CheckpointData, config: TrainConfig, corpus: Corpus): void {
+  checkResumable(resume.config, config);
+  const a = resume.vocab.symbols;
+  const b = corpus.vocab.symbols;
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return;
+  const had = new Set(a);
+  const now = new Set(b);
+  const added = b.filter((x) => !had.has(x)).map((x) => String.fromCodePoint(x));
+  const gone = a.filter((x) => !now.has(x)).map((x) => String.fromCodePoint(x));
+  const diff = added.length > 0 ? `; ${describeChars(added)} new` : gone.length > 0 ? `; ${describeChars(gone)} missing` : '';
+  throw new CharRnnError('cannot-resume', `the text's characters differ from the run's vocabulary (${b.length} vs ${a.length} symbols${diff}); resume with the run's own text, or start a new run`);
+}
+
+/** Items shown per sample while training a lines model. */

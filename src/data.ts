@@ -13,6 +13,7 @@
 import { CharRnnError } from './errors.js';
 import { IdPass, SymbolPass, type TextMode, type TextPass } from './stream.js';
 import { Vocabulary, type IdArray } from './vocab.js';
+import type { Workspace } from './model/model.js';
 
 export interface TextPart {
   /** Shown in error messages (a file path). */
@@ -94,10 +95,21 @@ export function splitCorpus(ids: IdArray, valFrac: number, testFrac: number): Sp
 }
 
 /**
+ * Where windows come from, for training and evaluation alike: `windows` per epoch, and `fill`
+ * loads window w (of `epoch`, for a source that deals each epoch anew) into a workspace: its
+ * ids, uploaded, and a zero state for the rows that start an item there (src/lines.ts).
+ * Batcher, EvalBatcher and LinesBatcher implement it, so a loop never asks which it holds.
+ */
+export interface WindowSource {
+  readonly windows: number;
+  fill(w: number, ws: Workspace, epoch?: number): void;
+}
+
+/**
  * B contiguous streams over `ids`, read in windows of T. Inputs and targets are written
  * time-major: position (t, b) is at index t * B + b, which is how the model lays out a window.
  */
-export class Batcher {
+export class Batcher implements WindowSource {
   /** Characters per stream. */
   readonly streamLength: number;
   readonly windows: number;
@@ -108,8 +120,13 @@ export class Batcher {
     this.windows = Math.floor(this.streamLength / T);
   }
 
-  /** Fill window w (0-based) of every stream. */
-  fill(w: number, inputs: Int32Array, targets: Int32Array): void {
+  fill(w: number, ws: Workspace): void {
+    this.fillIds(w, ws.inputs, ws.targets);
+    ws.idsWritten();
+  }
+
+  /** Window w (0-based) of every stream, as ids. */
+  fillIds(w: number, inputs: Int32Array, targets: Int32Array): void {
     const { B, T, ids, streamLength } = this;
     for (let b = 0; b < B; b++) {
       const start = b * streamLength + w * T;
@@ -125,7 +142,7 @@ export class Batcher {
  * For evaluation: like Batcher, but covers every character of the stream (the last window is
  * padded; padded positions get target -1, which the loss skips). Returns the number of windows.
  */
-export class EvalBatcher {
+export class EvalBatcher implements WindowSource {
   readonly streamLength: number;
   readonly windows: number;
   readonly B: number;
@@ -137,8 +154,13 @@ export class EvalBatcher {
     this.windows = Math.ceil(this.streamLength / T);
   }
 
+  fill(w: number, ws: Workspace): void {
+    this.fillIds(w, ws.B, ws.inputs, ws.targets);
+    ws.idsWritten();
+  }
+
   /** Inputs/targets are laid out for `batch` ≥ B streams; streams ≥ B are all padding. */
-  fill(w: number, batch: number, inputs: Int32Array, targets: Int32Array): number {
+  fillIds(w: number, batch: number, inputs: Int32Array, targets: Int32Array): number {
     const { B, T, ids, streamLength } = this;
     let counted = 0;
     for (let b = 0; b < batch; b++) {

@@ -4,17 +4,17 @@
  * This is the entry for bundlers and browsers; Node gets index-node.ts (the same names, with
  * the worker_threads createBackend).
  */
-export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, RESUMABLE_KEYS, LIMIT_KEYS, flagName, type TrainConfig, type OptimizerName } from './config.js';
+export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, checkResume, RESUMABLE_KEYS, LIMIT_KEYS, flagName, type TrainConfig, type OptimizerName } from './config.js';
 export { chooseModel, choosesModel, measureSpeed, paramCount, SHAPES, type ModelPlan, type ModelChoice, type BudgetInput, type Shape } from './budget.js';
 export { scheduleFactor } from './schedule.js';
 export { CharRnnError } from './errors.js';
 export { Vocabulary, type IdArray } from './vocab.js';
-export { buildCorpus, encodeParts, splitCorpus, Batcher, type Corpus, type TextPart } from './data.js';
+export { buildCorpus, encodeParts, splitCorpus, Batcher, type Corpus, type WindowSource, type TextPart } from './data.js';
 export { CharRNN, Workspace, paramSpecs, countParams, type ModelConfig, type ParamSpec } from './model/model.js';
 export type { CellType } from './model/layer.js';
 export { Optimizer, clipGradients, type Clipped } from './optim.js';
 export { Rng } from './rng.js';
-export { Trainer, checkResume, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
+export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
 export { Sampler, sample, sampleText, checkSampleOptions, stopAt, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
 export { generate, generateStream, checkGenerateRequest, MAX_COUNT, MAX_BEAM, type GenerateRequest, type Generated } from './generate.js';
 export { beamSearch, beamScore, LENGTH_ALPHA } from './beam.js';
@@ -22,7 +22,7 @@ export { itemsOf, splitLines, splitFor, LinesBatcher, type Items } from './lines
 export { NoveltyIndex, NGRAM_SIZES, type NoveltyReport, type NoveltyMark, type NgramNovelty } from './novelty.js';
 export { suffixArray, SubstringIndex } from './suffix-array.js';
 export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
-export { evaluateText, evaluateIds, lossSummary, type EvalResult } from './evaluate.js';
+export { evaluateText, evaluateIds, evaluateItems, lossSummary, type EvalResult } from './evaluate.js';
 export { readText, findUnits, matchMask, temperatureSweep, wordsOf, type TextReading, type Track, type TrackKind, type Guess, type UnitScore, type SweepRow } from './viz/inspect.js';
 export { reportHtml, inspectHtml, type ReportInput, type InspectInput, type ChartAssets, type UnitRef } from './viz/html.js';
 export { lineChartSvg, heatmapSvg } from './viz/svg.js';

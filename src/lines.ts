@@ -21,7 +21,8 @@
  * dealt, in that order, each to the stream with the fewest windows so far; the epoch has as
  * many windows as the longest stream.
  */
-import { splitCorpus, type Split } from './data.js';
+import { splitCorpus, type Split, type WindowSource } from './data.js';
+import type { Workspace } from './model/model.js';
 import { CharRnnError } from './errors.js';
 import { Rng } from './rng.js';
 import type { IdArray, Vocabulary } from './vocab.js';
@@ -82,7 +83,7 @@ export function itemsOfPart(ids: IdArray, nl: number, cr: number, what: string):
 }
 
 /** Item-aligned windows over B streams (see the header). */
-export class LinesBatcher {
+export class LinesBatcher implements WindowSource {
   /** Windows in the planned epoch. */
   windows = 0;
   /** (B) 1 where the row's state must be zeroed before the window just filled (an item starts, or padding). */
@@ -146,11 +147,19 @@ export class LinesBatcher {
     }
   }
 
+  /** Window w of `epoch` (dealt first if it is not the planned one), each item's first row from the zero state. */
+  fill(w: number, ws: Workspace, epoch = this.planned): void {
+    this.plan(epoch);
+    this.fillIds(w, ws.inputs, ws.targets, ws.B);
+    ws.idsWritten();
+    ws.resetRows(this.starts);
+  }
+
   /**
-   * Fill window w of the planned epoch, laid out for `batch` ≥ B rows (rows ≥ B are padding);
+   * Window w of the planned epoch as ids, laid out for `batch` ≥ B rows (rows ≥ B are padding);
    * sets `starts`. Returns the number of targets (positions with a loss).
    */
-  fill(w: number, inputs: Int32Array, targets: Int32Array, batch = this.B): number {
+  fillIds(w: number, inputs: Int32Array, targets: Int32Array, batch = this.B): number {
     const { B, T, nl, items } = this;
     const ids = items.ids;
     let counted = 0;

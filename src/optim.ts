@@ -2,17 +2,14 @@
  * Optimizers over the model's flat parameter arena. The moment buffers have exactly the layout of
  * `params` and `grads`, so each update is one kernel call over all P numbers.
  *
- * Clipping is its own step, before the update (clipGradients): by global norm (rescale all
- * gradients so ‖g‖ ≤ clip, char-rnn / torch-rnn) or by value (clamp each to ±clip,
- * min-char-rnn). It reports the norm before clipping and what it did; a gradient whose norm is
- * not finite is left as it is, and the trainer then never applies it.
- *
- * On a lagging backend (webgpu) the norm never comes back to the host: gradientNorm leaves
- * (‖g‖, scale) on the device and step(lr, clip) hands that pair to the update kernel, which
- * scales or clamps on the way in and skips the update when ‖g‖ is not finite (types.ts).
+ * Clipping, by global norm (rescale all gradients so ‖g‖ ≤ clip, char-rnn / torch-rnn) or by
+ * value (clamp each to ±clip, min-char-rnn), happens on the way into the update, on every
+ * backend the same way: gradientNorm leaves (‖g‖, scale) in a view, and the update kernel reads
+ * that pair (ClipViews), scales or clamps, and skips the update when ‖g‖ is not finite. Nothing
+ * is read back, so a GPU keeps going; the trainer reads ‖g‖ where it logs it (src/step.ts).
  */
 import { ArenaPlan, type Arena } from './arena.js';
-import { isLagging, type Backend, type ClipViews, type FloatArray, type LaggingBackend } from './backend/types.js';
+import type { Backend, ClipViews, FloatArray } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
 
@@ -27,30 +24,44 @@ export interface Clipped {
   action: 'none' | 'scaled' | 'clamped';
 }
 
-/**
- * Clip the gradient g (P) in place:
- *   norm:  g ← g · clip / ‖g‖   when ‖g‖ > clip        (the direction is kept)
- *   value: g_i ← max(−clip, min(clip, g_i))           (each element on its own)
- */
-export function clipGradients(be: Backend, P: number, g: FloatArray, cfg: ClipConfig): Clipped {
-  const norm = Math.sqrt(be.sumSquares(P, g));
-  if (!Number.isFinite(norm) || cfg.clip <= 0) return { norm, action: 'none' };
-  if (cfg.clipMode === 'norm') {
-    if (norm <= cfg.clip) return { norm, action: 'none' };
-    be.scale(P, g, cfg.clip / norm);
-    return { norm, action: 'scaled' };
-  }
-  be.clamp(P, g, -cfg.clip, cfg.clip);
-  return { norm, action: 'clamped' };
+/** gradientNorm's arguments for a clip config: the bound, and whether it bounds the norm. */
+export function normArgs(cfg: ClipConfig): { clip: number; byNorm: boolean } {
+  return { clip: cfg.clip, byNorm: cfg.clipMode === 'norm' };
+}
+
+/** What the update kernel clips by, given gradientNorm's (‖g‖, scale) pair in `factor`: by value, the clamp bound (0: none). */
+export function clipViews(cfg: ClipConfig, factor: FloatArray): ClipViews {
+  return { factor, hi: cfg.clipMode === 'value' && cfg.clip > 0 ? cfg.clip : 0 };
 }
 
 /**
- * clipGradients for a lagging backend, where ‖g‖ stays on the device: what the update kernel
- * needs, given gradientNorm's (‖g‖, scale) pair in `factor` (norm clipping is in the scale; by
- * value, the clamp bound; clip 0: neither).
+ * Clip the gradient g (P) in place, on its own (the trainer clips inside the update instead):
+ *   norm:  g ← g · clip / ‖g‖   when ‖g‖ > clip        (the direction is kept)
+ *   value: g_i ← max(−clip, min(clip, g_i))           (each element on its own)
+ * Reads ‖g‖ back once, so it works on any backend.
  */
-export function deviceClip(cfg: ClipConfig, factor: FloatArray): ClipViews {
-  return { factor, hi: cfg.clipMode === 'value' && cfg.clip > 0 ? cfg.clip : 0 };
+export async function clipGradients(be: Backend, P: number, g: FloatArray, cfg: ClipConfig): Promise<Clipped> {
+  const plan = new ArenaPlan(g instanceof Float64Array ? 'float64' : 'float32');
+  const sOut = plan.floats(2);
+  const sFlags = plan.floats(2);
+  const arena = plan.allocate(be);
+  try {
+    const out = arena.floats(sOut);
+    const { clip, byNorm } = normArgs(cfg);
+    be.gradientNorm(P, g, clip, byNorm, out, arena.floats(sFlags));
+    await be.download([out]);
+    const norm = out[0];
+    if (!Number.isFinite(norm) || cfg.clip <= 0) return { norm, action: 'none' };
+    if (byNorm) {
+      if (norm <= cfg.clip) return { norm, action: 'none' };
+      be.scale(P, g, out[1]);
+      return { norm, action: 'scaled' };
+    }
+    be.clamp(P, g, -cfg.clip, cfg.clip);
+    return { norm, action: 'clamped' };
+  } finally {
+    arena.dispose();
+  }
 }
 
 export class Optimizer {
@@ -77,14 +88,12 @@ export class Optimizer {
   }
 
   /**
-   * Update the parameters from the gradients with learning rate lr: already clipped by
-   * clipGradients, or (a lagging backend) clipped inside the update by `clip`.
+   * Update the parameters from the gradients with learning rate lr, clipped on the way in by
+   * `clip` (gradientNorm's views; see the header), or used as they are.
    */
   step(lr: number, clip?: ClipViews): void {
     const { model, cfg } = this;
-    const be = model.backend;
-    if (clip && !isLagging(be)) throw new Error('clipping inside the update needs a lagging backend; use clipGradients');
-    const k = be as LaggingBackend; // the kernels' trailing `clip` is undefined unless lagging
+    const k = model.backend;
     const P = model.numParams;
     const g = model.grads;
     const p = model.params;
@@ -104,6 +113,6 @@ export class Optimizer {
         k.sgd(P, p, g, this.m, lr, cfg.momentum, wd, this.t === 1, clip);
         break;
     }
-    model.paramsUpdated();
+    model.paramsChanged('kernel');
   }
 }

@@ -16,7 +16,6 @@
  * generator, and the ids read back every SAMPLE_CHUNK characters instead of the logits every one.
  */
 import { ArenaPlan, type Arena } from './arena.js';
-import { isLagging } from './backend/types.js';
 import { CharRnnError } from './errors.js';
 import { Workspace, type CharRNN } from './model/model.js';
 import { Rng } from './rng.js';
@@ -204,7 +203,7 @@ export class Sampler {
    */
   async stepsAsync(opts: SampleOptions): Promise<SampledChar[]> {
     const be = this.model.backend;
-    if (!isLagging(be)) return [...this.steps(opts)];
+    if (be.hostMemory) return [...this.steps(opts)];
     if ((opts.topK ?? 0) > 0 || (opts.topP ?? 1) < 1) throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, wasm, js); on webgpu use --temperature alone');
     const { temperature, rng } = this.start(opts);
     const d = (this.device ??= this.deviceBuffers());

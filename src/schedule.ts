@@ -50,3 +50,26 @@ export function estimateIters(iter: number, seconds: number, c: Pick<TrainConfig
   if (c.epochs > 0) n = Math.min(n, Math.ceil(c.epochs * windowsPerEpoch));
   return n;
 }
+
+/**
+ * When a --max-time schedule's span is fixed: once the run has measured its speed with an
+ * evaluation included, past the first evaluation and `budgetShare` of the budget (at most
+ * `evalShareSeconds` in), or at `lateShare` of the budget whatever happened. The PyTorch engine
+ * reads these from torch.json (src/torch-run.ts), so both engines fix it at the same point.
+ */
+export const SCHEDULE_FIX = { evalShareSeconds: 30, budgetShare: 0.05, lateShare: 0.2 } as const;
+
+/**
+ * The span of a cosine/linear schedule under --max-time at iteration `iter`, `seconds` into the
+ * run: null where it is not measured yet (or not a time budget, or the step schedule); once it
+ * was fixed (`fixed` not null) it is estimated again at every call, so the decay still ends with
+ * the budget when the machine's speed changes (a busy machine made a 300 s run's first estimate
+ * 24% long, and its lr never decayed). The trainer calls it when it counts a step (to fix) and at
+ * every evaluation (to refit); the result goes into the checkpoint, so resume stays exact.
+ */
+export function scheduleSpan(c: Pick<TrainConfig, 'lrSchedule' | 'maxIters' | 'epochs' | 'maxTime' | 'evalEvery'>, iter: number, seconds: number, fixed: number | null, windowsPerEpoch: number): number | null {
+  if (c.lrSchedule === 'step' || c.maxTime <= 0) return fixed;
+  const f = SCHEDULE_FIX;
+  const measured = fixed !== null || (iter > c.evalEvery && seconds >= Math.min(f.evalShareSeconds, f.budgetShare * c.maxTime)) || seconds >= f.lateShare * c.maxTime;
+  return measured ? estimateIters(iter, seconds, c, windowsPerEpoch) : null;
+}

@@ -105,13 +105,13 @@ async function weightCacheTests(be: WasmBackend): Promise<void> {
     for (const transB of [false, true]) {
       const P = f32(be, N * K + 5, () => r() * 2 - 1); // "all parameters"
       const W = P.subarray(5, 5 + N * K); // a weight matrix inside them, off the 64-byte grid
-      be.weightsChanged(P);
+      be.paramsChanged(P);
       checkGemm(be, r, false, transB, M, N, K, 0, 0, W);
       checkGemm(be, r, true, transB, M, N, K, 0, 1, W); // same weights, now cached
       for (let i = 0; i < W.length; i++) W[i] = r() * 2 - 1; // change them as a test would...
-      be.weightsChanged(); // ...and say so
+      be.paramsChanged(); // ...and say so
       checkGemm(be, r, false, transB, M, N, K, 0, 0, W);
-      // an optimizer step changes them too: no weightsChanged needed for kernel writes
+      // an optimizer step changes them too: no paramsChanged needed for kernel writes
       const g = f32(be, P.length, () => r() - 0.5), m = f32(be, P.length), v = f32(be, P.length);
       be.adam(P.length, P, g, m, v, 0.1, 0.9, 0.999, 1e-8, 0.1, 0.001, 0);
       checkGemm(be, r, false, transB, M, N, K, 0, 1, W);
@@ -265,7 +265,7 @@ async function stepTests(be: WasmBackend): Promise<void> {
     const n = B * H, G = 4 * H, tag = `B=${B} H=${H}`;
     const P = f32(be, H * G + 3, u(0.3)); // "the parameters", W_hh inside them
     const whh = P.subarray(3);
-    be.weightsChanged(P);
+    be.paramsChanged(P);
     const hPrev = f32(be, n, u(1)), pre0 = f32(be, B * G, u(2)), cPrev = f32(be, n, u(2));
     const gw = copy(pre0), cw = new Float32Array(n), hw = new Float32Array(n);
     js.lstmStep(B, H, copy(hPrev), copy(whh), gw, copy(cPrev), cw, hw);
@@ -435,7 +435,7 @@ test('wasm backend without SharedArrayBuffer: non-shared memory, one thread, sti
     assert.equal(be.threads, 1);
     const r = rng(7);
     const P = f32(be, 300 * 70, () => r() - 0.5); // the first allocation reserves room for what follows
-    be.weightsChanged(P);
+    be.paramsChanged(P);
     checkGemm(be, r, false, false, 50, 70, 300, 0, 0, P); // cached packed weights
     checkGemm(be, r, true, true, 33, 65, 17, 3, 1); // per-call packing
     assert.throws(() => be.alloc(1 << 30), RangeError); // cannot grow under existing views

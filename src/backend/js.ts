@@ -5,13 +5,22 @@
  * It works in float32 (training) and float64 (gradient checks).
  */
 import { fillDropoutMask } from '../rng.js';
-import type { Backend, Block, DType, FloatArray } from './types.js';
+import { clipOnHost, hostDevice, sampleNextOnHost, writeGradientNorm } from './host.js';
+import type { Backend, Block, ClipViews, DType, FloatArray } from './types.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 export class JsBackend implements Backend {
   readonly name = 'js';
   readonly dtypes: readonly DType[] = ['float32', 'float64'];
+  // host memory: nothing to move, nothing to wait for (host.ts)
+  readonly hostMemory = hostDevice.hostMemory;
+  readonly upload = hostDevice.upload;
+  readonly download = hostDevice.download;
+  readonly flush = hostDevice.flush;
+  readonly settle = hostDevice.settle;
+  /** sampleNext's scratch (V). */
+  private probs = new Float64Array(0);
 
   alloc(bytes: number): Block {
     // Separate ArrayBuffers never move, so views stay valid.
@@ -218,13 +227,21 @@ export class JsBackend implements Backend {
     }
   }
 
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number {
-    const loss = this.crossEntropy(N, V, logits, targets, dlogits, scale);
-    if (into) into[0] += loss;
-    return loss;
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void {
+    into[0] += this.crossEntropy(N, V, logits, targets, dlogits, scale);
   }
 
-  private crossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
+  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void {
+    if (this.probs.length < V) this.probs = new Float64Array(V);
+    sampleNextOnHost(V, logits, temperature, u, k, input, ids, logProbs, this.probs);
+  }
+
+  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void {
+    writeGradientNorm(this.sumSquares(n, g), clip, byNorm, out, flags);
+  }
+
+  /** The sum of softmaxCrossEntropy's losses, in float64 (wasm's fallback for foreign views uses it too). */
+  crossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
     let loss = 0;
     for (let i = 0; i < N; i++) {
       const r = i * V;
@@ -248,6 +265,7 @@ export class JsBackend implements Backend {
     return loss;
   }
 
+  /** sum_i x[i]^2 for i < n, accumulated in float64 (gradientNorm's). */
   sumSquares(n: number, x: FloatArray): number {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i] * x[i];
@@ -263,7 +281,8 @@ export class JsBackend implements Backend {
   }
 
   adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
-    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number): void {
+    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     for (let i = 0; i < n; i++) {
       const gi = g[i] + wd * p[i];
       m[i] = b1 * m[i] + (1 - b1) * gi;
@@ -272,7 +291,8 @@ export class JsBackend implements Backend {
     }
   }
 
-  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number): void {
+  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     for (let i = 0; i < n; i++) {
       const gi = g[i] + wd * p[i];
       v[i] = alpha * v[i] + (1 - alpha) * gi * gi;
@@ -280,7 +300,8 @@ export class JsBackend implements Backend {
     }
   }
 
-  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number): void {
+  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     for (let i = 0; i < n; i++) {
       const gi = g[i] + wd * p[i];
       v[i] += gi * gi;
@@ -288,7 +309,8 @@ export class JsBackend implements Backend {
     }
   }
 
-  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean): void {
+  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     for (let i = 0; i < n; i++) {
       const gi = g[i] + wd * p[i];
       buf[i] = first ? gi : momentum * buf[i] + gi;

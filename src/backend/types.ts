@@ -13,14 +13,17 @@
  *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
- * - Device-neutral: the model never reads or writes a view's numbers itself during a step. It
- *   zeroes, copies and draws dropout masks through `fill`, `copy` and `dropoutMask`, and where
- *   the host does write a view (token ids, a loaded checkpoint, a carried state) it calls
- *   `upload`; before the host reads one (a checkpoint, a rollback snapshot) it awaits
- *   `download`. On the JS and WASM backends a view *is* the memory, so `upload` and `download`
- *   are absent. On a device backend (webgpu) a view is a handle: its `byteOffset` is the offset
- *   of the tensor in device memory, and its numbers on the host are a staging copy that is only
- *   current after `download` (see docs/webgpu.md).
+ * - Every backend is a device; host memory simply has zero lag. The model never reads or writes
+ *   a view's numbers itself during a step: it zeroes, copies and draws dropout masks through
+ *   `fill`, `copy` and `dropoutMask`; where the host writes a view (token ids, a loaded
+ *   checkpoint, a carried state) it calls `upload`, and before the host reads one it awaits
+ *   `download`. Scalars are results in views too: the loss goes `into` a view, ‖g‖ and the clip
+ *   factor into gradientNorm's `out`, and the optimizers clip from there. On js and wasm a view
+ *   *is* the memory, so upload, download, flush and settle do nothing (`hostMemory` is true); on
+ *   webgpu a view is a handle whose `byteOffset` names the tensor in device memory, and its
+ *   numbers on the host are a staging copy that is current only after `download`
+ *   (docs/webgpu.md). So one loop serves every backend: it reads its numbers only where it logs
+ *   them (src/step.ts), which on host memory may be every step.
  * - Kernels allocate nothing per call once warm: a backend may set up caches on first use (the
  *   WASM backend's packed weight panels, and its GEMM scratch at the first call of each size)
  *   and then reuses them, so a training step allocates nothing after the first
@@ -80,30 +83,40 @@ export interface Backend {
   free?(block: Block): void;
 
   /**
-   * Called by the model after any write to the parameters (init, load, an optimizer step, a test
-   * poking a weight). A backend that caches weights in another layout (packed GEMM panels) drops
-   * the cache here. Optional. `params`, if given, is the view holding all the parameters: the
+   * Called by the model after the host wrote the parameters (init, load, a test poking a weight;
+   * CharRNN.paramsChanged). A backend that caches weights in another layout (packed GEMM panels)
+   * drops the cache here; its own kernels' writes (an optimizer step) it follows itself. Optional. `params`, if given, is the view holding all the parameters: the
    * WASM backend then treats matrices inside it as weights and caches their packed panels from
    * the first GEMM on (without it, it learns the region at the first optimizer step, so
    * inference-only use, e.g. sampling from a loaded checkpoint, packs nothing and runs a bit slower).
    */
-  weightsChanged?(params?: FloatArray): void;
+  paramsChanged?(params?: FloatArray): void;
+
+  /**
+   * True where views are the numbers themselves (js, wasm): reading one costs nothing, so a
+   * caller may read every step, and per-character host reads (top-k, top-p, beam search, stop
+   * sequences) are possible. False on a device (webgpu), whose numbers come back only through
+   * `download`. The one capability a caller may ask about; every method below works on both.
+   */
+  readonly hostMemory: boolean;
 
   /**
    * The host wrote `view`'s numbers (token ids, weights from a checkpoint, a carried state):
-   * a device backend copies them to the device. Absent where views are the backend's memory.
+   * a device copies them over, in order with the work recorded so far. Nothing on host memory.
    */
-  upload?(view: FloatArray | Int32Array): void;
+  upload(view: FloatArray | Int32Array): void;
   /**
    * Copy these views' numbers from the device into their host copies, after all the work
-   * recorded so far. Absent where views are the backend's memory.
+   * recorded so far. Resolves at once on host memory.
    */
-  download?(views: readonly (FloatArray | Int32Array)[]): Promise<void>;
+  download(views: readonly (FloatArray | Int32Array)[]): Promise<void>;
+  /** Submit what is recorded (the end of a training window: one queue submit). Nothing on host memory. */
+  flush(): void;
   /**
-   * Set when scalar results stay on the device (a LaggingBackend, below): the trainer then reads
-   * its loss, norm and flags back at evaluations, not every step (src/train.ts).
+   * Wait while more than a couple of submitted windows still run, so the host's clock measures
+   * the device. Resolves at once on host memory, where every kernel has run when it returns.
    */
-  readonly lagging?: boolean;
+  settle(): Promise<void>;
 
   /** Release threads and memory; the backend is unusable afterwards. Optional. */
   dispose?(): void;
@@ -225,18 +238,29 @@ export interface Backend {
   ): void;
 
   /**
-   * Softmax cross-entropy over N rows of V logits, fused with its backward. Returns the sum over
-   * rows of -log softmax(logits)[target] (in float64). If dlogits is given, it receives
-   * (softmax(logits) - onehot(target)) * scale. A target < 0 marks a row to skip (no loss, zero
-   * gradient). dlogits may alias logits. With `into`, the sum is also added to into[0] (a
-   * lagging backend only does that, and returns NaN).
+   * Softmax cross-entropy over N rows of V logits, fused with its backward: into[0] += the sum
+   * over rows of -log softmax(logits)[target] (summed in float64 on the host). If dlogits is
+   * given, it receives (softmax(logits) - onehot(target)) * scale. A target < 0 marks a row to
+   * skip (no loss, zero gradient). dlogits may alias logits.
    */
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number;
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void;
+
+  /**
+   * Draw the next character from logits (V), as Sampler.pick does without top-k/top-p: argmax
+   * at temperature 0, else u[k] (a uniform drawn by the host) walked down exp((z − max)/T).
+   * Writes the id to input[0] (the next step's input), ids[k], and its log-probability at
+   * temperature 1 to logProbs[k]; on a device nothing comes back until `download`.
+   */
+  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void;
 
   // ---- optimizer kernels over the flat parameter arena ----
 
-  /** sum_i x[i]^2 for i < n, accumulated in float64. */
-  sumSquares(n: number, x: FloatArray): number;
+  /**
+   * ‖g‖ without a readback: out (2) = (‖g‖, s) with s = clip/‖g‖ when byNorm, clip > 0 and
+   * ‖g‖ > clip, else 1; flags (2): flags[0] += 1 when ‖g‖ is not finite, flags[1] = ‖g‖.
+   * The optimizers then clip from `out` (ClipViews).
+   */
+  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void;
   /** x[i] *= s. */
   scale(n: number, x: FloatArray, s: number): void;
   /** x[i] = min(hi, max(lo, x[i])). */
@@ -248,56 +272,22 @@ export interface Backend {
    * p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), with bc1 = 1 - b1^t, bc2 = 1 - b2^t.
    */
   adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
-    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number): void;
+    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void;
   /** RMSprop (PyTorch): v = a v + (1 - a) g'^2; p -= lr g' / (sqrt(v) + eps). */
-  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number): void;
+  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number, clip?: ClipViews): void;
   /** Adagrad (PyTorch): v += g'^2; p -= lr g' / (sqrt(v) + eps). */
-  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number): void;
+  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number, clip?: ClipViews): void;
   /** SGD with momentum (PyTorch): buf = mu buf + g' (buf = g' on the first step); p -= lr buf. */
-  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean): void;
-}
-
-/** How the optimizer kernels clip on a lagging backend: gradientNorm's `out` pair, and the clamp bound (0: none). */
-export interface ClipViews {
-  factor: FloatArray;
-  hi: number;
+  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean, clip?: ClipViews): void;
 }
 
 /**
- * A backend whose scalars stay on the device (webgpu): softmaxCrossEntropy only adds its loss to
- * `into` and returns NaN, sumSquares returns NaN, and clipping happens inside the update:
- *   gradientNorm → (‖g‖, s) on the device → the optimizer kernel applies g·s (norm) or clamps
- *   to ±hi (value), and skips the update entirely when ‖g‖ is not finite.
- * The trainer (train.ts) flushes once per window and reads the loss sum and flags back at
- * evaluations, so a non-finite step is found there, not at once (docs/reliability.md).
+ * How an optimizer kernel clips on its way in (`clip` of adam, rmsprop, adagrad, sgd): `factor`
+ * is gradientNorm's `out` pair (‖g‖, s). The kernel skips the whole update when ‖g‖ is not
+ * finite, multiplies g by s (norm clipping: s < 1 only when ‖g‖ > clip), and clamps each
+ * element to ±hi when hi > 0 (clipping by value). Without `clip`, g is used as it is.
  */
-export interface LaggingBackend extends Backend {
-  readonly lagging: true;
-  /**
-   * ‖g‖ without a readback: out (2) = (‖g‖, s) with s = clip/‖g‖ when byNorm, clip > 0 and
-   * ‖g‖ > clip, else 1; flags (2): flags[0] += 1 when ‖g‖ is not finite, flags[1] = ‖g‖.
-   */
-  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void;
-  adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
-    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void;
-  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number, clip?: ClipViews): void;
-  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number, clip?: ClipViews): void;
-  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean, clip?: ClipViews): void;
-  /**
-   * Draw the next character on the device from logits (V), as Sampler.pick does without
-   * top-k/top-p: argmax at temperature 0, else u[k] (a uniform from the host) walked down
-   * exp((z − max)/temperature). Writes the id to input[0] (the next step's input), ids[k], and
-   * its log-probability at temperature 1 to logProbs[k] (webgpu/sample.ts).
-   */
-  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void;
-  /** Submit what is recorded (the end of a training window: one queue submit). */
-  flush(): void;
-  /** Wait while more than a couple of submitted windows still run, so the host's clock measures the device. */
-  settle(): Promise<void>;
-  upload(view: FloatArray | Int32Array): void;
-  download(views: readonly (FloatArray | Int32Array)[]): Promise<void>;
-}
-
-export function isLagging(be: Backend): be is LaggingBackend {
-  return be.lagging === true;
+export interface ClipViews {
+  factor: FloatArray;
+  hi: number;
 }

@@ -6,8 +6,8 @@
  * and cached until the parameters change; other B operands are packed per call into scratch, or
  * read in place when A has so few rows that packing would cost more than it saves.
  *
- * Parameter regions are learned from weightsChanged(params) and from the `p` of the optimizer
- * kernels; any kernel write that overlaps them, and every weightsChanged(), makes the cache stale.
+ * Parameter regions are learned from paramsChanged(params) and from the `p` of the optimizer
+ * kernels; any kernel write that overlaps them, and every paramsChanged(), makes the cache stale.
  * Freeing memory (released()) takes it out of the regions and frees the packed copies of the
  * weights that lay in it, so a model that is disposed leaves nothing behind.
  */
@@ -65,7 +65,7 @@ export class WasmGemm {
   // ---- parameters ----
 
   /** Parameters may have changed; [p, p + bytes) if given is (part of) the parameters. */
-  weightsChanged(p = -1, bytes = 0): void {
+  paramsChanged(p = -1, bytes = 0): void {
     this.gen++;
     if (p >= 0) this.addParams(p, bytes);
   }

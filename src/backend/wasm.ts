@@ -9,7 +9,8 @@
  * Platform-neutral: no fs, no worker_threads here. wasm-node.ts (Node) and wasm-web.ts (pages)
  * supply the .wasm bytes and a worker spawner; create.ts picks between this and the reference.
  */
-import type { Backend, Block, DType, FloatArray } from './types.js';
+import type { Backend, Block, ClipViews, DType, FloatArray } from './types.js';
+import { clipOnHost, hostDevice, writeGradientNorm } from './host.js';
 import { fillDropoutMask } from '../rng.js';
 import { JsBackend } from './js.js';
 import { instantiateKernels, type KernelExports } from './wasm-abi.js';
@@ -49,6 +50,12 @@ const CELL_PARALLEL_MIN = 2048;
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly dtypes: readonly DType[] = ['float32'];
+  // the views are WebAssembly memory, read and written in place: nothing to move (host.ts)
+  readonly hostMemory = hostDevice.hostMemory;
+  readonly upload = hostDevice.upload;
+  readonly download = hostDevice.download;
+  readonly flush = hostDevice.flush;
+  readonly settle = hostDevice.settle;
   /** Calls that got arrays outside this backend's memory and ran on the JS reference instead. */
   jsFallbacks = 0;
   /** LSTM time steps run fused, split by hidden units over the threads (lstmStep, lstmStepBackward). */
@@ -121,9 +128,9 @@ export class WasmBackend implements Backend {
    * packed panels from the first call on (otherwise the region is learned at the first
    * optimizer step).
    */
-  weightsChanged(params?: FloatArray): void {
+  paramsChanged(params?: FloatArray): void {
     const p = params ? this.f(params) : -1;
-    this.mm.weightsChanged(p, p >= 0 ? params!.byteLength : 0);
+    this.mm.paramsChanged(p, p >= 0 ? params!.byteLength : 0);
   }
 
   gemm(
@@ -399,15 +406,21 @@ export class WasmBackend implements Backend {
     this.cellDone(m);
   }
 
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number {
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void {
     const pl = this.f(logits), pt = this.i(targets), pd = dlogits ? this.f(dlogits) : 0;
-    let loss: number;
     if (pl < 0 || pt < 0 || pd < 0) {
       this.jsFallbacks++;
-      loss = this.js.softmaxCrossEntropy(N, V, logits, targets, dlogits, scale);
-    } else loss = this.k.softmaxCrossEntropy(N, V, pl, pt, pd, scale);
-    if (into) into[0] += loss;
-    return loss;
+      into[0] += this.js.crossEntropy(N, V, logits, targets, dlogits, scale);
+    } else into[0] += this.k.softmaxCrossEntropy(N, V, pl, pt, pd, scale);
+  }
+
+  /** A character is drawn once per sampled step over V floats: the reference's loop is as fast as a call. */
+  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void {
+    this.js.sampleNext(V, logits, temperature, u, k, input, ids, logProbs);
+  }
+
+  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void {
+    writeGradientNorm(this.sumSquares(n, g), clip, byNorm, out, flags);
   }
 
   // ---- optimizer kernels ----
@@ -443,11 +456,12 @@ export class WasmBackend implements Backend {
 
   /** An optimizer step wrote p: that is a parameter region, and its packed copies are now stale. */
   private stepped(pp: number, n: number): void {
-    this.mm.weightsChanged(pp, 4 * n);
+    this.mm.paramsChanged(pp, 4 * n);
   }
 
   adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
-    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number): void {
+    lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     const pp = this.f(p), pg = this.f(g), pm = this.f(m), pv = this.f(v);
     if (pp < 0 || pg < 0 || pm < 0 || pv < 0) {
       this.jsFallbacks++;
@@ -457,7 +471,8 @@ export class WasmBackend implements Backend {
     this.stepped(pp, n);
   }
 
-  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number): void {
+  rmsprop(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, alpha: number, eps: number, wd: number, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     const pp = this.f(p), pg = this.f(g), pv = this.f(v);
     if (pp < 0 || pg < 0 || pv < 0) {
       this.jsFallbacks++;
@@ -467,7 +482,8 @@ export class WasmBackend implements Backend {
     this.stepped(pp, n);
   }
 
-  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number): void {
+  adagrad(n: number, p: FloatArray, g: FloatArray, v: FloatArray, lr: number, eps: number, wd: number, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     const pp = this.f(p), pg = this.f(g), pv = this.f(v);
     if (pp < 0 || pg < 0 || pv < 0) {
       this.jsFallbacks++;
@@ -477,7 +493,8 @@ export class WasmBackend implements Backend {
     this.stepped(pp, n);
   }
 
-  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean): void {
+  sgd(n: number, p: FloatArray, g: FloatArray, buf: FloatArray, lr: number, momentum: number, wd: number, first: boolean, clip?: ClipViews): void {
+    if (!clipOnHost(this, n, g, clip)) return;
     const pp = this.f(p), pg = this.f(g), pb = this.f(buf);
     if (pp < 0 || pg < 0 || pb < 0) {
       this.jsFallbacks++;

@@ -23,6 +23,8 @@
  * `grads`), so the optimizer, clipping and checkpointing are single loops over one buffer.
  */
 import type { Backend, DType, FloatArray } from '../backend/types.js';
+import { JsBackend } from '../backend/js.js';
+import { CharRnnError } from '../errors.js';
 import { ArenaPlan, type Arena, type Slot } from '../arena.js';
 import type { Rng } from '../rng.js';
 import { GATES, makeLayerBuffers, planLayerBuffers, type CellType, type LayerBuffers, type LayerParams } from './layer.js';
@@ -120,7 +122,7 @@ export class Workspace {
   foldVersion = -1;
   /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
   readonly logits: FloatArray;
-  /** (1) A loss sum a lagging backend adds to (forward's `into`): evaluation reads it back once. */
+  /** (1) The loss sum forward adds to unless given another `into`: evaluation reads it back once. */
   readonly lossSum: FloatArray;
   private readonly arena: Arena;
 
@@ -181,8 +183,8 @@ export class Workspace {
    */
   idsWritten(): void {
     const be = this.model.backend;
-    be.upload?.(this.inputs);
-    be.upload?.(this.targets);
+    be.upload(this.inputs);
+    be.upload(this.targets);
   }
 
   /** Zero the carried state (start of an epoch, or of a text). */
@@ -243,10 +245,10 @@ export class Workspace {
     const be = this.model.backend;
     for (const L of this.layers) {
       L.hAt[0].set(state[k++]);
-      be.upload?.(L.hAt[0]);
+      be.upload(L.hAt[0]);
       if (L.c) {
         L.cAt[0].set(state[k++]);
-        be.upload?.(L.cAt[0]);
+        be.upload(L.cAt[0]);
       }
     }
   }
@@ -316,21 +318,31 @@ export class CharRNN {
   private version = 0;
 
   /**
-   * Call after the host wrote `params` (init, a checkpoint, a test poking a weight): a backend
-   * drops its caches (a device backend uploads them), and workspaces drop their folded P.
+   * The parameters changed: workspaces drop their folded P. Written by the host (init, a
+   * checkpoint, a test poking a weight: `by` 'host', the default), the backend is told too (a
+   * device uploads them, the WASM backend drops its packed panels); written by a kernel (the
+   * optimizer: 'kernel'), the backend saw the write itself.
    */
-  paramsChanged(): void {
+  paramsChanged(by: 'host' | 'kernel' = 'host'): void {
     this.version++;
-    this.backend.upload?.(this.params);
-    this.backend.weightsChanged?.(this.params);
+    if (by === 'kernel') return;
+    this.backend.upload(this.params);
+    this.backend.paramsChanged?.(this.params);
   }
 
   /**
-   * Call after a kernel (the optimizer) updated `params`: workspaces drop their folded P. The
-   * backend saw the write itself (the WASM backend's packed panels follow its kernels' writes).
+   * This model's weights on host memory, to read on the host (sampling with top-k, beam search,
+   * inspection, a checkpoint): the model itself where its backend is host memory, else a new copy
+   * on `host` (default the reference kernels) with the weights downloaded now. A copy is the
+   * caller's to dispose; `into` refreshes one made earlier instead of making another.
    */
-  paramsUpdated(): void {
-    this.version++;
+  async toHost(host: Backend = new JsBackend(), into?: CharRNN): Promise<CharRNN> {
+    if (this.backend.hostMemory) return this;
+    await this.backend.download([this.params]);
+    const copy = into ?? new CharRNN(this.config, host);
+    copy.params.set(this.params);
+    copy.paramsChanged();
+    return copy;
   }
 
   /**
@@ -387,17 +399,18 @@ export class CharRNN {
 
   /**
    * Forward over one window. Reads ws.inputs / ws.targets (call ws.idsWritten() after writing
-   * them); returns the summed loss (nats) and the number of predictions. With `train`, applies dropout (drawing masks from rng) and leaves
-   * dL/dlogits (for the mean loss) in ws.logits, ready for backward.
+   * them); adds the summed loss (nats) to `into` (default ws.lossSum: a result in a view, read
+   * where it is logged, as every backend's numbers are) and returns the number of predictions.
+   * With `train`, applies dropout (drawing masks from rng) and leaves dL/dlogits (for the mean
+   * loss) in ws.logits, ready for backward.
    */
-  forward(ws: Workspace, opts: { train: boolean; rng?: Rng; into?: FloatArray } = { train: false }): { loss: number; count: number } {
+  forward(ws: Workspace, opts: { train: boolean; rng?: Rng; into?: FloatArray } = { train: false }): number {
     this.logits(ws, opts.train ? opts.rng : undefined);
     const TB = ws.B * ws.T;
     let count = 0;
     for (let i = 0; i < TB; i++) if (ws.targets[i] >= 0) count++; // the host wrote the targets: its copy is current
-    // a lagging backend leaves the loss on the device: into[0] += it, and `loss` is NaN
-    const loss = this.backend.softmaxCrossEntropy(TB, this.config.vocabSize, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0, opts.into);
-    return { loss, count };
+    this.backend.softmaxCrossEntropy(TB, this.config.vocabSize, ws.logits, ws.targets, opts.train ? ws.logits : null, count > 0 ? 1 / count : 0, opts.into ?? ws.lossSum);
+    return count;
   }
 
   /**
@@ -456,4 +469,13 @@ export class CharRNN {
 /** out (cols, rows) = transpose of a (rows, cols). */
 function transpose(a: ArrayLike<number>, rows: number, cols: number, out: { [i: number]: number }): void {
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j];
+}
+
+/**
+ * Throw a one-line error where a function that reads a model's numbers on the host is given a
+ * model whose weights live on a device: it names the call that gives a host copy.
+ */
+export function requireHost(model: CharRNN, what: string): void {
+  if (model.backend.hostMemory) return;
+  throw new CharRnnError('device-model', `${what} reads the model's numbers on the host, and this model's weights live on the ${model.backend.name} device; use \`await model.toHost()\` (or \`await trainer.hostModel()\`) and pass that`);
 }

@@ -18,7 +18,7 @@
  * the device's storage-buffer limit. A block's device range is zeroed when it is handed out.
  * float32 only: WebGPU has no float64.
  */
-import type { BackendChoice, Block, ClipViews, DType, FloatArray, LaggingBackend } from '../types.js';
+import type { Backend, BackendChoice, Block, ClipViews, DType, FloatArray } from '../types.js';
 import { keepThreshold } from '../../rng.js';
 import { ALIGN_WORDS, GpuContext } from './context.js';
 import type { OpenedDevice } from './device.js';
@@ -39,10 +39,11 @@ export interface WebGpuOptions {
 /** Submitted windows that may run on the device while the host records the next. */
 const IN_FLIGHT = 2;
 
-export class WebGpuBackend implements LaggingBackend {
+export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
   readonly dtypes: readonly DType[] = ['float32'];
-  readonly lagging = true as const;
+  /** A device: the numbers come back only through download (types.ts). */
+  readonly hostMemory = false;
   readonly ctx: GpuContext;
   /** The adapter, in one line ("NVIDIA … (nvidia ampere)"), and whether it is a software renderer. */
   readonly adapter: string;
@@ -254,17 +255,10 @@ export class WebGpuBackend implements LaggingBackend {
     cells.gruStepBackward(this.ctx, B, H, this.opt(dghNext), this.off(whh), this.off(dh), this.off(act), this.off(gh), this.off(hPrev), this.off(dy), this.off(dgx), this.off(dgh));
   }
 
-  /** Adds the loss to into[0] on the device (when given) and returns NaN: the number stays there. */
-  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into?: FloatArray): number {
-    const s = this.scratchWords(N + reduceScratch(N) + 1);
-    const sum = into ? this.off(into) : s + N + reduceScratch(N);
-    softmaxCrossEntropy(this.ctx, N, V, this.off(logits), this.off(targets), this.opt(dlogits), scale, s, sum, s + N, true);
-    return NaN;
-  }
-
-  /** ‖x‖² stays on the device: NaN here (gradientNorm is the device's clipping). */
-  sumSquares(_n: number, _x: FloatArray): number {
-    return NaN;
+  /** Adds the loss to into[0] on the device: the number stays there until a download. */
+  softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void {
+    const s = this.scratchWords(N + reduceScratch(N));
+    softmaxCrossEntropy(this.ctx, N, V, this.off(logits), this.off(targets), this.opt(dlogits), scale, s, this.off(into), s + N, true);
   }
 
   gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void {
