@@ -17,65 +17,65 @@ import { words } from './helpers.js';
 
 const V = 65;
 /** A gauge whose speed falls with the parameters, as a real one does: `k` parameter-chars per second. */
-const gauge = (k: number, asked: TrainConfig[] = []) => (c: TrainConfig): number => {
+const gauge = (k: number, asked: TrainConfig[] = []) => async (c: TrainConfig): Promise<number> => {
   asked.push(c);
   return k / paramCount(c, V);
 };
 
-test('under --max-time: the largest shape whose budget gives CHARS_PER_PARAM chars per parameter; the gauge stops at the first too big', () => {
+test('under --max-time: the largest shape whose budget gives CHARS_PER_PARAM chars per parameter; the gauge stops at the first too big', async () => {
   const given: Partial<TrainConfig> = { maxTime: 300 };
   const config = newRunConfig(given);
   // budget chars = k / params · 300 · (1 − EVAL_SHARE) ≥ CHARS_PER_PARAM · params  ⇔  params² ≤ k · 300 · 0.95 / CHARS_PER_PARAM
   const third = paramCount({ ...config, ...SHAPES[2] }, V);
   const k = (third * third * CHARS_PER_PARAM) / (300 * (1 - EVAL_SHARE)) * 1.01; // the third shape just fits
   const asked: TrainConfig[] = [];
-  const plan = chooseModel({ given, config, vocabSize: V, trainChars: 1e7, speed: gauge(k, asked) });
+  const plan = await chooseModel({ given, config, vocabSize: V, trainChars: 1e7, speed: gauge(k, asked) });
   assert.deepEqual({ layers: plan.config.layers, hidden: plan.config.hidden }, SHAPES[2]);
   assert.deepEqual(asked.map((c) => c.hidden), SHAPES.slice(0, 4).map((s) => s.hidden), 'measured up to the first shape that does not fit');
   assert.ok(plan.choice);
   assert.match(plan.choice.line, new RegExp(`^LSTM ${SHAPES[2].layers}×${SHAPES[2].hidden}.* chosen for 300 s on 10\\.0 M chars`));
   // with a small corpus the parameters are capped by the training characters
-  const capped = chooseModel({ given, config, vocabSize: V, trainChars: paramCount(config, V) / PARAMS_PER_TRAIN_CHAR + 1, speed: gauge(k) });
+  const capped = await chooseModel({ given, config, vocabSize: V, trainChars: paramCount(config, V) / PARAMS_PER_TRAIN_CHAR + 1, speed: gauge(k) });
   assert.equal(capped.config.hidden, SHAPES[0].hidden);
 });
 
-test('a slow engine, or a tiny budget, keeps the smallest shape; an iteration or epoch budget needs no gauge', () => {
+test('a slow engine, or a tiny budget, keeps the smallest shape; an iteration or epoch budget needs no gauge', async () => {
   const config = newRunConfig({ maxTime: 10 });
-  const slow = chooseModel({ given: { maxTime: 10 }, config, vocabSize: V, trainChars: 1e6, speed: () => 100 });
+  const slow = await chooseModel({ given: { maxTime: 10 }, config, vocabSize: V, trainChars: 1e6, speed: async () => 100 });
   assert.deepEqual({ layers: slow.config.layers, hidden: slow.config.hidden }, SHAPES[0]);
   assert.equal(slow.config.dropout, 0);
   const byIters = newRunConfig({ maxIters: 40 }); // 40 · 50 · 50 = 100 K chars
-  const noGauge = (): number => {
+  const noGauge = async (): Promise<number> => {
     throw new Error('the gauge was asked');
   };
-  const p = chooseModel({ given: { maxIters: 40 }, config: byIters, vocabSize: V, trainChars: 1e6, speed: noGauge });
+  const p = await chooseModel({ given: { maxIters: 40 }, config: byIters, vocabSize: V, trainChars: 1e6, speed: noGauge });
   assert.equal(p.config.hidden, SHAPES[0].hidden);
   assert.match(p.choice!.line, /for 40 iterations on 1\.0 M chars \(about 0\.1 epochs/);
   // a huge iteration budget on a big corpus picks a big model, with the dropout its epochs call for
   const big = newRunConfig({ maxIters: 400000 });
-  const q = chooseModel({ given: { maxIters: 400000 }, config: big, vocabSize: V, trainChars: 1e8, speed: noGauge });
+  const q = await chooseModel({ given: { maxIters: 400000 }, config: big, vocabSize: V, trainChars: 1e8, speed: noGauge });
   assert.deepEqual({ layers: q.config.layers, hidden: q.config.hidden }, SHAPES[SHAPES.length - 1]);
   assert.equal(q.config.dropout, dropoutFor(q.choice!.epochs));
 });
 
-test('explicit flags win: a given shape is kept (dropout still chosen), a given dropout is kept, all given: nothing chosen', () => {
+test('explicit flags win: a given shape is kept (dropout still chosen), a given dropout is kept, all given: nothing chosen', async () => {
   const many = { maxIters: 100000 }; // 250 M chars
-  const pick = (given: Partial<TrainConfig>, trainChars = 5e6) => chooseModel({ given, config: newRunConfig(given), vocabSize: V, trainChars, speed: () => 1e9 });
-  const hidden = pick({ ...many, hidden: 64 });
+  const pick = (given: Partial<TrainConfig>, trainChars = 5e6) => chooseModel({ given, config: newRunConfig(given), vocabSize: V, trainChars, speed: async () => 1e9 });
+  const hidden = await pick({ ...many, hidden: 64 });
   assert.equal(hidden.config.hidden, 64);
   assert.equal(hidden.config.layers, 2);
   assert.equal(hidden.choice!.shape, null);
   assert.ok(hidden.config.dropout > 0, 'dropout chosen for 50 epochs');
   assert.match(hidden.choice!.line, /^LSTM 2×64, dropout [\d.]+ kept for/);
-  const dropout = pick({ ...many, dropout: 0.05 });
+  const dropout = await pick({ ...many, dropout: 0.05 });
   assert.equal(dropout.config.dropout, 0.05);
   assert.notEqual(dropout.config.hidden, 128);
-  for (const k of ['layers', 'embed', 'model'] as const) assert.equal(pick({ ...many, [k]: k === 'model' ? 'gru' : 1 }).choice!.shape, null, k);
-  const all = pick({ ...many, hidden: 64, dropout: 0 });
+  for (const k of ['layers', 'embed', 'model'] as const) assert.equal((await pick({ ...many, [k]: k === 'model' ? 'gru' : 1 })).choice!.shape, null, k);
+  const all = await pick({ ...many, hidden: 64, dropout: 0 });
   assert.equal(all.choice, null);
   assert.equal(choosesModel({ hidden: 64, dropout: 0 }), false);
   // one layer: no dropout between layers to choose
-  assert.equal(pick({ ...many, layers: 1 }).choice!.dropout, null);
+  assert.equal((await pick({ ...many, layers: 1 })).choice!.dropout, null);
 });
 
 test('dropout by epochs: none below DROPOUT_EPOCHS, then rising, capped', () => {
@@ -88,13 +88,13 @@ test('dropout by epochs: none below DROPOUT_EPOCHS, then rising, capped', () => 
   assert.ok(seq[seq.length - 1] < 0.5);
 });
 
-test('measureSpeed: real training steps for at least the time asked (a fake clock), and it gives its memory back', () => {
+test('measureSpeed: real training steps for at least the time asked (a fake clock), and it gives its memory back', async () => {
   const backend = new JsBackend();
   const config = newRunConfig({ hidden: 8, layers: 1, embed: 4, batch: 3, seqLen: 5 });
   let t = 0;
   const now = (): number => (t += 0.1); // every reading 0.1 s later
   const ids = Int32Array.from({ length: 40 }, (_, i) => i % 7);
-  const cps = measureSpeed(backend, config, 7, ids, now, 0.25);
+  const cps = await measureSpeed(backend, config, 7, ids, now, 0.25);
   // t0 = 0.1; two steps unread; then a reading before each further step: 0.2, 0.3 (steps 3, 4), 0.4 (0.3 s ≥ 0.25: done); the end 0.5
   assert.ok(Math.abs(cps - (4 * 3 * 5) / 0.4) < 1e-9, `${cps}`);
 });

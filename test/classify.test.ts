@@ -25,13 +25,13 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr };
 }
 
-test('probabilities are softmax(−nats/char × chars) and best is the lowest bits/char', () => {
+test('probabilities are softmax(−nats/char × chars) and best is the lowest bits/char', async () => {
   const vocab = new Vocabulary([...'abcde'].map((c) => c.codePointAt(0)!));
   const models = [1, 2, 3].map((seed) => tinyModel('lstm', { vocabSize: 5 }, 'float64', undefined, seed));
   const cands = models.map((model, k) => ({ name: `m${k}`, model, vocab }));
   const parts = [{ name: 'x', bytes: enc('abcabcddeeabcab') }];
-  const r = classifyText(cands, parts);
-  const evals = models.map((m) => evaluateText(m, vocab, parts));
+  const r = await classifyText(cands, parts);
+  const evals = await Promise.all(models.map((m) => evaluateText(m, vocab, parts)));
   const logLik = evals.map((e) => -e.nats_per_char * e.chars);
   const z = logLik.map((l) => Math.exp(l)).reduce((a, b) => a + b, 0);
   r.scores.forEach((s, k) => {
@@ -43,16 +43,16 @@ test('probabilities are softmax(−nats/char × chars) and best is the lowest bi
   assert.ok(Math.abs(r.scores.reduce((a, s) => a + s.probability, 0) - 1) < 1e-12);
   // reusing the workspaces gives the same answer text after text
   const att = new Attributor(cands);
-  assert.deepEqual(att.classify(parts), r);
-  assert.deepEqual(att.classify(parts), r);
+  assert.deepEqual(await att.classify(parts), r);
+  assert.deepEqual(await att.classify(parts), r);
 });
 
-test('characters unknown to a model are skipped, and the rate is applied to the same length', () => {
+test('characters unknown to a model are skipped, and the rate is applied to the same length', async () => {
   const small = new Vocabulary([...'abc'].map((c) => c.codePointAt(0)!));
   const big = new Vocabulary([...'abcz'].map((c) => c.codePointAt(0)!));
   const a = tinyModel('gru', { vocabSize: 3 }, 'float64', undefined, 4);
   const b = tinyModel('gru', { vocabSize: 4 }, 'float64', undefined, 5);
-  const r = classifyText([{ name: 'a', model: a, vocab: small }, { name: 'b', model: b, vocab: big }], [{ name: 'x', bytes: enc('abcazbca') }]);
+  const r = await classifyText([{ name: 'a', model: a, vocab: small }, { name: 'b', model: b, vocab: big }], [{ name: 'x', bytes: enc('abcazbca') }]);
   assert.equal(r.scores[0].unknown_chars, 1);
   assert.equal(r.scores[1].unknown_chars, 0);
   const n = r.scores[1].chars;

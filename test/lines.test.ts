@@ -45,7 +45,7 @@ test('items never straddle streams: each is whole, in consecutive windows of one
     const seen: string[] = [];
     const open: Array<{ inp: number[]; tgt: number[] } | null> = new Array(B).fill(null);
     for (let w = 0; w < batcher.windows; w++) {
-      batcher.fill(w, inputs, targets);
+      batcher.fillIds(w, inputs, targets);
       for (let b = 0; b < B; b++) {
         if (batcher.starts[b]) assert.equal(open[b], null, 'a row is reset only between items');
         for (let t = 0; t < T; t++) {
@@ -77,8 +77,8 @@ test('items never straddle streams: each is whole, in consecutive windows of one
   again.plan(2);
   batcher.plan(2);
   const [a, b] = [new Int32Array(B * T), new Int32Array(B * T)];
-  again.fill(1, a, new Int32Array(B * T));
-  batcher.fill(1, b, new Int32Array(B * T));
+  again.fillIds(1, a, new Int32Array(B * T));
+  batcher.fillIds(1, b, new Int32Array(B * T));
   assert.deepEqual(a, b, 'an epoch\'s order is a function of the seed and the epoch');
 });
 
@@ -110,8 +110,7 @@ test('each item starts from the zero state: batched logits equal the item read a
   const got: number[][][] = Array.from({ length: B }, () => []);
   let checked = 0;
   for (let w = 0; w < batcher.windows; w++) {
-    batcher.fill(w, ws.inputs, ws.targets);
-    ws.resetRows(batcher.starts);
+    batcher.fill(w, ws);
     model.logits(ws);
     ws.carryState();
     for (let b = 0; b < B; b++) {
@@ -158,7 +157,7 @@ test('a resumed lines run continues bit for bit (the epoch order comes back from
   const data = decodeCheckpoint(first.checkpoint());
   const resumed = new Trainer({ config: { ...data.config, maxIters: 12 }, corpus: first.corpus, backend: new JsBackend(), resume: data });
   await drain(resumed);
-  assert.ok(whole.batcher.windows < 12, 'the runs cross an epoch boundary');
+  assert.ok(whole.source.windows < 12, 'the runs cross an epoch boundary');
   assert.deepEqual(Array.from(resumed.model.params), Array.from(new Float32Array(whole.model.params)));
 });
 
@@ -182,12 +181,12 @@ test('a names model overfits 50 names and then samples only them (novelty 0%); a
   be.dispose();
 });
 
-test('evaluateText on a lines model reads each line as an item: the mean of -ln p over every item read alone, its newline included', () => {
+test('evaluateText on a lines model reads each line as an item: the mean of -ln p over every item read alone, its newline included', async () => {
   const { vocab } = buildCorpus([{ name: 't', bytes: enc(TEXT) }]);
   const nl = vocab.id(10);
   const model = tinyModel('gru', { vocabSize: vocab.size, hidden: 5, layers: 1, lines: true }, 'float64');
   const text = 'ccc\nab\r\n\nbbbb\n';
-  const r = evaluateText(model, vocab, [{ name: 'x', bytes: enc(text) }], 3);
+  const r = await evaluateText(model, vocab, [{ name: 'x', bytes: enc(text) }], 3);
   const s = new Sampler(model, vocab);
   let total = 0;
   let chars = 0;
@@ -203,5 +202,5 @@ test('evaluateText on a lines model reads each line as an item: the mean of -ln 
   }
   assert.equal(r.chars, chars);
   assert.ok(Math.abs(r.nats_per_char - total / chars) < 1e-9, `${r.nats_per_char} vs ${total / chars}`);
-  assert.throws(() => evaluateText(model, vocab, [{ name: 'empty.txt', bytes: enc('\n\n') }]), /empty\.txt has no non-empty line/);
+  await assert.rejects(() => evaluateText(model, vocab, [{ name: 'empty.txt', bytes: enc('\n\n') }]), /empty\.txt has no non-empty line/);
 });

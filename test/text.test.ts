@@ -46,7 +46,7 @@ test('contiguous split and B streams of windows of T, targets shifted by one', (
   assert.equal(b.windows, 4);
   const x = new Int32Array(20);
   const y = new Int32Array(20);
-  b.fill(1, x, y);
+  b.fillIds(1, x, y);
   // time-major: (t, b) at t*B + b; stream b starts at b*21, window 1 at +5
   assert.equal(x[0 * 4 + 0], 5);
   assert.equal(x[2 * 4 + 3], 3 * 21 + 5 + 2);

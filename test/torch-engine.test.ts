@@ -98,9 +98,11 @@ test('first window: loss and every gradient equal ours within 1e-5 (lstm, gru, r
         await prepareTorchDir(p, dir); // latest.safetensors = the trainer's state now
         const s = tr.state;
         if (s.window === 0) tr.ws.resetState();
-        tr.batcher.fill(s.window, tr.ws.inputs, tr.ws.targets);
+        tr.source.fill(s.window, tr.ws);
         tr.model.zeroGrad();
-        const r = tr.model.forward(tr.ws, { train: true });
+        tr.model.backend.fill(1, tr.ws.lossSum, 0);
+        const count = tr.model.forward(tr.ws, { train: true }); // the loss sum goes into ws.lossSum
+        const r = { loss: tr.ws.lossSum[0], count };
         tr.model.backward(tr.ws);
         const grads = new Map(tr.model.specs.map((sp) => [sp.name, tr.model.exportParam(sp, tr.model.grads) as Float32Array]));
         ours.push({ dir, what: `${model} embed ${embed} window ${k}`, loss: r.loss / r.count, grads });

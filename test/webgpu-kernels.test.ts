@@ -387,7 +387,7 @@ gpuTest('softmaxCrossEntropy: row losses, loss sum on the device, dlogits (also 
     const targets = Int32Array.from({ length: N }, (_, i) => (i % 7 === 3 ? -1 : Math.floor(r() * V)));
     const scale = 1 / N;
     const wd = new Float32Array(N * V);
-    const want = js.softmaxCrossEntropy(N, V, logits, targets, wd, scale);
+    const want = js.crossEntropy(N, V, logits, targets, wd, scale);
     const lg = up(g, logits), tg = up(g, targets);
     const scratch = g.alloc(reduceScratch(N)), rows = g.alloc(N), loss = g.alloc(1), loss2 = up(g, Float32Array.of(0.5));
     const d = g.alloc(N * V);
@@ -457,7 +457,7 @@ gpuTest('optimizers with clipping on the device (none, norm, value, non-finite n
         const grad = randoms(r, n, -1.5, 1.5); // ‖g‖ ≈ 27: clipping by norm 5 rescales
         if (mode === 'nan') grad[17] = NaN;
         g.write(gg, grad);
-        const clipped = clipGradients(js, n, grad, { clip, clipMode: mode === 'value' ? 'value' : 'norm' });
+        const clipped = await clipGradients(js, n, grad, { clip, clipMode: mode === 'value' ? 'value' : 'norm' });
         const applied = Number.isFinite(clipped.norm);
         if (applied) jsStep(o, n, p, grad, m, v, t, wd);
         sumSquares(g, n, gg, ss, scratch);
