@@ -50,3 +50,6 @@ export function estimateIters(iter: number, seconds: number, c: Pick<TrainConfig
   if (c.epochs > 0) n = Math.min(n, Math.ceil(c.epochs * windowsPerEpoch));
   return n;
 }
+
+/** The thresholds of the rule that fixes a --max-time schedule's span (Trainer.fixSchedule); torch.json carries them to the torch engine. */
+export const SCHEDULE_FIX = { evalShareSeconds: 30, budgetShare: 0.05, lateShare: 0.2 };
