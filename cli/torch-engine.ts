@@ -25,8 +25,7 @@ import { idBytes, torchRunSpec, torchUnsupported } from '../src/torch-run.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
 import { writeFileAtomic } from './atomic.js';
 import { CliError, parseNumber, type Proc } from './io.js';
-import type { ProgressRenderer } from './render.js';
-import { refreshReport, reportDone } from './train-output.js';
+import { trainLoop, type TrainView } from './train-output.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
 
@@ -145,7 +144,7 @@ export type TorchEvent = TrainEvent | { type: 'error'; rank: number; message: st
  * Run the trainer and yield its events. Throws a one-line CliError when it fails: the first
  * 'error' event (the rank that raised), or its exit status and last line of stderr.
  */
-export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEnv; interrupt?: (stop: () => void) => void } = {}): AsyncGenerator<TrainEvent, void, undefined> {
+export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): AsyncGenerator<TrainEvent, void, undefined> {
   const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env, PYTHONUNBUFFERED: '1' } });
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => {
@@ -157,7 +156,7 @@ export async function* torchEvents(cmd: string[], opts: { env?: NodeJS.ProcessEn
     child.on('error', (error) => res({ code: null, signal: null, error }));
     child.on('close', (code, signal) => res({ code, signal }));
   });
-  opts.interrupt?.(() => child.kill('SIGINT'));
+  opts.signal?.addEventListener('abort', () => child.kill('SIGINT')); // the trainer saves and stops
   let error: { rank: number; message: string } | null = null;
   let done = false;
   try {
@@ -196,44 +195,17 @@ export function describeLaunch(cmd: string[]): string {
 }
 
 /**
- * Prepare OUT and (unless --prepare-only) train there on PyTorch, rendering its events as our
- * engine's. Returns the exit code: 0, 1 after a numerical stop, 130 after Ctrl-C.
+ * Prepare OUT and (unless --prepare-only) train there on PyTorch, in the loop that runs our
+ * engine (cli/train-output.ts). Returns the exit code: 0, 1 after a numerical stop, 130 after Ctrl-C.
  */
-export async function runTorch(proc: Proc, plan: TorchPlan, ctx: { out: string; json: boolean; report: boolean; renderer: ProgressRenderer | null }): Promise<number> {
-  const { out, renderer } = ctx;
-  const say = (s: string): void => renderer?.message(s);
+export async function runTorch(proc: Proc, plan: TorchPlan, out: string, view: TrainView): Promise<number> {
   await prepareTorchDir(plan, out);
   const dir = resolve(out);
+  const cmd = launchCommand(plan.python ?? 'python3', plan.nproc, plan.device, dir); // python is null only with --prepare-only
   if (plan.settings.prepareOnly) {
-    const cmd = describeLaunch(launchCommand(plan.python ?? 'python3', plan.nproc, plan.device, dir));
-    say(`prepared ${out} (ids.bin, torch.json, latest.safetensors); train it with:\n  ${cmd}\non many machines (the directory on shared storage), on each one:\n  torchrun --nnodes=NODES --nproc_per_node=GPUS --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 --rdzv_id=RUN ${describeLaunch([pythonFile('charrnn_torch.py'), '--device=cuda', dir])}`);
-    if (ctx.json) proc.stdout.write(JSON.stringify({ prepared: dir, command: launchCommand(plan.python ?? 'python3', plan.nproc, plan.device, dir) }) + '\n');
+    view.renderer?.message(`prepared ${out} (ids.bin, torch.json, latest.safetensors); train it with:\n  ${describeLaunch(cmd)}\non many machines (the directory on shared storage), on each one:\n  torchrun --nnodes=NODES --nproc_per_node=GPUS --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 --rdzv_id=RUN ${describeLaunch([pythonFile('charrnn_torch.py'), '--device=cuda', dir])}`);
+    if (view.json) proc.stdout.write(JSON.stringify({ prepared: dir, command: cmd }) + '\n');
     return 0;
   }
-  let stop: (() => void) | null = null;
-  let interrupts = 0;
-  const onSigint = (): void => {
-    if (++interrupts === 1) stop?.(); // a second Ctrl-C while saving: saving is atomic and quick
-  };
-  proc.on?.('SIGINT', onSigint);
-  let code = 0;
-  try {
-    const cmd = launchCommand(plan.python!, plan.nproc, plan.device, dir);
-    for await (const ev of torchEvents(cmd, { interrupt: (s) => { stop = s; } })) {
-      if (ev.type === 'nan') proc.stderr.write(`charrnn: stopped: ${ev.message}\n`);
-      else renderer?.event(ev);
-      if (ev.type === 'eval' && ctx.report) await refreshReport(out, say, 15);
-      if (ev.type === 'done') {
-        if (ev.reason === 'aborted') {
-          say(`interrupted: saved ${join(out, 'latest.safetensors')} (continue with: npx charrnn train --resume ${out})`);
-          code = 130;
-        } else if (ev.reason === 'nan') code = 1;
-        if (ctx.report) await refreshReport(out, say);
-        reportDone(proc, say, { out, json: ctx.json, ok: code === 0 }, ev);
-      }
-    }
-  } finally {
-    proc.off?.('SIGINT', onSigint);
-  }
-  return code;
+  return trainLoop(proc, { out, events: (signal) => torchEvents(cmd, { signal }) }, view); // Python writes the run files
 }

@@ -29,7 +29,7 @@ import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
 import { appendLine, saveEvaluation, tidyRunDir } from './runfiles.js';
 import { planTorch, runTorch, type EngineSettings } from './torch-engine.js';
-import { refreshReport, reportDone } from './train-output.js';
+import { trainLoop, type TrainView } from './train-output.js';
 
 export interface TrainArgs {
   data?: string[];
@@ -65,7 +65,6 @@ async function loadResume(dir: string): Promise<CheckpointData> {
 export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number> {
   const human = args.quiet ? null : args.json ? proc.stderr : proc.stdout;
   const renderer = human ? new ProgressRenderer(human) : null;
-  const say = (s: string): void => renderer?.message(s);
 
   // ---- the run's configuration ----
   let resume: CheckpointData | undefined;
@@ -123,48 +122,26 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   // a new run, a resumed one written elsewhere (--out), or one whose data or engine changed
   if (!recorded || out !== args.resume || JSON.stringify(runInfo) !== JSON.stringify(recorded)) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
-  if (torch) return runTorch(proc, torch, { out, json: args.json, report: Boolean(args.report), renderer });
+  const view: TrainView = { renderer, json: args.json, report: Boolean(args.report) };
+  if (torch) return runTorch(proc, torch, out, view);
 
   // ---- train ----
   const backend = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
   // a GPU run keeps a host copy of its weights for its samples (Trainer.hostModel): on wasm, not the reference kernels
   const host = backend.hostMemory ? undefined : await createBackend({ kind: 'auto', threads: 1 });
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    if (++interrupts > 1) return; // a second Ctrl-C while saving: saving is atomic and quick
-    abort.abort();
-  };
-  proc.on?.('SIGINT', onSigint);
   try {
     const trainer = new Trainer({ config, corpus, backend, resume, hostBackend: host });
-    // a report that cannot be written is worth a warning, not the run
-    const report = (refreshSeconds?: number): Promise<void> => refreshReport(out, say, refreshSeconds);
-    let code = 0;
-    for await (const ev of trainer.run(abort.signal)) {
-      // a numerical stop is a failure: one line on stderr, even with --quiet (latest is the last good state)
-      if (ev.type === 'nan') proc.stderr.write(`charrnn: stopped: ${ev.message}\n`);
-      else renderer?.event(ev);
-      if (ev.type === 'eval') {
-        await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
-        if (args.report) await report(15);
-      } else if (ev.type === 'sample') {
-        await appendLine(samplesPath, { iter: ev.iter, text: ev.text });
-      } else if (ev.type === 'done') {
-        if (ev.reason === 'aborted') {
-          await writeFileAtomic(latest, trainer.checkpoint());
-          say(`interrupted: saved ${latest} (continue with: npx charrnn train --resume ${out})`);
-          code = 130;
-        } else if (ev.reason === 'nan') {
-          code = 1;
-        }
-        if (args.report) await report(); // the finished run: no more reloading
-        reportDone(proc, say, { out, json: args.json, ok: code === 0 }, ev);
-      }
-    }
-    return code;
+    return await trainLoop(proc, {
+      out,
+      events: (signal) => trainer.run(signal),
+      // our engine's run files are the CLI's to write: each evaluation metrics-first (cli/runfiles.ts), latest at Ctrl-C
+      record: async (ev) => {
+        if (ev.type === 'eval') await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
+        else if (ev.type === 'sample') await appendLine(samplesPath, { iter: ev.iter, text: ev.text });
+        else if (ev.type === 'done' && ev.reason === 'aborted') await writeFileAtomic(latest, trainer.checkpoint());
+      },
+    }, view);
   } finally {
-    proc.off?.('SIGINT', onSigint);
     host?.dispose?.();
     backend.dispose?.();
   }

@@ -7,7 +7,8 @@ in one process or many (torchrun / torch.distributed, gloo on CPU, NCCL on CUDA)
                                       (python torchrun.py ... on torch 1.13 under Python 3.11)
 
 RUN_DIR is prepared by `charrnn train --engine torch` (or with --prepare-only):
-    torch.json          the run: config, model, vocabulary, ids file, split offsets (src/torch-run.ts)
+    torch.json          the run: config, model, vocabulary, ids file, split offsets, the --max-time
+                        schedule's thresholds (src/torch-run.ts)
     ids.bin             every token id, flat little-endian (memory-mapped: a rank reads only its windows)
     latest.safetensors  where to start from (our own init at iteration 0, or a run of either engine)
 and this writes what our engine writes: latest/best.safetensors (rank 0, atomically), metrics.jsonl,
@@ -292,6 +293,8 @@ class Run:
         spec = self.spec
         if spec.get('format') != 'charrnn-torch-run' or spec.get('version') != 1:
             raise RunError('%s/torch.json is not a charrnn torch run (prepare it with charrnn train --engine torch --prepare-only)' % run_dir)
+        if 'scheduleFix' not in spec:
+            raise RunError('%s/torch.json was prepared by an older charrnn (it has no scheduleFix); prepare it again with charrnn train --engine torch --prepare-only' % run_dir)
         self.c = c = spec['config']
         self.m = spec['model']
         self.vocab = spec['vocab']
@@ -601,10 +604,13 @@ def estimate_iters(it, seconds, c, windows):
     return n
 
 
-def schedule_measured(c, it, seconds):
+def schedule_measured(fix, c, it, seconds):
     """When the trainer fixes a --max-time schedule (Trainer.fixSchedule): past the first evaluation
-    and 5% of the budget (at most 30 s in), or 20% of the budget."""
-    return (it > c['evalEvery'] and seconds >= min(30, 0.05 * c['maxTime'])) or seconds >= 0.2 * c['maxTime']
+    and a budgetShare of the budget (at most evalShareSeconds in), or a lateShare of the budget.
+    The thresholds `fix` are torch.json's scheduleFix: SCHEDULE_FIX of src/schedule.ts is their one
+    source, so the engines cannot drift apart."""
+    return (it > c['evalEvery'] and seconds >= min(fix['evalShareSeconds'], fix['budgetShare'] * c['maxTime'])) \
+        or seconds >= fix['lateShare'] * c['maxTime']
 
 
 # ---------------------------------------------------------------- the loop (src/train.ts Trainer.run)
@@ -748,7 +754,7 @@ def train(run_dir, device_kind):
         tick()
         fixed = None
         if c['lrSchedule'] != 'step' and st.get('scheduleIters') is None and c['maxTime'] > 0 and flags[2] > 0 \
-                and schedule_measured(c, st['iter'], flags[2]):
+                and schedule_measured(run.spec['scheduleFix'], c, st['iter'], flags[2]):
             st['scheduleIters'] = fixed = estimate_iters(st['iter'], flags[2], c, windows)
         next_lr = st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters'))
         loss_sum += loss

@@ -1,7 +1,8 @@
 /**
  * The prepared run directory of the PyTorch engine (python/charrnn_torch.py), as pure data:
  *
- *   torch.json   TorchRunSpec below: the run's config, model, vocabulary, and where the ids are
+ *   torch.json   TorchRunSpec below: the run's config, model, vocabulary, where the ids are, and
+ *                the thresholds of the --max-time schedule rule (src/schedule.ts)
  *   ids.bin      every token id of the corpus, flat, little-endian, uint8/16/32 as the vocabulary
  *                needs (the Python side memory-maps it: a rank reads only its own windows)
  *
@@ -14,6 +15,7 @@ import { flagName, type TrainConfig } from './config.js';
 import { modelConfigOf } from './checkpoint.js';
 import { splitCorpus, type Corpus } from './data.js';
 import type { ModelConfig } from './model/model.js';
+import { SCHEDULE_FIX } from './schedule.js';
 
 export const TORCH_RUN_FORMAT = 'charrnn-torch-run';
 
@@ -30,6 +32,8 @@ export interface TorchRunSpec {
   ids: { file: string; dtype: 'uint8' | 'uint16' | 'uint32'; length: number };
   /** [begin, end) offsets into ids.bin. */
   split: { train: [number, number]; val: [number, number]; test: [number, number] };
+  /** SCHEDULE_FIX, so the Python side does not keep its own copy of the thresholds. */
+  scheduleFix: typeof SCHEDULE_FIX;
 }
 
 /** Knobs the torch engine does not implement, with what to do instead; null when it runs this config. */
@@ -56,6 +60,7 @@ export function torchRunSpec(config: TrainConfig, corpus: Corpus): TorchRunSpec 
     vocab: [...vocab.symbols],
     ids: { file: 'ids.bin', dtype, length: ids.length },
     split: { train: [0, nTrain], val: [nTrain, nTrain + nVal], test: [nTrain + nVal, ids.length] },
+    scheduleFix: SCHEDULE_FIX,
   };
 }
 
