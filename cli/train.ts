@@ -93,72 +93,88 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   // ---- data ----
   const { corpus, label } = await loadCorpus(dataPaths, { binary });
   if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
-  else if (choosesModel(args.config)) {
-    // a new run given no shape: the model its budget affords (src/budget.ts), the speed measured on our engine
-    const chosen = await chooseForBudget(args.config, config, corpus, engine);
-    config = chosen.config;
-    if (chosen.choice) renderer?.announce(chosen.choice.line);
-  }
-  out ??= args.out ?? join('runs', label);
-  const torch = args.engine?.engine === 'torch' ? planTorch(args.engine, config, corpus, resume) : null; // its errors come before any write
-
-  // ---- output directory: check it up front, not after an hour of training ----
-  if (!resume && existsSync(join(out, 'latest.safetensors')) && !args.force) {
-    throw new CliError(`${out} already holds a run; continue it with --resume ${out}, or pass --force to start over, or choose another --out`);
-  }
-  await checkWritableDir(out);
-  await tidyRunDir(out, resume?.train?.state.iter ?? null, ['metrics.jsonl', 'samples.jsonl']);
-  const latest = join(out, 'latest.safetensors');
-  const best = join(out, 'best.safetensors');
-  const metricsPath = join(out, 'metrics.jsonl');
-  const samplesPath = join(out, 'samples.jsonl');
-  const runInfo: RunInfo = { data: dataPaths ? (builtinName(dataPaths) ? dataPaths : dataPaths.map((p) => resolve(p))) : null, binary, engine };
-  if (!resume) {
-    await rm(metricsPath, { force: true });
-    await rm(samplesPath, { force: true });
-    await rm(best, { force: true });
-    await rm(latest, { force: true }); // --force starts over: a kill before the first save must not resume the old run
-  }
-  // a new run, a resumed one written elsewhere (--out), or one whose data or engine changed
-  if (!recorded || out !== args.resume || JSON.stringify(runInfo) !== JSON.stringify(recorded)) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
-
-  const view: TrainView = { renderer, json: args.json, report: Boolean(args.report) };
-  if (torch) return runTorch(proc, torch, out, view);
-
-  // ---- train ----
-  const backend = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
-  // a GPU run keeps a host copy of its weights for its samples (Trainer.hostModel): on wasm, not the reference kernels
-  const host = backend.hostMemory ? undefined : await createBackend({ kind: 'auto', threads: 1 });
+  // ---- engine: auto on a hardware GPU times this run's model on the GPU and the CPU and keeps the faster (create.ts) ----
+  const modelAsGiven = config;
+  const backend = args.engine?.engine === 'torch' ? null
+    : await createBackend({ kind: engine.backend, threads: engine.threads, training: true, gauge: (b) => measureSpeed(b, modelAsGiven, corpus.vocab.size, corpus.ids, now) });
   try {
-    const trainer = new Trainer({ config, corpus, backend, resume, hostBackend: host });
-    return await trainLoop(proc, {
-      out,
-      events: (signal) => trainer.run(signal),
-      // our engine's run files are the CLI's to write: each evaluation metrics-first (cli/runfiles.ts), latest at Ctrl-C
-      record: async (ev) => {
-        if (ev.type === 'eval') await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
-        else if (ev.type === 'sample') await appendLine(samplesPath, { iter: ev.iter, text: ev.text });
-        else if (ev.type === 'done' && ev.reason === 'aborted') await writeFileAtomic(latest, trainer.checkpoint());
-      },
-    }, view);
+    if (!resume && choosesModel(args.config)) {
+      // a new run given no shape: the model its budget affords (src/budget.ts), the speed measured on the engine that trains
+      const chosen = await chooseForBudget(args.config, config, corpus, engine, backend);
+      config = chosen.config;
+      if (chosen.choice) renderer?.announce(chosen.choice.line);
+    }
+    return await prepareAndTrain();
   } finally {
-    host?.dispose?.();
-    backend.dispose?.();
+    backend?.dispose?.();
+  }
+
+  // the rest of the command, in the scope above (its config, corpus and backend)
+  async function prepareAndTrain(): Promise<number> {
+    out ??= args.out ?? join('runs', label);
+    const torch = args.engine?.engine === 'torch' ? planTorch(args.engine, config, corpus, resume) : null; // its errors come before any write
+
+    // ---- output directory: check it up front, not after an hour of training ----
+    if (!resume && existsSync(join(out, 'latest.safetensors')) && !args.force) {
+      throw new CliError(`${out} already holds a run; continue it with --resume ${out}, or pass --force to start over, or choose another --out`);
+    }
+    await checkWritableDir(out);
+    await tidyRunDir(out, resume?.train?.state.iter ?? null, ['metrics.jsonl', 'samples.jsonl']);
+    const latest = join(out, 'latest.safetensors');
+    const best = join(out, 'best.safetensors');
+    const metricsPath = join(out, 'metrics.jsonl');
+    const samplesPath = join(out, 'samples.jsonl');
+    const runInfo: RunInfo = { data: dataPaths ? (builtinName(dataPaths) ? dataPaths : dataPaths.map((p) => resolve(p))) : null, binary, engine };
+    if (!resume) {
+      await rm(metricsPath, { force: true });
+      await rm(samplesPath, { force: true });
+      await rm(best, { force: true });
+      await rm(latest, { force: true }); // --force starts over: a kill before the first save must not resume the old run
+    }
+    // a new run, a resumed one written elsewhere (--out), or one whose data or engine changed
+    if (!recorded || out !== args.resume || JSON.stringify(runInfo) !== JSON.stringify(recorded)) await writeFileAtomic(join(out, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
+
+    const view: TrainView = { renderer, json: args.json, report: Boolean(args.report) };
+    if (torch) return runTorch(proc, torch, out, view);
+
+    // ---- train ----
+    // a GPU run keeps a host copy of its weights for its samples (Trainer.hostModel): on wasm, not the reference kernels
+    const host = backend!.hostMemory ? undefined : await createBackend({ kind: 'auto', threads: 1 });
+    try {
+      const trainer = new Trainer({ config, corpus, backend: backend!, resume, hostBackend: host });
+      return await trainLoop(proc, {
+        out,
+        events: (signal) => trainer.run(signal),
+        // our engine's run files are the CLI's to write: each evaluation metrics-first (cli/runfiles.ts), latest at Ctrl-C
+        record: async (ev) => {
+          if (ev.type === 'eval') await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
+          else if (ev.type === 'sample') await appendLine(samplesPath, { iter: ev.iter, text: ev.text });
+          else if (ev.type === 'done' && ev.reason === 'aborted') await writeFileAtomic(latest, trainer.checkpoint());
+        },
+      }, view);
+    } finally {
+      host?.dispose?.();
+    }
   }
 }
 
-/** chooseModel with a speed gauge on this engine, started only if the budget is a time (--max-time). */
-async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus, engine: EngineChoice): Promise<ModelPlan> {
-  let gauge: Backend | null = null;
+const now = (): number => performance.now() / 1000;
+
+/**
+ * chooseModel with a speed gauge on the engine that trains (`backend`; for the torch engine, our
+ * engine's: one started only if the budget is a time, --max-time).
+ */
+async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus, engine: EngineChoice, backend: Backend | null): Promise<ModelPlan> {
+  let own: Backend | null = null;
   try {
-    if (config.maxTime > 0) gauge = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
-    const now = (): number => performance.now() / 1000;
+    if (!backend && config.maxTime > 0) own = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
+    const gauge = backend ?? own;
     return await chooseModel({
       given, config, vocabSize: corpus.vocab.size, trainChars: splitFor(corpus.ids, corpus.vocab, config).train.length,
       speed: (c) => measureSpeed(gauge!, c, corpus.vocab.size, corpus.ids, now),
     });
   } finally {
-    gauge?.dispose?.();
+    own?.dispose?.();
   }
 }
 

@@ -194,6 +194,7 @@ function fmtSeconds(s: number): string {
   return s >= 3600 && s % 3600 === 0 ? `${s / 3600} h` : s >= 600 && s % 60 === 0 ? `${s / 60} min` : `${s} s`;
 }
 
-function fmtChars(n: number): string {
+/** A count of characters for people: 950, 48 K, 1.2 M. */
+export function fmtChars(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${Math.round(n / 1e3)} K` : `${Math.round(n)}`;
 }

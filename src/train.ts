@@ -242,9 +242,14 @@ export class Trainer {
     optimizer.v.set(s.v);
     model.backend.upload(optimizer.m);
     model.backend.upload(optimizer.v);
-    optimizer.t = s.t;
     this.ws.setState(s.carried);
-    Object.assign(this.state, s.state);
+    this.restoreCounters(s);
+  }
+
+  /** Set the host's counters and generators to those of a read. */
+  private restoreCounters(c: Counters): void {
+    Object.assign(this.state, c.state);
+    this.optimizer.t = c.t;
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
     this.asOfRead = this.counters();
@@ -423,10 +428,11 @@ export class Trainer {
     const s = this.state;
     const got: StepNumbers = await this.words.read([this.model.params, this.optimizer.m, this.optimizer.v, ...this.ws.stateViews()]);
     if (got.steps === 0) return null;
-    const from = s.iter - got.steps + 1;
+    const [from, to] = [s.iter - got.steps + 1, s.iter];
     if (!Number.isFinite(got.lossSum) || got.nonFinite > 0) {
-      if (from === s.iter) return `training loss or gradient became ${Number.isFinite(got.lossSum) ? 'non-finite (gradient)' : got.loss} at iteration ${s.iter}`;
-      return `training loss or gradient became non-finite between iterations ${from} and ${s.iter} (found at the read after them; a GPU reads its numbers back only at evaluations and samples)`;
+      this.restoreCounters(this.asOfRead); // the run stands where its numbers were last good (a stop saves nothing)
+      if (from === to) return `training loss or gradient became ${Number.isFinite(got.lossSum) ? 'non-finite (gradient)' : got.loss} at iteration ${to}`;
+      return `training loss or gradient became non-finite between iterations ${from} and ${to} (found at the read after them; a GPU reads its numbers back only at evaluations and samples)`;
     }
     const { loss, steps } = got;
     r.lossSum += loss * steps;

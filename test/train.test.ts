@@ -63,7 +63,7 @@ for (const model of CELLS) {
     assert.deepEqual(Array.from(resumed.optimizer.m), Array.from(straight.optimizer.m));
     assert.equal(resumed.state.lr, straight.state.lr);
     assert.equal(resumed.state.iter, straight.state.iter);
-    assert.deepEqual(resumed.sample(40), straight.sample(40));
+    assert.deepEqual(await resumed.sample(40), await straight.sample(40));
   });
 }
 

@@ -23,7 +23,7 @@ import type { Backend, FloatArray } from '../src/backend/types.js';
 import { requestWebGpuDevice } from '../src/backend/webgpu/node.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { createBackend } from '../src/backend/wasm-node.js';
-import { pickBackend } from '../src/backend/create.js';
+import { describeChoice, pickBackend } from '../src/backend/create.js';
 import { CharRNN, Workspace, type ModelConfig } from '../src/model/model.js';
 import { Rng, fillDropoutMask } from '../src/rng.js';
 import { buildCorpus } from '../src/data.js';
@@ -53,6 +53,22 @@ function gpuTest(name: string, fn: (be: WebGpuBackend) => Promise<void>): void {
     await fn(gpu);
     assert.deepEqual(gpu.ctx.errors, [], 'device errors');
   });
+}
+
+/**
+ * Call `fn` after every window the backend submits (each training step ends with one flush): on
+ * a device the loop reads, and so reports 'step' events, only at evaluations and samples.
+ */
+function afterEachWindow(be: WebGpuBackend, fn: (window: number) => void): () => void {
+  const flush = be.flush;
+  let n = 0;
+  be.flush = () => {
+    flush.call(be);
+    fn(++n);
+  };
+  return () => {
+    be.flush = flush;
+  };
 }
 
 /** abs + rel tolerance. */
@@ -163,11 +179,12 @@ gpuTest('one window of LSTM 2×128, T = 50: 1 submit, about 2 dispatches per lay
   const c = be.ctx.counters;
   const perStep: { dispatches: number; submits: number; readbacks: number; buffers: number; allocations: number }[] = [];
   let last = { ...c, allocations: be.allocations };
-  await drain(t, (ev) => {
-    if (ev.type !== 'step') return;
+  const done = afterEachWindow(be, () => {
     perStep.push({ dispatches: c.dispatches - last.dispatches, submits: c.submits - last.submits, readbacks: c.readbacks - last.readbacks, buffers: c.buffersCreated - last.buffersCreated, allocations: be.allocations - last.allocations });
     last = { ...c, allocations: be.allocations };
   });
+  await drain(t);
+  done();
   // step 2 is a plain window: step 1 warms up (pipelines, the arena), step 3 evaluates after
   for (const i of [1]) {
     const w = perStep[i];
@@ -189,22 +206,22 @@ gpuTest('a non-finite step is found at the next evaluation and --on-nan rollback
   let atFour: Uint8Array | null = null;
   const warnings: string[] = [];
   let restored: Float32Array | null = null;
-  let poked = false;
+  const done = afterEachWindow(be, (window) => {
+    if (window !== 6) return;
+    // a weight blows up on the device mid-run, after window 6 (the host's copy is from iteration 4)
+    const w = t.model.params.subarray(whh.offset, whh.offset + 1);
+    w[0] = Number.NaN;
+    be.upload(w);
+  });
   for await (const ev of t.run()) {
     if (ev.type === 'eval' && ev.metrics.iter === 4 && !atFour) atFour = t.checkpoint();
-    if (ev.type === 'step' && ev.iter === 6 && !poked) {
-      // a weight blows up on the device mid-run (the host's copy is from iteration 4)
-      poked = true;
-      const w = t.model.params.subarray(whh.offset, whh.offset + 1);
-      w[0] = Number.NaN;
-      be.upload(w);
-    }
     if (ev.type === 'warning') {
       warnings.push(ev.message);
       await be.download([t.model.params]); // what the device holds now
       restored = Float32Array.from(t.model.params);
     }
   }
+  done();
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0], /non-finite between iterations 5 and 8 .*rolled back to iteration 4 and halved the learning rate/);
   // the device's weights after the rollback are the snapshot's, bit for bit
@@ -270,6 +287,54 @@ test('createBackend and webgpu: training and plain sampling only; auto never tak
   const sampling = await pickBackend({ kind: 'auto' }, platform(async () => assert.fail('not asked'), { hardware: true, name: 'x' }));
   assert.equal(sampling.choice.kind, 'wasm');
   sampling.dispose?.();
+});
+
+gpuTest('auto on a hardware GPU times the run on both engines and trains on the faster (fake gauges both ways; the engine line says both)', async () => {
+  // a platform whose probe reports a hardware GPU, served by this machine's adapter (SwiftShader here)
+  const plain = readFileSync(new URL('../../build/kernels.wasm', import.meta.url));
+  const { createWasmBackend } = await import('../src/backend/wasm.js');
+  const { dawnGpu } = await import('../src/backend/webgpu/node.js');
+  const hardware = { cores: 1, start: () => createWasmBackend({ wasmBytes: { plain } }), whyOneThread: () => undefined, gpu: () => dawnGpu(), probeGpu: async () => ({ hardware: true as const, name: 'Fake GPU' }) };
+  const fake = (webgpu: number, wasm: number) => async (b: Backend): Promise<number> => (b.name === 'webgpu' ? webgpu : wasm);
+  const gpuWins = await pickBackend({ kind: 'auto', training: true, gauge: fake(410_000, 48_000) }, hardware);
+  try {
+    assert.equal(gpuWins.choice.kind, 'webgpu');
+    assert.deepEqual(gpuWins.choice.measured, { webgpu: 410_000, wasm: 48_000 });
+    const line = describeChoice(gpuWins.choice);
+    console.log(`# ${line}`);
+    assert.match(line, /^webgpu backend on .+ \(webgpu 410 K chars\/s, wasm 48 K: webgpu; a software adapter/);
+  } finally {
+    gpuWins.dispose?.();
+  }
+  const cpuWins = await pickBackend({ kind: 'auto', training: true, gauge: fake(20_000, 48_000) }, hardware);
+  try {
+    assert.equal(cpuWins.choice.kind, 'wasm');
+    assert.equal(cpuWins.name, 'wasm');
+    const line = describeChoice(cpuWins.choice);
+    console.log(`# ${line}`);
+    assert.equal(line, 'wasm backend, 1 thread (webgpu 20 K chars/s, wasm 48 K: wasm)');
+  } finally {
+    cpuWins.dispose?.();
+  }
+  // the default gauge (no run to time) really trains on both: real figures, a real choice
+  const real = await pickBackend({ kind: 'auto', training: true }, hardware);
+  try {
+    const m = real.choice.measured!;
+    assert.ok(m.webgpu! > 0 && m.wasm! > 0, JSON.stringify(m));
+    assert.equal(real.choice.kind, m.webgpu! > m.wasm! ? 'webgpu' : 'wasm');
+    console.log(`# default gauge: ${describeChoice(real.choice)}`);
+  } finally {
+    real.dispose?.();
+  }
+  // the real probe on this machine: a software adapter is never weighed, never chosen
+  const auto = await createBackend({ kind: 'auto', training: true, gauge: fake(1e9, 1) });
+  try {
+    if (auto.choice.kind === 'webgpu') assert.ok(!/swiftshader/i.test(auto.choice.adapter ?? ''), 'auto took a software adapter');
+    else assert.equal(auto.choice.measured, undefined, 'a software adapter is not measured');
+    console.log(`# auto here: ${describeChoice(auto.choice)}`);
+  } finally {
+    auto.dispose?.();
+  }
 });
 
 gpuTest('createBackend: webgpu on this machine names its adapter; auto never trains on a software one', async () => {

@@ -1,7 +1,7 @@
 /**
  * The playground engine's backends (worker.ts): one that trains, and one on the CPU for what
  * needs a number back every character (sampling, inspect, a loaded file). They are one backend
- * unless training runs on WebGPU, whose numbers stay on the device (a lagging backend).
+ * unless training runs on a device (WebGPU), whose numbers are not host memory.
  *
  * What runs is createBackend's rule (src/backend/create.ts); the page only asks, with its URL's
  * query, which main.ts hands to the worker as its name:
@@ -12,7 +12,6 @@
  *                   why in one line and trains on the CPU backend.
  */
 import type { ChosenBackend } from '../src/backend/create.js';
-import { isLagging } from '../src/backend/types.js';
 import { createBackend } from '../src/backend/wasm-web.js';
 
 export interface EngineRequest {
@@ -42,5 +41,5 @@ export async function startEngines(req: EngineRequest): Promise<Engines> {
     const cpu = await createBackend({ kind: req.backend });
     return { training: cpu, cpu, note: (e instanceof Error ? e.message : String(e)).split('\n')[0] };
   }
-  return { training, cpu: isLagging(training) ? await createBackend({ kind: req.backend }) : training };
+  return { training, cpu: training.hostMemory ? training : await createBackend({ kind: req.backend }) };
 }

@@ -3,18 +3,19 @@
  * The playground's engine: trains, samples and (de)serialises checkpoints in a Web Worker,
  * with exactly the library code the CLI uses, and posts events to the page. It trains on the
  * backend createBackend picks for training (WebGPU on a hardware GPU) and samples, inspects and
- * loads on a CPU one (engines.ts).
+ * loads on the CPU: a GPU run's host copy of its weights comes from the library
+ * (Trainer.hostModel, on the CPU backend of engines.ts).
  */
-import { decodeCheckpoint, loadParams, modelFromCheckpoint } from '../src/checkpoint.js';
+import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
 import { newRunConfig, resumeConfig } from '../src/config.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
-import { CharRNN } from '../src/model/model.js';
+import type { CharRNN } from '../src/model/model.js';
 import { formatSamples, generateWith } from '../src/generate.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import { Sampler } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
-import { isLagging, type Backend } from '../src/backend/types.js';
+import type { Backend } from '../src/backend/types.js';
 import { inspectHtml, type UnitRef } from '../src/viz/html.js';
 import { findUnits, readText } from '../src/viz/inspect.js';
 import { engineRequest, startEngines } from './engines.js';
@@ -28,8 +29,6 @@ class Engine {
   private trainer: Trainer | null = null;
   /** The current model: the one training (on `training`), or one loaded from a file (on `cpu`). */
   private model: CharRNN | null = null;
-  /** A copy on `cpu` of a model trained on a GPU, for Sample and Inspect (cpuModel()). */
-  private copy: { of: Trainer; model: CharRNN } | null = null;
   private vocab: Vocabulary | null = null;
   private loaded: ReturnType<typeof decodeCheckpoint> | null = null;
   private abort: AbortController | null = null;
@@ -47,7 +46,7 @@ class Engine {
     // silently ignored.
     const resume = partial.fresh ? undefined : this.loaded?.train ? this.loaded : undefined;
     const config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
-    // on a GPU the run's own samples are drawn on the CPU backend too (Trainer's hostBackend)
+    // on a GPU the run's host copy of its weights (samples, Sample, Inspect) lives on the CPU backend
     const trainer = new Trainer({ config, corpus, backend: this.training, resume, hostBackend: this.cpu });
     this.release();
     this.trainer = trainer;
@@ -105,7 +104,6 @@ class Engine {
   reset(): void {
     this.stop();
     if (!this.abort) this.release(); // a run still going is given back when it ends (train())
-    else this.dropCopy(); // the loop never uses it
     this.trainer = null;
     this.model = null;
     this.vocab = null;
@@ -126,39 +124,25 @@ class Engine {
   private release(): void {
     if (this.trainer) this.trainer.dispose();
     else this.model?.dispose();
-    this.dropCopy();
-  }
-
-  private dropCopy(): void {
-    this.copy?.model.dispose();
-    this.copy = null;
   }
 
   /**
-   * The model Sample and Inspect run on: the current one, or for one training (or trained) on a
-   * GPU, whose numbers stay on the device, a copy on the CPU backend with the weights of
-   * trainer.checkpoint(): while the run goes on, those of its last evaluation (or of the run's
-   * last sample: the GPU's numbers come back only there); once it has stopped, the final ones.
-   * Refreshed at every call: a checkpoint's decode is small next to a sample.
+   * The model Sample and Inspect run on, with its weights as they are now: a trainer's
+   * hostModel() (the model itself on the CPU; on a GPU the trainer's one host copy, refreshed),
+   * or the model loaded from a file.
    */
-  private cpuModel(): { model: CharRNN; vocab: Vocabulary } {
+  private async cpuModel(): Promise<{ model: CharRNN; vocab: Vocabulary }> {
     const { model, vocab, trainer } = this;
     if (!model || !vocab) throw new Error('train or load a model first');
-    if (!trainer || !isLagging(model.backend)) return { model, vocab };
-    if (this.copy?.of !== trainer) {
-      this.dropCopy();
-      this.copy = { of: trainer, model: new CharRNN(model.config, this.cpu) };
-    }
-    loadParams(decodeCheckpoint(trainer.checkpoint()), this.copy.model);
-    return { model: this.copy.model, vocab };
+    return { model: trainer ? await trainer.hostModel() : model, vocab };
   }
 
   /** Novelty needs the training text: the split of the run trained in this tab (made once per run). */
   private novelty: { trainer: Trainer; index: NoveltyIndex } | null = null;
 
   /** The Sample panel: generate() as `charrnn sample` runs it, rendered the same way. */
-  sample(m: ToEngine & { type: 'sample' }): string {
-    const { model, vocab } = this.cpuModel();
+  async sample(m: ToEngine & { type: 'sample' }): Promise<string> {
+    const { model, vocab } = await this.cpuModel();
     const sampler = new Sampler(model, vocab);
     try {
       const lines = model.config.lines ?? false;
@@ -186,8 +170,8 @@ class Engine {
   }
 
   /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */
-  inspect(text: string, find: string): { html: string; summary: string } {
-    const { model, vocab } = this.cpuModel();
+  async inspect(text: string, find: string): Promise<{ html: string; summary: string }> {
+    const { model, vocab } = await this.cpuModel();
     const reading = readText(model, vocab, text);
     let found: { regex: string; units: UnitRef[] } | undefined;
     if (find) {
@@ -239,10 +223,10 @@ self.onmessage = async (e: MessageEvent<ToEngine>) => {
       case 'resume': engine.resume(); break;
       case 'stop': engine.stop(); break;
       case 'reset': engine.reset(); break;
-      case 'sample': post({ type: 'sample', text: engine.sample(m) }); break;
+      case 'sample': post({ type: 'sample', text: await engine.sample(m) }); break;
       case 'save': post({ type: 'checkpoint', bytes: engine.save(), reason: 'save' }); break;
       case 'load': post({ type: 'loaded', name: m.name, summary: engine.load(m.bytes, m.name) }); break;
-      case 'inspect': post({ type: 'inspect', ...engine.inspect(m.text, m.find) }); break;
+      case 'inspect': post({ type: 'inspect', ...(await engine.inspect(m.text, m.find)) }); break;
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -58,6 +58,8 @@ export interface BackendChoice {
    * or fewer threads started than asked (or than the cores, when not asked), and why.
    */
   reason?: string;
+  /** 'auto' on a hardware GPU: the training chars/s it measured on each engine (webgpu first), and took the faster. */
+  measured?: Partial<Record<'webgpu' | 'wasm' | 'js', number>>;
 }
 
 export interface Backend {
