@@ -21,7 +21,8 @@
  * dealt, in that order, each to the stream with the fewest windows so far; the epoch has as
  * many windows as the longest stream.
  */
-import { splitCorpus, type Split, type WindowSource } from './data.js';
+import { flagName, type TrainConfig } from './config.js';
+import { Batcher, splitCorpus, type Split, type WindowSource } from './data.js';
 import type { Workspace } from './model/model.js';
 import { CharRnnError } from './errors.js';
 import { Rng } from './rng.js';
@@ -73,6 +74,35 @@ export function splitFor(ids: IdArray, vocab: Vocabulary, cfg: { lines: boolean;
   const nl = vocab.id(10);
   if (nl < 0) throw new CharRnnError('too-short', '--lines needs one item per line, but the corpus has a single line; give a file with several lines');
   return splitLines(ids, nl, cfg.valFrac, cfg.testFrac);
+}
+
+/** What a run trains and validates on: its split, its training windows and, with --lines, the items. */
+export interface RunData {
+  split: Split;
+  /** B contiguous streams of the training split, or with --lines its items dealt into B rows. */
+  source: WindowSource;
+  /** With --lines: the items of the training split (batched by `source`) and of the validation split. */
+  lines: { train: Items; val: Items; nl: number } | null;
+}
+
+/** A run's data for its config, or a one-line error when the text is too short for its batch and window. */
+export function runData(ids: IdArray, vocab: Vocabulary, config: Pick<TrainConfig, 'lines' | 'valFrac' | 'testFrac' | 'batch' | 'seqLen' | 'seed'>): RunData {
+  const { batch: B, seqLen: T } = config;
+  const split = splitFor(ids, vocab, config);
+  let lines: RunData['lines'] = null;
+  let source: WindowSource;
+  if (config.lines) {
+    const [nl, cr] = [vocab.id(10), vocab.id(13)];
+    lines = { train: itemsOfPart(split.train, nl, cr, 'training'), val: itemsOfPart(split.val, nl, cr, 'validation'), nl };
+    source = new LinesBatcher(lines.train, B, T, nl, config.seed);
+  } else source = new Batcher(split.train, B, T);
+  if (source.windows < 1) {
+    const need = B * T + 1;
+    const needTotal = Math.ceil(need / (1 - config.valFrac - config.testFrac));
+    throw new CharRnnError('too-short', `the training split has ${split.train.length} characters but ${flagName('batch')} ${B} × ${flagName('seqLen')} ${T} needs at least ${need} (a corpus of about ${needTotal}); use a smaller --batch or --seq-len, or more text`);
+  }
+  if (!lines && split.val.length < 2) throw new CharRnnError('too-short', `the validation split has ${split.val.length} characters; raise --val-frac or give more text`);
+  return { split, source, lines };
 }
 
 /** The items of a split part, or a one-line error when there are none. */

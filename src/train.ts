@@ -22,15 +22,15 @@
  * checkpoint, so a resumed run continues bit for bit as if it had never stopped. A checkpoint is
  * always the state as of the last read: on a GPU up to --eval-every steps old, exact all the same.
  */
-import type { Backend, BackendChoice } from './backend/types.js';
+import type { Backend, FloatArray } from './backend/types.js';
+import type { Metrics, StopReason, Summary, TrainEvent } from './events.js';
 import { JsBackend } from './backend/js.js';
 import { encodeCheckpoint, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
-import { checkResume, flagName, type TrainConfig } from './config.js';
-import { Batcher, type Corpus, type Split, type WindowSource } from './data.js';
-import { CharRnnError } from './errors.js';
+import { checkResume, type TrainConfig } from './config.js';
+import type { Corpus, Split, WindowSource } from './data.js';
 import { evaluateIds, evaluateItems } from './evaluate.js';
 import { drawSamples, planRequest } from './generate.js';
-import { itemsOfPart, LinesBatcher, splitFor, type Items } from './lines.js';
+import { runData, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
 import { Optimizer } from './optim.js';
 import { Rng } from './rng.js';
@@ -38,43 +38,7 @@ import { Sampler, sampleText } from './sample.js';
 import { iterBudget, scheduleFactor, scheduleSpan } from './schedule.js';
 import { StepWords, trainStep, type StepNumbers } from './step.js';
 
-/** One line of metrics.jsonl. Losses in nats/char and bits/char. */
-export interface Metrics {
-  iter: number;
-  epoch: number;
-  seconds: number;
-  train_loss: number;
-  train_bpc: number;
-  val_loss: number;
-  val_bpc: number;
-  chars_per_s: number;
-  lr: number;
-  grad_norm: number;
-}
-
-export interface Summary {
-  iters: number;
-  epochs: number;
-  seconds: number;
-  train_chars_per_s: number;
-  train_loss: number | null;
-  val_loss: number | null;
-  best_val_loss: number | null;
-}
-
-export type StopReason = 'max-iters' | 'epochs' | 'max-time' | 'aborted' | 'nan';
-
-export type TrainEvent =
-  | { type: 'start'; params: number; vocabSize: number; trainChars: number; valChars: number; windowsPerEpoch: number; backend: string; engine: BackendChoice | null; resumed: boolean; iter: number }
-  | { type: 'step'; iter: number; epoch: number; loss: number; smoothLoss: number; gradNorm: number; lr: number; seconds: number; charsPerSec: number; etaSeconds: number | null }
-  | { type: 'eval'; metrics: Metrics; isBest: boolean }
-  | { type: 'sample'; iter: number; text: string }
-  /** A cosine/linear schedule's span: known from the limits at the start, or estimated from the speed under --max-time. */
-  | { type: 'schedule'; iter: number; schedule: string; iters: number; estimated: boolean }
-  | { type: 'nan'; iter: number; message: string }
-  /** Not fatal: an exploding loss, or a rollback after a non-finite loss (--on-nan rollback). */
-  | { type: 'warning'; iter: number; message: string }
-  | { type: 'done'; reason: StopReason; summary: Summary };
+export type { Metrics, StopReason, Summary, TrainEvent } from './events.js';
 
 export interface TrainerOptions {
   config: TrainConfig;
@@ -94,8 +58,6 @@ export interface TrainerOptions {
 /** Items shown per sample while training a lines model. */
 const SAMPLE_ITEMS = 8;
 
-const defaultNow = (): number => performance.now() / 1000;
-
 /** The host's part of a run's exact state (counters, generators, Adam's step), as of a read. */
 interface Counters {
   state: TrainState;
@@ -104,10 +66,10 @@ interface Counters {
 
 /** A whole state in memory (--on-nan rollback): the counters and copies of the numbers. */
 interface Snapshot extends Counters {
-  params: Float32Array | Float64Array;
-  m: Float32Array | Float64Array;
-  v: Float32Array | Float64Array;
-  carried: (Float32Array | Float64Array)[];
+  params: FloatArray;
+  m: FloatArray;
+  v: FloatArray;
+  carried: FloatArray[];
 }
 
 export class Trainer {
@@ -139,30 +101,12 @@ export class Trainer {
     const { config, corpus, backend, resume } = opts;
     this.config = config;
     this.corpus = corpus;
-    this.now = opts.now ?? defaultNow;
-    const { batch: B, seqLen: T } = config;
-    this.split = splitFor(corpus.ids, corpus.vocab, config);
-    if (config.lines) {
-      const nl = corpus.vocab.id(10);
-      const cr = corpus.vocab.id(13);
-      this.lines = { train: itemsOfPart(this.split.train, nl, cr, 'training'), val: itemsOfPart(this.split.val, nl, cr, 'validation'), nl };
-      this.source = new LinesBatcher(this.lines.train, B, T, nl, config.seed);
-    } else {
-      this.lines = null;
-      this.source = new Batcher(this.split.train, B, T);
-    }
-    if (this.source.windows < 1) {
-      const need = B * T + 1;
-      const needTotal = Math.ceil(need / (1 - config.valFrac - config.testFrac));
-      throw new CharRnnError('too-short', `the training split has ${this.split.train.length} characters but ${flagName('batch')} ${B} × ${flagName('seqLen')} ${T} needs at least ${need} (a corpus of about ${needTotal}); use a smaller --batch or --seq-len, or more text`);
-    }
-    if (!this.lines && this.split.val.length < 2) {
-      throw new CharRnnError('too-short', `the validation split has ${this.split.val.length} characters; raise --val-frac or give more text`);
-    }
+    this.now = opts.now ?? ((): number => performance.now() / 1000);
+    ({ split: this.split, source: this.source, lines: this.lines } = runData(corpus.ids, corpus.vocab, config));
     if (resume) checkResume(resume, config, corpus);
     this.model = resume ? modelFromCheckpoint(resume, backend) : new CharRNN(modelConfigOf(config, corpus.vocab.size), backend);
     this.optimizer = new Optimizer(this.model, config);
-    this.ws = new Workspace(this.model, B, T, { training: true });
+    this.ws = new Workspace(this.model, config.batch, config.seqLen, { training: true });
     this.words = new StepWords(backend, this.model.dtype);
     if (resume?.train) {
       restoreOptimizer(resume, this.model, this.optimizer);
@@ -434,16 +378,14 @@ export class Trainer {
       if (from === to) return `training loss or gradient became ${Number.isFinite(got.lossSum) ? 'non-finite (gradient)' : got.loss} at iteration ${to}`;
       return `training loss or gradient became non-finite between iterations ${from} and ${to} (found at the read after them; a GPU reads its numbers back only at evaluations and samples)`;
     }
-    const { loss, steps } = got;
-    r.lossSum += loss * steps;
-    r.lossCount += steps;
-    r.gradNorm = got.gradNorm;
+    const { loss, steps, gradNorm } = got;
+    Object.assign(r, { lossSum: r.lossSum + loss * steps, lossCount: r.lossCount + steps, gradNorm });
     const average = r.smooth;
     const jumped = loss > 3 * average && !r.exploding; // reported once until it calms down
     r.exploding = jumped || (r.exploding && loss > 1.5 * average);
     const keep = 0.98 ** steps; // the per-step average 0.98·s + 0.02·loss, over `steps` steps of this mean
     r.smooth = keep * r.smooth + (1 - keep) * loss;
-    const perStep = r.stepSeconds / steps;
+    const perStep = r.stepSeconds / steps; // the ETA's speed: the mean step since the last read
     r.stepSeconds = 0;
     yield {
       type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: this.lr,

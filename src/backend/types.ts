@@ -1,16 +1,16 @@
 /**
- * The backend interface: every operation of a training step or a sampled character that costs
- * more than O(B·T) goes through one of these kernels (GEMMs, cell steps, softmax, optimizer
- * updates), so a faster backend (WebAssembly SIMD, threads) can replace the reference one
- * (`js.ts`, the specification) without touching the model. The model itself still loops over
- * floats where the work is small or rare: initialisation, dropout masks, counting targets,
- * zeroing a row of the carried state where an item starts (--lines), and the transposes of a
- * checkpoint's weights.
+ * The backend interface: every operation of a training step or a sampled character goes through
+ * one of these kernels (GEMMs, cell steps, softmax, dropout masks, fills and copies, ‖g‖,
+ * optimizer updates, the draw of a character), so a faster backend (WebAssembly SIMD, threads, a
+ * GPU) can replace the reference one (`js.ts`, the specification) without touching the model.
+ * The host touches numbers only where it writes them (initialisation, token ids, a checkpoint's
+ * weights, whose transposes it does) and where it reads them back (`download`).
  *
  * Conventions
  * - All matrices are row-major. A "view" is a typed array that is a window on the backend's
  *   memory (see `alloc`); a kernel may use `view.byteOffset` as a pointer, so views passed to a
- *   kernel must come from `alloc` of the same backend (the JS backend accepts any array).
+ *   kernel must come from `alloc` of the same backend (the JS backend accepts any array; wasm
+ *   and webgpu throw one line for a view that is not theirs).
  * - Shapes are given in comments as (rows, cols). B = batch, H = hidden, G = gate width
  *   (4H for LSTM, 3H for GRU, H for RNN), V = vocabulary size.
  * - Every backend is a device; host memory simply has zero lag. The model never reads or writes
