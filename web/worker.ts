@@ -157,14 +157,14 @@ class Engine {
   private novelty: { trainer: Trainer; index: NoveltyIndex } | null = null;
 
   /** The Sample panel: generate() as `charrnn sample` runs it, rendered the same way. */
-  sample(m: ToEngine & { type: 'sample' }): string {
+  async sample(m: ToEngine & { type: 'sample' }): Promise<string> {
     const { model, vocab } = this.cpuModel();
     const sampler = new Sampler(model, vocab);
     try {
       const lines = model.config.lines ?? false;
       const beam = (m.beam ?? 0) >= 2;
       const req = { length: m.length, temperature: m.temperature, prime: m.prime, seed: m.seed, skipUnknown: true, stop: m.stop, beam: m.beam, unique: m.unique, count: m.count ?? (lines ? (beam ? m.beam : 10) : 1) };
-      const { samples } = generateWith(sampler, req);
+      const { samples } = await generateWith(sampler, req);
       const prime = [...m.prime].filter((ch) => vocab.has(ch.codePointAt(0)!)).join('');
       let note = '';
       let marks: string[] | undefined;
@@ -239,7 +239,7 @@ self.onmessage = async (e: MessageEvent<ToEngine>) => {
       case 'resume': engine.resume(); break;
       case 'stop': engine.stop(); break;
       case 'reset': engine.reset(); break;
-      case 'sample': post({ type: 'sample', text: engine.sample(m) }); break;
+      case 'sample': post({ type: 'sample', text: await engine.sample(m) }); break;
       case 'save': post({ type: 'checkpoint', bytes: engine.save(), reason: 'save' }); break;
       case 'load': post({ type: 'loaded', name: m.name, summary: engine.load(m.bytes, m.name) }); break;
       case 'inspect': post({ type: 'inspect', ...engine.inspect(m.text, m.find) }); break;
