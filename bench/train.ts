@@ -13,7 +13,7 @@
  * Dawn, createBackend's 'webgpu') is timed beside wasm, which it brings along for its ratio: per
  * config its train chars/s, the ratio to our fastest wasm row and to PyTorch on CUDA, the
  * dispatches and submits of one training window, and the adapter (a software one, SwiftShader,
- * runs correctly but its figures mean nothing). Its sampling is Sampler.stepsAsync: every
+ * runs correctly but its figures mean nothing). Its sampling is Sampler.steps: every
  * character drawn on the device, the ids read back once per sample. If it does not start, one
  * line says why and its row is left out. bench/gpu-check.sh runs this on a GPU machine.
  *
@@ -120,11 +120,16 @@ async function sampleSpeed(backend: Backend, cfg: TrainConfig): Promise<number> 
   const sampler = new Sampler(model, corpus.vocab);
   const seconds = Math.min(3, SECONDS / 2);
   if (!backend.hostMemory) {
+    const draw = async (length: number, seed: number): Promise<number> => {
+      let k = 0;
+      for await (const _ of sampler.steps({ length, seed })) k++;
+      return k;
+    };
     try {
-      await sampler.stepsAsync({ length: 64, seed: 1 }); // compiles the kernels: not timed
+      await draw(64, 1); // compiles the kernels: not timed
       let n = 0;
       const t0 = performance.now();
-      while (n < 512 || (performance.now() - t0) / 1000 < seconds) n += (await sampler.stepsAsync({ length: 512, seed: n })).length;
+      while (n < 512 || (performance.now() - t0) / 1000 < seconds) n += await draw(512, n);
       return n / ((performance.now() - t0) / 1000);
     } finally {
       sampler.dispose();

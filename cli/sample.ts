@@ -3,6 +3,10 @@
  * --novelty or --json (and always for a lines model), a list of samples made by the library's
  * generate() (src/generate.ts), one per line for a lines model. With --temperatures, one sample
  * per temperature (cli/sweep.ts).
+ *
+ * Every backend takes the same path. On a device (--backend webgpu) the characters are drawn
+ * there and read back in chunks (Sampler.steps), so only a plain sample is offered: the options
+ * that read the distribution or shape a list of samples on the host are one-line usage errors.
  */
 import { encodeParts } from '../src/data.js';
 import { checkGenerateRequest, formatSamples, generate, generateStream, type GenerateRequest } from '../src/generate.js';
@@ -10,7 +14,6 @@ import { splitFor } from '../src/lines.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import type { CheckpointData } from '../src/checkpoint.js';
 import { createBackend } from '../src/backend/wasm-node.js';
-import { Sampler } from '../src/sample.js';
 import { parseEngineFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
@@ -40,19 +43,20 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
   };
   checkGenerateRequest(req);
   const engine = parseEngineFlags(opts, undefined, 'sampling');
-  if (engine.backend === 'webgpu') return sampleOnGpu(proc, ckpt, opts, req, engine.threads);
-  if (typeof opts.temperatures === 'string') return temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, engine });
   const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;
 
-  const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
+  const backend = await createBackend({ kind: engine.backend, threads: engine.threads, sampling: true });
   try {
+    if (!backend.hostMemory) refuseOnDevice(backend.choice.kind, opts, req);
+    if (typeof opts.temperatures === 'string') return await temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, backend });
     const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
     const lines = ck.model.lines ?? false;
+    if (lines && !backend.hostMemory) throw new CliError('a lines model samples items on the CPU: use --backend auto', 2);
     const many = lines || req.count !== undefined || (req.beam ?? 0) >= 2 || req.unique || opts.novelty || opts.json;
-    if (!many) return streamOne(proc, model, ck, req);
+    if (!many) return await streamOne(proc, model, ck, req);
     if (lines && req.count === undefined) req.count = (req.beam ?? 0) >= 2 ? req.beam : DEFAULT_LINES_COUNT;
     const index = opts.novelty ? await noveltyIndex(proc, ckpt, data, ck) : null;
-    const { samples, skipped } = generate(model, ck.vocab, req);
+    const { samples, skipped } = await generate(model, ck.vocab, req);
     warnSkipped(proc, skipped);
     const prime = knownPrime(req.prime!, ck);
     // an item is the prime and what followed it; free text is judged on what the model generated
@@ -75,34 +79,17 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
 }
 
 /**
- * `--backend webgpu`: one plain sample drawn on the GPU (Sampler.stepsAsync: nothing read back
- * but the characters), printed when done. What needs the distribution on the host (top-k,
- * top-p, beams, stops, several samples, lines models, temperature sweeps) is refused in one line.
+ * On a device (webgpu) a sample is drawn there and read back in chunks: what needs the
+ * distribution on the host (top-k, top-p, beams), stops, several samples, and what is measured
+ * on a list of them (novelty, the JSON report, temperature sweeps) is refused in one line.
  */
-async function sampleOnGpu(proc: Proc, ckpt: string, opts: Opts, req: GenerateRequest, threads: number): Promise<number> {
-  const cpuOnly = [
+function refuseOnDevice(kind: string, opts: Opts, req: GenerateRequest): void {
+  const hostOnly = [
     ['--top-k', (req.topK ?? 0) > 0], ['--top-p', (req.topP ?? 1) < 1], ['--count', req.count !== undefined], ['--beam', req.beam !== undefined],
     ['--unique', req.unique], ['--stop', (req.stop ?? []).length > 0], ['--novelty', Boolean(opts.novelty)], ['--json', Boolean(opts.json)],
     ['--temperatures', typeof opts.temperatures === 'string'],
   ].filter(([, on]) => on).map(([flag]) => flag);
-  if (cpuOnly.length > 0) throw new CliError(`${cpuOnly.join(', ')}: not on --backend webgpu, which draws one plain sample; use --backend auto`, 2);
-  const backend = await createBackend({ kind: 'webgpu', threads, sampling: true });
-  try {
-    const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
-    if (ck.model.lines) throw new CliError('a lines model samples items on the CPU: use --backend auto', 2);
-    const sampler = new Sampler(model, ck.vocab);
-    try {
-      const { skipped } = sampler.primeIds(req.prime!, req.skipUnknown ?? false);
-      warnSkipped(proc, skipped);
-      const chars = await sampler.stepsAsync({ length: req.length, temperature: req.temperature, prime: req.prime, seed: req.seed, skipUnknown: req.skipUnknown });
-      proc.stdout.write(knownPrime(req.prime!, ck) + chars.map((c) => c.char).join('') + '\n');
-      return 0;
-    } finally {
-      sampler.dispose();
-    }
-  } finally {
-    backend.dispose?.();
-  }
+  if (hostOnly.length > 0) throw new CliError(`${hostOnly.join(', ')}: not on --backend ${kind}, which draws one plain sample; use --backend auto`, 2);
 }
 
 /** --stop '\n' is a newline (a shell cannot easily pass one): \n, \t and \\ are unescaped. */
@@ -129,11 +116,11 @@ async function noveltyIndex(proc: Proc, ckpt: string, data: string[] | undefined
 }
 
 /** The plain case: one sample streamed as it is made, after its prime. */
-function streamOne(proc: Proc, model: Parameters<typeof generateStream>[0], ck: CheckpointData, req: GenerateRequest): number {
+async function streamOne(proc: Proc, model: Parameters<typeof generateStream>[0], ck: CheckpointData, req: GenerateRequest): Promise<number> {
   const it = generateStream(model, ck.vocab, req);
   // the prime as the model saw it: generateStream has checked it (and skipped what --skip-unknown drops)
   let buf = '';
-  let r = it.next(); // checks the request before anything is printed
+  let r = await it.next(); // checks the request before anything is printed
   warnSkipped(proc, [...new Set([...req.prime!].filter((ch) => !ck.vocab.has(ch.codePointAt(0)!)))]);
   proc.stdout.write(knownPrime(req.prime!, ck));
   // stream in small chunks: visible as it generates, without a write per character
@@ -145,7 +132,7 @@ function streamOne(proc: Proc, model: Parameters<typeof generateStream>[0], ck: 
       buf = '';
       lastFlush = performance.now();
     }
-    r = it.next();
+    r = await it.next();
   }
   proc.stdout.write(buf + '\n');
   return 0;

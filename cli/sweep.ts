@@ -6,8 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { temperatureSweep, wordsOf } from '../src/viz/inspect.js';
-import type { EngineChoice } from './backend.js';
-import { createBackend } from '../src/backend/wasm-node.js';
+import type { Backend } from '../src/backend/types.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import type { TextPart } from '../src/data.js';
 import { readCorpus } from './corpus.js';
@@ -37,23 +36,19 @@ async function corpusWords(ckpt: string, data: string[] | undefined): Promise<{ 
   return { words, from: label };
 }
 
-export async function temperatureSweepCommand(proc: Proc, ckpt: string, opts: Opts & { temperatures: string }, common: { length: number; seed: number; engine: EngineChoice }): Promise<number> {
+/** The sweep on `common.backend`, which the caller made (and disposes). */
+export async function temperatureSweepCommand(proc: Proc, ckpt: string, opts: Opts & { temperatures: string }, common: { length: number; seed: number; backend: Backend }): Promise<number> {
   const temperatures = opts.temperatures.split(',').map((s) => parseNumber('--temperatures', s));
   if (temperatures.length === 0 || temperatures.some((t) => t < 0)) throw new CliError(`--temperatures must be a list of numbers ≥ 0, such as 0.2,0.5,1 (got ${opts.temperatures})`, 2);
   const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;
   const corpus = await corpusWords(ckpt, data);
   if (!corpus) proc.stderr.write(`charrnn: note: novelty unavailable: no run.json beside ${ckpt}; give the training text with --data\n`);
-  const backend = await createBackend({ kind: common.engine.backend, threads: common.engine.threads });
-  try {
-    const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
-    const prime = typeof opts.prime === 'string' ? opts.prime : '';
-    const rows = temperatureSweep(model, ck.vocab, temperatures, { length: common.length, seed: common.seed, prime, corpusWords: corpus?.words });
-    for (const r of rows) {
-      const novelty = r.inCorpus === null ? (corpus ? 'no words' : 'novelty unavailable') : `${(r.inCorpus * 100).toFixed(0)}% of ${r.words} words in ${corpus!.from}`;
-      proc.stdout.write(`--- temperature ${r.temperature}: avg log-prob ${r.avgLogProb.toFixed(3)} nats/char (${(-r.avgLogProb / Math.LN2).toFixed(2)} bits), ${novelty} ---\n${prime}${r.text}\n`);
-    }
-    return 0;
-  } finally {
-    backend.dispose?.();
+  const { data: ck, model } = await loadCheckpointFile(ckpt, common.backend);
+  const prime = typeof opts.prime === 'string' ? opts.prime : '';
+  const rows = await temperatureSweep(model, ck.vocab, temperatures, { length: common.length, seed: common.seed, prime, corpusWords: corpus?.words });
+  for (const r of rows) {
+    const novelty = r.inCorpus === null ? (corpus ? 'no words' : 'novelty unavailable') : `${(r.inCorpus * 100).toFixed(0)}% of ${r.words} words in ${corpus!.from}`;
+    proc.stdout.write(`--- temperature ${r.temperature}: avg log-prob ${r.avgLogProb.toFixed(3)} nats/char (${(-r.avgLogProb / Math.LN2).toFixed(2)} bits), ${novelty} ---\n${prime}${r.text}\n`);
   }
+  return 0;
 }

@@ -16,6 +16,7 @@
  *                                    at most S characters again, never the whole text
  */
 import { Rng } from '../src/rng.js';
+import { requireHost } from '../src/model/model.js';
 import { logSumExp, Sampler } from '../src/sample.js';
 import type { Vocabulary } from '../src/vocab.js';
 import { createBackend } from '../src/backend/wasm-node.js';
@@ -36,7 +37,10 @@ export interface Suggestion {
   kind: 'word' | 'line';
 }
 
-/** The typed text and the model's state after it; suggestions from that state. */
+/**
+ * The typed text and the model's state after it; suggestions from that state. It copies states
+ * and reads the distribution at every key (Sampler.state, pick), so it runs on host memory only.
+ */
 export class Assistant {
   /** The text as typed (code points), including characters the model does not know. */
   readonly chars: string[] = [];
@@ -50,6 +54,7 @@ export class Assistant {
   private readonly rng: Rng;
 
   constructor(private readonly sampler: Sampler, private readonly vocab: Vocabulary, seed: number) {
+    requireHost(sampler.model, 'the writing assistant');
     this.rng = new Rng(seed);
     sampler.reset();
     this.before = sampler.state();

@@ -30,7 +30,7 @@ export async function main(args: string[], log: (s: string) => void = console.lo
       if (ev.type === 'eval') log(`iter ${ev.metrics.iter}  epoch ${ev.metrics.epoch.toFixed(2)}  train ${ev.metrics.train_loss.toFixed(3)}  val ${ev.metrics.val_loss.toFixed(3)} nats/char${ev.isBest ? '  (best)' : ''}`);
       if (ev.type === 'nan') throw new Error(ev.message);
     }
-    log(`\n${sampleText(new Sampler(trainer.model, corpus.vocab), { length: 300, temperature: 0.7, seed: 1 })}\n`);
+    log(`\n${await sampleText(new Sampler(trainer.model, corpus.vocab), { length: 300, temperature: 0.7, seed: 1 })}\n`);
     writeFileSync(out, trainer.checkpoint()); // the same format as charrnn train's checkpoints
     log(`saved ${out}; try: npx charrnn sample ${out} --temperature 0.7`);
     return { out, valLoss: trainer.summary().val_loss };

@@ -26,7 +26,7 @@ export async function main(args: string[], log: (s: string) => void = console.lo
     const trainer = await trainOn(text, trainSettings(settings), backend);
     log(`validation loss ${((trainer.summary().val_loss ?? NaN) / Math.LN2).toFixed(3)} bits/char\n`);
     // the same seed and start (after a newline) for every temperature: only τ differs
-    const rows = temperatureSweep(trainer.model, trainer.corpus.vocab, temperatures, {
+    const rows = await temperatureSweep(trainer.model, trainer.corpus.vocab, temperatures, {
       length: numArg(args, 'length', 300), seed: 1, corpusWords: new Set(wordsOf(text)),
     });
     for (const r of rows) {

@@ -15,8 +15,12 @@
  * greedy path is also always a candidate, so the best beam is never below greedy decoding.
  * Each hypothesis keeps its own copy of the hidden state (Sampler.state / setState) and of its
  * next-character log-probabilities, so one batch-1 sampler serves all K.
+ *
+ * It reads every hypothesis's distribution and state on the host, so it runs on host memory
+ * (js, wasm) only: a sampler on a device model is refused in one line naming `model.toHost()`.
  */
 import type { Generated } from './generate.js';
+import { requireHost } from './model/model.js';
 import { logSumExp, stopAt, type Sampler } from './sample.js';
 
 export const LENGTH_ALPHA = 0.7;
@@ -48,6 +52,7 @@ export function beamScore(logProb: number, chars: number): number {
 
 /** Beam search of `width`; the finished hypotheses, distinct, best first by beamScore. */
 export function beamSearch(sampler: Sampler, opts: BeamOptions): Generated[] {
+  requireHost(sampler.model, 'beam search');
   const found = search(sampler, opts, opts.width);
   if (opts.width > 1) found.push(...search(sampler, opts, 1)); // never worse than greedy
   const best = new Map<string, Generated & { chars: number }>();

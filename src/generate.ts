@@ -11,12 +11,17 @@
  * A lines model (trained with --lines) makes items: each sample starts from the zero state fed a
  * newline, as every training item did, then the prime. `count` samples share one generator
  * seeded with `seed`, so a seed gives the same list every time.
+ *
+ * Every backend, one path: the samples come from Sampler.steps (async; on a device drawn there
+ * and read back in chunks), and the text, the stops and the log-probability are kept here on
+ * the host from the characters it yields. Beam search and top-k / top-p read the distribution
+ * itself, so on a device model they throw a one-line error naming `model.toHost()`.
  */
 import { beamSearch } from './beam.js';
 import { CharRnnError } from './errors.js';
 import type { CharRNN } from './model/model.js';
 import { Rng } from './rng.js';
-import { checkSampleOptions, Sampler, stopAt, type SampleOptions } from './sample.js';
+import { checkSampleOptions, Sampler, stopAt, type SampledChar, type SampleOptions } from './sample.js';
 import type { Vocabulary } from './vocab.js';
 
 export interface GenerateRequest {
@@ -94,65 +99,91 @@ export function planRequest(sampler: Sampler, vocab: Vocabulary, req: GenerateRe
   return { prime, skipped, stops: req.stop ?? [], lines };
 }
 
-/**
- * One sample, character by character (the characters of its text), returning the sample. The
- * sampler is reset and primed; `rng` is advanced.
- */
-function* oneSample(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Generator<string, Generated, undefined> {
-  let text = '';
-  let logProb = 0;
-  const opts: SampleOptions = { length: req.length, temperature: req.temperature, topK: req.topK, topP: req.topP, prime: plan.prime, rng };
-  for (const s of sampler.steps(opts)) {
-    if (signal?.aborted) break;
-    logProb += s.logProb;
-    if (plan.lines && s.id === sampler.vocab.id(10)) return { text, logProb, stopped: '\n' };
-    text += s.char;
-    yield s.char;
-    const stopped = stopAt(text, plan.stops);
-    if (stopped !== null) return { text, logProb, stopped };
+/** One sample being drawn: its text and log-probability so far, and how it ended. */
+class Draft {
+  text = '';
+  logProb = 0;
+  stopped: string | null = null;
+  private readonly nl: number;
+
+  constructor(private readonly plan: Plan, vocab: Vocabulary) {
+    this.nl = vocab.id(10);
   }
-  return { text, logProb, stopped: null };
+
+  /**
+   * Take the next drawn character: 'more' when it joined the text and the sample goes on,
+   * 'last' when it joined the text and ended it (a stop sequence), 'end' when it ended the
+   * sample without joining it (a lines item's newline).
+   */
+  take(s: SampledChar): 'more' | 'last' | 'end' {
+    this.logProb += s.logProb;
+    if (this.plan.lines && s.id === this.nl) {
+      this.stopped = '\n';
+      return 'end';
+    }
+    this.text += s.char;
+    this.stopped = stopAt(this.text, this.plan.stops);
+    return this.stopped === null ? 'more' : 'last';
+  }
+
+  get result(): Generated {
+    return { text: this.text, logProb: this.logProb, stopped: this.stopped };
+  }
+}
+
+/** The sampler's options for one sample of a request: the plan's prime, drawn from `rng`. */
+function sampleOptions(req: GenerateRequest, plan: Plan, rng: Rng): SampleOptions {
+  return { length: req.length, temperature: req.temperature, topK: req.topK, topP: req.topP, prime: plan.prime, rng };
+}
+
+/** One sample (the sampler is reset and primed; `rng` advances one draw per character drawn). */
+async function oneSample(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Promise<Generated> {
+  const draft = new Draft(plan, sampler.vocab);
+  for await (const s of sampler.steps(sampleOptions(req, plan, rng))) {
+    if (signal?.aborted || draft.take(s) !== 'more') break;
+  }
+  return draft.result;
 }
 
 /**
  * Generate `count` samples (or beam search's best distinct ones). `skipped`: prime characters
  * dropped with skipUnknown. With `signal.aborted` set, stops soon and returns what is done.
+ * Works on every backend, except beam search and top-k / top-p, which read the distribution
+ * on the host: on a device model they throw a one-line CharRnnError naming `model.toHost()`.
  */
-export function generate(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): { samples: Generated[]; skipped: string[] } {
+export async function generate(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): Promise<{ samples: Generated[]; skipped: string[] }> {
   const sampler = new Sampler(model, vocab);
   try {
-    return generateWith(sampler, req, signal);
+    return await generateWith(sampler, req, signal);
   } finally {
     sampler.dispose(); // its workspace's memory goes back to the backend
   }
 }
 
 /** generate() on a sampler the caller keeps (a server's worker reuses one per model: no workspace per request). */
-export function generateWith(sampler: Sampler, req: GenerateRequest, signal?: { aborted: boolean }): { samples: Generated[]; skipped: string[] } {
+export async function generateWith(sampler: Sampler, req: GenerateRequest, signal?: { aborted: boolean }): Promise<{ samples: Generated[]; skipped: string[] }> {
   const plan = planRequest(sampler, sampler.vocab, req);
   const count = req.count ?? 1;
   if ((req.beam ?? 0) >= 2) {
     const found = beamSearch(sampler, { width: req.beam!, length: req.length, prime: plan.prime, stops: plan.stops, lines: plan.lines, signal });
     return { samples: found.slice(0, count), skipped: plan.skipped };
   }
-  return { samples: drawSamples(sampler, req, plan, new Rng(req.seed ?? 0), signal), skipped: plan.skipped };
+  return { samples: await drawSamples(sampler, req, plan, new Rng(req.seed ?? 0), signal), skipped: plan.skipped };
 }
 
 /** `count` samples (distinct with `unique`) drawn from `rng` (the trainer passes its own generator). */
-export function drawSamples(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Generated[] {
+export async function drawSamples(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Promise<Generated[]> {
   const count = req.count ?? 1;
   const samples: Generated[] = [];
   const seen = new Set<string>();
   const attempts = req.unique ? count * MAX_ATTEMPTS_PER_SAMPLE : count;
   for (let a = 0; a < attempts && samples.length < count && !signal?.aborted; a++) {
-    const it = oneSample(sampler, req, plan, rng, signal);
-    let r = it.next();
-    while (!r.done) r = it.next();
+    const g = await oneSample(sampler, req, plan, rng, signal);
     if (req.unique) {
-      if (seen.has(r.value.text)) continue;
-      seen.add(r.value.text);
+      if (seen.has(g.text)) continue;
+      seen.add(g.text);
     }
-    samples.push(r.value);
+    samples.push(g);
   }
   return samples;
 }
@@ -173,15 +204,23 @@ export function formatSamples(samples: Generated[], opts: { prime: string; lines
 }
 
 /**
- * One sample as a stream of characters (for a server's event stream or a terminal); returns the
- * whole sample, equal to generate()'s for the same request. count must be 1 and beam ≤ 1.
+ * One sample as a stream of characters, each yielded as it is drawn (for a server's event stream
+ * or a terminal); returns the whole sample, equal to generate()'s for the same request. count
+ * must be 1 and beam ≤ 1.
  */
-export function* generateStream(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): Generator<string, Generated, undefined> {
+export async function* generateStream(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): AsyncGenerator<string, Generated, undefined> {
   const sampler = new Sampler(model, vocab);
   try {
     const plan = planRequest(sampler, vocab, req);
     if ((req.count ?? 1) !== 1 || (req.beam ?? 0) >= 2) throw new CharRnnError('bad-flag', 'a streamed sample is one sample drawn character by character: use --count 1 and no --beam');
-    return yield* oneSample(sampler, req, plan, new Rng(req.seed ?? 0), signal);
+    const draft = new Draft(plan, vocab);
+    for await (const s of sampler.steps(sampleOptions(req, plan, new Rng(req.seed ?? 0)))) {
+      if (signal?.aborted) break;
+      const taken = draft.take(s);
+      if (taken !== 'end') yield s.char;
+      if (taken !== 'more') break;
+    }
+    return draft.result;
   } finally {
     sampler.dispose(); // also when the consumer stops early (return() runs this)
   }

@@ -16,7 +16,7 @@ export { Optimizer, clipGradients, type Clipped } from './optim.js';
 export { Rng } from './rng.js';
 export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
 export { Sampler, sample, sampleText, checkSampleOptions, stopAt, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
-export { generate, generateStream, checkGenerateRequest, MAX_COUNT, MAX_BEAM, type GenerateRequest, type Generated } from './generate.js';
+export { generate, generateWith, generateStream, checkGenerateRequest, MAX_COUNT, MAX_BEAM, type GenerateRequest, type Generated } from './generate.js';
 export { beamSearch, beamScore, LENGTH_ALPHA } from './beam.js';
 export { itemsOf, splitLines, splitFor, LinesBatcher, type Items } from './lines.js';
 export { NoveltyIndex, NGRAM_SIZES, type NoveltyReport, type NoveltyMark, type NgramNovelty } from './novelty.js';

@@ -11,13 +11,19 @@
  * per character. Its options are checked here, once for every caller (the CLI, the page, the
  * library): a bad one is a one-line CharRnnError naming the CLI flag.
  *
- * On a GPU (a lagging backend) `stepsAsync` draws on the device: the same feed, the same
- * arithmetic as pick() in float32 (webgpu/sample.ts), with the uniforms drawn here from the same
- * generator, and the ids read back every SAMPLE_CHUNK characters instead of the logits every one.
+ * One path on every backend: `steps()` is an async generator. On host memory (js, wasm) it
+ * draws each character with pick() (float64, top-k and top-p allowed) and yields it at once, so
+ * a stream or a stop sequence sees every character as it is made; the awaits between characters
+ * are of settled promises. On a device (webgpu) the logits never come back: sampleNext draws on
+ * the device with pick()'s arithmetic in float32 (webgpu/sample.ts, the uniforms drawn here from
+ * the same generator) and writes the id into the next step's input, and the ids and
+ * log-probabilities are read back once per SAMPLE_CHUNK characters. Top-k and top-p need the
+ * distribution on the host, so there they are refused in one line.
  */
 import { ArenaPlan, type Arena } from './arena.js';
+import { drawId, walk } from './backend/host.js';
 import { CharRnnError } from './errors.js';
-import { Workspace, type CharRNN } from './model/model.js';
+import { requireHost, Workspace, type CharRNN } from './model/model.js';
 import { Rng } from './rng.js';
 import { describeChars, type Vocabulary } from './vocab.js';
 
@@ -26,16 +32,20 @@ export interface SampleOptions {
   length: number;
   /** 0 = greedy argmax. */
   temperature?: number;
-  /** 0 = no limit. */
+  /** 0 = no limit. Host memory only (js, wasm). */
   topK?: number;
-  /** 1 = no limit. */
+  /** 1 = no limit. Host memory only (js, wasm). */
   topP?: number;
   /** Text that warms up the state before generating. */
   prime?: string;
   /** Drop prime characters that are not in the vocabulary instead of failing. */
   skipUnknown?: boolean;
   seed?: number;
-  /** Draw from this generator instead of a fresh one seeded with `seed`. */
+  /**
+   * Draw from this generator instead of a fresh one seeded with `seed`. It advances one draw
+   * per character handed out (none at temperature 0) on every backend, so a caller that stops
+   * early leaves it where the next sample of a list starts.
+   */
   rng?: Rng;
 }
 
@@ -55,7 +65,7 @@ export function checkSampleOptions(opts: SampleOptions): void {
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) bad(`--seed must be a whole number from 0 to 2^32 − 1 (got ${seed})`);
 }
 
-/** Characters a GPU sampler draws between readbacks. */
+/** Characters a device sampler draws between readbacks. */
 const SAMPLE_CHUNK = 4096;
 
 /** One generated character: its id, and its log-probability under the distribution it was drawn from. */
@@ -70,7 +80,7 @@ export class Sampler {
   private readonly ws: Workspace;
   private readonly probs: Float64Array; // (V)
   private readonly order: Int32Array; // (V) indices sorted by probability, for top-k / top-p
-  /** On a GPU: the chunk's uniforms (CHUNK), drawn ids (CHUNK) and log-probabilities (CHUNK). */
+  /** On a device: the chunk's uniforms (CHUNK), drawn ids (CHUNK) and log-probabilities (CHUNK). */
   private device: { arena: Arena; u: Float32Array; ids: Int32Array; lp: Float32Array } | null = null;
 
   constructor(readonly model: CharRNN, readonly vocab: Vocabulary) {
@@ -98,12 +108,14 @@ export class Sampler {
     this.ws.carryState();
   }
 
+  /** The next-character scores (V) after the last feed; on a device, a view to `download` first (types.ts). */
   get logits(): Float32Array | Float64Array {
     return this.ws.logits;
   }
 
-  /** The hidden state after the last feed, per layer: h (and c). */
+  /** The hidden state after the last feed, per layer: h (and c). Host memory only. */
   state(): Array<Float32Array | Float64Array> {
+    requireHost(this.model, 'Sampler.state');
     return this.ws.getState();
   }
 
@@ -112,42 +124,34 @@ export class Sampler {
     this.ws.setState(state);
   }
 
-  /** Draw the next id from the current logits. */
+  /**
+   * Draw the next id from the current logits on the host (host memory only): drawId's draw
+   * (backend/host.ts, the one sampleNext makes), or with top-k / top-p the same walk over the
+   * probabilities that are kept.
+   */
   pick(rng: Rng, temperature: number, topK = 0, topP = 1): number {
+    requireHost(this.model, 'Sampler.pick');
     const z = this.ws.logits;
     const V = this.vocab.size;
-    if (temperature === 0) {
-      let best = 0;
-      for (let i = 1; i < V; i++) if (z[i] > z[best]) best = i;
-      return best;
-    }
     const p = this.probs;
+    if (temperature === 0) return drawId(z, V, 0, 0, p); // argmax: no draw
+    if (!((topK > 0 && topK < V) || topP < 1)) return drawId(z, V, temperature, rng.next(), p);
     let max = -Infinity;
     for (let i = 0; i < V; i++) if (z[i] > max) max = z[i];
     let sum = 0;
     for (let i = 0; i < V; i++) sum += p[i] = Math.exp((z[i] - max) / temperature);
-    if ((topK > 0 && topK < V) || topP < 1) {
-      const order = this.order;
-      for (let i = 0; i < V; i++) order[i] = i;
-      order.sort((a, b) => p[b] - p[a] || a - b);
-      const k = topK > 0 ? Math.min(topK, V) : V;
-      let kept = 0;
-      let cum = 0;
-      while (kept < k) {
-        cum += p[order[kept++]];
-        if (cum >= topP * sum) break;
-      }
-      for (let r = kept; r < V; r++) p[order[r]] = 0;
-      sum = cum;
+    const order = this.order;
+    for (let i = 0; i < V; i++) order[i] = i;
+    order.sort((a, b) => p[b] - p[a] || a - b);
+    const k = topK > 0 ? Math.min(topK, V) : V;
+    let kept = 0;
+    let cum = 0;
+    while (kept < k) {
+      cum += p[order[kept++]];
+      if (cum >= topP * sum) break;
     }
-    let u = rng.next() * sum;
-    for (let i = 0; i < V; i++) {
-      if (p[i] === 0) continue;
-      u -= p[i];
-      if (u < 0) return i;
-    }
-    for (let i = V - 1; i >= 0; i--) if (p[i] > 0) return i; // round-off left u ≥ 0
-    return 0;
+    for (let r = kept; r < V; r++) p[order[r]] = 0;
+    return walk(p, V, rng.next() * cum);
   }
 
   /** Ids of the prime text, failing (or skipping, with the list) on unknown characters. */
@@ -166,53 +170,38 @@ export class Sampler {
   }
 
   /**
-   * Generate `length` characters, one at a time, each with its id and log-probability. Without
-   * a prime, starts as after a newline if the vocabulary has one, else from a random character.
+   * Generate `length` characters, each with its id and log-probability, on any backend (see the
+   * header): after the prime, or without one as after a newline if the vocabulary has one, else
+   * from a random character. A caller may stop early (break); the options are checked at the
+   * first next(). One generator at a time per sampler: they share its state.
    */
-  *steps(opts: SampleOptions): Generator<SampledChar, void, undefined> {
-    const { temperature, rng } = this.start(opts);
-    for (let n = 0; n < opts.length; n++) {
-      const id = this.pick(rng, temperature, opts.topK ?? 0, opts.topP ?? 1);
-      yield { id, char: this.vocab.char(id), logProb: this.logProb(id) };
-      if (n + 1 < opts.length) this.feed(id);
-    }
-  }
-
-  /**
-   * Check the options, reset the state and feed the prime (or, without one, a newline if the
-   * vocabulary has one, else a random character): what steps() and stepsAsync() start with.
-   */
-  private start(opts: SampleOptions): { temperature: number; rng: Rng } {
+  async *steps(opts: SampleOptions): AsyncGenerator<SampledChar, void, undefined> {
     checkSampleOptions(opts);
-    const temperature = opts.temperature ?? 1;
-    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
-    this.reset();
-    const { ids } = this.primeIds(opts.prime ?? '', opts.skipUnknown ?? false);
-    if (ids.length === 0) {
-      const nl = this.vocab.id(10);
-      ids.push(nl >= 0 ? nl : Math.floor(rng.next() * this.vocab.size));
-    }
-    for (const id of ids) this.feed(id);
-    return { temperature, rng };
-  }
-
-  /**
-   * steps() on any backend, as a list. On a GPU every character is drawn on the device
-   * (sampleNext writes the id into the next step's input), so nothing comes back but the ids and
-   * log-probabilities, once per SAMPLE_CHUNK characters. There top-k and top-p are refused.
-   */
-  async stepsAsync(opts: SampleOptions): Promise<SampledChar[]> {
+    const topK = opts.topK ?? 0;
+    const topP = opts.topP ?? 1;
     const be = this.model.backend;
-    if (be.hostMemory) return [...this.steps(opts)];
-    if ((opts.topK ?? 0) > 0 || (opts.topP ?? 1) < 1) throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, wasm, js); on webgpu use --temperature alone');
+    if (!be.hostMemory && (topK > 0 || topP < 1)) {
+      throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, wasm, js); on webgpu use --temperature alone, or sample from `await model.toHost()`');
+    }
     const { temperature, rng } = this.start(opts);
-    const d = (this.device ??= this.deviceBuffers());
     const V = this.vocab.size;
-    const out: SampledChar[] = [];
+    if (be.hostMemory) {
+      for (let n = 0; n < opts.length; n++) {
+        const id = this.pick(rng, temperature, topK, topP);
+        yield { id, char: this.vocab.char(id), logProb: this.logProb(id) };
+        if (n + 1 < opts.length) this.feed(id);
+      }
+      return;
+    }
+    const d = (this.device ??= this.deviceBuffers());
+    // A chunk's uniforms come from a copy of the generator running ahead, and `rng` itself takes
+    // one draw per character handed out: the same draws as pick()'s, and a caller that stops
+    // early (a stop sequence, an item's newline) leaves `rng` where pick() would have.
+    const ahead = new Rng(rng.state);
     for (let from = 0; from < opts.length; from += SAMPLE_CHUNK) {
       const n = Math.min(SAMPLE_CHUNK, opts.length - from);
       if (temperature > 0) {
-        for (let k = 0; k < n; k++) d.u[k] = rng.next(); // pick()'s draws, in its order
+        for (let k = 0; k < n; k++) d.u[k] = ahead.next();
         be.upload(d.u.subarray(0, n));
       }
       for (let k = 0; k < n; k++) {
@@ -225,9 +214,28 @@ export class Sampler {
       const ids = d.ids.subarray(0, n);
       const lp = d.lp.subarray(0, n);
       await be.download([ids, lp]);
-      for (let k = 0; k < n; k++) out.push({ id: ids[k], char: this.vocab.char(ids[k]), logProb: lp[k] });
+      for (let k = 0; k < n; k++) {
+        if (temperature > 0) rng.next();
+        yield { id: ids[k], char: this.vocab.char(ids[k]), logProb: lp[k] };
+      }
     }
-    return out;
+  }
+
+  /**
+   * Reset the state and feed the prime (or, without one, a newline if the vocabulary has one,
+   * else a random character): what steps() starts with.
+   */
+  private start(opts: SampleOptions): { temperature: number; rng: Rng } {
+    const temperature = opts.temperature ?? 1;
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    this.reset();
+    const { ids } = this.primeIds(opts.prime ?? '', opts.skipUnknown ?? false);
+    if (ids.length === 0) {
+      const nl = this.vocab.id(10);
+      ids.push(nl >= 0 ? nl : Math.floor(rng.next() * this.vocab.size));
+    }
+    for (const id of ids) this.feed(id);
+    return { temperature, rng };
   }
 
   private deviceBuffers(): NonNullable<Sampler['device']> {
@@ -240,12 +248,13 @@ export class Sampler {
   }
 
   /** The characters of steps(), as strings (code points). */
-  *generate(opts: SampleOptions): Generator<string, void, undefined> {
-    for (const s of this.steps(opts)) yield s.char;
+  async *generate(opts: SampleOptions): AsyncGenerator<string, void, undefined> {
+    for await (const s of this.steps(opts)) yield s.char;
   }
 
-  /** ln softmax(logits)[id]: the log-probability of `id` under the current logits, at temperature 1. */
+  /** ln softmax(logits)[id]: the log-probability of `id` under the current logits, at temperature 1. Host memory only. */
   logProb(id: number): number {
+    requireHost(this.model, 'Sampler.logProb');
     return this.ws.logits[id] - logSumExp(this.ws.logits, this.vocab.size);
   }
 }
@@ -270,8 +279,9 @@ export async function* sample(model: CharRNN, vocab: Vocabulary, opts: SampleOpt
   const sampler = new Sampler(model, vocab);
   try {
     let n = 0;
-    for (const ch of sampler.generate(opts)) {
-      yield ch;
+    for await (const s of sampler.steps(opts)) {
+      yield s.char;
+      // on host memory every await above is of a settled promise: let timers and I/O run
       if (++n % 256 === 0) await new Promise((r) => setTimeout(r, 0));
     }
   } finally {
@@ -280,8 +290,8 @@ export async function* sample(model: CharRNN, vocab: Vocabulary, opts: SampleOpt
 }
 
 /** Convenience: the whole sample as a string. */
-export function sampleText(sampler: Sampler, opts: SampleOptions): string {
+export async function sampleText(sampler: Sampler, opts: SampleOptions): Promise<string> {
   let s = '';
-  for (const ch of sampler.generate(opts)) s += ch;
+  for await (const c of sampler.steps(opts)) s += c.char;
   return s;
 }

@@ -215,9 +215,9 @@ export class Trainer {
     this.sampler ??= new Sampler(model, this.corpus.vocab);
     if (this.lines) {
       const req = { length, temperature, count: SAMPLE_ITEMS, lines: true };
-      return drawSamples(this.sampler, req, planRequest(this.sampler, this.corpus.vocab, req), this.sampleRng).map((g) => g.text).join('\n');
+      return (await drawSamples(this.sampler, req, planRequest(this.sampler, this.corpus.vocab, req), this.sampleRng)).map((g) => g.text).join('\n');
     }
-    return sampleText(this.sampler, { length, temperature, rng: this.sampleRng });
+    return await sampleText(this.sampler, { length, temperature, rng: this.sampleRng });
   }
 
   private stopReason(): StopReason | null {

@@ -25,8 +25,8 @@ function logProbOf(prime: string, text: string): number {
   return lp;
 }
 
-test('a stop sequence ends the sample right after it, and only there', () => {
-  const { samples } = generate(model, vocab, { length: 400, count: 30, seed: 5, temperature: 1.5, stop: ['ab', 'c '] });
+test('a stop sequence ends the sample right after it, and only there', async () => {
+  const { samples } = await generate(model, vocab, { length: 400, count: 30, seed: 5, temperature: 1.5, stop: ['ab', 'c '] });
   let stoppedSome = 0;
   for (const g of samples) {
     if (g.stopped === null) {
@@ -46,35 +46,35 @@ test('a stop sequence ends the sample right after it, and only there', () => {
   assert.ok(stoppedSome > 0);
 });
 
-test('--count with a seed gives the same list; another seed another list; the stream equals the sample', () => {
+test('--count with a seed gives the same list; another seed another list; the stream equals the sample', async () => {
   const req = { length: 40, count: 5, seed: 11, temperature: 1 };
-  const a = generate(model, vocab, req).samples;
-  const b = generate(model, vocab, req).samples;
+  const a = (await generate(model, vocab, req)).samples;
+  const b = (await generate(model, vocab, req)).samples;
   assert.deepEqual(a, b);
   assert.equal(a.length, 5);
-  assert.notDeepEqual(a, generate(model, vocab, { ...req, seed: 12 }).samples);
+  assert.notDeepEqual(a, (await generate(model, vocab, { ...req, seed: 12 })).samples);
   const it = generateStream(model, vocab, { length: 40, seed: 11, stop: ['d'] });
   let streamed = '';
-  let r = it.next();
+  let r = await it.next();
   while (!r.done) {
     streamed += r.value;
-    r = it.next();
+    r = await it.next();
   }
   assert.equal(streamed, r.value.text);
-  assert.deepEqual(r.value, generate(model, vocab, { length: 40, seed: 11, stop: ['d'] }).samples[0]);
+  assert.deepEqual(r.value, (await generate(model, vocab, { length: 40, seed: 11, stop: ['d'] })).samples[0]);
 });
 
-test('--unique drops repeats (and gives up after bounded attempts)', () => {
-  const { samples } = generate(model, vocab, { length: 2, count: 20, seed: 1, unique: true, temperature: 2 });
+test('--unique drops repeats (and gives up after bounded attempts)', async () => {
+  const { samples } = await generate(model, vocab, { length: 2, count: 20, seed: 1, unique: true, temperature: 2 });
   const texts = samples.map((g) => g.text);
   assert.equal(new Set(texts).size, texts.length);
   assert.ok(texts.length > 1);
   // greedy decoding has one answer: asked for 3 distinct, it returns just 1
-  assert.equal(generate(model, vocab, { length: 5, count: 3, unique: true, temperature: 0 }).samples.length, 1);
+  assert.equal((await generate(model, vocab, { length: 5, count: 3, unique: true, temperature: 0 })).samples.length, 1);
 });
 
-test('a lines request makes items: from the start state, ending at the newline, which is not in the text', () => {
-  const { samples } = generate(model, vocab, { length: 200, count: 20, seed: 2, lines: true, temperature: 1.2 });
+test('a lines request makes items: from the start state, ending at the newline, which is not in the text', async () => {
+  const { samples } = await generate(model, vocab, { length: 200, count: 20, seed: 2, lines: true, temperature: 1.2 });
   for (const g of samples) {
     assert.ok(!g.text.includes('\n'));
     if (g.stopped === '\n') assert.ok(Math.abs(g.logProb - logProbOf('\n', g.text + '\n')) < 1e-3);
@@ -95,18 +95,18 @@ test('requests are checked in the library: one line naming the flag', () => {
   }
 });
 
-test('beam K = 1 is greedy decoding; a wider beam is never below it', () => {
-  const greedy = generate(model, vocab, { length: 30, temperature: 0 }).samples[0];
+test('beam K = 1 is greedy decoding; a wider beam is never below it', async () => {
+  const greedy = (await generate(model, vocab, { length: 30, temperature: 0 })).samples[0];
   const k1 = beamSearch(new Sampler(model, vocab), { width: 1, length: 30, prime: '', stops: [], lines: false });
   assert.equal(k1[0].text, greedy.text);
   assert.ok(Math.abs(k1[0].logProb - greedy.logProb) < 1e-9);
   for (const K of [2, 3, 5]) {
-    const best = generate(model, vocab, { length: 30, beam: K }).samples[0];
+    const best = (await generate(model, vocab, { length: 30, beam: K })).samples[0];
     assert.ok(best.logProb >= greedy.logProb - 1e-9, `K=${K}: ${best.logProb} < greedy ${greedy.logProb}`);
   }
 });
 
-test('beam search as wide as all prefixes finds the exact top-K (brute force over a tiny vocabulary)', () => {
+test('beam search as wide as all prefixes finds the exact top-K (brute force over a tiny vocabulary)', async () => {
   const v3 = new Vocabulary([...'ab\n'].map((c) => c.codePointAt(0)!));
   const m3 = tinyModel('gru', { vocabSize: 3, hidden: 5, layers: 1 }, 'float64', undefined, 9);
   const L = 4;
@@ -127,20 +127,20 @@ test('beam search as wide as all prefixes finds the exact top-K (brute force ove
   }
   all.sort((a, b) => b.lp - a.lp);
   const K = 3 ** (L - 1); // every prefix stays live until the last step, so the top K is exact
-  const got = generate(m3, v3, { length: L, beam: K, count: K }).samples;
+  const got = (await generate(m3, v3, { length: L, beam: K, count: K })).samples;
   assert.equal(got.length, K);
   got.forEach((g, i) => {
     assert.equal(g.text, all[i].text);
     assert.ok(Math.abs(g.logProb - all[i].lp) < 1e-9);
   });
   // a narrower beam returns distinct items, best first by the normalised score
-  const narrow = generate(m3, v3, { length: L, beam: 4, count: 4 }).samples;
+  const narrow = (await generate(m3, v3, { length: L, beam: 4, count: 4 })).samples;
   assert.equal(new Set(narrow.map((g) => g.text)).size, 4);
   for (let i = 1; i < narrow.length; i++) assert.ok(beamScore(narrow[i - 1].logProb, L) >= beamScore(narrow[i].logProb, L));
 });
 
-test('beam search with stops: finished items end at the stop, ranked by the length-normalised score', () => {
-  const got = generate(model, vocab, { length: 12, beam: 4, count: 4, stop: ['a'] }).samples;
+test('beam search with stops: finished items end at the stop, ranked by the length-normalised score', async () => {
+  const got = (await generate(model, vocab, { length: 12, beam: 4, count: 4, stop: ['a'] })).samples;
   assert.ok(got.length >= 1);
   for (const g of got) if (g.stopped) assert.ok(g.text.endsWith('a') && g.text.indexOf('a') === g.text.length - 1);
   const scores = got.map((g) => beamScore(g.logProb, [...g.text].length));

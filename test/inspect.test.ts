@@ -122,17 +122,17 @@ test('matchMask maps matches to characters (astral characters count once) and fi
   assert.throws(() => findUnits(reading, /[\s\S]+/), /whole text/);
 });
 
-test('temperature sweep: temperature 0 is the greedy sample; log-probabilities and corpus word shares are sane', () => {
+test('temperature sweep: temperature 0 is the greedy sample; log-probabilities and corpus word shares are sane', async () => {
   const model = tinyModel('lstm', { vocabSize: vocab.size, hidden: 8, layers: 1 }, 'float32');
-  const rows = temperatureSweep(model, vocab, [0, 1, 2], { length: 60, seed: 3, corpusWords: new Set(wordsOf(TEXT)) });
+  const rows = await temperatureSweep(model, vocab, [0, 1, 2], { length: 60, seed: 3, corpusWords: new Set(wordsOf(TEXT)) });
   assert.equal(rows.length, 3);
-  assert.equal(rows[0].text, sampleText(new Sampler(model, vocab), { length: 60, temperature: 0 }));
+  assert.equal(rows[0].text, await sampleText(new Sampler(model, vocab), { length: 60, temperature: 0 }));
   for (const r of rows) {
     assert.equal([...r.text].length, 60);
     assert.ok(r.avgLogProb < 0 && r.avgLogProb > -10);
     if (r.words > 0) assert.ok(r.inCorpus !== null && r.inCorpus >= 0 && r.inCorpus <= 1);
   }
-  const without = temperatureSweep(model, vocab, [1], { length: 20 });
+  const without = await temperatureSweep(model, vocab, [1], { length: 20 });
   assert.equal(without[0].inCorpus, null);
   assert.deepEqual(wordsOf("Don't stop, O'Brien—42 times"), ["don't", 'stop', "o'brien", '42', 'times']);
 });

@@ -61,12 +61,12 @@ test('1,000 evaluations, inspections and samples keep WebAssembly memory flat', 
   const reading = readText(model, vocab, TEXT.slice(0, 100));
   await measure('1000 x readText', () => assert.deepEqual(readText(model, vocab, TEXT.slice(0, 100)).loss, reading.loss));
   const first = new Sampler(model, vocab);
-  const text = sampleText(first, { length: 40, seed: 3 });
+  const text = await sampleText(first, { length: 40, seed: 3 });
   first.dispose();
   await measure('1000 x sample', async (i) => {
     if (i % 2 === 0) {
       const s = new Sampler(model, vocab);
-      assert.equal(sampleText(s, { length: 40, seed: 3 }), text);
+      assert.equal(await sampleText(s, { length: 40, seed: 3 }), text);
       s.dispose();
     } else {
       // the library's async form, left early: its sampler is disposed by the generator's return()
@@ -82,11 +82,11 @@ test('1,000 evaluations, inspections and samples keep WebAssembly memory flat', 
 
 test('models made, used and disposed one after another give back their arenas and packed weights', async () => {
   const before = use();
-  await measure('200 x new model, evaluate, sample, dispose', (i) => {
+  await measure('200 x new model, evaluate, sample, dispose', async (i) => {
     const model = newModel(i);
     evaluateText(model, corpus.vocab, parts);
     const s = new Sampler(model, corpus.vocab);
-    sampleText(s, { length: 10 });
+    await sampleText(s, { length: 10 });
     s.dispose();
     model.dispose();
   }, 200);

@@ -168,7 +168,7 @@ test('PyTorch (docs/pytorch.md) and charrnn give the same logits, both direction
       const data = decodeCheckpoint(readFileSync(c.theirs));
       const model = modelFromCheckpoint(data, new JsBackend());
       assertClose(logitsOf(model, encode(data.vocab, TEXT)), out.theirs[c.name], `${c.name} PyTorch → charrnn`);
-      assert.equal(sampleText(new Sampler(model, data.vocab), { length: 20, seed: 1 }).length > 0, true);
+      assert.equal((await sampleText(new Sampler(model, data.vocab), { length: 20, seed: 1 })).length > 0, true);
     }
     // and the command line samples a model trained "elsewhere"
     let stdout = '';

@@ -10,7 +10,9 @@
  * - the structure of a window: LSTM 2×128, T = 50, counted by the backend;
  * - lagging scalars: a non-finite step is found at the next evaluation and rolled back exactly;
  * - resume: a webgpu checkpoint continues on wasm and the other way round;
- * - sampling on the device: the CPU sampler's characters, one readback per sample;
+ * - sampling on the device: the CPU sampler's characters, one readback per sample; the one
+ *   sampler path (Sampler.steps, generate, temperatureSweep) gives js's texts, and what reads
+ *   the model on the host (beam search, top-k, readText) is one line naming model.toHost();
  * - createBackend's rules for webgpu, and the CLI's --backend webgpu.
  */
 import test from 'node:test';
@@ -30,7 +32,10 @@ import { buildCorpus } from '../src/data.js';
 import { newRunConfig, type TrainConfig } from '../src/config.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
-import { Sampler } from '../src/sample.js';
+import { Sampler, sampleText, type SampledChar } from '../src/sample.js';
+import { beamSearch } from '../src/beam.js';
+import { generate } from '../src/generate.js';
+import { readText, temperatureSweep } from '../src/viz/inspect.js';
 import { CharRnnError } from '../src/errors.js';
 import { CELLS, words } from './helpers.js';
 import { close } from './kernel-check.js';
@@ -397,7 +402,8 @@ for (const [type, embed, temperature] of [['lstm', 6, 0.8], ['gru', 0, 1], ['rnn
     const opts = { length: 300, temperature, prime: 'ab', seed: 5 };
     const c = be.ctx.counters;
     const before = { dispatches: c.dispatches, readbacks: c.readbacks };
-    const got = await gpuS.stepsAsync(opts);
+    const got: SampledChar[] = [];
+    for await (const s of gpuS.steps(opts)) got.push(s);
     const perChar = (c.dispatches - before.dispatches) / opts.length;
     console.log(`# ${type} 2×24 sampling: ${perChar.toFixed(1)} dispatches per character, ${c.readbacks - before.readbacks} readback(s) for ${opts.length} characters`);
     assert.equal(c.readbacks - before.readbacks, 1, 'one readback for the whole sample');
@@ -405,7 +411,7 @@ for (const [type, embed, temperature] of [['lstm', 6, 0.8], ['gru', 0, 1], ['rnn
     // the CPU sampler step by step: at each yield its logits are those the character was drawn from
     const u = new Rng(opts.seed);
     let n = 0;
-    for (const want of cpu.steps(opts)) {
+    for await (const want of cpu.steps(opts)) {
       const draw = temperature > 0 ? u.next() : 0;
       const g = got[n];
       if (g.id !== want.id) {
@@ -427,6 +433,44 @@ for (const [type, embed, temperature] of [['lstm', 6, 0.8], ['gru', 0, 1], ['rnn
     cpu.dispose();
     gpuS.dispose();
     dev.dispose();
+  });
+}
+
+for (const [type, embed] of [['lstm', 5], ['gru', 0], ['rnn', 3]] as const) {
+  gpuTest(`one sampler path: a ${type} on the device samples js's text for 3 seeds; beam search and top-k name model.toHost()`, async (be) => {
+    const config: ModelConfig = { type, vocabSize: 13, hidden: 16, layers: 2, embed, dropout: 0 };
+    const [ref, dev] = twin(config, be, 21);
+    const vocab = buildCorpus([{ name: 'v', bytes: new TextEncoder().encode('abcdefghijkl\n') }]).vocab;
+    const cpu = new Sampler(ref, vocab);
+    const gpuS = new Sampler(dev, vocab);
+    try {
+      for (const seed of [1, 2, 3]) {
+        const opts = { length: 80, temperature: 0.9, prime: 'ab', seed };
+        assert.equal(await sampleText(gpuS, opts), await sampleText(cpu, opts), `seed ${seed}`);
+      }
+      // several samples ended early by a stop: the generator advances per character handed out on both
+      const req = { length: 40, count: 4, seed: 7, stop: ['a'] };
+      const ends = (r: Awaited<ReturnType<typeof generate>>): Array<[string, string | null]> => r.samples.map((g) => [g.text, g.stopped]);
+      assert.deepEqual(ends(await generate(dev, vocab, req)), ends(await generate(ref, vocab, req)));
+      const sweep = { length: 40, seed: 2, prime: 'c' };
+      assert.deepEqual((await temperatureSweep(dev, vocab, [0, 1], sweep)).map((r) => r.text), (await temperatureSweep(ref, vocab, [0, 1], sweep)).map((r) => r.text));
+      const beam = { width: 3, length: 10, prime: '', stops: [], lines: false };
+      const toHost = (e: unknown): boolean => e instanceof CharRnnError && e.message.includes('model.toHost()') && !e.message.includes('\n');
+      assert.throws(() => beamSearch(gpuS, beam), toHost);
+      await assert.rejects(generate(dev, vocab, { length: 10, beam: 3 }), toHost);
+      await assert.rejects(sampleText(gpuS, { length: 10, topK: 3 }), toHost);
+      await assert.rejects(sampleText(gpuS, { length: 10, topP: 0.9 }), toHost);
+      assert.throws(() => readText(dev, vocab, 'abc'), toHost);
+      // the host copy does what the device refuses
+      const host = await dev.toHost();
+      const topK = { length: 30, seed: 5, topK: 3 };
+      assert.equal(await sampleText(new Sampler(host, vocab), topK), await sampleText(cpu, topK));
+      assert.deepEqual(beamSearch(new Sampler(host, vocab), beam).map((g) => g.text), beamSearch(cpu, beam).map((g) => g.text));
+    } finally {
+      cpu.dispose();
+      gpuS.dispose();
+      dev.dispose();
+    }
   });
 }
 

@@ -148,7 +148,7 @@ class Engine {
       const lines = model.config.lines ?? false;
       const beam = (m.beam ?? 0) >= 2;
       const req = { length: m.length, temperature: m.temperature, prime: m.prime, seed: m.seed, skipUnknown: true, stop: m.stop, beam: m.beam, unique: m.unique, count: m.count ?? (lines ? (beam ? m.beam : 10) : 1) };
-      const { samples } = generateWith(sampler, req);
+      const { samples } = await generateWith(sampler, req);
       const prime = [...m.prime].filter((ch) => vocab.has(ch.codePointAt(0)!)).join('');
       let note = '';
       let marks: string[] | undefined;

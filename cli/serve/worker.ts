@@ -1,7 +1,9 @@
 /**
  * A sampling worker of `charrnn serve` (a worker_thread): loads every model once, on its own
- * single-threaded engine, then runs one job at a time, synchronously, with the library's
- * generateWith() / generateStream(). Parallelism comes from running several of these, one per core:
+ * single-threaded engine, then runs one job at a time with the library's generateWith() /
+ * generateStream() (async, but on its host-memory engine every await between characters is of a
+ * settled promise; jobs are chained all the same, so one never starts inside another's await).
+ * Parallelism comes from running several of these, one per core:
  * sampling is batch 1 and step by step, too small a job to split across threads.
  *
  * It checks the job's abort flag (see protocol.ts) before every character, so a client that
@@ -56,7 +58,7 @@ function info(name: string, m: Loaded): ModelInfo {
   return { name, type: c.type, layers: c.layers, hidden: c.hidden, embed: c.embed, vocab_size: c.vocabSize, params: countParams(c), lines: c.lines ?? false };
 }
 
-function run(m: Loaded, msg: ToWorker): JobResult {
+async function run(m: Loaded, msg: ToWorker): Promise<JobResult> {
   const flag = new Int32Array(msg.abort);
   const signal = {
     get aborted(): boolean {
@@ -68,13 +70,13 @@ function run(m: Loaded, msg: ToWorker): JobResult {
   const prime = m.vocab.decode(ids);
   let samples: Generated[];
   if (!stream) {
-    samples = generateWith(m.sampler, req, signal).samples; // the model's own sampler: no workspace per request
+    samples = (await generateWith(m.sampler, req, signal)).samples; // the model's own sampler: no workspace per request
   } else {
     const it = generateStream(m.model, m.vocab, req, signal);
     let buf = '';
     let last = performance.now();
-    let step = it.next();
-    for (; !step.done; step = it.next()) {
+    let step = await it.next();
+    for (; !step.done; step = await it.next()) {
       buf += step.value;
       const now = performance.now();
       if (buf.length >= FLUSH_CHARS || now - last >= FLUSH_MS) {
@@ -96,17 +98,21 @@ start(init).then(
   ({ loaded, heapBytes }) => {
     const baseline = heapBytes();
     post({ type: 'ready', models: [...loaded].map(([name, m]) => info(name, m)) });
-    port.on('message', (msg: ToWorker) => {
+    const job = async (msg: ToWorker): Promise<void> => {
       const m = loaded.get(msg.job.model);
       try {
         if (!m) throw new CharRnnError('bad-request', `no model named ${JSON.stringify(msg.job.model)}`);
-        const result = run(m, msg);
+        const result = await run(m, msg);
         post({ type: 'done', id: msg.id, result, recycle: heapBytes() - baseline >= init.recycleBytes });
       } catch (e) {
         // the main thread checks requests first; what is left is a bad request it let through (400) or a bug (500)
         if (e instanceof CharRnnError) post({ type: 'failed', id: msg.id, status: 400, message: e.message });
         else post({ type: 'failed', id: msg.id, status: 500, message: `internal error: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` });
       }
+    };
+    let queue = Promise.resolve(); // job never rejects: it answers every failure itself
+    port.on('message', (msg: ToWorker) => {
+      queue = queue.then(() => job(msg));
     });
   },
   (e: unknown) => post({ type: 'fatal', message: e instanceof Error ? e.message.split('\n')[0] : String(e) }),

@@ -21,7 +21,7 @@
  */
 import { CharRnnError } from '../errors.js';
 import type { FloatArray } from '../backend/types.js';
-import { Workspace, type CharRNN } from '../model/model.js';
+import { requireHost, Workspace, type CharRNN } from '../model/model.js';
 import { logSumExp, Sampler } from '../sample.js';
 import type { Vocabulary } from '../vocab.js';
 
@@ -91,8 +91,12 @@ function topIndices(a: Float64Array, k: number): number[] {
   return idx;
 }
 
-/** Read `text` with the model and record everything the views need (see the file header). */
+/**
+ * Read `text` with the model and record everything the views need (see the file header). Host
+ * memory only: on a device model it throws a one-line error naming `model.toHost()`.
+ */
 export function readText(model: CharRNN, vocab: Vocabulary, text: string, opts: ReadOptions = {}): TextReading {
+  requireHost(model, 'readText');
   const chars = [...text];
   const ids = vocab.encode(text);
   const N = ids.length;
@@ -245,22 +249,26 @@ export interface SweepOptions {
   corpusWords?: ReadonlySet<string>;
 }
 
-/** One sample per temperature, each drawn with the same seed (see the header): Sampler.steps at each temperature. */
-export function temperatureSweep(model: CharRNN, vocab: Vocabulary, temperatures: number[], opts: SweepOptions): SweepRow[] {
+/**
+ * One sample per temperature, each drawn with the same seed (see the header): Sampler.steps at
+ * each temperature, so it runs on every backend (on a device the log-probabilities are its
+ * float32 ones).
+ */
+export async function temperatureSweep(model: CharRNN, vocab: Vocabulary, temperatures: number[], opts: SweepOptions): Promise<SweepRow[]> {
   const sampler = new Sampler(model, vocab);
   try {
-    return sweep(sampler, vocab, temperatures, opts);
+    return await sweep(sampler, temperatures, opts);
   } finally {
     sampler.dispose();
   }
 }
 
-function sweep(sampler: Sampler, vocab: Vocabulary, temperatures: number[], opts: SweepOptions): SweepRow[] {
+async function sweep(sampler: Sampler, temperatures: number[], opts: SweepOptions): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   for (const temperature of temperatures) {
     let text = '';
     let total = 0;
-    for (const s of sampler.steps({ length: opts.length, temperature, seed: opts.seed ?? 0, prime: opts.prime })) {
+    for await (const s of sampler.steps({ length: opts.length, temperature, seed: opts.seed ?? 0, prime: opts.prime })) {
       text += s.char;
       total += s.logProb;
     }
