@@ -87,7 +87,6 @@ for (const threads of [1, 2]) {
           });
         }
       }
-      assert.equal(be.jsFallbacks, 0, 'every kernel call ran in wasm');
     } finally {
       be.dispose();
     }
