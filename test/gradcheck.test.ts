@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/rng.js';
 import { Workspace, type CharRNN } from '../src/model/model.js';
-import { CELLS, randomIds, tinyModel } from './helpers.js';
+import { CELLS, forwardLoss, randomIds, tinyModel } from './helpers.js';
 
 const B = 2;
 const T = 3;
@@ -24,7 +24,7 @@ function setup(model: CharRNN): { ws: Workspace; loss: () => number } {
   const state0 = ws.getState();
   const loss = (): number => {
     ws.setState(state0);
-    const { loss, count } = model.forward(ws, { train: true, rng: new Rng(11) }); // same dropout mask every call
+    const { loss, count } = forwardLoss(model, ws, { train: true, rng: new Rng(11) }); // same dropout mask every call
     return loss / count;
   };
   return { ws, loss };
@@ -65,7 +65,7 @@ function check(model: CharRNN): void {
         const st = state0.map((x) => x.slice());
         st[j][i] = orig + d;
         ws.setState(st);
-        return model.forward(ws, { train: true, rng: new Rng(11) }).loss / (B * T);
+        return forwardLoss(model, ws, { train: true, rng: new Rng(11) }).loss / (B * T);
       };
       compare(stateGrads[j][i], (perturbed(EPS) - perturbed(-EPS)) / (2 * EPS), `state ${j}[${i}]`);
     }

@@ -1,7 +1,7 @@
 /** Small shared pieces of the tests: tiny models and random data. */
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend, DType } from '../src/backend/types.js';
-import { CharRNN, type ModelConfig } from '../src/model/model.js';
+import { CharRNN, type ModelConfig, type Workspace } from '../src/model/model.js';
 import type { CellType } from '../src/model/layer.js';
 import { Rng } from '../src/rng.js';
 
@@ -29,4 +29,14 @@ export function words(n: number, seed: number): string {
     if (i % 12 === 11) out.push('.\n');
   }
   return out.join(' ');
+}
+
+/**
+ * model.forward on a host-memory backend (js, wasm), where ws.lossSum can be read at once: the
+ * window's summed loss (nats), from a zeroed ws.lossSum, and the number of predictions.
+ */
+export function forwardLoss(model: CharRNN, ws: Workspace, opts: { train: boolean; rng?: Rng } = { train: false }): { loss: number; count: number } {
+  model.backend.fill(1, ws.lossSum, 0);
+  const count = model.forward(ws, opts);
+  return { loss: ws.lossSum[0], count };
 }

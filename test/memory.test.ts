@@ -56,8 +56,8 @@ function newModel(seed = 1): CharRNN {
 test('1,000 evaluations, inspections and samples keep WebAssembly memory flat', async () => {
   const model = newModel();
   const vocab = corpus.vocab;
-  const bpc = evaluateText(model, vocab, parts).bits_per_char;
-  await measure('1000 x evaluateText', () => assert.equal(evaluateText(model, vocab, parts).bits_per_char, bpc));
+  const bpc = (await evaluateText(model, vocab, parts)).bits_per_char;
+  await measure('1000 x evaluateText', async () => assert.equal((await evaluateText(model, vocab, parts)).bits_per_char, bpc));
   const reading = readText(model, vocab, TEXT.slice(0, 100));
   await measure('1000 x readText', () => assert.deepEqual(readText(model, vocab, TEXT.slice(0, 100)).loss, reading.loss));
   const first = new Sampler(model, vocab);
@@ -84,7 +84,7 @@ test('models made, used and disposed one after another give back their arenas an
   const before = use();
   await measure('200 x new model, evaluate, sample, dispose', async (i) => {
     const model = newModel(i);
-    evaluateText(model, corpus.vocab, parts);
+    await evaluateText(model, corpus.vocab, parts);
     const s = new Sampler(model, corpus.vocab);
     await sampleText(s, { length: 10 });
     s.dispose();

@@ -5,6 +5,7 @@
  * It works in float32 (training) and float64 (gradient checks).
  */
 import { fillDropoutMask } from '../rng.js';
+import * as compose from './compose.js';
 import { clipOnHost, hostDevice, sampleNextOnHost, writeGradientNorm } from './host.js';
 import type { Backend, Block, ClipViews, DType, FloatArray } from './types.js';
 
@@ -120,40 +121,33 @@ export class JsBackend implements Backend {
     }
   }
 
+  // the whole steps are the calls they stand for (compose.ts), on these kernels
   lstmStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, gates: FloatArray, cPrev: FloatArray, c: FloatArray, h: FloatArray): void {
-    this.gemm(false, false, B, 4 * H, H, hPrev, H, whh, 4 * H, 1, gates, 4 * H); // += h_{t-1} W_hh
-    this.lstmForward(B, H, gates, cPrev, c, h);
+    compose.lstmStep(this, B, H, hPrev, whh, gates, cPrev, c, h);
   }
 
   lstmStepBackward(
     B: number, H: number, dgatesNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
     gates: FloatArray, cPrev: FloatArray, c: FloatArray, dy: FloatArray, dc: FloatArray, dgates: FloatArray,
   ): void {
-    if (dgatesNext) this.gemm(false, true, B, H, 4 * H, dgatesNext, 4 * H, whh, 4 * H, 0, dh, H); // dh_t = dpre_{t+1} W_hhᵀ
-    this.lstmBackward(B, H, gates, cPrev, c, dy, dh, dc, dgates);
+    compose.lstmStepBackward(this, B, H, dgatesNext, whh, dh, gates, cPrev, c, dy, dc, dgates);
   }
 
   rnnStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, pre: FloatArray, h: FloatArray): void {
-    this.gemm(false, false, B, H, H, hPrev, H, whh, H, 1, pre, H); // += h_{t-1} W_hh
-    this.rnnForward(B, H, pre, h);
+    compose.rnnStep(this, B, H, hPrev, whh, pre, h);
   }
 
   rnnStepBackward(B: number, H: number, dpreNext: FloatArray | null, whh: FloatArray, dh: FloatArray, h: FloatArray, dy: FloatArray, dpre: FloatArray): void {
-    if (dpreNext) this.gemm(false, true, B, H, H, dpreNext, H, whh, H, 0, dh, H); // dh_t = dpre_{t+1} W_hhᵀ
-    this.rnnBackward(B, H, h, dy, dh, dpre);
+    compose.rnnStepBackward(this, B, H, dpreNext, whh, dh, h, dy, dpre);
   }
 
   gruStep(B: number, H: number, gx: FloatArray, hPrev: FloatArray, whh: FloatArray, bhh: FloatArray, gh: FloatArray, act: FloatArray, h: FloatArray): void {
-    const G = 3 * H;
-    this.broadcastRows(B, G, bhh, gh, false); // gh = b_hh + h_{t-1} W_hh
-    this.gemm(false, false, B, G, H, hPrev, H, whh, G, 1, gh, G);
-    this.gruForward(B, H, gx, gh, hPrev, act, h);
+    compose.gruStep(this, B, H, gx, hPrev, whh, bhh, gh, act, h);
   }
 
   gruStepBackward(B: number, H: number, dghNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
     act: FloatArray, gh: FloatArray, hPrev: FloatArray, dy: FloatArray, dgx: FloatArray, dgh: FloatArray): void {
-    if (dghNext) this.gemm(false, true, B, H, 3 * H, dghNext, 3 * H, whh, 3 * H, 1, dh, H); // dh += dgh_{t+1} W_hhᵀ
-    this.gruBackward(B, H, act, gh, hPrev, dy, dh, dgx, dgh, dh); // dh := (dy + dh) ⊙ z
+    compose.gruStepBackward(this, B, H, dghNext, whh, dh, act, gh, hPrev, dy, dgx, dgh);
   }
 
   lstmBackward(
@@ -228,21 +222,7 @@ export class JsBackend implements Backend {
   }
 
   softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void {
-    into[0] += this.crossEntropy(N, V, logits, targets, dlogits, scale);
-  }
-
-  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void {
-    if (this.probs.length < V) this.probs = new Float64Array(V);
-    sampleNextOnHost(V, logits, temperature, u, k, input, ids, logProbs, this.probs);
-  }
-
-  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void {
-    writeGradientNorm(this.sumSquares(n, g), clip, byNorm, out, flags);
-  }
-
-  /** The sum of softmaxCrossEntropy's losses, in float64 (wasm's fallback for foreign views uses it too). */
-  crossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number): number {
-    let loss = 0;
+    let loss = 0; // summed in float64, added to into once
     for (let i = 0; i < N; i++) {
       const r = i * V;
       const t = targets[i];
@@ -262,7 +242,16 @@ export class JsBackend implements Backend {
         dlogits[r + t] -= scale;
       }
     }
-    return loss;
+    into[0] += loss;
+  }
+
+  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void {
+    if (this.probs.length < V) this.probs = new Float64Array(V);
+    sampleNextOnHost(V, logits, temperature, u, k, input, ids, logProbs, this.probs);
+  }
+
+  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void {
+    writeGradientNorm(this.sumSquares(n, g), clip, byNorm, out, flags);
   }
 
   /** sum_i x[i]^2 for i < n, accumulated in float64 (gradientNorm's). */

@@ -248,11 +248,10 @@ export class WasmGemm {
       return;
     }
     // Threads or not: timed per shape (wasm-modes.ts).
-    const { t, parallel } = this.modes.choose(`${M},${N},${K},${ta}${tb}${pack ? 1 : 0}${bks}`);
-    const t0 = performance.now();
-    if (!parallel) {
+    const m = this.modes.choose(`${M},${N},${K},${ta}${tb}${pack ? 1 : 0}${bks}`);
+    if (!m.parallel) {
       k.gemmTask(ta, N, K, a, lda, bp, bks, bps, beta, c, ldc, 0, M, 0, nP, pack ? 1 : 0, tb, bsrc, ldb);
-      this.modes.record(t, false, performance.now() - t0);
+      this.modes.done(m);
       return;
     }
     if (!byPanels && pack) {
@@ -267,6 +266,6 @@ export class WasmGemm {
     g[16] = pack ? 1 : 0; g[17] = tb; g[18] = bsrc; g[19] = ldb;
     g[GEMM_M] = M; g[GEMM_NP] = nP; g[GEMM_BY_PANELS] = byPanels ? 1 : 0; g[GEMM_CHUNKS] = chunks;
     pool.run(k);
-    this.modes.record(t, true, performance.now() - t0);
+    this.modes.done(m);
   }
 }

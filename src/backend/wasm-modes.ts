@@ -38,22 +38,33 @@ function track(est: number, dt: number, n: number, outlierBefore: boolean): { es
   return { est: est + EMA * (dt - est), slow: outlier };
 }
 
+/** A call being timed: its shape's record, the mode choose() picked, and when it started (ms). */
+export interface TimedCall {
+  t: ShapeTiming;
+  parallel: boolean;
+  t0: number;
+}
+
 export class ThreadModes {
   private readonly timing = new Map<string, ShapeTiming>();
 
-  /** The shape's record, and whether this call should run on all threads. */
-  choose(key: string): { t: ShapeTiming; parallel: boolean } {
+  /** Start timing a call of shape `key`: whether it should run on all threads, and its clock. */
+  choose(key: string): TimedCall {
     let t = this.timing.get(key);
     if (!t) this.timing.set(key, (t = { serial: 0, parallel: 0, ns: 0, np: 0, calls: 0, slowS: false, slowP: false }));
     const call = t.calls++;
     const parallel = t.ns < WARM || t.np < WARM
       ? (call & 1) === 1 // alternate until both have a few timings
       : (t.parallel < t.serial) !== ((call & (EXPLORE_EVERY - 1)) === 0);
-    return { t, parallel };
+    return { t, parallel, t0: performance.now() };
   }
 
-  /** Record how long a call chosen by choose() took, in ms. */
-  record(t: ShapeTiming, parallel: boolean, dt: number): void {
+  /**
+   * The call from choose() has finished: record its time under the mode it ran in (`parallel`,
+   * which the caller may override where the chosen mode could not run, e.g. an unfused step).
+   */
+  done(c: TimedCall, parallel = c.parallel): void {
+    const t = c.t, dt = performance.now() - c.t0;
     if (parallel) ({ est: t.parallel, slow: t.slowP } = track(t.parallel, dt, t.np++, t.slowP));
     else ({ est: t.serial, slow: t.slowS } = track(t.serial, dt, t.ns++, t.slowS));
   }

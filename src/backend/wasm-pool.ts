@@ -40,15 +40,15 @@ const AWAIT_SPIN_MS = 0.05;
 
 export const OP_GEMM = 1;
 export const OP_EXIT = 2;
-export const OP_CELL = 3;
+const OP_CELL = 3;
 /**
  * OP_LSTM_STEP / OP_LSTM_BACK: one LSTM time step (KernelExports.lstmStepUnits /
  * lstmStepBackUnits) split by hidden units, in chunks of whole 16-unit panels.
  * a[1..] = the kernel's arguments before u0, u1; a[23] = chunks.
  */
-export const OP_LSTM_STEP = 4;
-export const OP_LSTM_BACK = 5;
-export const STEP_CHUNKS = 23;
+const OP_LSTM_STEP = 4;
+const OP_LSTM_BACK = 5;
+const STEP_CHUNKS = 23;
 
 /**
  * OP_GEMM arguments: a[1..19] are those of KernelExports.gemmTask with rows [0, M) and panels
@@ -64,28 +64,42 @@ export const GEMM_M = 20, GEMM_NP = 21, GEMM_BY_PANELS = 22, GEMM_CHUNKS = 23;
  * Every element is computed the same whatever rows a chunk has, so results do not depend on
  * the split.
  */
-export const CELL_KERNEL = 1, CELL_B = 2, CELL_H = 3, CELL_PTRS = 4, CELL_STRIDES = 12, CELL_CHUNKS = 23;
+const CELL_KERNEL = 1, CELL_B = 2, CELL_H = 3, CELL_PTRS = 4, CELL_STRIDES = 12, CELL_CHUNKS = 23;
 export const CELL_KERNELS = ['lstmForward', 'lstmBackward', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'] as const;
 export type CellKernel = (typeof CELL_KERNELS)[number];
+/** Floats per batch row of each pointer a cell kernel takes, in units of H (gates 4H, GRU's 3H, states H). */
+const CELL_ROWS: Record<CellKernel, readonly number[]> = {
+  lstmForward: [4, 1, 1, 1], lstmBackward: [4, 1, 1, 1, 1, 1, 4],
+  gruForward: [3, 3, 1, 3, 1], gruBackward: [3, 3, 1, 1, 1, 3, 3, 1],
+  rnnForward: [1, 1], rnnBackward: [1, 1, 1, 1],
+};
+
+/**
+ * Run a cell kernel on n batch rows, pointers as it takes them after B, H (those it does not
+ * take are ignored): on the calling thread, and on each chunk of an OP_CELL job.
+ */
+export function runCell(k: KernelExports, kernel: CellKernel, n: number, H: number,
+  p0: number, p1: number, p2: number, p3: number, p4: number, p5: number, p6: number, p7: number): void {
+  switch (kernel) {
+    case 'lstmForward': return k.lstmForward(n, H, p0, p1, p2, p3);
+    case 'lstmBackward': return k.lstmBackward(n, H, p0, p1, p2, p3, p4, p5, p6);
+    case 'gruForward': return k.gruForward(n, H, p0, p1, p2, p3, p4);
+    case 'gruBackward': return k.gruBackward(n, H, p0, p1, p2, p3, p4, p5, p6, p7);
+    case 'rnnForward': return k.rnnForward(n, H, p0, p1);
+    case 'rnnBackward': return k.rnnBackward(n, H, p0, p1, p2, p3);
+    default: throw new Error(`unknown cell kernel ${String(kernel)}`);
+  }
+}
 
 /** Take OP_CELL chunks (runs of batch rows) from the shared counter and run them. */
-export function runCellChunks(k: KernelExports, next: Int32Array, a: Float64Array): void {
+function runCellChunks(k: KernelExports, next: Int32Array, a: Float64Array): void {
   const chunks = a[CELL_CHUNKS], B = a[CELL_B], H = a[CELL_H];
   const p = [0, 0, 0, 0, 0, 0, 0, 0];
   for (let c = Atomics.add(next, NEXT, 1); c < chunks; c = Atomics.add(next, NEXT, 1)) {
     const b0 = Math.round((B * c) / chunks), b1 = Math.round((B * (c + 1)) / chunks);
     if (b0 >= b1) continue;
     for (let i = 0; i < 8; i++) p[i] = a[CELL_PTRS + i] + b0 * a[CELL_STRIDES + i];
-    const n = b1 - b0;
-    switch (CELL_KERNELS[a[CELL_KERNEL]]) {
-      case 'lstmForward': k.lstmForward(n, H, p[0], p[1], p[2], p[3]); break;
-      case 'lstmBackward': k.lstmBackward(n, H, p[0], p[1], p[2], p[3], p[4], p[5], p[6]); break;
-      case 'gruForward': k.gruForward(n, H, p[0], p[1], p[2], p[3], p[4]); break;
-      case 'gruBackward': k.gruBackward(n, H, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]); break;
-      case 'rnnForward': k.rnnForward(n, H, p[0], p[1]); break;
-      case 'rnnBackward': k.rnnBackward(n, H, p[0], p[1], p[2], p[3]); break;
-      default: throw new Error(`unknown cell kernel ${a[CELL_KERNEL]}`);
-    }
+    runCell(k, CELL_KERNELS[a[CELL_KERNEL]], b1 - b0, H, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
   }
 }
 
@@ -216,6 +230,36 @@ export class WorkerPool {
   /** The job's argument slots. Only between run() calls (all workers are idle then). */
   args(): Float64Array {
     return this.a;
+  }
+
+  /**
+   * A cell kernel split by batch rows over all threads (OP_CELL); p: its pointers as it takes
+   * them after B, H. Each row is computed as on one thread, so results do not depend on the split.
+   */
+  runCells(k: KernelExports, kernel: CellKernel, B: number, H: number, p: readonly number[]): void {
+    const a = this.a, rows = CELL_ROWS[kernel];
+    a[0] = OP_CELL;
+    a[CELL_KERNEL] = CELL_KERNELS.indexOf(kernel);
+    a[CELL_B] = B;
+    a[CELL_H] = H;
+    for (let i = 0; i < 8; i++) {
+      a[CELL_PTRS + i] = p[i] ?? 0;
+      a[CELL_STRIDES + i] = 4 * H * (rows[i] ?? 0);
+    }
+    a[CELL_CHUNKS] = Math.min(B, 2 * (this.size + 1));
+    this.run(k);
+  }
+
+  /**
+   * One LSTM time step (back: its backward) split by 16-unit blocks of hidden units over all
+   * threads (OP_LSTM_STEP, OP_LSTM_BACK); args: the kernel's arguments before u0, u1 (B, H first).
+   */
+  runLstmStep(k: KernelExports, back: boolean, args: readonly number[]): void {
+    const a = this.a;
+    a[0] = back ? OP_LSTM_BACK : OP_LSTM_STEP;
+    for (let i = 0; i < args.length; i++) a[1 + i] = args[i];
+    a[STEP_CHUNKS] = Math.min(args[1] / 16, 4 * (this.size + 1));
+    this.run(k);
   }
 
   /** Post the job in args() to every worker, work on it here too, return when it is complete. */
