@@ -100,7 +100,6 @@ for (const col of columns) {
     const [f1, b1] = lstmMicros(be, 50, 128);
     const [f2, b2] = lstmMicros(be, 50, 512);
     [f1, b1, f2, b2].forEach((v, i) => lstm[i].push(v.toFixed(1)));
-    if (be instanceof WasmBackend && be.jsFallbacks) console.error(`${col.name}: ${be.jsFallbacks} calls fell back to JS`);
   } finally {
     be.dispose?.();
   }

@@ -17,7 +17,7 @@ const track = (r: TextReading, layer: number, kind: TrackKind): Float32Array => 
 
 for (const type of CELLS) {
   for (const embed of [0, 3]) {
-    test(`${type}, embed ${embed}: collected activations and predictions equal a character-by-character feed`, () => {
+    test(`${type}, embed ${embed}: collected activations and predictions equal a character-by-character feed`, async () => {
       const model = tinyModel(type, { vocabSize: vocab.size, hidden: 6, layers: 2, embed }, 'float64');
       const H = 6;
       const reading = readText(model, vocab, TEXT, { window: 7, topK: 3 }); // windows do not divide the text
@@ -48,7 +48,7 @@ for (const type of CELLS) {
         if (t + 1 < ids.length) assert.ok(Math.abs(reading.loss[t + 1]! + Math.log(p[ids[t + 1]])) < 1e-9);
       }
       assert.equal(reading.loss[0], null);
-      const ev = evaluateText(model, vocab, [{ name: 'text', bytes: new TextEncoder().encode(TEXT) }], 5);
+      const ev = await evaluateText(model, vocab, [{ name: 'text', bytes: new TextEncoder().encode(TEXT) }], 5);
       assert.ok(Math.abs(reading.bitsPerChar - ev.bits_per_char) < 1e-9);
     });
   }
