@@ -11,7 +11,7 @@
  */
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend } from '../src/backend/types.js';
-import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
+import { createNodeWasmBackend } from '../src/backend/platform-node.js';
 import { WasmBackend } from '../src/backend/wasm.js';
 
 const argv = process.argv.slice(2);

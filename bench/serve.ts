@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBackend } from '../src/backend/wasm-node.js';
+import { createBackend } from '../src/backend/platform-node.js';
 import { encodeCheckpoint, modelConfigOf } from '../src/checkpoint.js';
 import { resolveConfig } from '../src/config.js';
 import { generate } from '../src/generate.js';

@@ -36,7 +36,7 @@ import { Sampler } from '../src/sample.js';
 import { modelConfigOf } from '../src/checkpoint.js';
 import { GATES } from '../src/model/layer.js';
 import type { Backend } from '../src/backend/types.js';
-import { createBackend } from '../src/backend/wasm-node.js';
+import { createBackend } from '../src/backend/platform-node.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';

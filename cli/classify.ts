@@ -4,8 +4,8 @@
  * (src/classify.ts says how they are defined).
  */
 import { classifyText, type Candidate } from '../src/classify.js';
-import { createBackend } from '../src/backend/wasm-node.js';
-import { parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/platform-node.js';
+import { parseBackendFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
 import { CliError, type Proc } from './io.js';
@@ -19,7 +19,7 @@ export interface ClassifyOpts {
 }
 
 export async function classifyCommand(proc: Proc, opts: ClassifyOpts): Promise<number> {
-  const engine = parseEngineFlags(opts);
+  const engine = parseBackendFlags(opts);
   if (opts.model.length < 2) throw new CliError(`classify needs at least two --model checkpoints to choose between (got ${opts.model.length})`, 2);
   const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {

@@ -1,7 +1,7 @@
 /** `charrnn eval CKPT --data FILE`: loss of a model on a text. */
 import { evaluateText } from '../src/evaluate.js';
-import { createBackend } from '../src/backend/wasm-node.js';
-import { parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/platform-node.js';
+import { parseBackendFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { readCorpus } from './corpus.js';
 import type { Proc } from './io.js';
@@ -9,7 +9,7 @@ import type { Proc } from './io.js';
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
 export async function evalCommand(proc: Proc, ckpt: string, opts: Opts): Promise<number> {
-  const engine = parseEngineFlags(opts);
+  const engine = parseBackendFlags(opts);
   const backend = await createBackend({ kind: engine.backend, threads: engine.threads });
   try {
     const { data, model } = await loadCheckpointFile(ckpt, backend);

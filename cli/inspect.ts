@@ -10,7 +10,7 @@ import { findUnits, readText, type TextReading, type TrackKind } from '../src/vi
 import { inspectHtml, unitLabel, type UnitRef } from '../src/viz/html.js';
 import { heatmapSvg } from '../src/viz/svg.js';
 import { writeFileAtomic } from './atomic.js';
-import { createBackend } from '../src/backend/wasm-node.js';
+import { createBackend } from '../src/backend/platform-node.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, parseNumber, type Proc } from './io.js';

@@ -68,7 +68,7 @@ export class ProgressRenderer {
   event(ev: TrainEvent): void {
     switch (ev.type) {
       case 'start':
-        this.message(`${this.preface}${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.engine ? describeChoice(ev.engine) : `${ev.backend} backend`}`);
+        this.message(`${this.preface}${ev.resumed ? `resuming at iteration ${ev.iter}: ` : ''}${int(ev.params)} parameters, ${ev.vocabSize} symbols, ${int(ev.trainChars)} training / ${int(ev.valChars)} validation characters, ${int(ev.windowsPerEpoch)} iterations per epoch, ${ev.choice ? describeChoice(ev.choice) : `${ev.backend} backend`}`);
         break;
       case 'step': {
         const t = this.now();

@@ -13,8 +13,8 @@ import { checkGenerateRequest, formatSamples, generate, generateStream, type Gen
 import { splitFor } from '../src/lines.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import type { CheckpointData } from '../src/checkpoint.js';
-import { createBackend } from '../src/backend/wasm-node.js';
-import { parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/platform-node.js';
+import { parseBackendFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 import { temperatureSweepCommand, trainingText } from './sweep.js';
@@ -42,7 +42,7 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
     skipUnknown: Boolean(opts.skipUnknown),
   };
   checkGenerateRequest(req);
-  const engine = parseEngineFlags(opts, undefined, 'sampling');
+  const engine = parseBackendFlags(opts, undefined, 'sampling');
   const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;
 
   const backend = await createBackend({ kind: engine.backend, threads: engine.threads, sampling: true });

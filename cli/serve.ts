@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { basename } from 'node:path';
-import { parseEngineFlags } from './backend.js';
+import { parseBackendFlags } from './backend.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 import { SampleServer, type ServeOptions } from './serve/http.js';
 import { Pool } from './serve/pool.js';
@@ -51,7 +51,7 @@ export function serveConfig(checkpoints: string[], opts: ServeFlags): ServeConfi
     if (!(n > 0)) throw new CliError(`${flag} must be a number of seconds > 0 (got ${String(v)})`, 2);
     return n;
   };
-  const { backend } = parseEngineFlags({ backend: opts.backend });
+  const { backend } = parseBackendFlags({ backend: opts.backend });
   if (backend === 'webgpu') throw new CliError('--backend webgpu: serve runs on auto, wasm or js', 2); // refused above already; narrows the type
   const workers = whole('--workers', opts.workers, 0, 256);
   const cors = typeof opts.cors === 'string' ? opts.cors : undefined;

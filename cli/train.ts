@@ -21,8 +21,8 @@ import type { Backend } from '../src/backend/types.js';
 import { checkWritableDir, writeFileAtomic } from './atomic.js';
 import { BACKEND_KINDS } from '../src/backend/create.js';
 import type { BackendKind } from '../src/backend/types.js';
-import { createBackend } from '../src/backend/wasm-node.js';
-import { parseEngineFlags, type EngineChoice } from './backend.js';
+import { createBackend } from '../src/backend/platform-node.js';
+import { parseBackendFlags, type BackendFlags } from './backend.js';
 import { BUILTIN_CORPORA, builtinName, loadCorpus } from './corpus.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
@@ -71,7 +71,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   let config: TrainConfig;
   let dataPaths = args.data;
   let binary = Boolean(args.binary);
-  let engine: EngineChoice;
+  let engine: BackendFlags;
   let recorded: RunInfo | null = null; // the resumed run's run.json
   let out: string;
   if (args.resume) {
@@ -81,13 +81,13 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     recorded = await readRunInfo(args.resume);
     dataPaths ??= recorded.data ?? undefined;
     binary ||= recorded.binary;
-    engine = parseEngineFlags(args.backend, recorded.engine ?? undefined, 'training');
+    engine = parseBackendFlags(args.backend, recorded.engine ?? undefined, 'training');
   } else {
     const builtin = builtinName(dataPaths);
     // a built-in corpus of items (names) trains on lines unless told otherwise
     const implied: Partial<TrainConfig> = builtin && BUILTIN_CORPORA[builtin].lines && args.config.lines === undefined ? { lines: true } : {};
     config = newRunConfig({ ...implied, ...args.config });
-    engine = parseEngineFlags(args.backend, undefined, 'training');
+    engine = parseBackendFlags(args.backend, undefined, 'training');
   }
 
   // ---- data ----
@@ -164,7 +164,7 @@ const now = (): number => performance.now() / 1000;
  * chooseModel with a speed gauge on the engine that trains (`backend`; for the torch engine, our
  * engine's: one started only if the budget is a time, --max-time).
  */
-async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus, engine: EngineChoice, backend: Backend | null): Promise<ModelPlan> {
+async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus, engine: BackendFlags, backend: Backend | null): Promise<ModelPlan> {
   let own: Backend | null = null;
   try {
     if (!backend && config.maxTime > 0) own = await createBackend({ kind: engine.backend, threads: engine.threads, training: true });
@@ -184,7 +184,7 @@ export interface RunInfo {
   data: string[] | null;
   binary: boolean;
   /** The engine the run last trained on (absent in runs written before it was recorded). */
-  engine?: EngineChoice | null;
+  engine?: BackendFlags | null;
 }
 
 export async function readRunInfo(dir: string): Promise<RunInfo> {

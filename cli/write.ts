@@ -19,8 +19,8 @@ import { Rng } from '../src/rng.js';
 import { requireHost } from '../src/model/model.js';
 import { logSumExp, Sampler } from '../src/sample.js';
 import type { Vocabulary } from '../src/vocab.js';
-import { createBackend } from '../src/backend/wasm-node.js';
-import { parseEngineFlags } from './backend.js';
+import { createBackend } from '../src/backend/platform-node.js';
+import { parseBackendFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
 import { CliError, parseNumber, type Proc } from './io.js';
 
@@ -217,7 +217,7 @@ export async function writeCommand(proc: Proc, ckpt: string, opts: Record<string
   if (!(temperature > 0)) throw new CliError(`--temperature must be > 0 (got ${String(opts.temperature)})`, 2);
   const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : num('--seed', opts.seed);
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) throw new CliError(`--seed must be a whole number from 0 to 2^32 − 1 (got ${String(opts.seed)})`, 2);
-  const { backend: kind } = parseEngineFlags(opts);
+  const { backend: kind } = parseBackendFlags(opts);
   const backend = await createBackend({ kind, threads: 1 });
   const { data, model } = await loadCheckpointFile(ckpt, backend);
   const a = new Assistant(new Sampler(model, data.vocab), data.vocab, seed);

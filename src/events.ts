@@ -34,7 +34,7 @@ export interface Summary {
 export type StopReason = 'max-iters' | 'epochs' | 'max-time' | 'aborted' | 'nan';
 
 export type TrainEvent =
-  | { type: 'start'; params: number; vocabSize: number; trainChars: number; valChars: number; windowsPerEpoch: number; backend: string; engine: BackendChoice | null; resumed: boolean; iter: number }
+  | { type: 'start'; params: number; vocabSize: number; trainChars: number; valChars: number; windowsPerEpoch: number; backend: string; choice?: BackendChoice | null; resumed: boolean; iter: number }
   | { type: 'step'; iter: number; epoch: number; loss: number; smoothLoss: number; gradNorm: number; lr: number; seconds: number; charsPerSec: number; etaSeconds: number | null }
   | { type: 'eval'; metrics: Metrics; isBest: boolean }
   | { type: 'sample'; iter: number; text: string }

@@ -32,4 +32,4 @@ export { encodeSafetensors, decodeSafetensors, type Tensor } from './safetensors
 export { JsBackend } from './backend/js.js';
 export type { Backend, BackendChoice, BackendKind, FloatArray } from './backend/types.js';
 export { checkBackendOptions, describeChoice, type BackendOptions, type ChosenBackend } from './backend/create.js';
-export { createBackend } from './backend/wasm-web.js';
+export { createBackend } from './backend/platform-web.js';

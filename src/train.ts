@@ -90,7 +90,7 @@ export class Trainer {
   private sampleRng: Rng;
   private readonly now: () => number;
   private readonly words: StepWords;
-  /** The counters as of the last read: checkpoint() holds them. */
+  /** The counters when the steps not read yet began (a GPU between reads): checkpoint() holds them then. */
   private asOfRead: Counters;
   private sampler: Sampler | null = null;
   private readonly hostBackend: Backend;
@@ -144,10 +144,11 @@ export class Trainer {
 
   /**
    * The exact state of the run as checkpoint bytes, as of the last read of the backend's numbers
-   * (see the header): on host memory the state now, on a GPU that of the last evaluation or sample.
+   * (see the header): the state now when no step ran since (always so on host memory, which reads
+   * every step), else on a GPU that of the last evaluation or sample.
    */
   checkpoint(): Uint8Array {
-    const { state, t } = this.asOfRead;
+    const { state, t } = this.words.steps === 0 ? this.counters() : this.asOfRead;
     const { m, v } = this.optimizer;
     return encodeCheckpoint({
       config: this.config, model: this.model, vocab: this.corpus.vocab, params: this.model.params,
@@ -174,7 +175,7 @@ export class Trainer {
   /** The whole state as of the last read, copied (the host's copies are current there). */
   private snapshot(): Snapshot {
     const { params } = this.model;
-    return { ...this.asOfRead, params: params.slice(), m: this.optimizer.m.slice(), v: this.optimizer.v.slice(), carried: this.ws.getState() };
+    return { ...this.counters(), params: params.slice(), m: this.optimizer.m.slice(), v: this.optimizer.v.slice(), carried: this.ws.getState() };
   }
 
   /** Go back to a snapshot (--on-nan rollback): weights, moments, carried state, counters, generators. */
@@ -292,7 +293,6 @@ export class Trainer {
     if (reason !== 'nan' && this.state.iter > 0 && r.lastEvalIter !== this.state.iter) {
       const fault = yield* this.read(r);
       const ev = fault ? null : await this.evaluate(r); // the steps since the last evaluation
-      this.asOfRead = this.counters();
       if (ev && Number.isFinite(ev.metrics.val_loss)) yield ev;
       else {
         yield this.nanEvent(fault ? `${fault}; the model was not saved` : `validation loss became ${ev!.metrics.val_loss} at iteration ${this.state.iter}; the model was not saved`);
@@ -310,27 +310,28 @@ export class Trainer {
    */
   private async *iteration(r: Session): AsyncGenerator<TrainEvent, string | null, undefined> {
     const { config: c, state: s, model } = this;
+    if (this.words.steps === 0) this.asOfRead = this.counters(); // what checkpoint() holds until the next read
     const t0 = this.now();
     if (s.window === 0) this.ws.resetState(); // each epoch starts from the zero state
     this.source.fill(s.window, this.ws, s.epoch);
     const chars = trainStep(this, c, this.lr, this.rng, this.words);
     await model.backend.settle(); // a GPU: at most a couple of windows ahead, so the clock measures it
-    yield* this.countStep(r, this.now() - t0, chars);
+    const fixed = this.countStep(r, this.now() - t0, chars);
     const evaluating = s.iter % c.evalEvery === 0;
     const sampling = c.sampleEvery > 0 && s.iter % c.sampleEvery === 0;
-    if (!evaluating && !sampling && s.iter % this.readEvery !== 0) return null;
-    const fault = yield* this.read(r);
+    const reading = evaluating || sampling || s.iter % this.readEvery === 0;
+    const fault = reading ? yield* this.read(r) : null;
     if (fault) return fault;
-    // The order that makes resume exact: the sample advances the sampling generator, then the
-    // counters are taken, so the checkpoint of this evaluation holds the generator after this
-    // sample and a run resumed from it draws its next sample as the unbroken run does.
+    if (fixed) yield { type: 'schedule', iter: s.iter, schedule: c.lrSchedule, iters: s.scheduleIters!, estimated: true };
+    if (!reading) return null;
+    // The order that makes resume exact: the sample advances the sampling generator before the
+    // evaluation's event, so the checkpoint taken there holds the generator after this sample and
+    // a run resumed from it draws its next sample as the unbroken run does.
     const sample = sampling ? await this.sample() : null;
-    this.asOfRead = this.counters();
     if (evaluating) {
       const ev = await this.evaluate(r);
       if (!Number.isFinite(ev.metrics.val_loss)) return `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`;
       this.refitSchedule();
-      this.asOfRead = this.counters(); // the refitted span and the metrics' best and last losses
       if (c.onNan === 'rollback') r.good = this.snapshot(); // never a state whose loss is not finite
       yield ev;
     }
@@ -338,8 +339,8 @@ export class Trainer {
     return null;
   }
 
-  /** Count a finished step: iteration, epoch, the step schedule's decay, speed, a --max-time schedule's span. */
-  private *countStep(r: Session, stepSeconds: number, chars: number): Generator<TrainEvent, void, undefined> {
+  /** Count a finished step: iteration, epoch, the step schedule's decay, speed; true when it fixed a --max-time schedule's span. */
+  private countStep(r: Session, stepSeconds: number, chars: number): boolean {
     const { config: c, state: s } = this;
     s.trainSeconds += stepSeconds;
     s.trainChars += chars;
@@ -352,9 +353,7 @@ export class Trainer {
       if (c.lrSchedule === 'step' && s.epoch >= c.lrDecayAfter && c.lrDecay !== 1) s.lr *= c.lrDecay; // char-rnn's schedule
     }
     this.tick(r);
-    if (s.scheduleIters === null && (s.scheduleIters = scheduleSpan(c, s.iter, s.seconds, null, this.source.windows)) !== null) {
-      yield { type: 'schedule', iter: s.iter, schedule: c.lrSchedule, iters: s.scheduleIters, estimated: true };
-    }
+    return s.scheduleIters === null && (s.scheduleIters = scheduleSpan(c, s.iter, s.seconds, null, this.source.windows)) !== null;
   }
 
   /** Under --max-time, at every evaluation once the span is fixed: estimate it again from the speed so far (schedule.ts). */
@@ -431,7 +430,6 @@ export class Trainer {
     const lr = s.lr; // halvings add up: the snapshot holds the rate from before them
     this.restore(r.good);
     s.lr = lr / 2;
-    this.asOfRead = this.counters();
     r.lossSum = 0;
     r.lossCount = 0;
     r.smooth = s.lastTrainLoss ?? r.smooth;
@@ -459,7 +457,7 @@ export class Trainer {
     return {
       type: 'start', params: this.model.numParams, vocabSize: this.corpus.vocab.size, trainChars: this.split.train.length,
       valChars: this.split.val.length, windowsPerEpoch: this.source.windows, backend: this.model.backend.name,
-      engine: this.model.backend.choice ?? null, resumed: s.iter > 0, iter: s.iter,
+      choice: this.model.backend.choice ?? null, resumed: s.iter > 0, iter: s.iter,
     };
   }
 

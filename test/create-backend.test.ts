@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { checkBackendOptions, describeChoice, pickBackend } from '../src/backend/create.js';
-import { createBackend } from '../src/backend/wasm-node.js';
+import { createBackend } from '../src/backend/platform-node.js';
 import { createWasmBackend } from '../src/backend/wasm.js';
 import { CharRnnError } from '../src/errors.js';
 

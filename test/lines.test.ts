@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend } from '../src/backend/types.js';
-import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
+import { createNodeWasmBackend } from '../src/backend/platform-node.js';
 import { resolveConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
 import { evaluateText } from '../src/evaluate.js';

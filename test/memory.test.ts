@@ -8,7 +8,7 @@
  */
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
+import { createNodeWasmBackend } from '../src/backend/platform-node.js';
 import type { WasmBackend } from '../src/backend/wasm.js';
 import { Attributor } from '../src/classify.js';
 import { resolveConfig } from '../src/config.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { close, rng } from './kernel-check.js';
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend } from '../src/backend/types.js';
-import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
+import { createNodeWasmBackend } from '../src/backend/platform-node.js';
 import type { WasmBackend } from '../src/backend/wasm.js';
 
 const js = new JsBackend();

@@ -10,7 +10,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend, FloatArray } from '../src/backend/types.js';
-import { createNodeWasmBackend } from '../src/backend/wasm-node.js';
+import { createNodeWasmBackend } from '../src/backend/platform-node.js';
 import { CharRNN, Workspace, type ModelConfig } from '../src/model/model.js';
 import { clipGradients, Optimizer } from '../src/optim.js';
 import { resolveConfig } from '../src/config.js';

@@ -1,5 +1,5 @@
 /**
- * The browser build of the WebAssembly backend (src/backend/wasm-web.ts) in a real headless
+ * The browser build of the WebAssembly backend (src/backend/platform-web.ts) in a real headless
  * Chromium: on a cross-origin-isolated page it runs GEMMs on 2 threads (the caller and a Web
  * Worker over shared memory) and they equal the JS reference; on a page that is not isolated it
  * falls back to one thread on unshared memory and still computes the same. Skipped where
@@ -46,7 +46,7 @@ interface PageResult { isolated: boolean; threads: number; shared: boolean; rela
 
 /** In the page: a wasm backend with 2 threads requested, several GEMMs big enough to split, each compared with JsBackend. */
 async function gemmInPage(): Promise<PageResult> {
-  const { createWebWasmBackend } = await import('/dist/src/backend/wasm-web.js' as string) as typeof import('../src/backend/wasm-web.js');
+  const { createWebWasmBackend } = await import('/dist/src/backend/platform-web.js' as string) as typeof import('../src/backend/platform-web.js');
   const { JsBackend } = await import('/dist/src/backend/js.js' as string) as typeof import('../src/backend/js.js');
   const be = await createWebWasmBackend({ threads: 2 });
   const js = new JsBackend();

@@ -24,14 +24,17 @@ import { JsBackend } from '../src/backend/js.js';
 import type { Backend, FloatArray } from '../src/backend/types.js';
 import { requestWebGpuDevice } from '../src/backend/webgpu/node.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
-import { createBackend } from '../src/backend/wasm-node.js';
+import { createBackend } from '../src/backend/platform-node.js';
 import { describeChoice, pickBackend } from '../src/backend/create.js';
 import { CharRNN, Workspace, type ModelConfig } from '../src/model/model.js';
 import { Rng, fillDropoutMask } from '../src/rng.js';
 import { buildCorpus } from '../src/data.js';
-import { newRunConfig, type TrainConfig } from '../src/config.js';
+import { newRunConfig, resolveConfig, type TrainConfig } from '../src/config.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
-import { decodeCheckpoint } from '../src/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
+import { classifyText } from '../src/classify.js';
+import { evaluateText } from '../src/evaluate.js';
+import { clipGradients } from '../src/optim.js';
 import { Sampler, sampleText, type SampledChar } from '../src/sample.js';
 import { beamSearch } from '../src/beam.js';
 import { generate } from '../src/generate.js';
@@ -356,6 +359,49 @@ gpuTest('createBackend: webgpu on this machine names its adapter; auto never tra
     assert.equal(auto.choice.kind, 'wasm', 'SwiftShader is a software adapter: auto stays on the CPU');
     assert.equal(auto.choice.reason, undefined);
     auto.dispose?.();
+  }
+});
+
+gpuTest('a library user samples trainer.model trained on the GPU: charrnn sample of its checkpoint on wasm prints the same; every host reader works or names toHost()', async (be) => {
+  // the sequence of the engine issue: on main it printed uniform noise, read from stale host copies
+  const trainer = new Trainer({ config: resolveConfig({ maxIters: 30, layers: 1, hidden: 32, batch: 4, seqLen: 16, evalEvery: 10 }), corpus, backend: be });
+  const vals: number[] = [];
+  for await (const ev of trainer.run()) if (ev.type === 'eval') vals.push(ev.metrics.val_loss);
+  assert.ok(vals.at(-1)! < vals[0], `it learns: ${vals.join(', ')}`);
+  const text = await sampleText(new Sampler(trainer.model, corpus.vocab), { length: 80, temperature: 0.5, seed: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'charrnn-webgpu-lib-'));
+  try {
+    const ck = join(dir, 'run.safetensors');
+    writeFileSync(ck, trainer.checkpoint());
+    const cli = await runCli(['sample', ck, '--length', '80', '--temperature', '0.5', '--seed', '1', '--backend', 'wasm']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout, text + '\n', 'the library on the GPU model and the CLI on its checkpoint draw the same text');
+    // the numbers that read the model: the device model's equal the saved checkpoint's on the CPU
+    const saved = modelFromCheckpoint(decodeCheckpoint(readFileSync(ck)), new JsBackend());
+    const parts = [{ name: 't', bytes: new TextEncoder().encode(words(200, 9)) }];
+    const [onGpu, onCpu] = [await evaluateText(trainer.model, corpus.vocab, parts), await evaluateText(saved, corpus.vocab, parts)];
+    assert.ok(Math.abs(onGpu.nats_per_char - onCpu.nats_per_char) < 1e-5, `evaluateText ${onGpu.nats_per_char} vs ${onCpu.nats_per_char}`);
+    const both = await classifyText([{ name: 'gpu', model: trainer.model, vocab: corpus.vocab }, { name: 'cpu', model: saved, vocab: corpus.vocab }], parts);
+    assert.ok(Math.abs(both.scores[0].nats_per_char - both.scores[1].nats_per_char) < 1e-5, 'classifyText');
+    const host = await trainer.hostModel();
+    assert.equal(host.backend.hostMemory, true);
+    assert.deepEqual(Array.from(host.params), Array.from(saved.params), 'hostModel() holds the weights the checkpoint holds');
+    assert.equal(await trainer.hostModel(), host, 'one host copy, refreshed');
+    // what reads numbers on the host without a host copy: one line naming the call
+    const names = (e: unknown): boolean => e instanceof CharRnnError && /model\.toHost\(\)/.test(e.message) && !e.message.includes('\n');
+    assert.throws(() => encodeCheckpoint({ config: trainer.config, model: trainer.model, vocab: corpus.vocab }), names);
+    assert.throws(() => beamSearch(new Sampler(trainer.model, corpus.vocab), { width: 2, length: 5, prime: '', stops: [], lines: false }), names);
+    // clipGradients reads ‖g‖ back itself: the same on the device as on the host copy
+    const g = Float32Array.from({ length: trainer.model.numParams }, (_, i) => Math.sin(i));
+    trainer.model.grads.set(g);
+    be.upload(trainer.model.grads);
+    host.grads.set(g);
+    const [cg, ch] = [await clipGradients(be, g.length, trainer.model.grads, { clip: 1, clipMode: 'norm' }), await clipGradients(host.backend, g.length, host.grads, { clip: 1, clipMode: 'norm' })];
+    assert.equal(cg.action, ch.action);
+    assert.ok(Math.abs(cg.norm - ch.norm) < 1e-4 * ch.norm, `clipGradients ‖g‖ ${cg.norm} vs ${ch.norm}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    trainer.dispose();
   }
 });
 

@@ -12,7 +12,7 @@
  *                   why in one line and trains on the CPU backend.
  */
 import type { ChosenBackend } from '../src/backend/create.js';
-import { createBackend } from '../src/backend/wasm-web.js';
+import { createBackend } from '../src/backend/platform-web.js';
 
 export interface EngineRequest {
   backend: 'auto' | 'js';

@@ -22,7 +22,7 @@ import type { CharRNN } from '../../src/model/model.js';
 import { countParams } from '../../src/model/model.js';
 import { Sampler } from '../../src/sample.js';
 import type { Vocabulary } from '../../src/vocab.js';
-import { createBackend } from '../../src/backend/wasm-node.js';
+import { createBackend } from '../../src/backend/platform-node.js';
 import { loadCheckpointFile } from '../checkpoint.js';
 import { AbortReason, type FromWorker, type JobResult, type ModelInfo, type ToWorker, type WorkerInit } from './protocol.js';
 

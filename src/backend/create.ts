@@ -16,8 +16,8 @@
  *           second each: an integrated GPU can be slower than the WASM workers, and only a
  *           measurement says which. Never a software GPU.
  *
- * The package's conditional exports give the platform's createBackend (wasm-node.ts in Node,
- * wasm-web.ts in a bundler or browser); both are pickBackend below with their own way of
+ * The package's conditional exports give the platform's createBackend (platform-node.ts in Node,
+ * platform-web.ts in a bundler or browser); both are pickBackend below with their own way of
  * starting the kernels, so the rules and the report are the same everywhere: `backend.choice`
  * says what runs, on how many threads, and why that is less than what was asked (if it is).
  */

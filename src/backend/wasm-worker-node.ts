@@ -1,5 +1,5 @@
 /**
- * Entry point of a Node worker thread of the WebAssembly backend (started by wasm-node.ts):
+ * Entry point of a Node worker thread of the WebAssembly backend (started by platform-node.ts):
  * instantiate the kernels on the shared memory, report ready, then serve jobs forever.
  */
 import { parentPort, workerData } from 'node:worker_threads';

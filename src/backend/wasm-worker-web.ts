@@ -1,5 +1,5 @@
 /**
- * Entry point of a Web Worker of the WebAssembly backend (started by wasm-web.ts): the browser
+ * Entry point of a Web Worker of the WebAssembly backend (started by platform-web.ts): the browser
  * twin of wasm-worker-node.ts. The first message is the WorkerInit (module, shared memory,
  * control blocks); the worker instantiates the kernels on that memory, answers 'ready', then
  * serves jobs forever (serveJobs blocks in Atomics.wait, which workers may do).

@@ -6,7 +6,7 @@
  * wasm-pool.ts, and when to use them: wasm-modes.ts. Every view must be one of this memory, as
  * on a GPU: an array from anywhere else is an error, never silently run elsewhere.
  *
- * Platform-neutral: no fs, no worker_threads here. wasm-node.ts (Node) and wasm-web.ts (pages)
+ * Platform-neutral: no fs, no worker_threads here. platform-node.ts (Node) and platform-web.ts (pages)
  * supply the .wasm bytes and a worker spawner; create.ts picks between this and the reference.
  */
 import type { Backend, Block, ClipViews, DType, FloatArray } from './types.js';
@@ -32,9 +32,9 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Use the relaxed-SIMD (FMA) build: true = must, false = never, 'auto' (default) = if it validates. */
   relaxed?: boolean | 'auto';
-  /** The compiled modules (build/kernels*.wasm: wasm-node.ts reads them, wasm-web.ts fetches them). */
+  /** The compiled modules (build/kernels*.wasm: platform-node.ts reads them, platform-web.ts fetches them). */
   wasmBytes: WasmBytes;
-  /** Start one worker thread (platform hook, see wasm-node.ts). Without it the backend is single-threaded. */
+  /** Start one worker thread (platform hook, see platform-node.ts). Without it the backend is single-threaded. */
   spawnWorker?: SpawnWorker;
   /**
    * Only without SharedArrayBuffer (e.g. a page that is not cross-origin isolated), where growing
@@ -366,9 +366,9 @@ function sharedMemoryAvailable(): boolean {
 }
 
 /**
- * Create a WasmBackend. Platform-neutral: the platform entries (wasm-node.ts, wasm-web.ts) pass
+ * Create a WasmBackend. Platform-neutral: the platform entries (platform-node.ts, platform-web.ts) pass
  * the .wasm bytes and a worker spawner. Relaxed SIMD must already be enabled in the engine to validate (on
- * Node 20, wasm-node.ts sets the V8 flag); otherwise 'auto' falls back to the plain build.
+ * Node 20, platform-node.ts sets the V8 flag); otherwise 'auto' falls back to the plain build.
  */
 export async function createWasmBackend(opts: WasmBackendOptions): Promise<WasmBackend> {
   const bytes = opts.wasmBytes;

@@ -1,5 +1,6 @@
 /**
- * Browser entry of the WebAssembly backend: fetches build/kernels*.wasm and runs the worker pool
+ * The browser platform of createBackend: WebGPU through navigator.gpu, and the WebAssembly
+ * backend, which fetches build/kernels*.wasm and runs the worker pool
  * on Web Workers (wasm-worker-web.ts), so training uses every core of a cross-origin-isolated
  * page (COOP: same-origin + COEP: require-corp, which is what makes SharedArrayBuffer available).
  *

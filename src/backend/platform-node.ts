@@ -1,8 +1,9 @@
 /**
- * Node entry of the WebAssembly backend: reads build/kernels*.wasm, enables relaxed SIMD in V8
- * (Node 20 keeps it behind a flag that can be set at run time, but not via NODE_OPTIONS) and
- * starts worker_threads workers. `createBackend` here is what `import { createBackend } from
- * 'charrnn'` gives in Node (the package's "node" export, src/index-node.ts).
+ * The Node platform of createBackend: the WebAssembly backend (reads build/kernels*.wasm, enables
+ * relaxed SIMD in V8 — Node 20 keeps it behind a flag that can be set at run time, but not via
+ * NODE_OPTIONS — and starts worker_threads workers) and WebGPU through Dawn (webgpu/node.ts).
+ * `createBackend` here is what `import { createBackend } from 'charrnn'` gives in Node (the
+ * package's "node" export, src/index-node.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -50,7 +51,7 @@ export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise
   // Must precede compiling: enables relaxed SIMD on Node 20 (a no-op where it is standard).
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   // <package>/build/ from src/backend/ (run from source by tsx); dist/build/ (a copy the build
-  // makes) from dist/src/backend/, the same relative URL as in wasm-web.ts
+  // makes) from dist/src/backend/, the same relative URL as in platform-web.ts
   const build = new URL('../../build/kernels.wasm', import.meta.url);
   const worker = workerScript();
   const [plain, relaxed] = await Promise.all([
