@@ -21,7 +21,7 @@ import { JsBackend } from '../src/backend/js.js';
 import { clipGradients } from '../src/optim.js';
 import { requestWebGpuDevice } from '../src/backend/webgpu/node.js';
 import { isSoftwareAdapter, openDevice } from '../src/backend/webgpu/device.js';
-import { GpuContext } from '../src/backend/webgpu/context.js';
+import { TestGpuContext } from './gpu-context.js';
 import { gemm } from '../src/backend/webgpu/gemm.js';
 import * as ew from '../src/backend/webgpu/elementwise.js';
 import * as cells from '../src/backend/webgpu/cells.js';
@@ -33,7 +33,7 @@ if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK
 
 const opened = await requestWebGpuDevice();
 const noDevice = 'error' in opened ? opened.error : null;
-const ctx = 'error' in opened ? null : new GpuContext(opened, { heapBytes: 64 << 20 });
+const ctx = 'error' in opened ? null : new TestGpuContext(opened, { heapBytes: 64 << 20 });
 const skip = noDevice && process.env.CI !== 'true' ? `no WebGPU: ${noDevice}` : false;
 
 test.after(() => {
@@ -42,7 +42,7 @@ test.after(() => {
 });
 
 /** A test that needs the device; under CI a missing device fails it with the reason. */
-function gpuTest(name: string, fn: (g: GpuContext) => Promise<void>): void {
+function gpuTest(name: string, fn: (g: TestGpuContext) => Promise<void>): void {
   test(name, { skip }, async () => {
     if (!ctx) assert.fail(`no WebGPU device: ${noDevice}`);
     ctx.reset();
@@ -83,7 +83,7 @@ const js = new JsBackend();
 const randoms = (r: () => number, n: number, lo = -1, hi = 1): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
 
 /** Put host data in the heap; returns its offset. */
-function up(g: GpuContext, data: Float32Array | Int32Array): number {
+function up(g: TestGpuContext, data: Float32Array | Int32Array): number {
   const off = g.alloc(data.length);
   if (data.length) g.write(off, data);
   return off;
@@ -100,7 +100,7 @@ const V = 65;
 
 gpuTest('recorder: a full uniform ring submits on its own; a host write comes after the work recorded before it', async (g) => {
   if (!('device' in opened)) return;
-  const small = new GpuContext(opened, { heapBytes: 1 << 16, slots: 4 });
+  const small = new TestGpuContext(opened, { heapBytes: 1 << 16, slots: 4 });
   try {
     const x = up(small, Float32Array.of(1, 2, 3));
     const before = small.counters.submits;
@@ -335,7 +335,7 @@ function jsWindow(cell: Cell, w: Win, B: number, H: number): void {
 }
 
 /** The same window with the fused step kernels: one dispatch per step each way. */
-function gpuWindow(g: GpuContext, cell: Cell, w: Record<keyof Win, number>, B: number, H: number): void {
+function gpuWindow(g: TestGpuContext, cell: Cell, w: Record<keyof Win, number>, B: number, H: number): void {
   const G = GATES[cell] * H;
   const hA = (t: number) => w.h + t * B * H, cA = (t: number) => w.c + t * B * H, gA = (x: number, t: number) => x + t * B * G;
   for (let t = 0; t < T; t++) {
@@ -437,7 +437,7 @@ function jsStep(o: Optim, n: number, p: Float32Array, gr: Float32Array, m: Float
   else js.sgd(n, p, gr, m, lr, momentum, wd, t === 1);
 }
 
-function gpuStep(g: GpuContext, o: Optim, n: number, p: number, gr: number, m: number, v: number, t: number, wd: number, clip: opt.DeviceClip): void {
+function gpuStep(g: TestGpuContext, o: Optim, n: number, p: number, gr: number, m: number, v: number, t: number, wd: number, clip: opt.DeviceClip): void {
   const { lr, b1, b2, eps, alpha, momentum } = HYPER;
   if (o === 'adam') opt.adam(g, n, p, gr, m, v, lr, b1, b2, eps, 1 - b1 ** t, 1 - b2 ** t, wd, clip);
   else if (o === 'rmsprop') opt.rmsprop(g, n, p, gr, v, lr, alpha, eps, wd, clip);

@@ -38,14 +38,15 @@ interface PageResult { error?: string; adapter?: string; software?: boolean; wor
 async function kernelsInPage(): Promise<PageResult> {
   const imp = (m: string): Promise<unknown> => import(`/dist/src/backend/${m}.js`);
   const dev = await imp('webgpu/device') as typeof import('../src/backend/webgpu/device.js');
-  const { GpuContext } = await imp('webgpu/context') as typeof import('../src/backend/webgpu/context.js');
+  const testHelper = '/dist/test/gpu-context.js'; // served as the modules are; a variable, so tsc does not resolve it
+  const { TestGpuContext } = await import(testHelper) as typeof import('./gpu-context.js');
   const { gemm } = await imp('webgpu/gemm') as typeof import('../src/backend/webgpu/gemm.js');
   const cells = await imp('webgpu/cells') as typeof import('../src/backend/webgpu/cells.js');
   const loss = await imp('webgpu/loss') as typeof import('../src/backend/webgpu/loss.js');
   const { JsBackend } = await imp('js') as typeof import('../src/backend/js.js');
   const opened = await dev.openDevice(navigator.gpu);
   if ('error' in opened) return { error: opened.error };
-  const g = new GpuContext(opened, { heapBytes: 1 << 22 });
+  const g = new TestGpuContext(opened, { heapBytes: 1 << 22 });
   const js = new JsBackend();
   let seed = 1;
   const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);

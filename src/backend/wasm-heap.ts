@@ -2,12 +2,9 @@
  * The WebAssembly backend's memory: an allocator over one WebAssembly.Memory, and the test of
  * whether a typed array is a view on it (so its byteOffset is a pointer the kernels can use).
  *
- * Blocks are multiples of 64 bytes (a cache line), 64-byte aligned. Freed blocks go to a list
- * of holes kept sorted by address, with neighbours merged (and a hole that reaches the top
- * merged into it), so a block of the same or a smaller size is carved from the best-fitting
- * hole instead of growing the memory:
- *   alloc(n): the smallest hole ≥ n (lowest address on ties), else bump `top`, growing if needed
- *   free(p):  hole [p, p + size) merged with the holes or top it touches
+ * Blocks are multiples of 64 bytes (a cache line), 64-byte aligned, placed by the free list that
+ * the WebGPU heap uses too (free-list.ts: best fit, freed blocks merged with their neighbours and
+ * the top), so a block of the same or a smaller size reuses a hole instead of growing the memory.
  * WebAssembly memory never shrinks: what this gives is memory that stops growing once a
  * program's pattern of allocations repeats (a workspace made and disposed per evaluation).
  *
@@ -15,6 +12,7 @@
  * detached by grow()). The first RESERVED_BYTES are never handed out: the compiler's static data,
  * then a random token that identifies this memory.
  */
+import { FreeList } from './free-list.js';
 import type { Block, FloatArray } from './types.js';
 import { RESERVED_BYTES, TOKEN_BYTES, TOKEN_OFFSET } from './wasm-abi.js';
 
@@ -22,12 +20,7 @@ const PAGE = 65536;
 export const MAX_PAGES = 65536; // 4 GiB, as the modules declare
 
 export class WasmHeap {
-  /** End of the blocks handed out (or freed into holes); bump allocation starts here. */
-  private top = RESERVED_BYTES;
-  /** Free blocks below top, [start, size] pairs sorted by start; no two touch (they are merged). */
-  private readonly holes: number[] = [];
-  /** Blocks handed out and not yet freed: pointer → size in bytes. */
-  private readonly live = new Map<number, number>();
+  private readonly blocks = new FreeList(RESERVED_BYTES, 'wasm backend');
   private handedOut = false;
   /**
    * Buffer objects known to be this memory. V8 hands out new SharedArrayBuffer objects for the
@@ -56,9 +49,7 @@ export class WasmHeap {
 
   /** Bytes in blocks handed out and not freed. */
   get liveBytes(): number {
-    let n = 0;
-    for (const size of this.live.values()) n += size;
-    return n;
+    return this.blocks.liveSize;
   }
 
   /**
@@ -76,7 +67,7 @@ export class WasmHeap {
     this.known.add(buffer);
     this.lastBuffer = buffer;
     const byteLength = Math.ceil(bytes / 64) * 64;
-    new Uint8Array(buffer, p, this.live.get(p)!).fill(0);
+    new Uint8Array(buffer, p, this.blocks.sizeOf(p)!).fill(0);
     return { buffer, byteOffset: p, byteLength };
   }
 
@@ -87,39 +78,24 @@ export class WasmHeap {
    */
   alloc(bytes: number, forUser = false): number {
     const size = Math.max(64, Math.ceil(bytes / 64) * 64);
-    const holes = this.holes;
-    let best = -1;
-    for (let i = 0; i < holes.length; i += 2) {
-      if (holes[i + 1] >= size && (best < 0 || holes[i + 1] < holes[best + 1])) best = i;
-    }
-    if (best >= 0) {
-      const p = holes[best];
-      if (holes[best + 1] === size) holes.splice(best, 2);
-      else {
-        holes[best] += size;
-        holes[best + 1] -= size;
-      }
-      this.live.set(p, size);
-      return p;
-    }
-    const p = this.top;
-    const end = p + size;
+    return this.blocks.reserve(size, (end) => this.reach(end, forUser));
+  }
+
+  /** Grow the memory to at least `end` bytes; false where it may not grow. */
+  private reach(end: number, forUser: boolean): boolean {
     const have = this.memory.buffer.byteLength;
-    if (end > have) {
-      if (end > MAX_PAGES * PAGE) return -1;
-      let want = end;
-      if (!this.shared) {
-        if (this.handedOut) return -1;
-        // the only growth this memory gets: leave room for what comes after the first arena
-        if (forUser) want = Math.max(end, this.reserveBytes, 2 * end + (16 << 20));
-      }
-      // at least 1 MiB at a time: fewer grow() calls, fewer buffer objects
-      const pages = Math.min(Math.max(Math.ceil((want - have) / PAGE), 16), MAX_PAGES - have / PAGE);
-      this.memory.grow(pages);
+    if (end <= have) return true;
+    if (end > MAX_PAGES * PAGE) return false;
+    let want = end;
+    if (!this.shared) {
+      if (this.handedOut) return false;
+      // the only growth this memory gets: leave room for what comes after the first arena
+      if (forUser) want = Math.max(end, this.reserveBytes, 2 * end + (16 << 20));
     }
-    this.top = end;
-    this.live.set(p, size);
-    return p;
+    // at least 1 MiB at a time: fewer grow() calls, fewer buffer objects
+    const pages = Math.min(Math.max(Math.ceil((want - have) / PAGE), 16), MAX_PAGES - have / PAGE);
+    this.memory.grow(pages);
+    return true;
   }
 
   /**
@@ -128,26 +104,7 @@ export class WasmHeap {
    * twice, or never allocated), which would otherwise corrupt the holes.
    */
   free(p: number): void {
-    const size = this.live.get(p);
-    if (size === undefined) throw new Error(`wasm backend: free of ${p}, which is not an allocated block (freed twice?)`);
-    this.live.delete(p);
-    const holes = this.holes;
-    let start = p;
-    let end = p + size;
-    // i: the first hole after p
-    let i = 0;
-    while (i < holes.length && holes[i] < p) i += 2;
-    if (i < holes.length && holes[i] === end) {
-      end += holes[i + 1];
-      holes.splice(i, 2);
-    }
-    if (i > 0 && holes[i - 2] + holes[i - 1] === start) {
-      i -= 2;
-      start = holes[i];
-      holes.splice(i, 2);
-    }
-    if (end === this.top) this.top = start;
-    else holes.splice(i, 0, start, end - start);
+    this.blocks.release(p);
   }
 
   /** Byte pointer of a float32 view on this memory, or -1 (the caller then runs the JS reference). */

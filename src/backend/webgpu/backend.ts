@@ -14,12 +14,14 @@
  * softmaxCrossEntropy adds its loss to `into`, sumSquares writes ‖x‖² to `out`, and both return
  * NaN; gradientNorm and the optimizers' `clip` argument do clipping without a readback.
  *
- * Memory: a first-fit free list over the heap, which grows (copied, offsets kept) when full, up to
- * the device's storage-buffer limit. A block's device range is zeroed when it is handed out.
+ * Memory: a best-fit free list over the heap (../free-list.ts, the WASM heap's too), which grows
+ * (copied, offsets kept) when a block from the top does not fit, up to the device's storage-buffer
+ * limit. A block's device range is zeroed when it is handed out.
  * float32 only: WebGPU has no float64.
  */
 import type { Backend, BackendChoice, Block, ClipViews, DType, FloatArray } from '../types.js';
 import { keepThreshold } from '../../rng.js';
+import { FreeList } from '../free-list.js';
 import { ALIGN_WORDS, GpuContext } from './context.js';
 import type { OpenedDevice } from './device.js';
 import * as cells from './cells.js';
@@ -50,10 +52,9 @@ export class WebGpuBackend implements Backend {
   readonly software: boolean;
   choice?: BackendChoice;
   /** Device word offset of each live block, by its staging buffer. */
-  private readonly blocks = new Map<ArrayBufferLike, { off: number; words: number }>();
-  /** Free ranges [offset, words] of the heap below `top`, sorted by offset. */
-  private readonly freeList: [number, number][] = [];
-  private top = 0;
+  private readonly blocks = new Map<ArrayBufferLike, number>();
+  /** Where blocks and the scratch lie in the heap, in words. */
+  private readonly heap = new FreeList(0, 'webgpu');
   /** Internal scratch (row losses, reduce partials, a dummy loss word): offset and size in words. */
   private scratch = { off: -1, words: 0 };
   private readonly inFlight: Promise<void>[] = [];
@@ -73,57 +74,36 @@ export class WebGpuBackend implements Backend {
     const words = Math.ceil(Math.max(bytes, 4) / 4 / ALIGN_WORDS) * ALIGN_WORDS;
     const off = this.reserve(words);
     const buffer = new ArrayBuffer(words * 4);
-    this.blocks.set(buffer, { off, words });
+    this.blocks.set(buffer, off);
     this.allocations++;
     el.fill(this.ctx, words, off, 0); // zeroed, as alloc promises (a reused range holds old numbers)
     return { buffer, byteOffset: 0, byteLength: words * 4 };
   }
 
   free(block: Block): void {
-    const b = this.blocks.get(block.buffer);
-    if (!b) throw new Error('webgpu: free of a block that is not live');
+    const off = this.blocks.get(block.buffer);
+    if (off === undefined) throw new Error('webgpu: free of a block that is not live');
     this.blocks.delete(block.buffer);
-    this.release(b.off, b.words);
+    this.heap.release(off);
   }
 
+  /** `words` (a multiple of ALIGN_WORDS) of the heap, growing it by doubling when the block comes from the top. */
   private reserve(words: number): number {
-    const i = this.freeList.findIndex(([, n]) => n >= words);
-    if (i >= 0) {
-      const [off, n] = this.freeList[i];
-      if (n === words) this.freeList.splice(i, 1);
-      else this.freeList[i] = [off + words, n - words];
-      return off;
-    }
-    const off = this.top;
-    if (off + words > this.ctx.words) {
-      let next = this.ctx.words;
-      while (next < off + words) next *= 2;
-      this.ctx.grow(Math.min(next, Math.max(off + words, this.ctx.maxWords)));
-    }
-    this.top = off + words;
-    return off;
-  }
-
-  private release(off: number, words: number): void {
-    const list = this.freeList;
-    let i = list.findIndex(([o]) => o > off);
-    if (i < 0) i = list.length;
-    list.splice(i, 0, [off, words]);
-    // coalesce with the neighbours, then give a range at the top back to the top
-    if (i + 1 < list.length && list[i][0] + list[i][1] === list[i + 1][0]) list.splice(i, 2, [list[i][0], list[i][1] + list[i + 1][1]]);
-    if (i > 0 && list[i - 1][0] + list[i - 1][1] === list[i][0]) list.splice(i - 1, 2, [list[i - 1][0], list[i - 1][1] + list[i][1]]);
-    const last = list[list.length - 1];
-    if (last && last[0] + last[1] === this.top) {
-      this.top = last[0];
-      list.pop();
-    }
+    return this.heap.reserve(words, (end) => {
+      if (end > this.ctx.words) {
+        let next = this.ctx.words;
+        while (next < end) next *= 2;
+        this.ctx.grow(Math.min(next, Math.max(end, this.ctx.maxWords)));
+      }
+      return true;
+    });
   }
 
   /** The device offset (in words) of a view from alloc. */
   private off(x: FloatArray | Int32Array): number {
-    const b = this.blocks.get(x.buffer);
-    if (!b) throw new Error('webgpu: a view that is not from this backend (or was freed)');
-    return b.off + x.byteOffset / 4;
+    const off = this.blocks.get(x.buffer);
+    if (off === undefined) throw new Error('webgpu: a view that is not from this backend (or was freed)');
+    return off + x.byteOffset / 4;
   }
 
   private opt(x: FloatArray | null): number {
@@ -133,7 +113,7 @@ export class WebGpuBackend implements Backend {
   /** At least `words` of internal scratch; its offset. */
   private scratchWords(words: number): number {
     if (this.scratch.words < words) {
-      if (this.scratch.off >= 0) this.release(this.scratch.off, this.scratch.words);
+      if (this.scratch.off >= 0) this.heap.release(this.scratch.off);
       const n = Math.ceil(Math.max(words, 1024) / ALIGN_WORDS) * ALIGN_WORDS;
       this.scratch = { off: this.reserve(n), words: n };
     }

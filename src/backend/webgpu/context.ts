@@ -84,9 +84,8 @@ export class GpuContext {
   heap: GPUBuffer;
   /** Heap capacity in 32-bit words. */
   words: number;
-  private top = 0;
   private readonly bgl: GPUBindGroupLayout;
-  /** Heaps replaced by grow(), destroyed after the next readback or idle() (work submitted before may still read them). */
+  /** Heaps replaced by grow(), destroyed after the next readback (work submitted before may still read them). */
   private readonly retired: GPUBuffer[] = [];
   private readonly uniforms: GPUBuffer;
   private readonly slots: number;
@@ -157,7 +156,7 @@ export class GpuContext {
   /**
    * Make the heap at least `words` long (offsets stay valid): submit what is recorded, copy the
    * heap into a bigger buffer and bind that one from now on. The old heap is destroyed at the
-   * next readback or idle(), once the work that reads it is done.
+   * next readback, once the work that reads it is done.
    */
   grow(words: number): void {
     if (words <= this.words) return;
@@ -179,22 +178,6 @@ export class GpuContext {
     return this.device.createBuffer({ size, usage });
   }
 
-  // ---- heap ----
-
-  /** Reserve n words of the heap (256-byte aligned); returns the offset in words. */
-  alloc(n: number): number {
-    const off = this.top;
-    const end = off + Math.ceil(Math.max(n, 1) / ALIGN_WORDS) * ALIGN_WORDS;
-    if (end > this.words) throw new Error(`GPU heap full: ${n} words asked, ${this.words - off} left of ${this.words}`);
-    this.top = end;
-    return off;
-  }
-
-  /** Forget every allocation (tests reuse one context). Everything recorded must be submitted. */
-  reset(): void {
-    this.top = 0;
-  }
-
   /**
    * Copy host data into the heap at word offset `off`. This is a queue write, ordered before the
    * next submit, so work already recorded (not yet submitted) is submitted first: it must see
@@ -203,11 +186,6 @@ export class GpuContext {
   write(off: number, data: Float32Array | Int32Array | Uint32Array): void {
     this.flush();
     this.device.queue.writeBuffer(this.heap, off * 4, data.buffer, data.byteOffset, data.byteLength);
-  }
-
-  /** Submit what is recorded, copy n words at `off` back, and resolve with them. */
-  async read(off: number, n: number): Promise<Float32Array> {
-    return (await this.readMany([[off, n]]))[0];
   }
 
   /**
@@ -243,12 +221,6 @@ export class GpuContext {
     } finally {
       if (this.errors.length) throw new Error(`WebGPU error: ${this.errors[0]}`);
     }
-  }
-
-  /** read(), as int32. */
-  async readInt(off: number, n: number): Promise<Int32Array> {
-    const f = await this.read(off, n);
-    return new Int32Array(f.buffer, f.byteOffset, f.length);
   }
 
   // ---- pipelines ----
@@ -317,14 +289,6 @@ export class GpuContext {
     this.encoder = null;
     this.used = 0;
     this.counters.submits++;
-  }
-
-  /** Resolves when the device has finished all submitted work. */
-  async idle(): Promise<void> {
-    this.flush();
-    await this.device.queue.onSubmittedWorkDone();
-    for (const b of this.retired.splice(0)) b.destroy();
-    if (this.errors.length) throw new Error(`WebGPU error: ${this.errors[0]}`);
   }
 
   destroy(): void {
