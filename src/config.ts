@@ -158,10 +158,16 @@ const RULES: { [K in keyof TrainConfig]: Rule } = {
  */
 export const RETIRED_KEYS: readonly string[] = ['backend', 'threads'];
 
-/** Fill in defaults and check every value; throws a one-line CharRnnError naming the flag. */
+/**
+ * Fill in defaults and check every value; throws a one-line CharRnnError naming the flag. The
+ * stopping limits follow the one rule (withLimits): given none, the defaults' (180 s, at most 50
+ * epochs); given any, only those. So `resolveConfig({ maxIters: 40 })` runs 40 iterations and
+ * nothing else bounds it: a default time budget beside it would fix a cosine schedule's span from
+ * the clock (src/schedule.ts), and the same seed would train differently on a slower machine.
+ */
 export function resolveConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
   const cfg = { ...DEFAULT_CONFIG } as TrainConfig;
-  for (const [key, value] of Object.entries(partial)) {
+  for (const [key, value] of Object.entries(withLimits({}, partial))) {
     if (!(key in RULES)) throw new CharRnnError('bad-flag', `unknown setting ${flagName(key)}`);
     if (value !== undefined) (cfg as unknown as Record<string, unknown>)[key] = value;
   }
@@ -222,9 +228,9 @@ function withLimits(base: Partial<TrainConfig>, given: Partial<TrainConfig>): Pa
   return out;
 }
 
-/** The configuration of a new run from the settings given (the CLI's flags, the page's knobs). */
+/** The configuration of a new run from the settings given (the CLI's flags, the page's knobs): resolveConfig's. */
 export function newRunConfig(given: Partial<TrainConfig> = {}): TrainConfig {
-  return resolveConfig(withLimits({}, given));
+  return resolveConfig(given);
 }
 
 /**

@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../src/backend/js.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
-import { newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
+import { newRunConfig, resolveConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
 import { estimateIters, iterBudget, scheduleFactor } from '../src/schedule.js';
 import { Trainer, type TrainEvent } from '../src/train.js';
@@ -111,4 +111,22 @@ test('the step schedule is unchanged: lr only decays at the end of epochs', asyn
   assert.equal(events.some((e) => e.type === 'schedule'), false);
   const lrs = new Set(events.flatMap((e) => (e.type === 'step' ? [e.lr] : [])));
   assert.deepEqual([...lrs], [0.01, 0.005, 0.0025].slice(0, lrs.size));
+});
+
+test('a run bounded by its iterations trains the same on a fast and a slow clock: resolveConfig adds no time budget beside them', async () => {
+  // the engine issue's script: on WebGPU (SwiftShader) 10 of 18 runs ended elsewhere, because a
+  // default 180 s budget beside maxIters fixed the cosine span from the clock at a random iteration
+  const config = resolveConfig({ maxIters: 40, layers: 2, hidden: 24, batch: 4, seqLen: 16, evalEvery: 20, sampleEvery: 0, seed: 3 });
+  assert.equal(config.maxTime, 0);
+  assert.equal(config.epochs, 0);
+  assert.equal(resolveConfig({}).maxTime, newRunConfig({}).maxTime, 'given no limit: the defaults, as a new run');
+  const valLoss = async (secondsPerReading: number): Promise<number> => {
+    let t = 0;
+    const trainer = new Trainer({ config, corpus, backend: new JsBackend(), now: () => (t += secondsPerReading) });
+    let last = NaN;
+    for await (const ev of trainer.run()) if (ev.type === 'eval') last = ev.metrics.val_loss;
+    assert.ok(trainer.state.seconds > (secondsPerReading > 0.1 ? 9 : 0), `${trainer.state.seconds} s`);
+    return last;
+  };
+  assert.equal(await valLoss(0.5), await valLoss(1e-6), 'a slow machine (past 9 s by the first evaluation) trains as a fast one');
 });
