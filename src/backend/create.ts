@@ -174,8 +174,13 @@ async function startWebGpu(platform: WasmPlatform): Promise<WebGpuBackend | Devi
  */
 export function describeChoice(c: BackendChoice): string {
   const what = c.kind === 'webgpu' ? `webgpu backend on ${c.adapter ?? 'an unknown adapter'}` : `${c.kind} backend, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
+  const why = whyChosen(c);
+  return `${what}${why ? ` (${why})` : ''}`;
+}
+
+/** What describeChoice says in brackets: auto's measurement, then the reason; '' when neither. */
+export function whyChosen(c: BackendChoice): string {
   const m = c.measured ? Object.entries(c.measured) : [];
   const measured = m.length ? `${m.map(([k, v], i) => `${k} ${fmtChars(v)}${i === 0 ? ' chars/s' : ''}`).join(', ')}: ${c.kind}` : '';
-  const why = [measured, c.reason].filter(Boolean).join('; ');
-  return `${what}${why ? ` (${why})` : ''}`;
+  return [measured, c.reason].filter(Boolean).join('; ');
 }
