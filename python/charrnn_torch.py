@@ -605,7 +605,7 @@ def estimate_iters(it, seconds, c, windows):
 
 
 def schedule_measured(fix, c, it, seconds):
-    """When the trainer fixes a --max-time schedule (Trainer.fixSchedule): past the first evaluation
+    """When the trainer fixes a --max-time schedule (scheduleSpan in src/schedule.ts): past the first evaluation
     and a budgetShare of the budget (at most evalShareSeconds in), or a lateShare of the budget.
     The thresholds `fix` are torch.json's scheduleFix: SCHEDULE_FIX of src/schedule.ts is their one
     source, so the engines cannot drift apart."""
@@ -781,7 +781,7 @@ def train(run_dir, device_kind):
                 reason = 'nan'
                 break
             if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None and c['maxTime'] > 0 and flags[2] > 0:
-                st['scheduleIters'] = estimate_iters(st['iter'], flags[2], c, windows)  # refitSchedule: rank 0's clock
+                st['scheduleIters'] = estimate_iters(st['iter'], flags[2], c, windows)  # refit at an evaluation (scheduleSpan): rank 0's clock
             save(metrics, is_best)
             if lead:
                 emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})

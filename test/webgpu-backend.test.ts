@@ -8,7 +8,7 @@
  * - dropout masks: bit for bit the reference's (the counter-based draw of rng.ts);
  * - 20 trainer steps with each optimizer and each clipping mode: the same weights and losses;
  * - the structure of a window: LSTM 2×128, T = 50, counted by the backend;
- * - lagging scalars: a non-finite step is found at the next evaluation and rolled back exactly;
+ * - numbers read at evaluations: a non-finite step is found at the next evaluation and rolled back exactly;
  * - resume: a webgpu checkpoint continues on wasm and the other way round;
  * - sampling on the device: the CPU sampler's characters, one readback per sample; the one
  *   sampler path (Sampler.steps, generate, temperatureSweep) gives js's texts, and what reads

@@ -1,5 +1,5 @@
 /**
- * The draw of a sampled character on the device (Sampler.stepsAsync, src/sample.ts), so that
+ * The draw of a sampled character on the device (Sampler.steps on a device, src/sample.ts), so that
  * sampling on the GPU reads nothing back per character: the next id goes straight into the
  * one-step workspace's input word, and the ids and log-probabilities of a chunk of characters
  * are read back together.
