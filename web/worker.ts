@@ -1,10 +1,10 @@
 /// <reference lib="webworker" />
 /**
- * The playground's engine: trains, samples and (de)serialises checkpoints in a Web Worker,
+ * The playground's worker: trains, samples and (de)serialises checkpoints in a Web Worker,
  * with exactly the library code the CLI uses, and posts events to the page. It trains on the
  * backend createBackend picks for training (WebGPU on a hardware GPU) and samples, inspects and
  * loads on the CPU: a GPU run's host copy of its weights comes from the library
- * (Trainer.hostModel, on the CPU backend of engines.ts).
+ * (Trainer.hostModel, on the CPU backend of backends.ts).
  */
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
 import { newRunConfig, resumeConfig } from '../src/config.js';
@@ -18,14 +18,14 @@ import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
 import { inspectHtml, type UnitRef } from '../src/viz/html.js';
 import { findUnits, readText } from '../src/viz/inspect.js';
-import { engineRequest, startEngines } from './engines.js';
-import type { FromEngine, ToEngine } from './protocol.js';
+import { backendRequest, startBackends } from './backends.js';
+import type { FromWorker, ToWorker } from './protocol.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-const post = (m: FromEngine): void => self.postMessage(m);
+const post = (m: FromWorker): void => self.postMessage(m);
 
-class Engine {
+class Playground {
   private trainer: Trainer | null = null;
   /** The current model: the one training (on `training`), or one loaded from a file (on `cpu`). */
   private model: CharRNN | null = null;
@@ -38,7 +38,7 @@ class Engine {
   /** `training` trains; `cpu` runs what needs numbers every character. One backend unless training is on a GPU. */
   constructor(private readonly training: Backend, private readonly cpu: Backend) {}
 
-  async train(text: string, partial: ToEngine & { type: 'train' }): Promise<void> {
+  async train(text: string, partial: ToWorker & { type: 'train' }): Promise<void> {
     if (this.abort) throw new Error('already training');
     const corpus: Corpus = buildCorpus([{ name: 'the corpus', bytes: new TextEncoder().encode(text) }]);
     // The current model is continued unless a new one is asked for, by the library's rules (as
@@ -141,7 +141,7 @@ class Engine {
   private novelty: { trainer: Trainer; index: NoveltyIndex } | null = null;
 
   /** The Sample panel: generate() as `charrnn sample` runs it, rendered the same way. */
-  async sample(m: ToEngine & { type: 'sample' }): Promise<string> {
+  async sample(m: ToWorker & { type: 'sample' }): Promise<string> {
     const { model, vocab } = await this.cpuModel();
     const sampler = new Sampler(model, vocab);
     try {
@@ -208,25 +208,25 @@ class Engine {
 // the library's createBackend, as an app gets it from 'charrnn': WebAssembly SIMD on every core
 // when the page is cross-origin isolated, else on one (choice.reason says so); training on a
 // hardware GPU when there is one. The page's options come as the worker's name (main.ts).
-const ready = startEngines(engineRequest(self.name)).then(({ training, cpu, note }) => {
+const ready = startBackends(backendRequest(self.name)).then(({ training, cpu, note }) => {
   post({ type: 'ready', training: training.choice, cpu: cpu.choice, note });
-  return new Engine(training, cpu);
+  return new Playground(training, cpu);
 });
 
-self.onmessage = async (e: MessageEvent<ToEngine>) => {
-  const engine = await ready;
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const playground = await ready;
   const m = e.data;
   try {
     switch (m.type) {
-      case 'train': await engine.train(m.text, m); break;
-      case 'pause': engine.pause(); break;
-      case 'resume': engine.resume(); break;
-      case 'stop': engine.stop(); break;
-      case 'reset': engine.reset(); break;
-      case 'sample': post({ type: 'sample', text: await engine.sample(m) }); break;
-      case 'save': post({ type: 'checkpoint', bytes: engine.save(), reason: 'save' }); break;
-      case 'load': post({ type: 'loaded', name: m.name, summary: engine.load(m.bytes, m.name) }); break;
-      case 'inspect': post({ type: 'inspect', ...(await engine.inspect(m.text, m.find)) }); break;
+      case 'train': await playground.train(m.text, m); break;
+      case 'pause': playground.pause(); break;
+      case 'resume': playground.resume(); break;
+      case 'stop': playground.stop(); break;
+      case 'reset': playground.reset(); break;
+      case 'sample': post({ type: 'sample', text: await playground.sample(m) }); break;
+      case 'save': post({ type: 'checkpoint', bytes: playground.save(), reason: 'save' }); break;
+      case 'load': post({ type: 'loaded', name: m.name, summary: playground.load(m.bytes, m.name) }); break;
+      case 'inspect': post({ type: 'inspect', ...(await playground.inspect(m.text, m.find)) }); break;
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -1,5 +1,5 @@
 /**
- * The playground engine's backends (worker.ts): one that trains, and one on the CPU for what
+ * The playground worker's backends (worker.ts): one that trains, and one on the CPU for what
  * needs a number back every character (sampling, inspect, a loaded file). They are one backend
  * unless training runs on a device (WebGPU), whose numbers are not host memory.
  *
@@ -14,28 +14,29 @@
 import type { ChosenBackend } from '../src/backend/create.js';
 import { createBackend } from '../src/backend/platform-web.js';
 
-export interface EngineRequest {
+export interface BackendRequest {
   backend: 'auto' | 'js';
-  engine: 'auto' | 'webgpu';
+  /** What trains: auto's choice, or WebGPU forced (?engine=webgpu, the page's name for it). */
+  train: 'auto' | 'webgpu';
 }
 
 /** The request in a page's query string ("?engine=webgpu&backend=js"); anything else is the default. */
-export function engineRequest(search: string): EngineRequest {
+export function backendRequest(search: string): BackendRequest {
   const q = new URLSearchParams(search);
-  return { backend: q.get('backend') === 'js' ? 'js' : 'auto', engine: q.get('engine') === 'webgpu' ? 'webgpu' : 'auto' };
+  return { backend: q.get('backend') === 'js' ? 'js' : 'auto', train: q.get('engine') === 'webgpu' ? 'webgpu' : 'auto' };
 }
 
-export interface Engines {
+export interface Backends {
   training: ChosenBackend;
   cpu: ChosenBackend;
   /** Why ?engine=webgpu trains on the CPU after all (one line). */
   note?: string;
 }
 
-export async function startEngines(req: EngineRequest): Promise<Engines> {
+export async function startBackends(req: BackendRequest): Promise<Backends> {
   let training: ChosenBackend;
   try {
-    training = await createBackend({ kind: req.engine === 'webgpu' ? 'webgpu' : req.backend, training: true });
+    training = await createBackend({ kind: req.train === 'webgpu' ? 'webgpu' : req.backend, training: true });
   } catch (e) {
     // only an explicit webgpu request throws ('auto' and 'js' always start something)
     const cpu = await createBackend({ kind: req.backend });
