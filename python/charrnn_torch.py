@@ -32,6 +32,7 @@ Dropout sits where ours does (outputs of every layer but the last, scaled by 1/(
 come from torch's generator seeded by one draw of our xoshiro128** per step, for the whole global
 window, so they do not depend on the number of ranks (but differ from our engine's masks).
 """
+import ctypes
 import json
 import math
 import os
@@ -244,6 +245,138 @@ class CharRNN(nn.Module):
         return self.decoder(x), new_state
 
 
+# ---------------------------------------------------------------- host reads (src/step.ts StepWords)
+
+class HostReads:
+    """Every read of device numbers by the host goes through host_read() (below). On CUDA each one
+    waits for the GPU to finish everything queued, so the loop reads only at its read points
+    (evaluations and samples: Trainer.read_every) and a step never reads. This count proves it:
+    with CHARRNN_TORCH_HOST_READS=FILE rank 0 writes {"reads": [[iteration, what, count], ...]}
+    there at the end (test/torch-engine.test.ts)."""
+
+    def __init__(self):
+        self.iter = 0  # the iteration the trainer stands at (it sets this)
+        self.counts = {}  # (iteration, what) -> reads
+
+    def count(self, what):
+        key = (self.iter, what)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def report(self, path):
+        rows = [[it, what, n] for (it, what), n in sorted(self.counts.items())]
+        write_atomic(path, (json.dumps({'reads': rows}) + '\n').encode('utf-8'))
+
+
+HOST_READS = HostReads()
+
+
+def host_read(what, *tensors):
+    """The device's numbers on the host, one numpy copy per tensor; `what` names the reader for
+    the count (step, eval, sample, save). One call is one wait for the device: callers pass
+    together what they need together."""
+    HOST_READS.count(what)
+    return [t.detach().cpu().numpy() for t in tensors]
+
+
+def to_device(a, device):
+    """A host tensor on `device` without waiting for the GPU: a plain .to() from pageable memory
+    synchronizes the CUDA stream; from pinned memory with non_blocking it is queued like a kernel."""
+    if device.type == 'cuda':
+        return a.pin_memory().to(device, non_blocking=True)
+    return a.to(device)
+
+
+class StepWords:
+    """What training steps add to between reads, on the device (src/step.ts StepWords): the Σ of
+    the windows' loss sums, steps whose ‖g‖ was not finite, the last ‖g‖, and the last step's
+    flags that rode the gradient's all-reduce (stop requested, rank 0's clock past --max-time,
+    rank 0's clock); the host counts the steps and characters (it wrote the targets)."""
+
+    def __init__(self, device):
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.non_finite = torch.zeros((), dtype=torch.float64, device=device)
+        self.grad_norm = torch.zeros((), dtype=torch.float64, device=device)
+        self.flags = torch.zeros(3, dtype=torch.float64, device=device)
+        self.steps = 0
+        self.chars = 0
+
+    def add(self, loss_sum, norm, finite, flags, chars):
+        """One step's numbers, added on the device (nothing is read)."""
+        self.loss.add_(loss_sum.double())
+        self.non_finite.add_((~finite).double())
+        self.grad_norm.copy_(norm)
+        self.flags.copy_(flags)
+        self.steps += 1
+        self.chars += chars
+
+    def read(self):
+        """The numbers of the steps since the last read (one wait for the device), and start counting again."""
+        both = torch.cat([self.loss.reshape(1), self.non_finite.reshape(1), self.grad_norm.reshape(1), self.flags])
+        got = host_read('step', both)[0].tolist()
+        out = {'steps': self.steps, 'chars': self.chars, 'lossSum': got[0], 'loss': got[0] / self.chars if self.chars > 0 else float('nan'),
+               'nonFinite': got[1], 'gradNorm': got[2], 'flags': got[3:]}
+        self.loss.zero_()
+        self.non_finite.zero_()
+        self.steps = 0
+        self.chars = 0
+        return out
+
+
+# ---------------------------------------------------------------- threads
+
+def openblas():
+    """The OpenBLAS this process loaded (Debian's torch calls the system BLAS, libblas.so.3, which
+    may be OpenBLAS or the reference BLAS) as a ctypes handle, or None. /proc/self/maps names
+    what was actually loaded, whatever the alternatives system points at."""
+    try:
+        with open('/proc/self/maps') as f:
+            libs = sorted({line.split()[-1] for line in f if 'blas' in line.split()[-1].rsplit('/', 1)[-1]})
+    except OSError:
+        return None, None
+    for lib in libs:
+        try:
+            so = ctypes.CDLL(lib)
+            so.openblas_get_config.restype = ctypes.c_char_p
+            so.openblas_get_corename.restype = ctypes.c_char_p
+            so.openblas_get_num_threads()
+            return so, lib
+        except (OSError, AttributeError):
+            continue
+    return None, (libs[0] if libs else None)
+
+
+def choose_threads():
+    """Set torch's intra-op threads and the BLAS threads for this machine; returns how, in words.
+
+    Measured on the 2-core machines (docs/pytorch.md, PyTorch 1.13 with OpenBLAS): 1 torch thread
+    and OpenBLAS on every core is the fastest setting by far (2 torch threads were 3-4× slower:
+    the big GEMMs are OpenBLAS's, and torch's own parallel loops over the small element-wise ops
+    cost more than they save). Where torch has MKL (pip's wheels) its default threads are kept.
+    A user's OMP_NUM_THREADS / OPENBLAS_NUM_THREADS win. OPENBLAS_CORETYPE is never set here
+    (a wrong kernel set is slower or crashes); the kernel set in use is named instead."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    so, lib = openblas()
+    if so is not None and 'OMP_NUM_THREADS' not in os.environ:
+        torch.set_num_threads(1)
+    if so is not None and 'OPENBLAS_NUM_THREADS' not in os.environ:
+        so.openblas_set_num_threads(cores)
+    n = torch.get_num_threads()
+    words = '%d intra-op thread%s' % (n, '' if n == 1 else 's')
+    if so is not None:
+        config = so.openblas_get_config().decode(errors='replace').split()
+        version = config[1] if len(config) > 1 and config[0] == 'OpenBLAS' else ''
+        core = so.openblas_get_corename().decode(errors='replace')
+        forced = ', OPENBLAS_CORETYPE' if os.environ.get('OPENBLAS_CORETYPE') else ''
+        k = so.openblas_get_num_threads()
+        return '%s, OpenBLAS%s (%s kernels%s) %d thread%s' % (words, ' ' + version if version else '', core, forced, k, '' if k == 1 else 's')
+    shown = torch.__config__.show()
+    if 'BLAS_INFO=mkl' in shown or 'Intel(R) Math Kernel Library' in shown:
+        return '%s, MKL' % words
+    if lib is not None:
+        return '%s, BLAS %s (not OpenBLAS, which is far faster: apt-get install libopenblas0)' % (words, os.path.basename(lib))
+    return words
+
+
 # ---------------------------------------------------------------- the run
 
 class Dist:
@@ -295,12 +428,16 @@ class Run:
             raise RunError('%s/torch.json is not a charrnn torch run (prepare it with charrnn train --engine torch --prepare-only)' % run_dir)
         if 'scheduleFix' not in spec:
             raise RunError('%s/torch.json was prepared by an older charrnn (it has no scheduleFix); prepare it again with charrnn train --engine torch --prepare-only' % run_dir)
+        if 'lossWatch' not in spec:
+            raise RunError('%s/torch.json was prepared by an older charrnn (it has no lossWatch); prepare it again with charrnn train --engine torch --prepare-only' % run_dir)
         self.c = c = spec['config']
         self.m = spec['model']
         self.vocab = spec['vocab']
         if c['onNan'] != 'stop':
             raise RunError('--on-nan %s is not supported by the torch engine; use --on-nan stop' % c['onNan'])
         self.d = d = Dist(device_kind)
+        self.threads = choose_threads()  # before the first torch op, which would start its thread pool
+        self.words = StepWords(d.device)
         self.B, self.T = c['batch'], c['seqLen']
         if self.B < d.world:
             raise RunError('--batch %d is fewer streams than the %d ranks (each rank trains its own streams); use --batch ≥ %d or fewer processes' % (self.B, d.world, d.world))
@@ -377,21 +514,21 @@ class Run:
         for s in self.state:
             full = torch.zeros((self.B, s.shape[1]), dtype=torch.float32, device=self.d.device)
             full[self.lo:self.hi] = s
-            out.append(self.d.all_sum(full).cpu().numpy())
-        return out
+            out.append(self.d.all_sum(full))
+        return host_read('save', *out)
 
     def checkpoint_bytes(self, carried):
-        def split(flat_t):
-            a = flat_t.detach().cpu().numpy()
+        def split(a):
             out, off = [], 0
             for (name, p), n in zip(self.named, self.sizes):
                 out.append(a[off:off + n].reshape(tuple(p.shape)))
                 off += n
             return out
         names = [n for n, _ in self.named]
-        tensors = list(zip(names, split(self.p)))
-        tensors += [('optimizer.m.' + n, a) for n, a in zip(names, split(self.mom1))]
-        tensors += [('optimizer.v.' + n, a) for n, a in zip(names, split(self.mom2))]
+        p, m, v = host_read('save', self.p, self.mom1, self.mom2)
+        tensors = list(zip(names, split(p)))
+        tensors += [('optimizer.m.' + n, a) for n, a in zip(names, split(m))]
+        tensors += [('optimizer.v.' + n, a) for n, a in zip(names, split(v))]
         k = 0
         for l in range(self.m['layers']):
             tensors.append(('state.h_l%d' % l, carried[k]))
@@ -414,7 +551,7 @@ class Run:
         """Inputs and targets (T, b) int64 of window w for streams lo..hi-1."""
         starts = np.arange(self.lo, self.hi, dtype=np.int64) * self.stream_len + w * self.T
         idx = starts[None, :] + np.arange(self.T + 1, dtype=np.int64)[:, None]  # (T+1, b)
-        chunk = torch.from_numpy(self.train_ids[idx].astype(np.int64)).to(self.d.device, non_blocking=True)
+        chunk = to_device(torch.from_numpy(self.train_ids[idx].astype(np.int64)), self.d.device)
         return chunk[:-1], chunk[1:]
 
     def reset_state(self):
@@ -449,33 +586,46 @@ class Run:
             out.append((r < keep).to(torch.float32) / keep)
         return out
 
-    def step(self, lr, flags):
-        """One optimizer step on the global window; flags (float list) are summed over ranks with the gradient."""
+    def step(self, lr, flags=(0.0, 0.0, 0.0)):
+        """One optimizer step on the global window, all on the device: nothing is read back, so on
+        CUDA the host queues the next window while the GPU runs this one. The step's numbers go
+        to self.words (read at the loop's read points); returns them as device tensors too
+        (loss sum, ‖g‖, the flags), for a caller outside the loop that wants to read them.
+        flags (3 floats: stop requested, rank 0 past --max-time, rank 0's clock) ride the
+        gradient's all-reduce, so every rank learns the same ones at the same read."""
         c = self.c
         st = self.st
+        dev = self.d.device
         if st['window'] == 0:
             self.reset_state()  # each epoch starts from the zero state
         inputs, targets = self.window(st['window'])
         g, loss_sum = self.grads(inputs, targets, self.dropout_masks())
-        extra = torch.tensor([float(loss_sum)] + list(flags), dtype=torch.float32, device=self.d.device)
+        extra = torch.cat([loss_sum.reshape(1).to(g.dtype), to_device(torch.tensor(list(flags), dtype=g.dtype), dev)])
         buf = self.d.all_sum(torch.cat([g, extra]))  # one all-reduce: gradient, loss, flags
         g = buf[:self.P]
-        loss = float(buf[self.P]) / (self.B * self.T)
-        got = buf[self.P + 1:].tolist()
-        norm = float(torch.linalg.vector_norm(g, dtype=torch.float64))
-        if not (math.isfinite(norm) and math.isfinite(loss)):
-            return loss, float('nan'), got
+        loss_sum = buf[self.P]
+        got = buf[self.P + 1:]
+        norm = torch.linalg.vector_norm(g, dtype=torch.float64)
+        # A step whose ‖g‖ is not finite is skipped: update() leaves the weights and moments as
+        # they were (src/backend/js.ts clipOnHost, the webgpu kernels). A non-finite loss with a
+        # finite ‖g‖ is applied, as ours does; the read after it finds either.
+        finite = torch.isfinite(norm)
         if c['clip'] > 0:
-            if c['clipMode'] == 'norm' and norm > c['clip']:
-                g.mul_(c['clip'] / norm)
+            if c['clipMode'] == 'norm':
+                g.mul_((c['clip'] / norm).clamp(max=1.0).to(g.dtype))  # clip/‖g‖ when ‖g‖ > clip, else 1
             elif c['clipMode'] == 'value':
                 g.clamp_(-c['clip'], c['clip'])
-        self.update(g, lr)
-        return loss, norm, got
+        self.update(g, lr, finite)
+        self.words.add(loss_sum, norm, finite, got, self.B * self.T)
+        return loss_sum, norm, got
 
     @torch.no_grad()
-    def update(self, g, lr):
+    def update(self, g, lr, finite=None):
+        """The optimizer step of src/optim.ts; with `finite` (a device bool) False it changes
+        nothing: the new values are computed anyway and torch.where keeps the old ones (no
+        branch on a device number, so no wait). Adam's step count advances either way, as ours."""
         c, p, m, v = self.c, self.p, self.mom1, self.mom2
+        before = None if finite is None else (p.clone(), m.clone(), v.clone())
         self.st['optimizerSteps'] += 1
         t = self.st['optimizerSteps']
         wd = c['weightDecay']
@@ -502,6 +652,9 @@ class Run:
             p.add_(m, alpha=-lr)
         else:
             raise RunError('--optimizer %s is not supported by the torch engine' % opt)
+        if before is not None:
+            for now, old in zip((p, m, v), before):
+                now.copy_(torch.where(finite, now, old))
         self.write_params()
 
     # ---- validation (EvalBatcher + evaluateIds), streams split among the ranks ----
@@ -534,7 +687,7 @@ class Run:
                 total[0] += loss.double()
                 total[1] += float(valid.sum()) * (hi - lo)
         self.d.all_sum(total)
-        s, cnt = total.tolist()
+        s, cnt = host_read('eval', total)[0].tolist()
         return s / cnt if cnt > 0 else float('nan')
 
     # ---- sampling (src/sample.ts Sampler.generate with temperature, no prime) ----
@@ -554,7 +707,7 @@ class Run:
 
         def feed(i, state):
             logits, state = self.model(torch.tensor([[i]], device=dev), state)
-            return logits.reshape(-1).double().cpu().tolist(), state
+            return host_read('sample', logits.reshape(-1).double())[0].tolist(), state
 
         z, state = feed(first, state)
         for n in range(length):
@@ -627,187 +780,324 @@ class Stop:
         self.requested = True
 
 
-def train(run_dir, device_kind):
-    stop = Stop()
-    run = Run(run_dir, device_kind)
-    d, c, st = run.d, run.c, run.st
-    lead = d.rank == 0
-    paths = {k: os.path.join(run_dir, k + s) for k, s in (('latest', '.safetensors'), ('best', '.safetensors'), ('metrics', '.jsonl'), ('samples', '.jsonl'))}
-    if lead:
-        for k in ('metrics', 'samples'):
-            trim_log(paths[k], st['iter'])
-    fail_at = os.environ.get('CHARRNN_TORCH_FAIL_AT')  # "RANK:ITER": tests make that rank raise there
-    fail = tuple(int(x) for x in fail_at.split(':')) if fail_at else None
-    B, T = run.B, run.T
-    windows = run.windows
-    V = len(run.vocab)
-    device_name = '%s%s' % (d.kind, ' ×%d' % d.world if d.world > 1 else '')
-    if lead:
-        emit({'type': 'start', 'params': run.P, 'vocabSize': V, 'trainChars': len(run.train_ids), 'valChars': len(run.val_ids),
-              'windowsPerEpoch': windows, 'backend': 'torch %s %s' % (torch.__version__.split('+')[0], device_name),
-              'resumed': st['iter'] > 0, 'iter': st['iter']})
-        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None:
-            emit({'type': 'schedule', 'iter': st['iter'], 'schedule': c['lrSchedule'], 'iters': st['scheduleIters'], 'estimated': False})
+class Trainer:
+    """The training loop of src/train.ts, method for method (run, iteration, count_step, read,
+    evaluate, save, sample, stop_reason, eta, ...), on a Run (the data, model and optimizer).
 
-    def epochs():
-        return st['epoch'] + st['window'] / windows
+    One iteration: a training step on the device (Run.step) → count it on the host → at a read
+    point its numbers come back (read) → then, on their iterations, a sample and an evaluation.
+    The read points are every `read_every` iterations and every evaluation and sample; read_every
+    is the evaluation interval on every device (CPU and CUDA run the same code): a read waits for
+    the GPU, and between reads nothing is read back, so the host queues windows while the GPU
+    runs. A 'step' event is the mean loss of the steps since the last read (src/train.ts on a
+    GPU); a non-finite step is found at the next read, "between iterations a and b".
 
-    def stop_reason():
+    Stopping: in one process Ctrl-C and --max-time are the host's own facts (a signal, the
+    clock) and are checked every iteration, as src/train.ts does. With several ranks every rank
+    must stop at the same step, so they act on the flags that rode the gradient's all-reduce,
+    known at the next read point.
+    """
+
+    def __init__(self, run_dir, device_kind):
+        self.stop = Stop()
+        self.dir = run_dir
+        self.job = job = Run(run_dir, device_kind)  # the data, model and optimizer state
+        self.c, self.st, self.d = job.c, job.st, job.d
+        self.lead = self.d.rank == 0
+        self.watch = job.spec['lossWatch']  # LOSS_WATCH of src/step.ts: one source for both engines
+        self.fix = job.spec['scheduleFix']  # SCHEDULE_FIX of src/schedule.ts
+        every = os.environ.get('CHARRNN_TORCH_READ_EVERY')  # tests: 1 compares every step's loss with ours
+        self.read_every = int(every) if every else self.c['evalEvery']
+        self.paths = {k: os.path.join(run_dir, k + s) for k, s in (('latest', '.safetensors'), ('best', '.safetensors'), ('metrics', '.jsonl'), ('samples', '.jsonl'))}
+        fail_at = os.environ.get('CHARRNN_TORCH_FAIL_AT')  # "RANK:ITER": tests make that rank raise there
+        self.fail = tuple(int(x) for x in fail_at.split(':')) if fail_at else None
+        # the session (src/train.ts Session): the clock, loss averages; none of it is checkpointed
+        st = self.st
+        self.start = time.perf_counter()
+        self.seconds_at_start = st['seconds']
+        self.step_seconds = 0.0  # of the steps since the last read (their mean makes the ETA)
+        self.loss_sum, self.loss_count = 0.0, 0  # training losses since the last evaluation
+        self.smooth = st['lastTrainLoss'] if st['lastTrainLoss'] is not None else math.log(len(job.vocab))
+        self.exploding = False
+        self.grad_norm = 0.0
+        self.last_eval_iter = -1
+        # the stop flags every rank agrees on: in one process the host's own, else those of the last read
+        self.aborted = False
+        self.time_up = self.c['maxTime'] > 0 and st['seconds'] >= self.c['maxTime']
+        self.fixed = None  # a --max-time schedule span fixed at this iteration, for its event
+        self.lead_seconds = 0.0  # rank 0's clock as last agreed
+
+    # ---- what the loop reports ----
+
+    @property
+    def epochs(self):
+        """Epochs done so far, fractional: completed epochs plus the windows of this one."""
+        return self.st['epoch'] + self.st['window'] / self.job.windows
+
+    @property
+    def lr(self):
+        """The learning rate of the next step: the step schedule's rate (or a span's peak) times the schedule's factor."""
+        st = self.st
+        return st['lr'] * schedule_factor(self.c, st['iter'], st.get('scheduleIters'))
+
+    def stop_reason(self):
+        c, st = self.c, self.st
+        if self.aborted:
+            return 'aborted'
         if c['maxIters'] > 0 and st['iter'] >= c['maxIters']:
             return 'max-iters'
-        if c['epochs'] > 0 and epochs() >= c['epochs']:
+        if c['epochs'] > 0 and self.epochs >= c['epochs']:
             return 'epochs'
-        if time_up:
+        if self.time_up:
             return 'max-time'
         return None
 
-    def eta(iters_per_sec):
+    def eta(self, iters_per_sec):
+        c, st = self.c, self.st
         left = []
         if c['maxIters'] > 0:
             left.append((c['maxIters'] - st['iter']) / iters_per_sec)
         if c['epochs'] > 0:
-            left.append(((c['epochs'] - st['epoch']) * windows - st['window']) / iters_per_sec)
+            left.append(((c['epochs'] - st['epoch']) * self.job.windows - st['window']) / iters_per_sec)
         if c['maxTime'] > 0:
             left.append(c['maxTime'] - st['seconds'])
         return max(0, min(left)) if left else None
 
-    session_start = time.perf_counter()
-    seconds_at_start = st['seconds']
-    loss_sum, loss_count = 0.0, 0
-    smooth = st['lastTrainLoss'] if st['lastTrainLoss'] is not None else math.log(V)
-    grad_norm = 0.0
-    last_eval_iter = -1
-    exploding = False
-    time_up = c['maxTime'] > 0 and st['seconds'] >= c['maxTime']
-    aborted = False
+    def summary(self):
+        st = self.st
+        return {'iters': st['iter'], 'epochs': self.epochs, 'seconds': st['seconds'],
+                'train_chars_per_s': st['trainChars'] / st['trainSeconds'] if st['trainSeconds'] > 0 else 0,
+                'train_loss': st['lastTrainLoss'], 'val_loss': st['lastValLoss'], 'best_val_loss': st['bestValLoss']}
 
-    def tick():
-        st['seconds'] = seconds_at_start + (time.perf_counter() - session_start)
+    def start_event(self):
+        job, d, st = self.job, self.d, self.st
+        device = d.kind + (' (%s)' % torch.cuda.get_device_name(d.device) if d.kind == 'cuda' else '') + (' ×%d' % d.world if d.world > 1 else '')
+        return {'type': 'start', 'params': job.P, 'vocabSize': len(job.vocab), 'trainChars': len(job.train_ids), 'valChars': len(job.val_ids),
+                'windowsPerEpoch': job.windows, 'backend': 'torch %s %s, %s' % (torch.__version__.split('+')[0], device, job.threads),
+                'resumed': st['iter'] > 0, 'iter': st['iter']}
 
-    def evaluate():
-        nonlocal loss_sum, loss_count, last_eval_iter
-        val = run.validation_loss()
-        tr = loss_sum / loss_count if loss_count > 0 else (st['lastTrainLoss'] if st['lastTrainLoss'] is not None else float('nan'))
-        loss_sum, loss_count = 0.0, 0
+    def emit(self, ev):
+        if self.lead:
+            emit(ev)
+
+    def tick(self):
+        """The run's seconds: those of earlier sessions plus this one's so far."""
+        self.st['seconds'] = self.seconds_at_start + (time.perf_counter() - self.start)
+
+    # ---- the loop ----
+
+    def run(self):
+        """Train until a limit, Ctrl-C or a fault stops the run; returns the exit status. Read top
+        to bottom as src/train.ts run(): iterations; at the end the steps since the last
+        evaluation are read, evaluated and saved."""
+        c, st = self.c, self.st
+        if self.lead:
+            for k in ('metrics', 'samples'):
+                trim_log(self.paths[k], st['iter'])
+        self.emit(self.start_event())
+        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None:
+            self.emit({'type': 'schedule', 'iter': st['iter'], 'schedule': c['lrSchedule'], 'iters': st['scheduleIters'], 'estimated': False})
+        while True:
+            reason = self.stop_reason()
+            if reason:
+                break
+            fault = self.iteration()
+            if fault:
+                self.emit({'type': 'nan', 'iter': st['iter'], 'message': '%s; try a lower --lr or --clip' % fault})
+                reason = 'nan'
+                break
+        if reason != 'nan' and st['iter'] > 0 and self.last_eval_iter != st['iter']:
+            fault = self.read()
+            metrics, is_best = (None, False) if fault else self.evaluate()  # the steps since the last evaluation
+            if metrics is not None and math.isfinite(metrics['val_loss']):
+                self.save(metrics, is_best)
+                self.emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})
+            else:
+                what = fault or 'validation loss became %s at iteration %d' % (js_num(metrics['val_loss']), st['iter'])
+                self.emit({'type': 'nan', 'iter': st['iter'], 'message': '%s; the model was not saved' % what})
+                reason = 'nan'
+        elif reason == 'aborted':
+            self.save(None, False)  # Ctrl-C right after an evaluation: latest is that state, written again
+        self.tick()
+        self.emit({'type': 'done', 'reason': reason, 'summary': self.summary()})
+        return 1 if reason == 'nan' else 0
+
+    def iteration(self):
+        """One iteration: a training step; at a read point its numbers, then (on their iterations)
+        a sample and an evaluation. Returns what went wrong, or None."""
+        c, st, d = self.c, self.st, self.d
+        HOST_READS.iter = st['iter']
+        t0 = time.perf_counter()
+        if self.fail and self.fail[0] == d.rank and self.fail[1] == st['iter'] + 1:
+            raise RuntimeError('injected failure on rank %d at iteration %d (CHARRNN_TORCH_FAIL_AT)' % self.fail)
+        lead_seconds = self.seconds_at_start + (t0 - self.start) if self.lead else 0.0
+        over = self.lead and c['maxTime'] > 0 and lead_seconds >= c['maxTime']
+        flags = [1.0 if self.stop.requested else 0.0, 1.0 if over else 0.0, lead_seconds]
+        self.train_step(flags)
+        self.count_step(time.perf_counter() - t0)
+        if d.world == 1:
+            self.agree(flags)  # one process: the host's own flags, no read needed
+        HOST_READS.iter = st['iter']
+        evaluating = st['iter'] % c['evalEvery'] == 0
+        sampling = c['sampleEvery'] > 0 and st['iter'] % c['sampleEvery'] == 0
+        reading = evaluating or sampling or st['iter'] % self.read_every == 0
+        fault = self.read() if reading else None
+        if fault:
+            return fault
+        if self.fixed is not None:
+            self.emit({'type': 'schedule', 'iter': st['iter'], 'schedule': c['lrSchedule'], 'iters': self.fixed, 'estimated': True})
+            self.fixed = None
+        if not reading:
+            return None
+        # drawn before the evaluation's checkpoint (as src/train.ts does), so a run resumed from it
+        # draws its next sample as the unbroken run does
+        text = self.sample() if sampling and self.lead else None
+        if evaluating:
+            metrics, is_best = self.evaluate()
+            if not math.isfinite(metrics['val_loss']):
+                return 'validation loss became %s at iteration %d' % (js_num(metrics['val_loss']), st['iter'])
+            self.refit_schedule()
+            self.save(metrics, is_best)
+            self.emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})
+        if text is not None:
+            append_line(self.paths['samples'], {'iter': st['iter'], 'text': text})
+            self.emit({'type': 'sample', 'iter': st['iter'], 'text': text})
+        return None
+
+    def train_step(self, flags):
+        """The step (src/step.ts trainStep) on the device, at the schedule's learning rate; nothing is read."""
+        self.job.step(self.lr, flags)
+
+    def count_step(self, seconds):
+        """Count a finished step: iteration, epoch, the step schedule's decay, speed."""
+        c, st = self.c, self.st
+        st['trainSeconds'] += seconds
+        st['trainChars'] += self.job.B * self.job.T
+        st['iter'] += 1
+        st['window'] += 1
+        self.step_seconds += seconds
+        if st['window'] == self.job.windows:
+            st['window'] = 0
+            st['epoch'] += 1
+            if c['lrSchedule'] == 'step' and st['epoch'] >= c['lrDecayAfter'] and c['lrDecay'] != 1:
+                st['lr'] *= c['lrDecay']  # char-rnn's schedule
+        self.tick()
+
+    def agree(self, flags):
+        """Act on the flags every rank has (Ctrl-C anywhere, rank 0's clock): stop, and fix a --max-time schedule's span."""
+        c, st = self.c, self.st
+        self.aborted = self.aborted or flags[0] > 0
+        self.time_up = self.time_up or flags[1] > 0
+        seconds = flags[2]  # rank 0's clock at the start of the last step: every rank fixes the span at the same step
+        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is None and c['maxTime'] > 0 and seconds > 0 \
+                and schedule_measured(self.fix, c, st['iter'], seconds):
+            st['scheduleIters'] = self.fixed = estimate_iters(st['iter'], seconds, c, self.job.windows)
+        self.lead_seconds = seconds
+
+    def refit_schedule(self):
+        """Under --max-time, at every evaluation once the span is fixed: estimate it again from rank 0's clock (scheduleSpan)."""
+        c, st = self.c, self.st
+        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None and c['maxTime'] > 0 and self.lead_seconds > 0:
+            st['scheduleIters'] = estimate_iters(st['iter'], self.lead_seconds, c, self.job.windows)
+
+    def read(self):
+        """Read the numbers of the steps since the last read (one wait for the device) and report
+        them: a 'step' event, an 'exploding' warning when the loss jumps. Returns what was not
+        finite, or None."""
+        st = self.st
+        t0 = time.perf_counter()
+        got = self.job.words.read()
+        waited = time.perf_counter() - t0  # the device finishing the queued steps: their time
+        st['trainSeconds'] += waited
+        self.step_seconds += waited
+        steps = got['steps']
+        if steps == 0:
+            return None
+        if self.d.world > 1:
+            self.agree(got['flags'])
+        frm, to = st['iter'] - steps + 1, st['iter']
+        if not math.isfinite(got['lossSum']) or got['nonFinite'] > 0:
+            # --on-nan stop: the run stands where its numbers were last good (a stop saves nothing)
+            if frm == to:
+                what = 'non-finite (gradient)' if math.isfinite(got['lossSum']) else js_num(got['loss'])
+                return 'training loss or gradient became %s at iteration %d' % (what, to)
+            return ('training loss or gradient became non-finite between iterations %d and %d (found at the read after them; '
+                    'the torch engine reads its numbers back only at evaluations and samples)' % (frm, to))
+        loss = got['loss']
+        self.grad_norm = got['gradNorm']
+        self.loss_sum += loss * steps
+        self.loss_count += steps
+        w = self.watch
+        average = self.smooth
+        jumped = loss > w['explode'] * average and not self.exploding  # reported once until it calms down
+        self.exploding = jumped or (self.exploding and loss > w['calm'] * average)
+        keep = w['smoothing'] ** steps  # the per-step average over `steps` steps of this mean
+        self.smooth = keep * self.smooth + (1 - keep) * loss
+        per_step = self.step_seconds / steps  # the ETA's speed: the mean step since the last read
+        self.step_seconds = 0.0
+        self.emit({'type': 'step', 'iter': st['iter'], 'epoch': self.epochs, 'loss': loss, 'smoothLoss': self.smooth, 'gradNorm': self.grad_norm,
+                   'lr': self.lr, 'seconds': st['seconds'], 'charsPerSec': st['trainChars'] / st['trainSeconds'], 'etaSeconds': self.eta(1 / max(1e-9, per_step))})
+        if jumped:
+            self.emit({'type': 'warning', 'iter': st['iter'], 'message': 'loss exploding: %.3f at iteration %d, over %s× its running average %.3f; if it keeps rising, lower --lr or --clip'
+                       % (loss, st['iter'], js_num(w['explode']), average)})
+        return None
+
+    def evaluate(self):
+        """A validation pass (collective), and the metrics line of the iterations since the last one."""
+        st = self.st
+        val = self.job.validation_loss()
+        tr = self.loss_sum / self.loss_count if self.loss_count > 0 else (st['lastTrainLoss'] if st['lastTrainLoss'] is not None else float('nan'))
+        self.loss_sum, self.loss_count = 0.0, 0
         st['lastTrainLoss'] = tr if math.isfinite(tr) else None
         st['lastValLoss'] = val if math.isfinite(val) else None
         is_best = math.isfinite(val) and (st['bestValLoss'] is None or val < st['bestValLoss'])
         if is_best:
             st['bestValLoss'] = val
-        last_eval_iter = st['iter']
-        tick()
-        metrics = {'iter': st['iter'], 'epoch': epochs(), 'seconds': st['seconds'], 'train_loss': tr, 'train_bpc': tr / math.log(2),
+        self.last_eval_iter = st['iter']
+        self.tick()
+        metrics = {'iter': st['iter'], 'epoch': self.epochs, 'seconds': st['seconds'], 'train_loss': tr, 'train_bpc': tr / math.log(2),
                    'val_loss': val, 'val_bpc': val / math.log(2),
                    'chars_per_s': st['trainChars'] / st['trainSeconds'] if st['trainSeconds'] > 0 else 0,
-                   'lr': st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters')), 'grad_norm': grad_norm}
+                   'lr': self.lr, 'grad_norm': self.grad_norm}
         return metrics, is_best
 
-    def save(metrics, is_best):
-        """metrics first, then latest (and best), as cli/runfiles.ts saveEvaluation."""
-        carried = run.full_state()  # collective
-        if not lead:
+    def save(self, metrics, is_best):
+        """metrics first, then latest (and best), as cli/runfiles.ts saveEvaluation; a collective (the carried state)."""
+        carried = self.job.full_state()
+        if not self.lead:
             return
-        data = run.checkpoint_bytes(carried)
+        data = self.job.checkpoint_bytes(carried)
         if metrics is not None:
-            append_line(paths['metrics'], metrics)
-        write_atomic(paths['latest'], data)
+            append_line(self.paths['metrics'], metrics)
+        write_atomic(self.paths['latest'], data)
         if is_best:
-            write_atomic(paths['best'], data)
+            write_atomic(self.paths['best'], data)
 
-    reason = None
-    while True:
-        reason = stop_reason()
-        if reason:
-            break
-        if aborted:
-            reason = 'aborted'
-            break
-        t0 = time.perf_counter()
-        if fail and fail[0] == d.rank and fail[1] == st['iter'] + 1:
-            raise RuntimeError('injected failure on rank %d at iteration %d (CHARRNN_TORCH_FAIL_AT)' % fail)
-        lead_seconds = seconds_at_start + (t0 - session_start) if lead else 0.0
-        over = 1.0 if lead and c['maxTime'] > 0 and lead_seconds >= c['maxTime'] else 0.0
-        lr = st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters'))
-        # rank 0's clock travels with the gradient, so every rank fixes the schedule at the same step
-        loss, gn, flags = run.step(lr, [1.0 if stop.requested else 0.0, over, lead_seconds])
-        aborted = flags[0] > 0
-        time_up = flags[1] > 0
-        grad_norm = gn
-        if not math.isfinite(gn):
-            what = 'non-finite (gradient)' if math.isfinite(loss) else repr(loss)
-            if lead:
-                emit({'type': 'nan', 'iter': st['iter'], 'message': 'training loss or gradient became %s at iteration %d; try a lower --lr or --clip' % (what, st['iter'] + 1)})
-            reason = 'nan'
-            break
-        if d.kind == 'cuda':
-            torch.cuda.synchronize()
-        t1 = time.perf_counter()
-        st['trainSeconds'] += t1 - t0
-        st['trainChars'] += B * T
-        st['iter'] += 1
-        st['window'] += 1
-        if st['window'] == windows:
-            st['window'] = 0
-            st['epoch'] += 1
-            if c['lrSchedule'] == 'step' and st['epoch'] >= c['lrDecayAfter'] and c['lrDecay'] != 1:
-                st['lr'] *= c['lrDecay']  # char-rnn's schedule
-        tick()
-        fixed = None
-        if c['lrSchedule'] != 'step' and st.get('scheduleIters') is None and c['maxTime'] > 0 and flags[2] > 0 \
-                and schedule_measured(run.spec['scheduleFix'], c, st['iter'], flags[2]):
-            st['scheduleIters'] = fixed = estimate_iters(st['iter'], flags[2], c, windows)
-        next_lr = st['lr'] * schedule_factor(c, st['iter'], st.get('scheduleIters'))
-        loss_sum += loss
-        loss_count += 1
-        jumped = loss > 3 * smooth and not exploding
-        exploding = jumped or (exploding and loss > 1.5 * smooth)
-        average = smooth
-        smooth = 0.98 * smooth + 0.02 * loss
-        if lead:
-            if fixed is not None:
-                emit({'type': 'schedule', 'iter': st['iter'], 'schedule': c['lrSchedule'], 'iters': fixed, 'estimated': True})
-            emit({'type': 'step', 'iter': st['iter'], 'epoch': epochs(), 'loss': loss, 'smoothLoss': smooth, 'gradNorm': gn, 'lr': next_lr,
-                  'seconds': st['seconds'], 'charsPerSec': st['trainChars'] / st['trainSeconds'], 'etaSeconds': eta(1 / max(1e-9, t1 - t0))})
-            if jumped:
-                emit({'type': 'warning', 'iter': st['iter'], 'message': 'loss exploding: %.3f at iteration %d, over 3× its running average %.3f; if it keeps rising, lower --lr or --clip' % (loss, st['iter'], average)})
-        # drawn before the evaluation's checkpoint (as src/train.ts does), so a run resumed from it
-        # draws its next sample as the unbroken run does
-        text = run.sample(c['sampleLength'], c['sampleTemperature']) if lead and c['sampleEvery'] > 0 and st['iter'] % c['sampleEvery'] == 0 else None
-        if st['iter'] % c['evalEvery'] == 0:
-            metrics, is_best = evaluate()
-            if not math.isfinite(metrics['val_loss']):
-                if lead:
-                    emit({'type': 'nan', 'iter': st['iter'], 'message': 'validation loss became %r at iteration %d; try a lower --lr or --clip' % (metrics['val_loss'], st['iter'])})
-                reason = 'nan'
-                break
-            if c['lrSchedule'] != 'step' and st.get('scheduleIters') is not None and c['maxTime'] > 0 and flags[2] > 0:
-                st['scheduleIters'] = estimate_iters(st['iter'], flags[2], c, windows)  # refit at an evaluation (scheduleSpan): rank 0's clock
-            save(metrics, is_best)
-            if lead:
-                emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})
-        if text is not None:
-            append_line(paths['samples'], {'iter': st['iter'], 'text': text})
-            emit({'type': 'sample', 'iter': st['iter'], 'text': text})
-    if reason != 'nan' and last_eval_iter != st['iter'] and st['iter'] > 0:
-        metrics, is_best = evaluate()
-        if math.isfinite(metrics['val_loss']):
-            save(metrics, is_best)
-            if lead:
-                emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})
-        else:
-            if lead:
-                emit({'type': 'nan', 'iter': st['iter'], 'message': 'validation loss became %r at iteration %d; the model was not saved' % (metrics['val_loss'], st['iter'])})
-            reason = 'nan'
-    elif reason == 'aborted':
-        save(None, False)  # Ctrl-C right after an evaluation: latest is that state, written again
-    tick()
-    if lead:
-        emit({'type': 'done', 'reason': reason, 'summary': {
-            'iters': st['iter'], 'epochs': epochs(), 'seconds': st['seconds'],
-            'train_chars_per_s': st['trainChars'] / st['trainSeconds'] if st['trainSeconds'] > 0 else 0,
-            'train_loss': st['lastTrainLoss'], 'val_loss': st['lastValLoss'], 'best_val_loss': st['bestValLoss']}})
-    d.close()
-    return 1 if reason == 'nan' else 0
+    def sample(self):
+        """A sample from the model as it is now, from the run's own sampling generator (rank 0)."""
+        return self.job.sample(self.c['sampleLength'], self.c['sampleTemperature'])
+
+    def close(self):
+        reads = os.environ.get('CHARRNN_TORCH_HOST_READS')
+        if reads and self.lead:
+            HOST_READS.report(reads)
+        self.d.close()
+
+
+def js_num(x):
+    """A number as src/train.ts prints it (NaN, Infinity; 3 rather than 3.0)."""
+    if math.isnan(x):
+        return 'NaN'
+    if math.isinf(x):
+        return 'Infinity' if x > 0 else '-Infinity'
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def train(run_dir, device_kind):
+    trainer = Trainer(run_dir, device_kind)
+    status = trainer.run()
+    trainer.close()  # not after an error: a peer may be gone, and main() reports the error
+    return status
 
 
 def first_window_grads(run_dir, out_path):

@@ -18,6 +18,14 @@ import { clipViews, normArgs, type ClipConfig, type Optimizer } from './optim.js
 import type { CharRNN, Workspace } from './model/model.js';
 import type { Rng } from './rng.js';
 
+/**
+ * How a read watches the training loss, for both engines (python/charrnn_torch.py reads these
+ * from torch.json): the running average keeps `smoothing` of itself per step; a read whose loss
+ * is over `explode`× that average warns once ('loss exploding'), and the warning stays in force
+ * until the loss is back under `calm`× the average.
+ */
+export const LOSS_WATCH = { smoothing: 0.98, explode: 3, calm: 1.5 } as const;
+
 /** What a read brings back: the steps since the last read, together. */
 export interface StepNumbers {
   /** Steps and predicted characters since the last read. */

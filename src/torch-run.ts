@@ -2,7 +2,8 @@
  * The prepared run directory of the PyTorch engine (python/charrnn_torch.py), as pure data:
  *
  *   torch.json   TorchRunSpec below: the run's config, model, vocabulary, where the ids are, and
- *                the thresholds of the --max-time schedule rule (src/schedule.ts)
+ *                the thresholds of the --max-time schedule rule (src/schedule.ts) and of the
+ *                loss watch (smoothing, 'loss exploding': src/step.ts)
  *   ids.bin      every token id of the corpus, flat, little-endian, uint8/16/32 as the vocabulary
  *                needs (the Python side memory-maps it: a rank reads only its own windows)
  *
@@ -16,6 +17,7 @@ import { modelConfigOf } from './checkpoint.js';
 import { splitCorpus, type Corpus } from './data.js';
 import type { ModelConfig } from './model/model.js';
 import { SCHEDULE_FIX } from './schedule.js';
+import { LOSS_WATCH } from './step.js';
 
 export const TORCH_RUN_FORMAT = 'charrnn-torch-run';
 
@@ -34,6 +36,8 @@ export interface TorchRunSpec {
   split: { train: [number, number]; val: [number, number]; test: [number, number] };
   /** SCHEDULE_FIX, so the Python side does not keep its own copy of the thresholds. */
   scheduleFix: typeof SCHEDULE_FIX;
+  /** LOSS_WATCH: the running average's smoothing and the 'loss exploding' factors, one source for both engines. */
+  lossWatch: typeof LOSS_WATCH;
 }
 
 /** Knobs the torch engine does not implement, with what to do instead; null when it runs this config. */
@@ -61,6 +65,7 @@ export function torchRunSpec(config: TrainConfig, corpus: Corpus): TorchRunSpec 
     ids: { file: 'ids.bin', dtype, length: ids.length },
     split: { train: [0, nTrain], val: [nTrain, nTrain + nVal], test: [nTrain + nVal, ids.length] },
     scheduleFix: SCHEDULE_FIX,
+    lossWatch: LOSS_WATCH,
   };
 }
 

@@ -36,7 +36,7 @@ import { Optimizer } from './optim.js';
 import { Rng } from './rng.js';
 import { Sampler, sampleText } from './sample.js';
 import { iterBudget, scheduleFactor, scheduleSpan } from './schedule.js';
-import { StepWords, trainStep, type StepNumbers } from './step.js';
+import { LOSS_WATCH, StepWords, trainStep, type StepNumbers } from './step.js';
 
 export type { Metrics, StopReason, Summary, TrainEvent } from './events.js';
 
@@ -380,9 +380,10 @@ export class Trainer {
     const { loss, steps, gradNorm } = got;
     Object.assign(r, { lossSum: r.lossSum + loss * steps, lossCount: r.lossCount + steps, gradNorm });
     const average = r.smooth;
-    const jumped = loss > 3 * average && !r.exploding; // reported once until it calms down
-    r.exploding = jumped || (r.exploding && loss > 1.5 * average);
-    const keep = 0.98 ** steps; // the per-step average 0.98·s + 0.02·loss, over `steps` steps of this mean
+    const { smoothing, explode, calm } = LOSS_WATCH;
+    const jumped = loss > explode * average && !r.exploding; // reported once until it calms down
+    r.exploding = jumped || (r.exploding && loss > calm * average);
+    const keep = smoothing ** steps; // the per-step average 0.98·s + 0.02·loss, over `steps` steps of this mean
     r.smooth = keep * r.smooth + (1 - keep) * loss;
     const perStep = r.stepSeconds / steps; // the ETA's speed: the mean step since the last read
     r.stepSeconds = 0;
@@ -390,7 +391,7 @@ export class Trainer {
       type: 'step', iter: s.iter, epoch: this.epochs, loss, smoothLoss: r.smooth, gradNorm: r.gradNorm, lr: this.lr,
       seconds: s.seconds, charsPerSec: s.trainChars / s.trainSeconds, etaSeconds: this.eta(1 / Math.max(1e-9, perStep)),
     };
-    if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over 3× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
+    if (jumped) yield { type: 'warning', iter: s.iter, message: `loss exploding: ${loss.toFixed(3)} at iteration ${s.iter}, over ${explode}× its running average ${average.toFixed(3)}; if it keeps rising, lower --lr or --clip` };
     return null;
   }
 
