@@ -438,6 +438,7 @@ class Run:
         self.d = d = Dist(device_kind)
         self.threads = choose_threads()  # before the first torch op, which would start its thread pool
         self.words = StepWords(d.device)
+        self.poison = False  # tests (CHARRNN_TORCH_NAN_AT): the next step's gradient gets a NaN
         self.B, self.T = c['batch'], c['seqLen']
         if self.B < d.world:
             raise RunError('--batch %d is fewer streams than the %d ranks (each rank trains its own streams); use --batch ≥ %d or fewer processes' % (self.B, d.world, d.world))
@@ -600,6 +601,9 @@ class Run:
             self.reset_state()  # each epoch starts from the zero state
         inputs, targets = self.window(st['window'])
         g, loss_sum = self.grads(inputs, targets, self.dropout_masks())
+        if self.poison:
+            g[0] = float('nan')
+            self.poison = False
         extra = torch.cat([loss_sum.reshape(1).to(g.dtype), to_device(torch.tensor(list(flags), dtype=g.dtype), dev)])
         buf = self.d.all_sum(torch.cat([g, extra]))  # one all-reduce: gradient, loss, flags
         g = buf[:self.P]
@@ -811,6 +815,8 @@ class Trainer:
         self.paths = {k: os.path.join(run_dir, k + s) for k, s in (('latest', '.safetensors'), ('best', '.safetensors'), ('metrics', '.jsonl'), ('samples', '.jsonl'))}
         fail_at = os.environ.get('CHARRNN_TORCH_FAIL_AT')  # "RANK:ITER": tests make that rank raise there
         self.fail = tuple(int(x) for x in fail_at.split(':')) if fail_at else None
+        nan_at = os.environ.get('CHARRNN_TORCH_NAN_AT')  # "ITER": tests put a NaN into that step's gradient
+        self.nan_at = int(nan_at) if nan_at else None
         # the session (src/train.ts Session): the clock, loss averages; none of it is checkpointed
         st = self.st
         self.start = time.perf_counter()
@@ -933,6 +939,7 @@ class Trainer:
         lead_seconds = self.seconds_at_start + (t0 - self.start) if self.lead else 0.0
         over = self.lead and c['maxTime'] > 0 and lead_seconds >= c['maxTime']
         flags = [1.0 if self.stop.requested else 0.0, 1.0 if over else 0.0, lead_seconds]
+        self.job.poison = self.nan_at == st['iter'] + 1
         self.train_step(flags)
         self.count_step(time.perf_counter() - t0)
         if d.world == 1:

@@ -74,9 +74,10 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(d / Math.max(n, 1e-30));
 }
 
+/** The events of a torch run; by default it reads every step, so its losses compare with ours step for step (it reads only at evaluations and samples otherwise). */
 async function collect(cmd: string[], env?: NodeJS.ProcessEnv): Promise<TrainEvent[]> {
   const out: TrainEvent[] = [];
-  for await (const ev of torchEvents(cmd, { env })) out.push(ev);
+  for await (const ev of torchEvents(cmd, { env: { CHARRNN_TORCH_READ_EVERY: '1', ...env } })) out.push(ev);
   return out;
 }
 
@@ -320,4 +321,65 @@ test('bad input: missing torch, an unsupported knob, too few streams for the ran
   const after = ['latest.safetensors', 'best.safetensors', 'metrics.jsonl', 'run.json'].map((f) => readFileSync(join(out, f)));
   after.forEach((a, i) => assert.ok(a.equals(before[i]), `file ${i} changed`));
   assert.ok(!existsSync(join(out, 'torch.json')));
+});
+
+test('the torch engine reads its numbers only at evaluations and samples: no host read between them; each step event is the mean of the steps since the last read, as ours', { skip }, async (t) => {
+  const config: Partial<TrainConfig> = { model: 'lstm', layers: 2, hidden: 16, embed: 8, batch: 5, seqLen: 10, maxIters: 23, evalEvery: 10, sampleEvery: 7, sampleLength: 5, seed: 4 };
+  const corpus = corpusOf(text(2500, 7));
+  const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
+  const ours: TrainEvent[] = [];
+  for await (const ev of trainer.run()) ours.push(ev);
+  const perStep = stepLosses(ours);
+  const dir = tmp();
+  await prepareTorchDir(plan(config, corpus), dir);
+  const readsFile = join(dir, 'reads.json');
+  const evs = await collect(launchCommand(PY!, 1, 'cpu', dir), { CHARRNN_TORCH_READ_EVERY: '', CHARRNN_TORCH_HOST_READS: readsFile });
+  const readPoints = [7, 10, 14, 20, 21, 23]; // samples every 7, evaluations every 10, the end
+  const steps = evs.flatMap((e) => (e.type === 'step' ? [e] : []));
+  assert.deepEqual(steps.map((e) => e.iter), readPoints);
+  let from = 0;
+  for (const e of steps) {
+    const mean = perStep.slice(from, e.iter).reduce((a, b) => a + b, 0) / (e.iter - from);
+    assert.ok(Math.abs(e.loss - mean) < 2e-5, `iteration ${e.iter}: ${e.loss} vs the mean of ours ${mean}`);
+    from = e.iter;
+  }
+  const { reads } = JSON.parse(readFileSync(readsFile, 'utf8')) as { reads: Array<[number, string, number]> };
+  t.diagnostic(`host reads: ${JSON.stringify(reads)}`);
+  const at = new Set(reads.map(([iter]) => iter));
+  assert.deepEqual([...at].sort((a, b) => a - b), readPoints, 'host reads happen only at read points');
+  const stepReads = reads.filter(([, what]) => what === 'step');
+  assert.deepEqual(stepReads.map(([iter, , n]) => [iter, n]), readPoints.map((i) => [i, 1]), "one read of the steps' numbers per read point");
+  const start = evs.find((e) => e.type === 'start');
+  assert.match(start?.type === 'start' ? start.backend : '', /^torch \S+ cpu, \d+ intra-op threads?(, |$)/);
+});
+
+test('a NaN gradient between reads stops the torch run at the next read ("between iterations a and b"), at its iteration when every step is read; the checkpoint stays good', { skip }, async () => {
+  const config: Partial<TrainConfig> = { model: 'gru', layers: 1, hidden: 8, embed: 4, batch: 4, seqLen: 8, maxIters: 30, evalEvery: 5, sampleEvery: 0, seed: 2 };
+  const corpus = corpusOf(text(1500, 3));
+  for (const [every, message] of [['', /training loss or gradient became non-finite between iterations 6 and 10 \(found at the read after them; .*\); try a lower --lr or --clip$/],
+    ['1', /training loss or gradient became non-finite \(gradient\) at iteration 7; try a lower --lr or --clip$/]] as const) {
+    const dir = tmp();
+    await prepareTorchDir(plan(config, corpus), dir);
+    const evs = await collect(launchCommand(PY!, 1, 'cpu', dir), { CHARRNN_TORCH_READ_EVERY: every, CHARRNN_TORCH_NAN_AT: '7' });
+    const nan = evs.find((e) => e.type === 'nan');
+    assert.match(nan?.type === 'nan' ? nan.message : '', message);
+    const done = evs[evs.length - 1];
+    assert.equal(done.type === 'done' && done.reason, 'nan');
+    const ck = decodeCheckpoint(readFileSync(join(dir, 'latest.safetensors')));
+    assert.equal(ck.train!.state.iter, 5);
+    for (const [name, w] of ck.params) assert.ok(w.every(Number.isFinite), name);
+  }
+});
+
+test('a torch.json without lossWatch (an older charrnn) is a one-line error', { skip }, async () => {
+  const dir = tmp();
+  await prepareTorchDir(plan({ hidden: 8, embed: 4, batch: 4, seqLen: 8, maxIters: 2 }, corpusOf(text(1500, 4))), dir);
+  const spec = JSON.parse(readFileSync(join(dir, 'torch.json'), 'utf8')) as Record<string, unknown>;
+  delete spec.lossWatch;
+  writeFileSync(join(dir, 'torch.json'), JSON.stringify(spec));
+  const r = spawnSync(PY!, launchCommand(PY!, 1, 'cpu', dir).slice(1), { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, r.stdout);
+  assert.match(JSON.parse(lines[0]).message, /torch\.json was prepared by an older charrnn \(it has no lossWatch\)/);
 });
