@@ -1,7 +1,9 @@
 /**
  * Reading the corpus: files, directories (recursively), or the built-in default book.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { existsSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { open, readdir, readFile, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
@@ -175,6 +177,28 @@ export async function readCorpus(paths: string[] | undefined): Promise<{ parts: 
   const parts: TextPart[] = [];
   for (const f of files) parts.push({ name: f.name, bytes: await readBytes(f.path) });
   return { parts, label };
+}
+
+/**
+ * Whether our engine can hold the ids of a corpus of `textBytes` bytes; null if it can, else the
+ * one-line reason naming --engine torch (whose trainer memory-maps ids.bin instead). Decided
+ * before the text is read, from the files' sizes, so a corpus too big fails at once rather than
+ * after a long first pass or an out-of-memory kill:
+ *   - characters ≤ bytes (UTF-8 takes 1–4 bytes a character, --binary exactly 1), so the byte
+ *     count bounds the characters: exact for ASCII and --binary, cautious for other text;
+ *   - the ids are one typed array (src/vocab.ts idArrayFor), whose length V8 caps
+ *     (buffer.constants.MAX_LENGTH: 2^32 on Node 20, 2^53−1 on 22+);
+ *   - at ≥ 1 byte per id they must fit half of os.totalmem(): the other half is for the model,
+ *     Node itself and the page cache the two passes read through; beyond it the machine swaps
+ *     or the kernel kills the run.
+ */
+export function idsFitError(textBytes: number, limits: { maxLength?: number; totalMem?: number } = {}): string | null {
+  const maxLength = limits.maxLength ?? bufferConstants.MAX_LENGTH;
+  const share = Math.floor((limits.totalMem ?? totalmem()) / 2);
+  const gib = (n: number): string => `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (textBytes <= Math.min(maxLength, share)) return null;
+  const why = textBytes > maxLength ? `more characters than one array holds here (${maxLength})` : `more ids than half this machine's memory (${gib(share)})`;
+  return `the corpus (${gib(textBytes)}) may have ${why}; train it with --engine torch, which streams it to disk`;
 }
 
 /**

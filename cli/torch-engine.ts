@@ -131,6 +131,18 @@ export function launchCommand(python: string, nproc: number, device: Device, dir
   return [python, pythonFile('torchrun.py'), '--standalone', `--nproc_per_node=${nproc}`, '--monitor_interval=1', ...tail];
 }
 
+/**
+ * The command to run on each of many machines (the directory on shared storage), with the
+ * placeholders a user fills in: NODES, GPUS (processes per machine), HOST (the machine that
+ * hosts the c10d rendezvous store; any one of them) and RUN (an id shared by the nodes). The
+ * launcher is python/torchrun.py, as on one machine, so it also runs on Debian's torch; c10d
+ * gives every node its rank, so no --node_rank is needed. test/torch-multinode.test.ts runs it.
+ */
+export function multiNodeCommand(python: string, device: Device, dir: string): string[] {
+  return [python, pythonFile('torchrun.py'), '--nnodes=NODES', '--nproc_per_node=GPUS', '--rdzv_backend=c10d', '--rdzv_endpoint=HOST:29500', '--rdzv_id=RUN', '--monitor_interval=1',
+    pythonFile('charrnn_torch.py'), `--device=${device}`, dir];
+}
+
 /** Write OUT/ids.bin, OUT/torch.json and OUT/latest.safetensors (atomically). */
 export async function prepareTorchDir(plan: TorchPlan, out: string): Promise<void> {
   await writeFileAtomic(join(out, 'ids.bin'), idBytes(plan.corpus));
@@ -201,10 +213,12 @@ export function describeLaunch(cmd: string[]): string {
 export async function runTorch(proc: Proc, plan: TorchPlan, out: string, view: TrainView): Promise<number> {
   await prepareTorchDir(plan, out);
   const dir = resolve(out);
-  const cmd = launchCommand(plan.python ?? 'python3', plan.nproc, plan.device, dir); // python is null only with --prepare-only
+  const python = plan.python ?? plan.settings.python ?? 'python3'; // plan.python is null only with --prepare-only
+  const cmd = launchCommand(python, plan.nproc, plan.device, dir);
   if (plan.settings.prepareOnly) {
-    view.renderer?.message(`prepared ${out} (ids.bin, torch.json, latest.safetensors); train it with:\n  ${describeLaunch(cmd)}\non many machines (the directory on shared storage), on each one:\n  torchrun --nnodes=NODES --nproc_per_node=GPUS --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 --rdzv_id=RUN ${describeLaunch([pythonFile('charrnn_torch.py'), '--device=cuda', dir])}`);
-    if (view.json) proc.stdout.write(JSON.stringify({ prepared: dir, command: cmd }) + '\n');
+    const nodes = multiNodeCommand(python, plan.device, dir);
+    view.renderer?.message(`prepared ${out} (ids.bin, torch.json, latest.safetensors); train it with:\n  ${describeLaunch(cmd)}\non many machines (the directory on shared storage), on each one (NODES machines, GPUS processes each, HOST:29500 reachable from all, RUN any id they share):\n  ${describeLaunch(nodes)}`);
+    if (view.json) proc.stdout.write(JSON.stringify({ prepared: dir, command: cmd, multiNode: nodes }) + '\n');
     return 0;
   }
   return trainLoop(proc, { out, events: (signal) => torchEvents(cmd, { signal }) }, view); // Python writes the run files

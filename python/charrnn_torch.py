@@ -1124,6 +1124,20 @@ def first_window_grads(run_dir, out_path):
     write_atomic(out_path, encode_safetensors(tensors, {'format': 'charrnn-grads'}))
 
 
+def stop_agent_of_multinode_run():
+    """After a failure in a run over many nodes, stop this node's launcher now. torchrun (1.13)
+    waits at its exit barrier for every node's agent, up to 300 s and even after a failure; a node
+    that died never arrives, so the surviving node would hang for 5 minutes. SIGTERM makes the
+    agent stop its workers and exit (non-zero). One node (LOCAL_WORLD_SIZE = WORLD_SIZE) needs
+    nothing: its agent has no peer to wait for."""
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if os.environ.get('TORCHELASTIC_RUN_ID') and int(os.environ.get('LOCAL_WORLD_SIZE', str(world))) < world:
+        try:
+            os.kill(os.getppid(), signal.SIGTERM)
+        except OSError:
+            pass  # the agent is gone already
+
+
 def main(argv):
     device = os.environ.get('CHARRNN_TORCH_DEVICE', 'auto')
     args = [a for a in argv if not a.startswith('--device=')]
@@ -1144,6 +1158,7 @@ def main(argv):
         if not isinstance(e, RunError):
             msg = '%s: %s' % (type(e).__name__, msg)
         emit({'type': 'error', 'rank': int(rank), 'message': msg})
+        stop_agent_of_multinode_run()
         if os.environ.get('CHARRNN_DEBUG'):
             raise
         return 1
