@@ -198,17 +198,24 @@ export function idsFitError(textBytes: number, limits: { maxLength?: number; tot
   const gib = (n: number): string => `${(n / 2 ** 30).toFixed(1)} GiB`;
   if (textBytes <= Math.min(maxLength, share)) return null;
   const why = textBytes > maxLength ? `more characters than one array holds here (${maxLength})` : `more ids than half this machine's memory (${gib(share)})`;
-  return `the corpus (${gib(textBytes)}) may have ${why}; train it with --engine torch, which streams it to disk`;
+  return `the corpus (${gib(textBytes)}) may have ${why}, which our engine keeps in memory; train on a part of it, or with --engine torch, whose trainer reads its ids from disk`;
 }
 
 /**
  * The training corpus, streamed from disk in two passes (src/stream.ts): peak memory is the ids
  * (1–4 bytes per character) plus one chunk, whatever the size of the files.
  */
-export async function loadCorpus(paths: string[] | undefined, opts: CorpusOptions = {}): Promise<{ corpus: Corpus; label: string }> {
+export async function loadCorpus(paths: string[] | undefined, opts: CorpusOptions & { ourEngine?: boolean } = {}): Promise<{ corpus: Corpus; label: string }> {
   const builtin = builtinName(paths);
   if (builtin) return { corpus: buildCorpus([await builtinPart(builtin)], opts), label: builtin };
   const { files, label } = await listCorpusFiles(paths, opts.binary);
+  if (opts.ourEngine) {
+    // our engine holds every id: a corpus too big for that fails here, before the first pass reads it
+    let bytes = 0;
+    for (const f of files) bytes += (await stat(f.path)).size;
+    const tooBig = idsFitError(bytes);
+    if (tooBig) throw new CliError(tooBig);
+  }
   const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
   const buf = new Uint8Array(CHUNK);
   const run = async (pass: TextPass): Promise<void> => {

@@ -91,7 +91,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
 
   // ---- data ----
-  const { corpus, label } = await loadCorpus(dataPaths, { binary });
+  const { corpus, label } = await loadCorpus(dataPaths, { binary, ourEngine: args.engine?.engine !== 'torch' });
   if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
   // ---- engine: auto on a hardware GPU times this run's model on the GPU and the CPU and keeps the faster (create.ts) ----
   const modelAsGiven = config;
