@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { checkResume, newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { Trainer } from '../src/train.js';
@@ -50,6 +50,8 @@ export interface TrainArgs {
   backend: { backend?: unknown; threads?: unknown };
   /** Which engine trains it: ours, or PyTorch (cli/torch-engine.ts). */
   engine?: EngineSettings;
+  /** --engine was on the command line (not the default): then no hint about the torch engine. */
+  engineGiven?: boolean;
 }
 
 async function loadResume(dir: string): Promise<CheckpointData> {
@@ -93,6 +95,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     engine = parseBackendFlags(args.backend, undefined, 'training');
   }
 
+  // the CUDA hint's probe runs beside loading the data and starting the engine (it imports torch: seconds)
+  const hint = human ? cudaHint({ engineGiven: Boolean(args.engineGiven) || args.engine?.engine === 'torch', gpuDevice: nvidiaPresent(), probe: probeTorchCuda }) : null;
   // ---- data ----
   const { corpus, label } = await loadCorpus(dataPaths, { binary });
   if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
@@ -108,6 +112,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
       // the choice prefixes the run's first line; a run only prepared has none, so it is said now
       if (chosen.choice) args.engine?.prepareOnly ? renderer?.message(chosen.choice.line) : renderer?.announce(chosen.choice.line);
     }
+    const line = await hint;
+    if (line) renderer?.message(line);
     return await prepareAndTrain();
   } finally {
     backend?.dispose?.();
@@ -236,6 +242,45 @@ async function torchGauge(settings: EngineSettings, corpus: Corpus): Promise<{ s
 
 /** Seconds of timed steps per shape (after one warm-up step) when the torch engine is the gauge. */
 const TORCH_GAUGE_SECONDS = 0.5;
+
+/**
+ * The CUDA hint: one line when PyTorch sees a CUDA GPU and the user did not ask for an engine,
+ * since `--engine torch --device cuda` trains there at PyTorch's speed. Python is probed only when
+ * the machine shows an NVIDIA device (gpuDevice): importing torch takes seconds, and every
+ * `charrnn train` on a machine without one must not pay them. Null: nothing to say.
+ */
+export async function cudaHint(opts: { engineGiven: boolean; gpuDevice: boolean; probe: () => Promise<{ python: string; torch: string; cuda: number } | null> }): Promise<string | null> {
+  if (opts.engineGiven || !opts.gpuDevice) return null;
+  const found = await opts.probe();
+  if (!found || found.cuda < 1) return null;
+  return `PyTorch ${found.torch} (${found.python}) sees ${found.cuda === 1 ? 'a CUDA GPU' : `${found.cuda} CUDA GPUs`}: --engine torch --device cuda would train there (docs/pytorch.md)`;
+}
+
+/**
+ * Whether this machine shows an NVIDIA GPU, cheaply (no process started): the driver's device
+ * files (/dev/nvidiactl, /dev/nvidia0…) or nvidia-smi on PATH (WSL has no /dev/nvidia*, but
+ * has nvidia-smi). False on machines with no NVIDIA driver, where torch could see no CUDA GPU.
+ */
+export function nvidiaPresent(env: NodeJS.ProcessEnv = process.env, dev = '/dev'): boolean {
+  if (existsSync(join(dev, 'nvidiactl')) || existsSync(join(dev, 'nvidia0'))) return true;
+  return (env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'nvidia-smi')));
+}
+
+/** python3's torch and its CUDA GPUs, or null (no torch, or no answer within 30 s). Never throws. */
+function probeTorchCuda(): Promise<{ python: string; torch: string; cuda: number } | null> {
+  const python = 'python3';
+  return new Promise((res) => {
+    const child = spawn(python, ['-c', 'import torch; print(torch.__version__.split("+")[0], torch.cuda.device_count() if torch.cuda.is_available() else 0)'],
+      { stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.on('error', () => res(null));
+    child.on('close', (code) => {
+      const [torch, cuda] = out.trim().split(/\s+/);
+      res(code === 0 && torch ? { python, torch, cuda: Number(cuda) || 0 } : null);
+    });
+  });
+}
 
 /** OUT/run.json: what the run directory's checkpoints do not hold (where the text came from, the engine). */
 export interface RunInfo {
