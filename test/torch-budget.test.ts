@@ -16,15 +16,15 @@ import { cudaHint, nvidiaPresent } from '../cli/train.js';
 import { words } from './helpers.js';
 import { runCli } from './run-cli.js';
 
-function torchPython(): string | null {
+// CI installs python3-torch: there its absence fails (findTorch throws), elsewhere these tests skip
+const PY = ((): string | null => {
   try {
     return findTorch().python;
   } catch (e) {
-    if (process.env.CI) throw e; // CI installs python3-torch: its absence is a failure, not a skip
+    if (process.env.CI) throw e;
     return null;
   }
-}
-const PY = torchPython();
+})();
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'charrnn-torch-budget-'));
 
 test('--engine torch --max-time with no shape: the rule measures the torch engine (its measure subcommand) and the first line says the shape', { skip: PY ? false : 'Python with torch and numpy not found' }, async () => {
