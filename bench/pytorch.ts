@@ -16,11 +16,11 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { TrainConfig } from '../src/config.js';
 
-export interface PytorchResult { id: string; train_chars_per_s: number; sample_chars_per_s?: number }
+export interface PytorchResult { id: string; train_chars_per_s: number; sample_chars_per_s?: number; /** building the model and the first, untimed step */ warmup_s?: number }
 /** PyTorch on CUDA: the GPU's name and its results, or why it did not run. */
 export type PytorchCuda = { ok: true; device: string; results: PytorchResult[] } | { ok: false; reason: string };
 export type PytorchRun =
-  | { ok: true; version: string; blas: Record<string, unknown>; describe: string; results: PytorchResult[]; cuda: PytorchCuda }
+  | { ok: true; version: string; python: string; blas: Record<string, unknown>; describe: string; blasName: string; threads: number; import_s: number; results: PytorchResult[]; cuda: PytorchCuda }
   | { ok: false; reason: string };
 
 // compiled file: dist/bench/pytorch.js -> <package>/bench/pytorch_bench.py
@@ -51,12 +51,19 @@ function findPython(): string | null {
   return null;
 }
 
-export function runPytorch(dataPath: string, seconds: number, configs: { id: string; config: TrainConfig; sample: boolean }[], keepCoretype = false): PytorchRun {
-  const py = findPython();
+/**
+ * Options: `python` (else the first of $PYTHON, python3, /usr/bin/python3 that imports torch);
+ * `threads`, torch's threads (default 1, its fastest here; null: torch's own default, as the
+ * torch engine runs); `cuda` false skips the CUDA timings.
+ */
+export interface PytorchOptions { python?: string; threads?: number | null; cuda?: boolean }
+
+export function runPytorch(dataPath: string, seconds: number, configs: { id: string; config: TrainConfig; sample: boolean }[], keepCoretype = false, opts: PytorchOptions = {}): PytorchRun {
+  const py = opts.python ?? findPython();
   if (!py) return { ok: false, reason: 'no python3 with torch importable; Debian: apt-get install python3-torch libopenblas0-pthread' };
   const { valFrac, testFrac } = configs[0]?.config ?? { valFrac: 0, testFrac: 0 };
   const job = {
-    data: dataPath, valFrac, testFrac, seconds, cuda: true,
+    data: dataPath, valFrac, testFrac, seconds, cuda: opts.cuda ?? true, threads: opts.threads === undefined ? 1 : opts.threads,
     configs: configs.map(({ id, config: c, sample }) => ({
       id, sample, model: c.model, layers: c.layers, hidden: c.hidden, embed: c.embed, dropout: c.dropout,
       batch: c.batch, seqLen: c.seqLen, optimizer: c.optimizer, lr: c.lr, beta1: c.beta1, beta2: c.beta2,
@@ -67,16 +74,16 @@ export function runPytorch(dataPath: string, seconds: number, configs: { id: str
   const r = spawnSync(py, [SCRIPT, JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { ok: false, reason: `${py} ${SCRIPT} failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
   const out = JSON.parse(r.stdout) as {
-    torch: string; torch_threads: number; blas: Record<string, unknown>; results: PytorchResult[];
-    cuda: { device: string; results: PytorchResult[] } | { error: string };
+    torch: string; import_s: number; torch_threads: number; blas: Record<string, unknown>; results: PytorchResult[];
+    cuda?: { device: string; results: PytorchResult[] } | { error: string };
   };
   const b = out.blas;
-  const blasName = b.openblas_config
+  const blasName = b.torch_blas === 'mkl' ? 'MKL (built into torch)' : b.openblas_config
     ? `${String(b.openblas_config).split(' ').slice(0, 2).join(' ')} (core ${String(b.openblas_core)}, ${String(b.openblas_threads)} threads)`
     : `BLAS ${(b.libraries as string[]).join(', ') || 'built in'}`;
   return {
-    ok: true, version: out.torch, blas: b, results: out.results,
-    cuda: 'error' in out.cuda ? { ok: false, reason: out.cuda.error } : { ok: true, ...out.cuda },
+    ok: true, version: out.torch, python: py, blas: b, blasName, threads: out.torch_threads, import_s: out.import_s, results: out.results,
+    cuda: !out.cuda ? { ok: false, reason: 'not asked' } : 'error' in out.cuda ? { ok: false, reason: out.cuda.error } : { ok: true, ...out.cuda },
     describe: `${out.torch} (${py}), ${out.torch_threads} torch thread, ${blasName}${keepCoretype ? `, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'} kept` : ''}, measured in this run`,
   };
 }

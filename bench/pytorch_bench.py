@@ -15,17 +15,24 @@ nn.Linear decoder; mean cross-entropy; clipping by global norm or by value; the 
 carried across windows (detached). Data: the first (1 - valFrac - testFrac) of the text's code
 points, cut into B contiguous streams read in windows of T, time-major (src/data.ts's Batcher).
 
-Threads are the caller's business: torch.set_num_threads(1) here, BLAS threads via
-OPENBLAS_NUM_THREADS (PyTorch's fastest setting on this 2-core machine).
+Threads are the caller's business: torch.set_num_threads(job["threads"]) (default 1; null keeps
+torch's own default, what a script that sets nothing, like the torch engine, runs at), BLAS
+threads via OPENBLAS_NUM_THREADS (PyTorch's fastest setting on this 2-core machine).
+
+Start-up is reported apart from speed: "import_s" (process start to torch imported) and, per
+config, "warmup_s" (building the model and the first, untimed step).
 
 With "cuda": true and a GPU that torch sees, every config is also timed on CUDA (the same model,
 data and batching; the clock is read after torch.cuda.synchronize()), under "cuda" in the
 output: {"device": name, "results": [...]}, or {"error": why} when torch sees no GPU.
 """
+import time
+
+T_START = time.perf_counter()  # before torch is imported: the import is part of the start-up reported
+
 import ctypes
 import json
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -34,7 +41,11 @@ import torch.nn as nn
 def blas_info():
     """Which BLAS library this process actually runs, and OpenBLAS's own report if it is OpenBLAS."""
     libs = sorted({line.split()[-1] for line in open('/proc/self/maps') if 'blas' in line.split()[-1]})
-    info = {'libraries': libs}
+    # the BLAS torch was built with (pip's wheels: MKL, linked in; Debian's: the libblas.so.3 found at run time)
+    built = [kv.split('=', 1)[1] for kv in torch.__config__.show().replace(',', ' ').split() if kv.startswith('BLAS_INFO=')]
+    info = {'libraries': libs, 'torch_blas': built[0] if built else None}
+    if info['torch_blas'] == 'mkl':
+        return info  # an OpenBLAS preloaded beside it is not what torch runs
     for lib in libs:
         try:
             so = ctypes.CDLL(lib)
@@ -93,6 +104,8 @@ def sync(device):
 
 
 def train_speed(c, ids, V, seconds, device):
+    """(train chars/s in steady state, seconds to build and take the first step)."""
+    t_build = time.perf_counter()
     torch.manual_seed(1)
     B, T = c['batch'], c['seqLen']
     stream = (len(ids) - 1) // B
@@ -124,13 +137,14 @@ def train_speed(c, ids, V, seconds, device):
 
     step(0)  # warm-up
     sync(device)
+    warmup = time.perf_counter() - t_build
     iters = 0
     t0 = time.perf_counter()
     while iters < 2 or time.perf_counter() - t0 < seconds:
         iters += 1
         step(iters)
     sync(device)
-    return iters * B * T / (time.perf_counter() - t0)
+    return iters * B * T / (time.perf_counter() - t0), warmup
 
 
 @torch.no_grad()
@@ -154,7 +168,8 @@ def sample_speed(c, V, seconds, device):
 def time_configs(job, ids, V, device):
     results = []
     for c in job['configs']:
-        r = {'id': c['id'], 'train_chars_per_s': train_speed(c, ids, V, job['seconds'], device)}
+        speed, warmup = train_speed(c, ids, V, job['seconds'], device)
+        r = {'id': c['id'], 'train_chars_per_s': speed, 'warmup_s': warmup}
         if c.get('sample'):
             r['sample_chars_per_s'] = sample_speed(c, V, min(3, job['seconds'] / 2), device)
         results.append(r)
@@ -163,7 +178,9 @@ def time_configs(job, ids, V, device):
 
 def main():
     job = json.loads(sys.argv[1])
-    torch.set_num_threads(1)
+    import_s = time.perf_counter() - T_START
+    if job.get('threads', 1) is not None:
+        torch.set_num_threads(job.get('threads', 1))
     with open(job['data'], encoding='utf-8') as f:
         text = f.read()
     symbols = sorted(set(text))
@@ -173,6 +190,7 @@ def main():
     ids = ids[:n_train]
     out = {
         'torch': torch.__version__,
+        'import_s': import_s,
         'torch_threads': torch.get_num_threads(),
         'blas': blas_info(),
         'results': time_configs(job, ids, len(symbols), torch.device('cpu')),

@@ -7,7 +7,7 @@
  * that torch sees a CUDA GPU, PyTorch on CUDA is timed too, on the same configs.
  *
  *   node dist/bench/train.js [--seconds 8] [--rounds 1] [--json] [--only lstm128,lstm512,rnn100] [--backend js,wasm,webgpu]
- *                            [--no-pytorch] [--pytorch-keep-coretype] [--engine torch [--device cpu|cuda|auto] [--nproc-per-node N]]
+ *                            [--no-pytorch] [--pytorch-keep-coretype] [--engine torch [--device cpu|cuda|auto] [--nproc-per-node N] [--python PATH[,PATH]]]
  *
  * --backend picks the backends timed (default js,wasm; a comma list). webgpu (the GPU through
  * Dawn, createBackend's 'webgpu') is timed beside wasm, which it brings along for its ratio: per
@@ -17,8 +17,11 @@
  * character drawn on the device, the ids read back once per sample. If it does not start, one
  * line says why and its row is left out. bench/gpu-check.sh runs this on a GPU machine.
  *
- * --engine torch also times our PyTorch engine (charrnn train --engine torch, bench/torch-engine.ts)
- * once per config, beside our fastest backend.
+ * --engine torch times instead our PyTorch engine (charrnn train --engine torch) against a bare
+ * nn.LSTM loop of the same PyTorch, per PyTorch found (bench/torch-engine.ts; --python PATH[,PATH],
+ * else $CHARRNN_TORCH_VENV's python, python3 and /usr/bin/python3): engine chars/s, bare chars/s
+ * and engine ÷ bare, start-up apart. Our backends are not timed then (the plain bench does that);
+ * the configs are the LSTM ones unless --only names others.
  *
  * --rounds N repeats every measurement N times, alternating PyTorch and ours, and keeps the best
  * of each (the machine's load comes and goes; the best is what each system can do).
@@ -40,7 +43,7 @@ import { createBackend } from '../src/backend/platform-node.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
-import { torchEngineSpeed, type TorchEngineSpeed } from './torch-engine.js';
+import { torchBench } from './torch-engine.js';
 import type { Device } from '../cli/torch-engine.js';
 
 /** pytorch: train chars/s of PyTorch 1.13 CPU + OpenBLAS measured earlier on the 2-core development machine, shown when torch is not importable. */
@@ -182,6 +185,17 @@ async function backends(): Promise<Array<{ name: string; make: () => Promise<Bac
   return list;
 }
 
+if (TORCH_ENGINE) {
+  const configs = CONFIGS.filter((c) => (ONLY ? ONLY.includes(c.id) : c.config.model === 'lstm'));
+  if (!JSON_OUT) console.log(`data: ${String(dataPath)} (${corpus.ids.length.toLocaleString('en-US')} chars), ~${SECONDS} s per measurement, best of ${ROUNDS} round(s)\n`);
+  const rows = await torchBench({
+    configs, corpus, dataPath: String(dataPath instanceof URL ? dataPath.pathname : dataPath), seconds: SECONDS, rounds: ROUNDS,
+    device: TORCH_DEVICE, nproc: TORCH_NPROC, pythons: arg('--python')?.split(','), keepCoretype: args.includes('--pytorch-keep-coretype'), json: JSON_OUT,
+  });
+  if (JSON_OUT) console.log(JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, results: rows }));
+  process.exit(0);
+}
+
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
 const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}×` : '—').padStart(8);
 const NAME = 12; // 'PyTorch CUDA'
@@ -226,8 +240,6 @@ if (!JSON_OUT && torch) console.log(torch.ok ? `PyTorch ${torch.describe}\n` : `
 if (!JSON_OUT && torch?.ok && (torch.cuda.ok || KINDS.includes('webgpu'))) {
   console.log(torch.cuda.ok ? `PyTorch CUDA: the same torch on ${torch.cuda.device}\n` : `(PyTorch CUDA not run: ${torch.cuda.reason})\n`);
 }
-const engine = new Map<string, TorchEngineSpeed>();
-if (TORCH_ENGINE) for (const bc of chosen) engine.set(bc.id, await torchEngineSpeed(bc.config, corpus, SECONDS, TORCH_DEVICE, TORCH_NPROC));
 
 const results: Array<Record<string, unknown>> = [];
 for (const bc of chosen) {
@@ -279,12 +291,6 @@ for (const bc of chosen) {
         : '';
       console.log(`  ${b.name.padEnd(NAME)} ${fmt(train)}   ${vsJs}   ${ratio(train, peerTrain)}${sampled}   (≈ ${gflops(train)}${gpuNotes})`);
     }
-  }
-  const te = engine.get(bc.id);
-  if (te) {
-    const fastest = Math.max(...backendList.map((b) => row(b.name).train));
-    results.push({ config: bc.id, engine: 'torch', backend: te.backend, train_chars_per_s: te.chars_per_s, vs_ours_fastest: te.chars_per_s / fastest, last_loss: te.loss });
-    if (!JSON_OUT) console.log(`  engine torch (${te.backend}) ${fmt(te.chars_per_s)} train chars/s = ${(te.chars_per_s / fastest).toFixed(2)}× our fastest backend (last loss ${te.loss.toFixed(3)} after ${te.iters} iterations)`);
   }
   if (!JSON_OUT) console.log('');
 }

@@ -151,6 +151,7 @@ export async function main(proc: Proc): Promise<number> {
       config: configFromOptions(opts),
       backend: { backend: opts.backend, threads: opts.threads },
       engine: parseEngineSettings(opts),
+      engineGiven: train.getOptionValueSource('engine') === 'cli',
     });
   });
 

@@ -1138,6 +1138,38 @@ def stop_agent_of_multinode_run():
             pass  # the agent is gone already
 
 
+def measure_speed(run_dir, device_kind, seconds):
+    """Training chars/s of the prepared run on this device: the budget rule's gauge under
+    --engine torch (cli/train.ts chooseForBudget). Run.step (the engine's own step, not a copy)
+    once to warm up (allocations, cuDNN plans), then for about `seconds` (at least 2 steps); the
+    weights it changes stay in memory, nothing is written. One JSON line per run directory."""
+    run = Run(run_dir, device_kind)
+    st = run.st
+
+    def step():
+        if st['window'] >= run.windows:
+            st['window'] = 0  # Run.step starts an epoch's zero state at window 0
+        run.step(st['lr'], [0.0, 0.0, 0.0])
+        st['window'] += 1
+
+    def sync():
+        if run.d.kind == 'cuda':
+            torch.cuda.synchronize()
+
+    step()
+    sync()
+    n = 0
+    t0 = time.perf_counter()
+    while n < 2 or time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    sync()
+    elapsed = time.perf_counter() - t0
+    emit({'type': 'measure', 'dir': run_dir, 'charsPerSec': n * run.B * run.T / elapsed, 'steps': n, 'seconds': elapsed,
+          'backend': 'torch %s %s' % (torch.__version__.split('+')[0], run.d.kind), 'threads': torch.get_num_threads()})
+    run.d.close()
+
+
 def main(argv):
     device = os.environ.get('CHARRNN_TORCH_DEVICE', 'auto')
     args = [a for a in argv if not a.startswith('--device=')]
@@ -1149,6 +1181,11 @@ def main(argv):
         if len(args) >= 3 and len(args) % 2 == 1 and args[0] == 'grads':  # grads DIR OUT [DIR OUT ...]
             for i in range(1, len(args), 2):
                 first_window_grads(args[i], args[i + 1])
+            return 0
+        if len(args) >= 2 and args[0] == 'measure':  # measure SECONDS [DIR ...]: DIRs, else one per stdin line
+            dirs = args[2:] or (line.strip() for line in sys.stdin if line.strip())
+            for run_dir in dirs:
+                measure_speed(run_dir, device, float(args[1]))
             return 0
         if len(args) != 1:
             raise RunError('usage: charrnn_torch.py [--device=cpu|cuda|auto] RUN_DIR')
