@@ -62,8 +62,8 @@ c = {k: cfg[k] for k in ('layers', 'hidden', 'embed', 'batch', 'seqLen', 'optimi
 c['model'] = cfg['model']
 if dev == 'cpu':
     torch.set_num_threads(1)  # as the engine chooses on an OpenBLAS build
-bare = train_speed(c, torch.from_numpy(ids.astype(np.int64)), len(spec['vocab']), float(seconds), torch.device(dev))
+bare, bare_startup = train_speed(c, torch.from_numpy(ids.astype(np.int64)), len(spec['vocab']), float(seconds), torch.device(dev))
 engine = {k: s[k] for k in ('seconds', 'iters', 'train_chars_per_s', 'train_loss', 'val_loss')}
-print(json.dumps({'device': name, 'config': 'LSTM 2x%s B50 S50' % hidden, 'engine': engine, 'bare': {'train_chars_per_s': bare},
+print(json.dumps({'device': name, 'config': 'LSTM 2x%s B50 S50' % hidden, 'engine': engine, 'bare': {'train_chars_per_s': bare, 'startup_s': bare_startup},
                   'engine_over_bare': s['train_chars_per_s'] / bare if bare > 0 else None}))
 PYEOF
