@@ -4,6 +4,7 @@ import type { Backend, DType } from '../src/backend/types.js';
 import { CharRNN, type ModelConfig, type Workspace } from '../src/model/model.js';
 import type { CellType } from '../src/model/layer.js';
 import { Rng } from '../src/rng.js';
+import { findTorch } from '../cli/torch-engine.js';
 
 export const CELLS: CellType[] = ['rnn', 'lstm', 'gru'];
 
@@ -40,3 +41,19 @@ export function forwardLoss(model: CharRNN, ws: Workspace, opts: { train: boolea
   const count = model.forward(ws, opts);
   return { loss: ws.lossSum[0], count };
 }
+
+/**
+ * The Python with torch and numpy that the torch engine's tests run (Debian's python3-torch), or
+ * null: those tests then skip. Under CI=true, which installs it, its absence is a failure.
+ */
+export function torchPython(): string | null {
+  try {
+    return findTorch().python;
+  } catch (e) {
+    if (process.env.CI) throw e;
+    return null;
+  }
+}
+
+/** The skip reason of a torch test when torchPython() found none. */
+export const NO_TORCH = 'Python with torch and numpy not found (apt-get install python3-torch python3-numpy)';

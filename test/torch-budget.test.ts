@@ -11,23 +11,15 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { findTorch, pythonFile } from '../cli/torch-engine.js';
+import { pythonFile } from '../cli/torch-engine.js';
 import { cudaHint, nvidiaPresent } from '../cli/train.js';
-import { words } from './helpers.js';
+import { NO_TORCH, torchPython, words } from './helpers.js';
 import { runCli } from './run-cli.js';
 
-// CI installs python3-torch: there its absence fails (findTorch throws), elsewhere these tests skip
-const PY = ((): string | null => {
-  try {
-    return findTorch().python;
-  } catch (e) {
-    if (process.env.CI) throw e;
-    return null;
-  }
-})();
+const PY = torchPython();
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'charrnn-torch-budget-'));
 
-test('--engine torch --max-time with no shape: the rule measures the torch engine (its measure subcommand) and the first line says the shape', { skip: PY ? false : 'Python with torch and numpy not found' }, async () => {
+test('--engine torch --max-time with no shape: the rule measures the torch engine (its measure subcommand) and the first line says the shape', { skip: PY ? false : NO_TORCH }, async () => {
   const dir = tmp();
   const data = join(dir, 'corpus.txt');
   writeFileSync(data, words(4000, 3));
@@ -49,7 +41,7 @@ test('--engine torch --max-time with no shape: the rule measures the torch engin
   assert.deepEqual([spec.config.layers, spec.config.hidden], [Number(m[1]), Number(m[2])], 'the run prepared is the shape announced');
 });
 
-test('measure: one JSON line of chars/s per prepared run directory, from Run.step', { skip: PY ? false : 'Python with torch and numpy not found' }, async () => {
+test('measure: one JSON line of chars/s per prepared run directory, from Run.step', { skip: PY ? false : NO_TORCH }, async () => {
   const dir = tmp();
   const data = join(dir, 'corpus.txt');
   writeFileSync(data, words(3000, 4));

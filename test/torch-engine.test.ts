@@ -20,21 +20,14 @@ import { decodeSafetensors } from '../src/safetensors.js';
 import type { TrainEvent } from '../src/train.js';
 import { Trainer } from '../src/train.js';
 import { JsBackend } from '../src/backend/js.js';
-import { findTorch, launchCommand, planTorch, prepareTorchDir, pythonFile, torchEvents, type TorchPlan } from '../cli/torch-engine.js';
+import { launchCommand, planTorch, prepareTorchDir, pythonFile, torchEvents, type TorchPlan } from '../cli/torch-engine.js';
 import { runCli } from './run-cli.js';
+import { NO_TORCH, torchPython } from './helpers.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'charrnn.js');
 
-function torchPython(): string | null {
-  try {
-    return findTorch().python;
-  } catch (e) {
-    if (process.env.CI) throw e; // CI installs python3-torch: its absence is a failure, not a skip
-    return null;
-  }
-}
 const PY = torchPython();
-const skip = PY ? false : 'Python with torch and numpy not found (apt-get install python3-torch python3-numpy)';
+const skip = PY ? false : NO_TORCH;
 
 /** Deterministic text with some structure (words, a non-ASCII letter), any length. */
 function text(n: number, seed = 1): string {

@@ -17,20 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 import { decodeSafetensors } from '../src/safetensors.js';
-import { findTorch } from '../cli/torch-engine.js';
-import { words } from './helpers.js';
+import { NO_TORCH, torchPython, words } from './helpers.js';
 import { runCli } from './run-cli.js';
 
-/** The interpreter with torch, or null: a skip (under CI=true, where torch is installed, a failure). */
-const PY = ((): string | null => {
-  try {
-    return findTorch().python;
-  } catch (e) {
-    if (process.env.CI) throw e;
-    return null;
-  }
-})();
-const skip = PY ? false : 'Python with torch and numpy not found (apt-get install python3-torch python3-numpy)';
+const PY = torchPython();
+const skip = PY ? false : NO_TORCH;
 
 /** A port nobody listens on now (the rendezvous store binds it a moment later). */
 async function freePort(): Promise<number> {
