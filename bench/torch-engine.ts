@@ -39,7 +39,12 @@ const STEADY_FROM = 4; // the 5th step event: the first steps' allocations are s
 
 export async function torchEngineSpeed(config: Partial<TrainConfig>, corpus: Corpus, seconds: number, device: Device,
   opts: { nproc?: number; python: string; env?: NodeJS.ProcessEnv }): Promise<TorchEngineSpeed> {
-  const cfg = resolveConfig({ ...config, maxIters: 0, epochs: 0, maxTime: seconds, evalEvery: 1e9, sampleEvery: 0 });
+  // The engine reports 'step' events at its reads only (evaluations and samples, as on a GPU). On
+  // the CPU a read costs nothing (the ops have run), so it reads every step here
+  // (CHARRNN_TORCH_READ_EVERY=1) and every step is timed; on CUDA a read is a sync, so the engine
+  // keeps its own reads and evaluates every 100 steps (their time is in the figure, say so).
+  const cpu = device === 'cpu';
+  const cfg = resolveConfig({ ...config, maxIters: 0, epochs: 0, maxTime: seconds, evalEvery: cpu ? 1e9 : 100, sampleEvery: 0 });
   const plan = planTorch({ engine: 'torch', device, prepareOnly: true, nprocPerNode: opts.nproc }, cfg, corpus);
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-bench-torch-'));
   try {
@@ -48,7 +53,8 @@ export async function torchEngineSpeed(config: Partial<TrainConfig>, corpus: Cor
     let backend = 'torch';
     let startup = 0;
     const t0 = performance.now();
-    for await (const ev of torchEvents(launchCommand(opts.python, plan.nproc, device, dir), { env: opts.env })) {
+    const env = cpu ? { ...opts.env, CHARRNN_TORCH_READ_EVERY: '1' } : opts.env;
+    for await (const ev of torchEvents(launchCommand(opts.python, plan.nproc, device, dir), { env })) {
       if (ev.type === 'start') backend = ev.backend;
       if (ev.type === 'step') {
         steps.push({ iter: ev.iter, seconds: ev.seconds, loss: ev.loss });

@@ -810,7 +810,7 @@ class Trainer:
         self.lead = self.d.rank == 0
         self.watch = job.spec['lossWatch']  # LOSS_WATCH of src/step.ts: one source for both engines
         self.fix = job.spec['scheduleFix']  # SCHEDULE_FIX of src/schedule.ts
-        every = os.environ.get('CHARRNN_TORCH_READ_EVERY')  # tests: 1 compares every step's loss with ours
+        every = os.environ.get('CHARRNN_TORCH_READ_EVERY')  # 1: every step read (the tests compare each step's loss with ours; the CPU bench times each step)
         self.read_every = int(every) if every else self.c['evalEvery']
         self.paths = {k: os.path.join(run_dir, k + s) for k, s in (('latest', '.safetensors'), ('best', '.safetensors'), ('metrics', '.jsonl'), ('samples', '.jsonl'))}
         fail_at = os.environ.get('CHARRNN_TORCH_FAIL_AT')  # "RANK:ITER": tests make that rank raise there
