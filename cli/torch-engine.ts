@@ -14,7 +14,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { JsBackend } from '../src/backend/js.js';
@@ -72,19 +74,23 @@ export function pythonFile(name: 'charrnn_torch.py' | 'torchrun.py'): string {
 const INSTALL = 'install PyTorch with "apt-get install python3-torch python3-numpy" or "pip install torch numpy", or pass --python PATH';
 const PROBE = 'import json, numpy, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0}))';
 
+/** PROBE's answer (its last line), or null for an interpreter that prints something else. */
+function parseProbe(python: string, stdout: string): { python: string; torch: string; cuda: number } | null {
+  try {
+    const info = JSON.parse(stdout.trim().split('\n').pop()!) as { torch: string; cuda: number };
+    return { python, torch: info.torch, cuda: info.cuda };
+  } catch {
+    return null;
+  }
+}
+
 /** An interpreter that imports torch and numpy, and what it sees; a one-line error otherwise. */
 export function findTorch(python?: string): { python: string; torch: string; cuda: number } {
   const tried: string[] = [];
   for (const py of python ? [python] : ['python3', '/usr/bin/python3']) {
     const r = spawnSync(py, ['-c', PROBE], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status === 0) {
-      try {
-        const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; cuda: number };
-        return { python: py, ...info };
-      } catch {
-        // fall through: an interpreter that prints something else
-      }
-    }
+    const found = r.status === 0 ? parseProbe(py, r.stdout) : null;
+    if (found) return found;
     const err = r.error as NodeJS.ErrnoException | undefined;
     const why = err ? (err.code === 'ENOENT' ? 'not found' : err.message) : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
     tried.push(`${py}: ${why}`);
@@ -222,4 +228,94 @@ export async function runTorch(proc: Proc, plan: TorchPlan, out: string, view: T
     return 0;
   }
   return trainLoop(proc, { out, events: (signal) => torchEvents(cmd, { signal }) }, view); // Python writes the run files
+}
+
+/**
+ * The torch engine's speed gauge: one `charrnn_torch.py measure` process (torch imported once),
+ * fed one prepared run directory per shape the rule asks about; it trains each with the engine's
+ * own step (Run.step) for TORCH_GAUGE_SECONDS after a warm-up step and answers one JSON line of
+ * chars/s. One process on one device, at the run's full batch: with several ranks the run is
+ * at least this fast per global step, so the rule errs towards a smaller model. Null when no
+ * torch is importable and the run is only prepared.
+ */
+export async function torchGauge(settings: EngineSettings, corpus: Corpus): Promise<{ speed: (c: TrainConfig) => Promise<number>; close: () => Promise<void> } | null> {
+  let python: string;
+  try {
+    python = findTorch(settings.python).python;
+  } catch (e) {
+    if (settings.prepareOnly) return null;
+    throw e;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'charrnn-gauge-'));
+  const child = spawn(python, [pythonFile('charrnn_torch.py'), `--device=${settings.device}`, 'measure', String(TORCH_GAUGE_SECONDS)],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<void>((res) => child.on('close', () => res()));
+  child.on('error', () => undefined); // a failed start shows as the end of stdout below
+  let n = 0;
+  return {
+    speed: async (c) => {
+      const sub = join(dir, String(n++));
+      await mkdir(sub);
+      await prepareTorchDir(planTorch({ ...settings, prepareOnly: true }, c, corpus), sub);
+      child.stdin.write(sub + '\n');
+      for (let r = await lines.next(); !r.done; r = await lines.next()) {
+        let ev: { type?: string; charsPerSec?: number; message?: string };
+        try {
+          ev = JSON.parse(r.value) as typeof ev;
+        } catch {
+          continue; // a library printing on stdout
+        }
+        if (ev.type === 'error') throw new CliError(`torch engine, measuring ${c.layers}×${c.hidden} for --max-time: ${ev.message}`);
+        if (ev.type === 'measure' && typeof ev.charsPerSec === 'number') return ev.charsPerSec;
+      }
+      throw new CliError(`the torch engine's speed gauge (${python} charrnn_torch.py measure) stopped without an answer`);
+    },
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null && child.signalCode === null) await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Seconds of timed steps per shape (after one warm-up step) when the torch engine is the gauge. */
+const TORCH_GAUGE_SECONDS = 0.5;
+
+/**
+ * The CUDA hint: one line when PyTorch sees a CUDA GPU and the user did not ask for an engine,
+ * since `--engine torch --device cuda` trains there at PyTorch's speed. Python is probed only when
+ * the machine shows an NVIDIA device (gpuDevice): importing torch takes seconds, and every
+ * `charrnn train` on a machine without one must not pay them. Null: nothing to say.
+ */
+export async function cudaHint(opts: { engineGiven: boolean; gpuDevice: boolean; probe?: () => Promise<{ python: string; torch: string; cuda: number } | null> }): Promise<string | null> {
+  if (opts.engineGiven || !opts.gpuDevice) return null;
+  const found = await (opts.probe ?? probeTorchCuda)();
+  if (!found || found.cuda < 1) return null;
+  return `PyTorch ${found.torch.split('+')[0]} (${found.python}) sees ${found.cuda === 1 ? 'a CUDA GPU' : `${found.cuda} CUDA GPUs`}: --engine torch --device cuda would train there (docs/pytorch.md)`;
+}
+
+/**
+ * Whether this machine shows an NVIDIA GPU, cheaply (no process started): the driver's device
+ * files (/dev/nvidiactl, /dev/nvidia0…) or nvidia-smi on PATH (WSL has no /dev/nvidia*, but
+ * has nvidia-smi). False on machines with no NVIDIA driver, where torch could see no CUDA GPU.
+ */
+export function nvidiaPresent(env: NodeJS.ProcessEnv = process.env, dev = '/dev'): boolean {
+  if (existsSync(join(dev, 'nvidiactl')) || existsSync(join(dev, 'nvidia0'))) return true;
+  return (env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'nvidia-smi')));
+}
+
+/**
+ * findTorch's question (the same PROBE) to python3, asynchronously so that it runs beside loading
+ * the data: its torch and CUDA GPUs, or null (no torch, or no answer within 30 s). Never throws.
+ */
+function probeTorchCuda(): Promise<{ python: string; torch: string; cuda: number } | null> {
+  const python = 'python3';
+  return new Promise((res) => {
+    const child = spawn(python, ['-c', PROBE], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.on('error', () => res(null));
+    child.on('close', (code) => res(code === 0 ? parseProbe(python, out) : null));
+  });
 }

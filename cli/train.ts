@@ -8,12 +8,9 @@
  *   OUT/report.html          with --report: the run report, rewritten at every evaluation
  * Checkpoints are written atomically (temp file, fsync, rename): a crash never leaves half a file.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { createInterface } from 'node:readline';
+import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkResume, newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
 import { decodeCheckpoint, type CheckpointData } from '../src/checkpoint.js';
 import { Trainer } from '../src/train.js';
@@ -31,7 +28,7 @@ import { fsErrorReason } from './fs-errors.js';
 import { CliError, type Proc } from './io.js';
 import { ProgressRenderer } from './render.js';
 import { appendLine, saveEvaluation, tidyRunDir } from './runfiles.js';
-import { findTorch, planTorch, prepareTorchDir, pythonFile, runTorch, type EngineSettings } from './torch-engine.js';
+import { cudaHint, nvidiaPresent, planTorch, runTorch, torchGauge, type EngineSettings } from './torch-engine.js';
 import { trainLoop, type TrainView } from './train-output.js';
 
 export interface TrainArgs {
@@ -96,7 +93,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
   }
 
   // the CUDA hint's probe runs beside loading the data and starting the engine (it imports torch: seconds)
-  const hint = human ? cudaHint({ engineGiven: Boolean(args.engineGiven) || args.engine?.engine === 'torch', gpuDevice: nvidiaPresent(), probe: probeTorchCuda }) : null;
+  const hint = human ? cudaHint({ engineGiven: Boolean(args.engineGiven) || args.engine?.engine === 'torch', gpuDevice: nvidiaPresent() }) : null;
   // ---- data ----
   const { corpus, label } = await loadCorpus(dataPaths, { binary, ourEngine: args.engine?.engine !== 'torch' });
   if (resume) checkResume(resume, config, corpus); // before any file is touched (the Trainer checks it again)
@@ -189,97 +186,6 @@ async function chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig,
     own?.dispose?.();
     await gauge?.close();
   }
-}
-
-/**
- * The torch engine's speed gauge: one `charrnn_torch.py measure` process (torch imported once),
- * fed one prepared run directory per shape the rule asks about; it trains each with the engine's
- * own step (Run.step) for TORCH_GAUGE_SECONDS after a warm-up step and answers one JSON line of
- * chars/s. One process on one device, at the run's full batch: with several ranks the run is
- * at least this fast per global step, so the rule errs towards a smaller model. Null when no
- * torch is importable and the run is only prepared.
- */
-async function torchGauge(settings: EngineSettings, corpus: Corpus): Promise<{ speed: (c: TrainConfig) => Promise<number>; close: () => Promise<void> } | null> {
-  let python: string;
-  try {
-    python = findTorch(settings.python).python;
-  } catch (e) {
-    if (settings.prepareOnly) return null;
-    throw e;
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'charrnn-gauge-'));
-  const child = spawn(python, [pythonFile('charrnn_torch.py'), `--device=${settings.device}`, 'measure', String(TORCH_GAUGE_SECONDS)],
-    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<void>((res) => child.on('close', () => res()));
-  child.on('error', () => undefined); // a failed start shows as the end of stdout below
-  let n = 0;
-  return {
-    speed: async (c) => {
-      const sub = join(dir, String(n++));
-      await mkdir(sub);
-      await prepareTorchDir(planTorch({ ...settings, prepareOnly: true }, c, corpus), sub);
-      child.stdin.write(sub + '\n');
-      for (let r = await lines.next(); !r.done; r = await lines.next()) {
-        let ev: { type?: string; charsPerSec?: number; message?: string };
-        try {
-          ev = JSON.parse(r.value) as typeof ev;
-        } catch {
-          continue; // a library printing on stdout
-        }
-        if (ev.type === 'error') throw new CliError(`torch engine, measuring ${c.layers}×${c.hidden} for --max-time: ${ev.message}`);
-        if (ev.type === 'measure' && typeof ev.charsPerSec === 'number') return ev.charsPerSec;
-      }
-      throw new CliError(`the torch engine's speed gauge (${python} charrnn_torch.py measure) stopped without an answer`);
-    },
-    close: async () => {
-      child.stdin.end();
-      if (child.exitCode === null && child.signalCode === null) await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Seconds of timed steps per shape (after one warm-up step) when the torch engine is the gauge. */
-const TORCH_GAUGE_SECONDS = 0.5;
-
-/**
- * The CUDA hint: one line when PyTorch sees a CUDA GPU and the user did not ask for an engine,
- * since `--engine torch --device cuda` trains there at PyTorch's speed. Python is probed only when
- * the machine shows an NVIDIA device (gpuDevice): importing torch takes seconds, and every
- * `charrnn train` on a machine without one must not pay them. Null: nothing to say.
- */
-export async function cudaHint(opts: { engineGiven: boolean; gpuDevice: boolean; probe: () => Promise<{ python: string; torch: string; cuda: number } | null> }): Promise<string | null> {
-  if (opts.engineGiven || !opts.gpuDevice) return null;
-  const found = await opts.probe();
-  if (!found || found.cuda < 1) return null;
-  return `PyTorch ${found.torch} (${found.python}) sees ${found.cuda === 1 ? 'a CUDA GPU' : `${found.cuda} CUDA GPUs`}: --engine torch --device cuda would train there (docs/pytorch.md)`;
-}
-
-/**
- * Whether this machine shows an NVIDIA GPU, cheaply (no process started): the driver's device
- * files (/dev/nvidiactl, /dev/nvidia0…) or nvidia-smi on PATH (WSL has no /dev/nvidia*, but
- * has nvidia-smi). False on machines with no NVIDIA driver, where torch could see no CUDA GPU.
- */
-export function nvidiaPresent(env: NodeJS.ProcessEnv = process.env, dev = '/dev'): boolean {
-  if (existsSync(join(dev, 'nvidiactl')) || existsSync(join(dev, 'nvidia0'))) return true;
-  return (env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'nvidia-smi')));
-}
-
-/** python3's torch and its CUDA GPUs, or null (no torch, or no answer within 30 s). Never throws. */
-function probeTorchCuda(): Promise<{ python: string; torch: string; cuda: number } | null> {
-  const python = 'python3';
-  return new Promise((res) => {
-    const child = spawn(python, ['-c', 'import torch; print(torch.__version__.split("+")[0], torch.cuda.device_count() if torch.cuda.is_available() else 0)'],
-      { stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('error', () => res(null));
-    child.on('close', (code) => {
-      const [torch, cuda] = out.trim().split(/\s+/);
-      res(code === 0 && torch ? { python, torch, cuda: Number(cuda) || 0 } : null);
-    });
-  });
 }
 
 /** OUT/run.json: what the run directory's checkpoints do not hold (where the text came from, the engine). */

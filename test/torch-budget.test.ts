@@ -1,6 +1,6 @@
 /**
  * The budget rule under --engine torch measures the torch engine's own speed (the `measure`
- * subcommand of python/charrnn_torch.py), and the CUDA hint's decision (cli/train.ts cudaHint).
+ * subcommand of python/charrnn_torch.py), and the CUDA hint's decision (cli/torch-engine.ts cudaHint).
  *
  * The budget test needs Python with torch and numpy (as test/torch-engine.test.ts): CI installs
  * them, and there a missing torch fails the test instead of skipping it.
@@ -11,8 +11,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { pythonFile } from '../cli/torch-engine.js';
-import { cudaHint, nvidiaPresent } from '../cli/train.js';
+import { cudaHint, nvidiaPresent, pythonFile } from '../cli/torch-engine.js';
 import { NO_TORCH, torchPython, words } from './helpers.js';
 import { runCli } from './run-cli.js';
 
