@@ -19,7 +19,8 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { JsBackend } from '../src/backend/js.js';
 import { generate } from '../src/generate.js';
-import { CharRNN } from '../src/model/model.js';
+import { CharRNN, countParams } from '../src/model/model.js';
+import { decodeCheckpoint } from '../src/checkpoint.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { Vocabulary } from '../src/vocab.js';
@@ -233,8 +234,11 @@ test('export js: the size is within 2% + 16 KB of the float32 weights, about hal
     assert.ok(half <= 0.52 * bytes + 16384, `${type} --half: ${half} B for ${bytes} B of weights`);
   }
   for (const c of cases) {
-    const weights = readFileSync(join(c.dir, 'run', 'latest.safetensors')).length; // more than the weights: it holds the optimizer's state too
-    assert.ok(readFileSync(join(c.dir, 'model.js')).length <= weights + 16384);
+    const ck = decodeCheckpoint(readFileSync(join(c.dir, 'run', 'latest.safetensors')));
+    const bytes = 4 * countParams(ck.model);
+    const full = readFileSync(join(c.dir, 'model.js')).length;
+    sizes.push(`${c.cell} tiny, trained: weights ${bytes} B, js ${full} B`);
+    assert.ok(full <= 1.02 * bytes + 16384, `${c.cell}: ${full} B for ${bytes} B of weights`);
   }
   console.log(sizes.join('\n'));
 });
@@ -277,4 +281,12 @@ test('export js: a lines model samples an item as charrnn sample --count 1 does'
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('export js: --help lists export and its flags', async () => {
+  const h = await runCli(['--help']);
+  assert.match(h.stdout, /^\s+export \[options\] <checkpoint>\s+the model as a file that runs without\s+charrnn/m);
+  const e = await runCli(['export', '--help']);
+  assert.equal(e.code, 0);
+  for (const flag of ['--format <name>', '--out <file>', '--half', '--global <name>']) assert.ok(e.stdout.includes(flag), flag);
 });

@@ -48,11 +48,15 @@ export function runtimeInput(src: ExportSource, half: boolean): { meta: RuntimeM
 
 /**
  * The runtime's source text as the build left it, its indentation halved (tsc indents by four
- * spaces): every byte of it counts against the size rule. It has no multi-line string, so no
- * line's leading spaces are part of a value.
+ * spaces): every byte of it counts against the size rule. Only where no template literal spans
+ * lines (every line holds an even number of backquotes), so that no leading space of a value is
+ * touched; a minifier that turns '\n' into a template literal with a real newline (Vite's) makes
+ * lines that fail this, and its output has little indentation to save anyway.
  */
 function runtimeSource(): string {
-  return charrnnRuntime.toString().replace(/^( +)/gm, (s) => s.slice(s.length >> 1));
+  const src = charrnnRuntime.toString();
+  const spans = src.split('\n').some((line) => (line.match(/`/g)?.length ?? 0) % 2 === 1);
+  return spans ? src : src.replace(/^( +)/gm, (s) => s.slice(s.length >> 1));
 }
 
 /** The comment at the top: what the model is, its vocabulary and figures, and how to use the file. */

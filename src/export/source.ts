@@ -3,7 +3,7 @@
  * through exportSourceOf. Weights in PyTorch's layout, by name, as the checkpoint keeps them.
  */
 import { JsBackend } from '../backend/js.js';
-import type { CheckpointData, TrainState } from '../checkpoint.js';
+import type { TrainState } from '../checkpoint.js';
 import { CharRNN, requireHost, type ModelConfig } from '../model/model.js';
 import type { Vocabulary } from '../vocab.js';
 
@@ -42,4 +42,3 @@ export function trainingFigures(src: ExportSource): { iterations: number | null;
   return { iterations: st?.iter ?? null, bestValLoss: st?.bestValLoss ?? null, lastValLoss: st?.lastValLoss ?? null };
 }
 
-export type { CheckpointData };
