@@ -1,7 +1,7 @@
 /**
  * `charrnn export --format js`: the file, copied alone into an empty folder, samples in Node; in
  * Chromium from a module on a plain static server and, in its classic form (--global), from a
- * file:// page; and it writes what `charrnn sample --backend js` writes for three seeds (with
+ * file:// page; bundled by Vite; and it writes what `charrnn sample --backend js` writes for three seeds (with
  * temperature, top-k, top-p and a stop sequence among them) and all three cells, trained tiny
  * models with two layers and dropout. The runtime alone gives the reference logits bit for bit;
  * --half keeps its size and samples as the float32 model rounded to float16 does; the size rule.
@@ -9,7 +9,7 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -289,4 +289,19 @@ test('export js: --help lists export and its flags', async () => {
   const e = await runCli(['export', '--help']);
   assert.equal(e.code, 0);
   for (const flag of ['--format <name>', '--out <file>', '--half', '--global <name>']) assert.ok(e.stdout.includes(flag), flag);
+});
+
+test('export js: through a bundler (Vite, minified) it samples the same', async () => {
+  const { build } = await import('vite');
+  const c = cases.find((x) => x.cell === 'lstm')!;
+  const out = mkdtempSync(join(tmpdir(), 'charrnn-export-vite-'));
+  try {
+    writeFileSync(join(c.dir, 'app.js'), `import * as m from './model.js';\nexport async function run() {${SCRIPT('m')}return result;}\n`);
+    await build({ logLevel: 'silent', configFile: false, root: c.dir, build: { outDir: out, emptyOutDir: true, minify: true, lib: { entry: join(c.dir, 'app.js'), formats: ['es'], fileName: 'app' } } });
+    const bundle = readdirSync(out).find((f) => /^app\.m?js$/.test(f))!;
+    const { run } = (await import(pathToFileURL(join(out, bundle)).href)) as { run: () => Promise<Parameters<typeof checkResult>[1]> };
+    checkResult(c, await run(), 'bundled by Vite');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
