@@ -15,6 +15,7 @@ import { CharRNN } from '../src/model/model.js';
 import { Rng } from '../src/rng.js';
 import { Sampler } from '../src/sample.js';
 import { Vocabulary } from '../src/vocab.js';
+import { exportJs } from '../src/export/js-module.js';
 import { exportOnnx } from '../src/export/onnx.js';
 import { exportSourceOf } from '../src/export/source.js';
 import { CELLS, words } from './helpers.js';
@@ -94,4 +95,15 @@ test('export onnx: the other input of each cell (one-hot or embedding), random w
     assert.ok(d < 1e-4, `${cell}: max |Δlogit| ${d}`);
   }
   console.log(gaps.join('\n'));
+});
+
+test('export: a source whose weights do not fit its configuration is a one-line error', () => {
+  const vocab = new Vocabulary([...'abc'].map((c) => c.codePointAt(0)!));
+  const model = new CharRNN({ type: 'lstm', vocabSize: 3, hidden: 4, layers: 1, embed: 0, dropout: 0 }, new JsBackend());
+  const src = exportSourceOf(model, vocab);
+  src.params.delete('decoder.bias');
+  assert.throws(() => exportOnnx(src), /^CharRnnError: cannot export: the weights have no "decoder.bias"$/);
+  src.params.set('decoder.bias', new Float32Array(2));
+  assert.throws(() => exportJs(src), /cannot export: "decoder.bias" has 2 numbers; the model needs 3 \(\[3\]\)/);
+  assert.throws(() => exportOnnx({ ...src, vocab: new Vocabulary([97]) }), /cannot export: the vocabulary has 1 characters but the model 3/);
 });

@@ -19,7 +19,7 @@
  */
 import { countParams, type ModelConfig } from '../model/model.js';
 import { ProtoWriter } from './protobuf.js';
-import { describeModel, trainingFigures, type ExportSource } from './source.js';
+import { checkSource, describeModel, trainingFigures, type ExportSource } from './source.js';
 
 const FLOAT = 1;
 const INT64 = 7;
@@ -33,6 +33,7 @@ const OP: Record<ModelConfig['type'], string> = { lstm: 'LSTM', gru: 'GRU', rnn:
 
 /** The .onnx file's bytes. */
 export function exportOnnx(src: ExportSource): Uint8Array {
+  checkSource(src);
   const m = src.model;
   const H = m.hidden;
   const V = src.vocab.size;

@@ -4,7 +4,8 @@
  */
 import { JsBackend } from '../backend/js.js';
 import type { TrainState } from '../checkpoint.js';
-import { CharRNN, requireHost, type ModelConfig } from '../model/model.js';
+import { CharRnnError } from '../errors.js';
+import { CharRNN, paramSpecs, requireHost, type ModelConfig } from '../model/model.js';
 import type { Vocabulary } from '../vocab.js';
 
 export interface ExportSource {
@@ -23,8 +24,22 @@ export function exportSourceOf(model: CharRNN, vocab: Vocabulary, state?: Pick<T
   return { model: model.config, vocab, params, train: state ? { state } : null };
 }
 
+/** Every parameter the configuration has, at its size, and a vocabulary of the model's size; else a one-line error. */
+export function checkSource(src: ExportSource): void {
+  const bad = (msg: string): never => {
+    throw new CharRnnError('bad-checkpoint', `cannot export: ${msg}`);
+  };
+  if (src.vocab.size !== src.model.vocabSize) bad(`the vocabulary has ${src.vocab.size} characters but the model ${src.model.vocabSize}`);
+  for (const s of paramSpecs(src.model)) {
+    const p = src.params.get(s.name);
+    if (!p) bad(`the weights have no "${s.name}"`);
+    else if (p.length !== s.size) bad(`"${s.name}" has ${p.length} numbers; the model needs ${s.size} ([${s.shape}])`);
+  }
+}
+
 /** All weights in the model's own order and storage (CharRNN.params: 2-D weights as (in, out)), float32. */
 export function internalParams(src: ExportSource): Float32Array {
+  checkSource(src);
   const model = new CharRNN(src.model, new JsBackend());
   for (const s of model.specs) model.importParam(s, src.params.get(s.name)!);
   return model.params as Float32Array;
