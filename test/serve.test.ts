@@ -9,7 +9,7 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -308,6 +308,8 @@ test('a body over --max-body is read and dropped, then answered 413 in JSON: a s
     // still serving
     assert.equal((await post(s, { length: 10 })).status, 200);
     assert.equal((await health(s)).ok, true);
+    // the limit docs/serve.md states is the code's
+    assert.match(readFileSync(join(ROOT, 'docs', 'serve.md'), 'utf8'), new RegExp(`read and dropped to its end, up to ${DRAIN_BYTES / 2 ** 20} MiB in all`));
   } finally {
     await s.shutdown(1000);
   }
