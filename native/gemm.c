@@ -24,9 +24,12 @@
 #include "gemm.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+/* CRN_GEMM_NO_SIMD builds only the portable path (as on other CPUs), to check it on x86. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(CRN_GEMM_NO_SIMD)
 #define CRN_X86 1
 #include <immintrin.h>
 #else
@@ -35,7 +38,7 @@
 
 /* Blocking, chosen by measurement (bench/native-gemm.c); -D overrides exist for that bench. */
 #ifndef CRN_KC
-#define CRN_KC 256 /* K block: a 2-panel B tile is KC x 32 floats = 32 KiB, in L1 */
+#define CRN_KC 512 /* K block: the whole K of the forward shapes (no C round trip) */
 #endif
 #ifndef CRN_MC
 #define CRN_MC 240 /* row block: A block MC x KC = 240 KiB, in L2; a multiple of every MR */
@@ -72,10 +75,11 @@ static void pack_block(int transB, int kc, int n, const float *B, ptrdiff_t ldb,
     int w = imin(P, n - p * P);
     if (!transB) {
       const float *s = B + (ptrdiff_t)p * P;
-      for (int k = 0; k < kc; k++) {
-        memcpy(d + k * P, s + k * ldb, (size_t)w * sizeof(float));
-        for (int j = w; j < P; j++) d[k * P + j] = 0.0f;
-      }
+      if (w == P) /* a constant-size memcpy is inlined as vector moves */
+        for (int k = 0; k < kc; k++) memcpy(d + k * P, s + k * ldb, sizeof(float) * P);
+      else
+        for (int k = 0; k < kc; k++)
+          for (int j = 0; j < P; j++) d[k * P + j] = j < w ? s[k * ldb + j] : 0.0f;
     } else {
       /* op(B)(k, j) = B[j * ldb + k]: walk each source row once */
       for (int j = 0; j < w; j++) {
@@ -100,9 +104,67 @@ void crn_pack_b(int transB, int K, int N, const float *B, int ldb, float *packed
 
 /* ---------- the driver (shared by every isa) ---------- */
 
+/* One call's operands and choices, shared by its blocks. */
+typedef struct {
+  const isa_kernels *ks;
+  int ta, mr, np, K;
+  const float *A;
+  int lda;
+  const float *packed;   /* op(B) packed by crn_pack_b, or NULL */
+  int transB;            /* B unpacked: as stored */
+  const float *B;
+  int ldb;
+  const float *bblock;   /* B unpacked: this K block of op(B)[:, n0:n1] packed, or NULL */
+  float *ablock;         /* transA: this block of A packed by row tile, or NULL */
+  float *C;
+  int ldc, beta, n0, n1;
+} call;
+
+/* C[m0:m1, n0:n1] (+)= A[m0:m1, k0:k0+kc] @ op(B)[k0:k0+kc, n0:n1]. */
+static void block(const call *q, int m0, int m1, int k0, int kc) {
+  _Alignas(64) float buf[CRN_KC * P * UNPACKED_NP]; /* op(B) tile when nothing packed it */
+  const isa_kernels *ks = q->ks;
+  int ta = q->ta, mr = q->mr, load = q->beta || k0 > 0;
+  if (q->ablock) /* A^T rows [k0, k0+kc) x [i0, i0+r) per row tile, as (kc, r) */
+    for (int i0 = m0; i0 < m1; i0 += mr) {
+      int r = imin(mr, m1 - i0);
+      float *d = q->ablock + (ptrdiff_t)(i0 - m0) * kc;
+      for (int k = 0; k < kc; k++) memcpy(d + k * r, q->A + (ptrdiff_t)(k0 + k) * q->lda + i0, sizeof(float) * r);
+    }
+  for (int j0 = q->n0, tp; j0 < q->n1; j0 += tp * P) {
+    /* the widest instantiated tile that fits what is left */
+    tp = imin(q->np, (q->n1 - j0 + P - 1) / P);
+    while (!ks->get(ta, mr, tp)) tp--;
+    int w = imin(tp * P, q->n1 - j0), nlast = w - (tp - 1) * P;
+    const float *b;
+    ptrdiff_t bps = (ptrdiff_t)kc * P;
+    if (q->packed) {
+      b = q->packed + (ptrdiff_t)(j0 / P) * q->K * P + (ptrdiff_t)k0 * P;
+      bps = (ptrdiff_t)q->K * P;
+    } else if (q->bblock) {
+      b = q->bblock + (ptrdiff_t)((j0 - q->n0) / P) * kc * P;
+    } else {
+      const float *src = q->transB ? q->B + (ptrdiff_t)j0 * q->ldb + k0 : q->B + (ptrdiff_t)k0 * q->ldb + j0;
+      pack_block(q->transB, kc, w, src, q->ldb, buf, bps);
+      b = buf;
+    }
+    for (int i0 = m0; i0 < m1; i0 += mr) {
+      int r = imin(mr, m1 - i0);
+      const float *a = ta ? q->A + (ptrdiff_t)k0 * q->lda + i0 : q->A + (ptrdiff_t)i0 * q->lda + k0;
+      ptrdiff_t lda = q->lda;
+      if (q->ablock) a = q->ablock + (ptrdiff_t)(i0 - m0) * kc, lda = r; /* (kc, r) */
+      ks->get(ta, r, tp)(kc, a, lda, b, bps, q->C + (ptrdiff_t)i0 * q->ldc + j0, q->ldc, nlast, load);
+    }
+  }
+}
+
 /*
- * packed != NULL: op(B) packed by crn_pack_b (panel p row k at packed[p*K*16 + k*16]).
- * Otherwise B (transB) is packed here per (row block, K block, column tile).
+ * Loop order. Packed B: row blocks of MC (their C block stays in L2 across the K blocks), then K
+ * blocks. Unpacked B with more than a few rows (the weight gradient, M = H): each K block of
+ * op(B)[:, n0:n1] is packed once into a malloc'd block (megabytes, too big for a worker's stack;
+ * a GEMM this size runs for milliseconds) and serves every row; packing per tile on the stack
+ * instead repacked B once per row block, with a call per 16 floats, and ran at 50-55% of peak.
+ * If malloc fails, the per-tile stack path runs: same bits, slower.
  */
 static void drive(const isa_kernels *ks, int ta, int M, int N, int K, const float *A, int lda,
                   const float *packed, int transB, const float *B, int ldb, int beta, float *C,
@@ -114,41 +176,28 @@ static void drive(const isa_kernels *ks, int ta, int M, int N, int K, const floa
       for (int i = 0; i < M; i++) memset(C + (ptrdiff_t)i * ldc + n0, 0, (size_t)(n1 - n0) * sizeof(float));
     return;
   }
-  int mr = ks->mr, np = ks->np;
-  if (M <= ks->small_m) mr = M, np = ks->small_np;
-  if (!packed && np > UNPACKED_NP) np = UNPACKED_NP;
-  int mc = CRN_MC - CRN_MC % mr;
-  _Alignas(64) float buf[CRN_KC * P * UNPACKED_NP]; /* 32 KiB: op(B) tile when not packed */
-
-  for (int m0 = 0; m0 < M; m0 += mc) {
-    int m1 = imin(M, m0 + mc);
+  call q = {ks, ta, ks->mr, ks->np, K, A, lda, packed, transB, B, ldb, NULL, NULL, C, ldc, beta, n0, n1};
+  if (M <= ks->small_m) q.mr = M, q.np = ks->small_np;
+  if (!packed && q.np > UNPACKED_NP) q.np = UNPACKED_NP;
+  int mc = CRN_MC - CRN_MC % q.mr;
+  float *bblock = NULL;
+  if (ta && M > ks->small_m) q.ablock = malloc(sizeof(float) * (size_t)imin(mc, M) * imin(CRN_KC, K));
+  if (!packed && M > ks->small_m)
+    bblock = malloc(sizeof(float) * (size_t)crn_packed_floats(imin(CRN_KC, K), n1 - n0));
+  if (bblock) {
+    q.bblock = bblock;
     for (int k0 = 0; k0 < K; k0 += CRN_KC) {
       int kc = imin(CRN_KC, K - k0);
-      int load = beta || k0 > 0;
-      for (int j0 = n0, tp; j0 < n1; j0 += tp * P) {
-        /* the widest instantiated tile that fits what is left */
-        tp = imin(np, (n1 - j0 + P - 1) / P);
-        while (!ks->get(ta, mr, tp)) tp--;
-        int w = imin(tp * P, n1 - j0), nlast = w - (tp - 1) * P;
-        const float *b;
-        ptrdiff_t bps;
-        if (packed) {
-          b = packed + (ptrdiff_t)(j0 / P) * K * P + (ptrdiff_t)k0 * P;
-          bps = (ptrdiff_t)K * P;
-        } else {
-          const float *src = transB ? B + (ptrdiff_t)j0 * ldb + k0 : B + (ptrdiff_t)k0 * ldb + j0;
-          pack_block(transB, kc, w, src, ldb, buf, (ptrdiff_t)kc * P);
-          b = buf;
-          bps = (ptrdiff_t)kc * P;
-        }
-        for (int i0 = m0; i0 < m1; i0 += mr) {
-          int r = imin(mr, m1 - i0);
-          const float *a = ta ? A + (ptrdiff_t)k0 * lda + i0 : A + (ptrdiff_t)i0 * lda + k0;
-          ks->get(ta, r, tp)(kc, a, lda, b, bps, C + (ptrdiff_t)i0 * ldc + j0, ldc, nlast, load);
-        }
-      }
+      pack_block(transB, kc, n1 - n0, transB ? B + (ptrdiff_t)n0 * ldb + k0 : B + (ptrdiff_t)k0 * ldb + n0,
+                 ldb, bblock, (ptrdiff_t)kc * P);
+      for (int m0 = 0; m0 < M; m0 += mc) block(&q, m0, imin(M, m0 + mc), k0, kc);
     }
+  } else {
+    for (int m0 = 0; m0 < M; m0 += mc)
+      for (int k0 = 0; k0 < K; k0 += CRN_KC) block(&q, m0, imin(M, m0 + mc), k0, imin(CRN_KC, K - k0));
   }
+  free(bblock);
+  free(q.ablock);
 }
 
 /* Instantiates kernel NAME##_MR_NP for one (rows, panels) from the always-inline body NAME. */
@@ -199,13 +248,19 @@ static const isa_kernels plain_kernels = {plain_get, 4, 1, 0, 1};
 
 #if CRN_X86
 
-/* ---------- AVX2 + FMA: 16 ymm registers ---------- */
+/* Compile the functions between TARGET_BEGIN and TARGET_END for an instruction set beyond the
+ * build's baseline (no -march flag: they only run when cpuid says so). */
+#define PRAGMA(x) _Pragma(#x)
 #ifdef __clang__
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define TARGET_BEGIN(t) PRAGMA(clang attribute push(__attribute__((target(t))), apply_to = function))
+#define TARGET_END PRAGMA(clang attribute pop)
 #else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#define TARGET_BEGIN(t) PRAGMA(GCC push_options) PRAGMA(GCC target(t))
+#define TARGET_END PRAGMA(GCC pop_options)
 #endif
+
+/* ---------- AVX2 + FMA: 16 ymm registers ---------- */
+TARGET_BEGIN("avx2,fma")
 
 #ifndef CRN_AVX2_MR
 #define CRN_AVX2_MR 6 /* 6 x 16: 12 accumulators + 2 B + 1 broadcast of 16 ymm */
@@ -279,22 +334,16 @@ static ukernel avx2_get(int ta, int mr, int np) {
   return 0;
 }
 
-#ifdef __clang__
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+TARGET_END
 
 /* M <= 2: one row tile of 2 panels (8 accumulators hide the FMA latency). */
-static const isa_kernels avx2_kernels = {avx2_get, CRN_AVX2_MR, 1, 2, 2};
+#ifndef CRN_AVX2_NP
+#define CRN_AVX2_NP 1
+#endif
+static const isa_kernels avx2_kernels = {avx2_get, CRN_AVX2_MR, CRN_AVX2_NP, 2, 2};
 
 /* ---------- AVX-512 (F + VL) + FMA: 32 zmm registers ---------- */
-#ifdef __clang__
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512vl,fma")
-#endif
+TARGET_BEGIN("avx512f,avx512vl,fma")
 
 #ifndef CRN_AVX512_MR
 #define CRN_AVX512_MR 10 /* 10 x 32: 20 accumulators; B = 50 rows split in 5 tiles */
@@ -364,11 +413,7 @@ static ukernel avx512_get(int ta, int mr, int np) {
   return 0;
 }
 
-#ifdef __clang__
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+TARGET_END
 
 /* M <= 3: one row tile, 8 panels (8 to 24 accumulators; matrix-vector streams 8 B panels). */
 static const isa_kernels avx512_kernels = {avx512_get, CRN_AVX512_MR, 2, 3, 8};

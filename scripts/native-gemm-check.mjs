@@ -6,8 +6,9 @@
 //   node scripts/native-gemm-check.mjs check           only the check (non-zero exit on a mismatch)
 //   node scripts/native-gemm-check.mjs bench [options] only the timings
 // options: --isa plain|avx2|avx512 (hold to that isa and below), --time S (seconds per shape and
-// isa, default 0.15), -DNAME=VALUE (passed to the compiler: CRN_KC, CRN_MC, CRN_AVX512_MR,
-// CRN_AVX2_MR, to measure other blockings and tiles). CC overrides the compiler.
+// isa, default 0.15), --only TEXT (the shapes whose name has TEXT), -DNAME=VALUE (passed to the compiler: CRN_KC, CRN_MC, CRN_AVX512_MR,
+// CRN_AVX2_MR, CRN_AVX2_NP, to measure other blockings and tiles; CRN_GEMM_NO_SIMD, to build only
+// the portable path as other CPUs get it). CC overrides the compiler.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ try {
     console.error(`native-gemm-check: ${cc} could not build bench/native-gemm.c (is a C compiler installed?)`);
     process.exit(2);
   }
-  const run = spawnSync(exe, [mode, String(isas[isa]), option('--time', '0.15')], { stdio: 'inherit' });
+  const run = spawnSync(exe, [mode, String(isas[isa]), option('--time', '0.15'), ...(option('--only') ? [option('--only')] : [])], { stdio: 'inherit' });
   process.exitCode = run.status ?? 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });
