@@ -6,13 +6,15 @@
  * wrong isa never dies with SIGILL. Other compilers and CPUs get the portable C path.
  *
  * Structure (the same driver for every isa; only the register kernel differs):
- *   for each block of MC rows of A                      A block (MC x KC) stays in L2
+ *   for each block of MC rows                       their A (MC x KC) and C rows stay in L2
  *     for each block of KC of the K dimension
  *       for each tile of NP panels (16 columns each) in [n0, n1)
- *         B tile (KC x 16*NP): the packed weights where they lie, or packed here into a stack
- *         buffer (crn_gemm) so the kernel always reads 16-float rows (no set conflicts on
- *         power-of-two strides); it stays in L1 for all the row tiles below
- *         for each tile of MR rows: C tile += A tile @ B tile in registers
+ *         B tile (KC x 16*NP): the packed weights where they lie (crn_gemm_packed), or op(B)
+ *         packed by this call (crn_gemm), so the kernel always reads 16-float rows (no cache set
+ *         conflicts on power-of-two strides); it is reused by all the row tiles below
+ *         for each tile of MR rows: C tile (+)= A tile @ B tile in registers
+ *   (crn_gemm with more than a few rows swaps the first two loops: see drive().)
+ * A is read where it lies (one broadcast per row and k) except transposed A, packed per block.
  *
  * Determinism: every element of C is one accumulator lane that starts at 0 (beta 0) or at C
  * (beta 1) and receives a[i][k] * b[k][j] for k = 0, 1, ... K-1 in order, with one fused
@@ -38,10 +40,10 @@
 
 /* Blocking, chosen by measurement (bench/native-gemm.c); -D overrides exist for that bench. */
 #ifndef CRN_KC
-#define CRN_KC 512 /* K block: the whole K of the forward shapes (no C round trip) */
+#define CRN_KC 512 /* K block: the whole K of the forward 2x512 shapes (no C round trip); 256 measured slower */
 #endif
 #ifndef CRN_MC
-#define CRN_MC 240 /* row block: A block MC x KC = 240 KiB, in L2; a multiple of every MR */
+#define CRN_MC 240 /* row block: its A (MC x KC = 480 KiB) stays in L2; a multiple of every MR */
 #endif
 #define P CRN_PANEL
 /* The widest tile crn_gemm packs per call (panels): bounds its stack buffer to KC * 32 floats. */
@@ -129,7 +131,8 @@ static void block(const call *q, int m0, int m1, int k0, int kc) {
     for (int i0 = m0; i0 < m1; i0 += mr) {
       int r = imin(mr, m1 - i0);
       float *d = q->ablock + (ptrdiff_t)(i0 - m0) * kc;
-      for (int k = 0; k < kc; k++) memcpy(d + k * r, q->A + (ptrdiff_t)(k0 + k) * q->lda + i0, sizeof(float) * r);
+      for (int k = 0; k < kc; k++)
+        for (int i = 0; i < r; i++) d[k * r + i] = q->A[(ptrdiff_t)(k0 + k) * q->lda + i0 + i];
     }
   for (int j0 = q->n0, tp; j0 < q->n1; j0 += tp * P) {
     /* the widest instantiated tile that fits what is left */
@@ -181,7 +184,11 @@ static void drive(const isa_kernels *ks, int ta, int M, int N, int K, const floa
   if (!packed && q.np > UNPACKED_NP) q.np = UNPACKED_NP;
   int mc = CRN_MC - CRN_MC % q.mr;
   float *bblock = NULL;
-  if (ta && M > ks->small_m) q.ablock = malloc(sizeof(float) * (size_t)imin(mc, M) * imin(CRN_KC, K));
+  /* transposed A, packed when enough column tiles reuse it (one copy per 2 (n1 - n0) flops);
+   * the weight gradient's rows of A^T lie M floats apart, which as pages and L1 sets cost more
+   * than the copy (dW of 2x512: 72% of peak packed, 58-64% read in place) */
+  if (ta && M > ks->small_m && n1 - n0 >= 8 * P)
+    q.ablock = malloc(sizeof(float) * (size_t)imin(mc, M) * imin(CRN_KC, K));
   if (!packed && M > ks->small_m)
     bblock = malloc(sizeof(float) * (size_t)crn_packed_floats(imin(CRN_KC, K), n1 - n0));
   if (bblock) {
