@@ -188,7 +188,7 @@ static void drive(const isa_kernels *ks, int ta, int M, int N, int K, const floa
    * the weight gradient's rows of A^T lie M floats apart, which as pages and L1 sets cost more
    * than the copy (dW of 2x512: 72% of peak packed, 58-64% read in place) */
   if (ta && M > ks->small_m && n1 - n0 >= 8 * P)
-    q.ablock = malloc(sizeof(float) * (size_t)imin(mc, M) * imin(CRN_KC, K));
+    q.ablock = malloc(sizeof(float) * (size_t)imin(mc, M) * (size_t)imin(CRN_KC, K));
   if (!packed && M > ks->small_m)
     bblock = malloc(sizeof(float) * (size_t)crn_packed_floats(imin(CRN_KC, K), n1 - n0));
   if (bblock) {
