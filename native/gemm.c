@@ -22,6 +22,15 @@
  * to C and load it back, which is exact in float32. Tile shapes, range splits and packing choices
  * only change which lanes run together, never this sequence, so any [n0, n1) split and packed or
  * unpacked B give the same bits within one isa.
+ *
+ * Calling it well (figures: bench/native-gemm.c on a 2-core AMD EPYC Zen 5, noisy):
+ * - pack each weight matrix once per update, in both orientations the cells use (op(B) = W for
+ *   forward, W^T for the backward data product); crn_gemm on unpacked weights repacks per call;
+ * - the weight gradient dW += X^T @ dG is best as one crn_gemm over the whole window (K = T * B),
+ *   not one per time step: it packs op(B) once per 512 of K and A^T per block;
+ * - split column ranges at multiples of 32 (the AVX-512 tile; 16 leaves a half-width tile), and
+ *   only when each range has a few MFLOP of work (2 * M * K * (n1 - n0)); a 1 x 100 x 100 call
+ *   (20 KFLOP, under a microsecond) is cheaper than waking a thread.
  */
 #include "gemm.h"
 
@@ -64,7 +73,7 @@ typedef void (*ukernel)(int kc, const float *a, ptrdiff_t lda, const float *b, p
 typedef struct {
   ukernel (*get)(int ta, int mr, int np); /* NULL when not instantiated */
   int mr, np;                             /* the main tile */
-  int small_m, small_np;                  /* M <= small_m: one row tile of M rows, small_np panels */
+  int small_m, small_np[4];               /* M <= small_m: one row tile of M rows, small_np[M] panels */
 } isa_kernels;
 
 /* ---------- packing (shared by every isa) ---------- */
@@ -180,7 +189,7 @@ static void drive(const isa_kernels *ks, int ta, int M, int N, int K, const floa
     return;
   }
   call q = {ks, ta, ks->mr, ks->np, K, A, lda, packed, transB, B, ldb, NULL, NULL, C, ldc, beta, n0, n1};
-  if (M <= ks->small_m) q.mr = M, q.np = ks->small_np;
+  if (M <= ks->small_m) q.mr = M, q.np = ks->small_np[M];
   if (!packed && q.np > UNPACKED_NP) q.np = UNPACKED_NP;
   int mc = CRN_MC - CRN_MC % q.mr;
   float *bblock = NULL;
@@ -251,7 +260,7 @@ static ukernel plain_get(int ta, int mr, int np) {
                                   {0, plain_1_1, plain_1_2, plain_1_3, plain_1_4}};
   return np == 1 && mr >= 1 && mr <= 4 ? t[ta][mr] : 0;
 }
-static const isa_kernels plain_kernels = {plain_get, 4, 1, 0, 1};
+static const isa_kernels plain_kernels = {plain_get, 4, 1, 0, {0}};
 
 #if CRN_X86
 
@@ -276,7 +285,7 @@ TARGET_BEGIN("avx2,fma")
 static inline __attribute__((always_inline)) void avx2_body(
     const int TA, const int MR, const int NP, int kc, const float *a, ptrdiff_t lda,
     const float *b, ptrdiff_t bps, float *c, ptrdiff_t ldc, int nlast, int load) {
-  __m256 acc[8][4]; /* [row][half-panel], MR <= 8, 2 * NP <= 4 */
+  __m256 acc[8][8]; /* [row][half-panel], MR <= 8, NP <= 4 */
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nlast), lane);
   const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nlast - 8), lane);
@@ -297,7 +306,7 @@ static inline __attribute__((always_inline)) void avx2_body(
     }
   }
   for (int k = 0; k < kc; k++) {
-    __m256 bv[4];
+    __m256 bv[8];
 #pragma GCC unroll 4
     for (int p = 0; p < NP; p++) {
       bv[2 * p] = _mm256_loadu_ps(b + p * bps + k * P);
@@ -306,7 +315,7 @@ static inline __attribute__((always_inline)) void avx2_body(
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
       __m256 av = _mm256_broadcast_ss(TA ? a + k * lda + i : a + i * lda + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int h = 0; h < 2 * NP; h++) acc[i][h] = _mm256_fmadd_ps(av, bv[h], acc[i][h]);
     }
   }
@@ -331,23 +340,25 @@ static inline __attribute__((always_inline)) void avx2_body(
   KDEF_TA(avx2_body, 4, NP) KDEF_TA(avx2_body, 5, NP) KDEF_TA(avx2_body, 6, NP)
 AVX2_ROWS(1)
 KDEF_TA(avx2_body, 1, 2) KDEF_TA(avx2_body, 2, 2) KDEF_TA(avx2_body, 3, 2)
+KDEF_TA(avx2_body, 1, 4)
 
 static ukernel avx2_get(int ta, int mr, int np) {
   switch (mr * 16 + np) {
     KCASE(avx2_body, 1, 1) KCASE(avx2_body, 2, 1) KCASE(avx2_body, 3, 1)
     KCASE(avx2_body, 4, 1) KCASE(avx2_body, 5, 1) KCASE(avx2_body, 6, 1)
     KCASE(avx2_body, 1, 2) KCASE(avx2_body, 2, 2) KCASE(avx2_body, 3, 2)
+    KCASE(avx2_body, 1, 4)
   }
   return 0;
 }
 
 TARGET_END
 
-/* M <= 2: one row tile of 2 panels (8 accumulators hide the FMA latency). */
+/* M <= 2: one row tile of 4 or 2 panels (8 accumulators hide the FMA latency). */
 #ifndef CRN_AVX2_NP
 #define CRN_AVX2_NP 1
 #endif
-static const isa_kernels avx2_kernels = {avx2_get, CRN_AVX2_MR, CRN_AVX2_NP, 2, 2};
+static const isa_kernels avx2_kernels = {avx2_get, CRN_AVX2_MR, CRN_AVX2_NP, 2, {0, 4, 2}};
 
 /* ---------- AVX-512 (F + VL) + FMA: 32 zmm registers ---------- */
 TARGET_BEGIN("avx512f,avx512vl,fma")
@@ -423,7 +434,7 @@ static ukernel avx512_get(int ta, int mr, int np) {
 TARGET_END
 
 /* M <= 3: one row tile, 8 panels (8 to 24 accumulators; matrix-vector streams 8 B panels). */
-static const isa_kernels avx512_kernels = {avx512_get, CRN_AVX512_MR, 2, 3, 8};
+static const isa_kernels avx512_kernels = {avx512_get, CRN_AVX512_MR, 2, 3, {0, 8, 8, 8}};
 
 int crn_gemm_best_isa(void) {
   __builtin_cpu_init();
