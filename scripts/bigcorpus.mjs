@@ -89,7 +89,7 @@ function prepareTorch(data, out, chars) {
   const main = pathToFileURL(join(ROOT, 'dist', 'cli', 'main.js')).href;
   const args = [
     'train', '--engine', 'torch', '--prepare-only', '--json', '--quiet', '--data', data, '--out', out, '--force',
-    '--model', 'lstm', '--layers', '1', '--hidden', '64', '--batch', '32', '--seq-len', '64',
+    '--model', 'lstm', '--layers', '1', '--hidden', '64', '--dropout', '0', '--batch', '32', '--seq-len', '64', // a shape given: no speed gauge
     '--max-iters', '5', '--eval-every', '5', '--sample-every', '0', '--val-frac', String(20_000 / chars), '--test-frac', '0', // a validation split of ~20,000 characters
   ];
   const code = `const { main } = await import(${JSON.stringify(main)});
