@@ -163,7 +163,8 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
     const src = await corpusSource(dataPaths, { binary });
     const scan = await scanCorpus(src);
     if (resume) checkResume(resume, config, scan);
-    const staged = tempPathFor(join(out ?? args.out ?? join('runs', src.label), 'ids.bin'));
+    out ??= args.out ?? join('runs', src.label);
+    const staged = tempPathFor(join(out, 'ids.bin'));
     const data = (head: IdArray): TorchData => ({ vocab: scan.vocab, length: scan.count, ids: { file: staged }, head });
     // the plan's checks before the long pass and before any write (the budget below changes only the model's shape)
     const early = planTorch(settings, config, data(new Uint8Array(0)), resume, found);
