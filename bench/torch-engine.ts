@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import type { Corpus } from '../src/data.js';
+import { corpusData } from '../cli/torch-data.js';
 import { launchCommand, planTorch, prepareTorchDir, torchEvents, type Device } from '../cli/torch-engine.js';
 import { pytorchEnv, runPytorch } from './pytorch.js';
 
@@ -45,7 +46,7 @@ export async function torchEngineSpeed(config: Partial<TrainConfig>, corpus: Cor
   // keeps its own reads and evaluates every 100 steps (their time is in the figure, say so).
   const cpu = device === 'cpu';
   const cfg = resolveConfig({ ...config, maxIters: 0, epochs: 0, maxTime: seconds, evalEvery: cpu ? 1e9 : 100, sampleEvery: 0 });
-  const plan = planTorch({ engine: 'torch', device, prepareOnly: true, nprocPerNode: opts.nproc }, cfg, corpus);
+  const plan = planTorch({ engine: 'torch', device, prepareOnly: true, nprocPerNode: opts.nproc }, cfg, corpusData(corpus));
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-bench-torch-'));
   try {
     await prepareTorchDir(plan, dir);

@@ -19,8 +19,7 @@ const DIR_FSYNC_UNSUPPORTED: ReadonlySet<string> = new Set(['EINVAL', 'EISDIR', 
  * is thrown (code 'disk-full', 'not-writable' or 'write-failed').
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
   let created = false;
   try {
     const fh = await open(tmp, 'wx'); // exclusive: never clobber someone else's temp file
@@ -31,13 +30,30 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
-    created = false;
   } catch (err) {
     if (created) await rm(tmp, { force: true }).catch(() => undefined);
     throw writeError(path, err);
   }
-  await syncDir(dir).catch((err: unknown) => {
+  await renameAtomic(tmp, path);
+}
+
+/** A temp file's path beside `path`: .NAME.PID.RANDOM.tmp (tidyRunDir removes those a killed process left). */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Put `tmp` (a complete file beside `path`, synced: tempPathFor) at `path` in one rename and make
+ * the rename durable. A file too big to hold is written in pieces to a temp file, then put here.
+ */
+export async function renameAtomic(tmp: string, path: string): Promise<void> {
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(path, err);
+  }
+  await syncDir(dirname(path)).catch((err: unknown) => {
     throw new CharRnnError('write-failed', `wrote ${JSON.stringify(path)} but could not flush its directory: ${fsErrorReason(err, 'write')}; the file may not survive a crash`);
   });
 }

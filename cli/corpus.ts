@@ -7,10 +7,11 @@ import { totalmem } from 'node:os';
 import { open, readdir, readFile, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import { buildCorpus, vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
+import { vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
 import { Rng } from '../src/rng.js';
 import { CharRnnError } from '../src/errors.js';
 import { IdPass, SymbolPass, type TextMode, type TextPass } from '../src/stream.js';
+import type { Vocabulary } from '../src/vocab.js';
 import { fsErrorReason } from './fs-errors.js';
 import { CliError } from './io.js';
 
@@ -137,13 +138,13 @@ async function looksLikeText(path: string): Promise<boolean> {
 }
 
 /** Read `path` into `buf` chunk by chunk; `use` returns false to stop early. */
-async function eachChunk(path: string, buf: Uint8Array, use: (chunk: Uint8Array) => boolean | void): Promise<void> {
+async function eachChunk(path: string, buf: Uint8Array, use: (chunk: Uint8Array) => boolean | void | Promise<void>): Promise<void> {
   let fh: FileHandle | undefined;
   try {
     fh = await open(path, 'r');
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0 || use(buf.subarray(0, bytesRead)) === false) break;
+      if (bytesRead === 0 || (await use(buf.subarray(0, bytesRead))) === false) break;
     }
   } catch (e) {
     if (e instanceof CharRnnError) throw e;
@@ -201,38 +202,79 @@ export function idsFitError(textBytes: number, limits: { maxLength?: number; tot
   return `the corpus (${gib(textBytes)}) may have ${why}, which our engine keeps in memory; train on a part of it, or with --engine torch, whose trainer reads its ids from disk`;
 }
 
+/** Where a corpus's bytes come from, in order (files, or a built-in corpus's bytes), and how they read. */
+export interface CorpusSource {
+  parts: Array<{ name: string; path: string } | { name: string; bytes: Uint8Array }>;
+  /** A short name for the run directory. */
+  label: string;
+  mode: TextMode;
+  opts: CorpusOptions;
+}
+
 /**
- * The training corpus, streamed from disk in two passes (src/stream.ts): peak memory is the ids
- * (1–4 bytes per character) plus one chunk, whatever the size of the files.
+ * The corpus behind --data (or the built-in book), not read yet. `ourEngine`: our engine holds
+ * every id, so a corpus too big for that fails here, before a pass reads it (idsFitError).
  */
-export async function loadCorpus(paths: string[] | undefined, opts: CorpusOptions & { ourEngine?: boolean } = {}): Promise<{ corpus: Corpus; label: string }> {
+export async function corpusSource(paths: string[] | undefined, opts: CorpusOptions & { ourEngine?: boolean } = {}): Promise<CorpusSource> {
+  const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
   const builtin = builtinName(paths);
-  if (builtin) return { corpus: buildCorpus([await builtinPart(builtin)], opts), label: builtin };
+  if (builtin) return { parts: [await builtinPart(builtin)], label: builtin, mode, opts };
   const { files, label } = await listCorpusFiles(paths, opts.binary);
   if (opts.ourEngine) {
-    // our engine holds every id: a corpus too big for that fails here, before the first pass reads it
     let bytes = 0;
     for (const f of files) bytes += (await stat(f.path)).size;
     const tooBig = idsFitError(bytes);
     if (tooBig) throw new CliError(tooBig);
   }
-  const mode: TextMode = opts.binary ? 'bytes' : 'utf8';
-  const buf = new Uint8Array(CHUNK);
-  const run = async (pass: TextPass): Promise<void> => {
-    for (const f of files) {
-      pass.file(f.name);
-      await eachChunk(f.path, buf, (chunk) => pass.push(chunk));
-      pass.end();
-    }
-  };
-  const scan = new SymbolPass(mode, opts);
-  await run(scan);
-  const vocab = vocabularyOf(scan, files.map((f) => f.name));
-  const enc = new IdPass(mode, vocab, scan.count);
-  await run(enc);
-  if (enc.ids.length !== scan.count || enc.unknown > 0) {
-    throw new CliError('the data changed while it was being read (the second pass saw other characters); try again');
-  }
-  return { corpus: { vocab, ids: enc.ids }, label };
+  return { parts: files, label, mode, opts };
 }
 
+/**
+ * One pass over the corpus, `chunk` bytes at a time (src/stream.ts); `then` runs after each chunk
+ * and is awaited (where a streamed pass 2 writes the chunk's ids), so no more than a chunk waits.
+ */
+export async function readPass(src: CorpusSource, pass: TextPass, chunk = CHUNK, then?: () => Promise<void>): Promise<void> {
+  const buf = new Uint8Array(chunk);
+  for (const part of src.parts) {
+    pass.file(part.name);
+    if ('bytes' in part) {
+      for (let at = 0; at < part.bytes.length; at += chunk) {
+        pass.push(part.bytes.subarray(at, at + chunk));
+        await then?.();
+      }
+    } else {
+      await eachChunk(part.path, buf, async (bytes) => {
+        pass.push(bytes);
+        await then?.();
+      });
+    }
+    pass.end();
+  }
+}
+
+/** Pass 1: the corpus's vocabulary and its number of characters (one-line errors: bad UTF-8, NUL, empty). */
+export async function scanCorpus(src: CorpusSource, chunk = CHUNK): Promise<{ vocab: Vocabulary; count: number }> {
+  const scan = new SymbolPass(src.mode, src.opts);
+  await readPass(src, scan, chunk);
+  return { vocab: vocabularyOf(scan, src.parts.map((p) => p.name)), count: scan.count };
+}
+
+/** After pass 2: the same characters as pass 1 counted, else a one-line error. */
+export function checkSecondPass(enc: IdPass, count: number): void {
+  if (enc.written !== count || enc.unknown > 0) {
+    throw new CliError('the data changed while it was being read (the second pass saw other characters); try again');
+  }
+}
+
+/**
+ * The training corpus, streamed from disk in two passes (src/stream.ts): peak memory is the ids
+ * (1–4 bytes per character) plus one chunk, whatever the size of the files.
+ */
+export async function loadCorpus(paths: string[] | undefined, opts: CorpusOptions & { ourEngine?: boolean } = {}): Promise<{ corpus: Corpus; label: string }> {
+  const src = await corpusSource(paths, opts);
+  const { vocab, count } = await scanCorpus(src);
+  const enc = new IdPass(src.mode, vocab, count);
+  await readPass(src, enc);
+  checkSecondPass(enc, count);
+  return { corpus: { vocab, ids: enc.ids }, label: src.label };
+}

@@ -4,8 +4,9 @@
  *
  *   plan   (before anything is written) the knobs are supported, the data fits B×T streams and
  *          N ranks, and the interpreter imports torch and numpy: else a one-line error
- *   write  OUT/ids.bin + OUT/torch.json (src/torch-run.ts) and OUT/latest.safetensors: our own
- *          init at iteration 0, or the resumed state, so both engines start from the same bytes
+ *   write  OUT/ids.bin (streamed there in bounded memory: cli/torch-data.ts) + OUT/torch.json
+ *          (src/torch-run.ts) and OUT/latest.safetensors: our own init at iteration 0, or the
+ *          resumed state, so both engines start from the same bytes
  *   launch the trainer (unless --prepare-only), render its JSON events with our renderer
  *
  * The Python side writes latest/best.safetensors (rank 0, atomically), metrics.jsonl and
@@ -14,19 +15,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { JsBackend } from '../src/backend/js.js';
 import type { CheckpointData } from '../src/checkpoint.js';
 import type { TrainConfig } from '../src/config.js';
-import type { Corpus } from '../src/data.js';
-import { idBytes, torchRunSpec, torchUnsupported } from '../src/torch-run.js';
-import { Trainer, type TrainEvent } from '../src/train.js';
-import { writeFileAtomic } from './atomic.js';
+import { torchRunSpec, torchStartCheckpoint, torchUnsupported } from '../src/torch-run.js';
+import type { TrainEvent } from '../src/train.js';
+import { renameAtomic, writeFileAtomic } from './atomic.js';
 import { CliError, parseNumber, type Proc } from './io.js';
+import type { TorchData } from './torch-data.js';
 import { trainLoop, type TrainView } from './train-output.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
@@ -100,25 +100,29 @@ export function findTorch(python?: string): { python: string; torch: string; cud
 
 export interface TorchPlan {
   settings: EngineSettings;
-  trainer: Trainer;
-  corpus: Corpus;
+  data: TorchData;
   config: TrainConfig;
+  /** latest.safetensors at the start: our own init at iteration 0, or the resumed state. */
+  start: Uint8Array;
   /** Absent with --prepare-only (nothing is launched, nothing probed). */
   python: string | null;
   nproc: number;
   device: Device;
 }
 
-/** Everything that can be wrong with a torch run, checked before the run directory is touched. */
-export function planTorch(settings: EngineSettings, config: TrainConfig, corpus: Corpus, resume?: CheckpointData): TorchPlan {
+/**
+ * Everything that can be wrong with a torch run, checked before the run directory is touched.
+ * `found`: findTorch's answer when the caller asked already (before reading a big corpus).
+ */
+export function planTorch(settings: EngineSettings, config: TrainConfig, data: TorchData, resume?: CheckpointData, found?: ReturnType<typeof findTorch>): TorchPlan {
   const unsupported = torchUnsupported(config);
   if (unsupported) throw new CliError(unsupported, 2);
-  // our trainer checks the split (B×T streams, a validation part) and makes the initial state
-  const trainer = new Trainer({ config, corpus, backend: new JsBackend(), resume });
+  // our trainer's checks (B×T streams, a validation part) and its initial state
+  const start = torchStartCheckpoint(config, data.vocab, data.length, resume);
   let python: string | null = null;
   let nproc = settings.nprocPerNode ?? 1;
   if (!settings.prepareOnly) {
-    const found = findTorch(settings.python);
+    found ??= findTorch(settings.python);
     python = found.python;
     if (settings.device === 'cuda' && found.cuda === 0) throw new CliError(`--device cuda: PyTorch ${found.torch} (${python}) sees no CUDA device; use --device cpu`);
     nproc = settings.nprocPerNode ?? (settings.device !== 'cpu' && found.cuda > 0 ? found.cuda : 1);
@@ -126,7 +130,7 @@ export function planTorch(settings: EngineSettings, config: TrainConfig, corpus:
   if (config.batch < nproc) {
     throw new CliError(`--batch ${config.batch} is fewer streams than the ${nproc} processes (each rank trains its own streams); use --batch ≥ ${nproc} or a smaller --nproc-per-node`, 2);
   }
-  return { settings, trainer, corpus, config, python, nproc, device: settings.device };
+  return { settings, data, config, start, python, nproc, device: settings.device };
 }
 
 /** The command that trains a prepared directory (what --prepare-only prints, what we spawn). */
@@ -149,11 +153,19 @@ export function multiNodeCommand(python: string, device: Device, dir: string): s
     pythonFile('charrnn_torch.py'), `--device=${device}`, dir];
 }
 
-/** Write OUT/ids.bin, OUT/torch.json and OUT/latest.safetensors (atomically). */
-export async function prepareTorchDir(plan: TorchPlan, out: string): Promise<void> {
-  await writeFileAtomic(join(out, 'ids.bin'), idBytes(plan.corpus));
-  await writeFileAtomic(join(out, 'torch.json'), JSON.stringify(torchRunSpec(plan.config, plan.corpus)) + '\n');
-  await writeFileAtomic(join(out, 'latest.safetensors'), plan.trainer.checkpoint());
+/**
+ * Write OUT/ids.bin, OUT/torch.json and OUT/latest.safetensors (atomically). A streamed ids file
+ * is moved into OUT (it was written beside it), or with `link` (the gauge's many directories
+ * over one file) linked from there.
+ */
+export async function prepareTorchDir(plan: TorchPlan, out: string, opts: { link?: boolean } = {}): Promise<void> {
+  const ids = join(out, 'ids.bin');
+  const src = plan.data.ids;
+  if ('bytes' in src) await writeFileAtomic(ids, src.bytes);
+  else if (opts.link) await symlink(resolve(src.file), ids);
+  else await renameAtomic(src.file, ids);
+  await writeFileAtomic(join(out, 'torch.json'), JSON.stringify(torchRunSpec(plan.config, plan.data.vocab, plan.data.length)) + '\n');
+  await writeFileAtomic(join(out, 'latest.safetensors'), plan.start);
 }
 
 export type TorchEvent = TrainEvent | { type: 'error'; rank: number; message: string };
@@ -232,13 +244,14 @@ export async function runTorch(proc: Proc, plan: TorchPlan, out: string, view: T
 
 /**
  * The torch engine's speed gauge: one `charrnn_torch.py measure` process (torch imported once),
- * fed one prepared run directory per shape the rule asks about; it trains each with the engine's
+ * fed one prepared run directory per shape the rule asks about (its torch.json and first
+ * checkpoint; ids.bin a link to the one ids file of the run); it trains each with the engine's
  * own step (Run.step) for TORCH_GAUGE_SECONDS after a warm-up step and answers one JSON line of
  * chars/s. One process on one device, at the run's full batch: with several ranks the run is
  * at least this fast per global step, so the rule errs towards a smaller model. Null when no
  * torch is importable and the run is only prepared.
  */
-export async function torchGauge(settings: EngineSettings, corpus: Corpus): Promise<{ speed: (c: TrainConfig) => Promise<number>; close: () => Promise<void> } | null> {
+export async function torchGauge(settings: EngineSettings, data: TorchData): Promise<{ speed: (c: TrainConfig) => Promise<number>; close: () => Promise<void> } | null> {
   let python: string;
   try {
     python = findTorch(settings.python).python;
@@ -247,6 +260,12 @@ export async function torchGauge(settings: EngineSettings, corpus: Corpus): Prom
     throw e;
   }
   const dir = await mkdtemp(join(tmpdir(), 'charrnn-gauge-'));
+  // one ids file for every shape (the run's own, when streamed), linked from each shape's directory
+  let shared = data;
+  if ('bytes' in data.ids) {
+    await writeFileAtomic(join(dir, 'ids.bin'), data.ids.bytes);
+    shared = { ...data, ids: { file: join(dir, 'ids.bin') } };
+  }
   const child = spawn(python, [pythonFile('charrnn_torch.py'), `--device=${settings.device}`, 'measure', String(TORCH_GAUGE_SECONDS)],
     { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -257,7 +276,7 @@ export async function torchGauge(settings: EngineSettings, corpus: Corpus): Prom
     speed: async (c) => {
       const sub = join(dir, String(n++));
       await mkdir(sub);
-      await prepareTorchDir(planTorch({ ...settings, prepareOnly: true }, c, corpus), sub);
+      await prepareTorchDir(planTorch({ ...settings, prepareOnly: true }, c, shared), sub, { link: true });
       child.stdin.write(sub + '\n');
       for (let r = await lines.next(); !r.done; r = await lines.next()) {
         let ev: { type?: string; charsPerSec?: number; message?: string };
@@ -274,7 +293,7 @@ export async function torchGauge(settings: EngineSettings, corpus: Corpus): Prom
     close: async () => {
       child.stdin.end();
       if (child.exitCode === null && child.signalCode === null) await exited;
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true }); // the links only, never the run's ids file
     },
   };
 }

@@ -345,16 +345,34 @@ def openblas():
     return None, (libs[0] if libs else None)
 
 
+def torch_blas():
+    """The BLAS torch itself was built to call: 'mkl' (pip's wheels: linked into torch), or
+    'generic' / 'open' (Debian's: the system libblas.so.3, found at run time)."""
+    for kv in torch.__config__.show().replace(',', ' ').split():
+        if kv.startswith('BLAS_INFO='):
+            return kv.split('=', 1)[1]
+    return None
+
+
 def choose_threads():
     """Set torch's intra-op threads and the BLAS threads for this machine; returns how, in words.
 
-    Measured on the 2-core machines (docs/pytorch.md, PyTorch 1.13 with OpenBLAS): 1 torch thread
-    and OpenBLAS on every core is the fastest setting by far (2 torch threads were 3-4× slower:
-    the big GEMMs are OpenBLAS's, and torch's own parallel loops over the small element-wise ops
-    cost more than they save). Where torch has MKL (pip's wheels) its default threads are kept.
-    A user's OMP_NUM_THREADS / OPENBLAS_NUM_THREADS win. OPENBLAS_CORETYPE is never set here
-    (a wrong kernel set is slower or crashes); the kernel set in use is named instead."""
+    torch with MKL (pip's wheels): torch's intra-op pool is MKL's too; one thread per core the
+    process may run on. An OpenBLAS in the process then is numpy's own (pip's numpy bundles one),
+    which torch never calls: it is left alone and not named.
+    torch on the system BLAS (Debian's): measured on the 2-core machines (docs/pytorch.md,
+    PyTorch 1.13 with OpenBLAS), 1 torch thread and OpenBLAS on every core is the fastest setting
+    by far (2 torch threads were 3-4× slower: the big GEMMs are OpenBLAS's, and torch's own
+    parallel loops over the small element-wise ops cost more than they save).
+    A user's OMP_NUM_THREADS / MKL_NUM_THREADS / OPENBLAS_NUM_THREADS win. OPENBLAS_CORETYPE is
+    never set here (a wrong kernel set is slower or crashes); the kernel set in use is named."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    blas = torch_blas()
+    if blas == 'mkl':
+        if 'OMP_NUM_THREADS' not in os.environ and 'MKL_NUM_THREADS' not in os.environ:
+            torch.set_num_threads(cores)
+        n = torch.get_num_threads()
+        return '%d intra-op thread%s, MKL' % (n, '' if n == 1 else 's')
     so, lib = openblas()
     if so is not None and 'OMP_NUM_THREADS' not in os.environ:
         torch.set_num_threads(1)
@@ -369,12 +387,9 @@ def choose_threads():
         forced = ', OPENBLAS_CORETYPE' if os.environ.get('OPENBLAS_CORETYPE') else ''
         k = so.openblas_get_num_threads()
         return '%s, OpenBLAS%s (%s kernels%s) %d thread%s' % (words, ' ' + version if version else '', core, forced, k, '' if k == 1 else 's')
-    shown = torch.__config__.show()
-    if 'BLAS_INFO=mkl' in shown or 'Intel(R) Math Kernel Library' in shown:
-        return '%s, MKL' % words
     if lib is not None:
         return '%s, BLAS %s (not OpenBLAS, which is far faster: apt-get install libopenblas0)' % (words, os.path.basename(lib))
-    return words
+    return '%s, BLAS %s' % (words, blas or 'unknown')
 
 
 # ---------------------------------------------------------------- the run
@@ -438,6 +453,8 @@ class Run:
         self.d = d = Dist(device_kind)
         self.threads = choose_threads()  # before the first torch op, which would start its thread pool
         self.words = StepWords(d.device)
+        self.grads_checked = False
+        self.consts = {}  # const(): 0-dim device tensors of the optimizer's constants
         self.poison = False  # tests (CHARRNN_TORCH_NAN_AT): the next step's gradient gets a NaN
         self.B, self.T = c['batch'], c['seqLen']
         if self.B < d.world:
@@ -458,10 +475,21 @@ class Run:
         self.model = CharRNN(self.m).to(dev)
         self.named = self.model.named()
         self.sizes = [p.numel() for _, p in self.named]
-        self.P = sum(self.sizes)
+        self.P = P = sum(self.sizes)
+        # One flat buffer holds every parameter, one every gradient, in checkpoint order: the
+        # modules' weights and .grad are views into them (autograd accumulates into a .grad in
+        # place), so the norm, the clip, the optimizer and the all-reduce each see one tensor, and
+        # nothing is concatenated or copied back per step. The gradient buffer's last 4 numbers
+        # are the window's loss sum and the 3 flags that ride the same all-reduce.
+        self.p = torch.zeros(P, dtype=torch.float32, device=dev)  # (P)
+        self.gbuf = torch.zeros(P + 4, dtype=torch.float32, device=dev)  # (P + 1 + 3)
+        self.g = self.gbuf[:P]
+        off = 0
+        for (name, p), n in zip(self.named, self.sizes):
+            p.data = self.p[off:off + n].view_as(p)
+            p.grad = self.g[off:off + n].view_as(p)
+            off += n
         self.load(os.path.join(run_dir, 'latest.safetensors'))
-        for layer in self.model.layers:
-            layer.flatten_parameters()
 
     # ---- checkpoint in / out (src/checkpoint.ts) ----
     def load(self, path):
@@ -481,10 +509,9 @@ class Run:
                 parts.append(a.reshape(-1))
             return torch.from_numpy(np.concatenate(parts)).to(dev)
 
-        self.p = flat('')  # (P) parameters in checkpoint order and PyTorch layout
+        self.p.copy_(flat(''))  # (P) parameters in checkpoint order and PyTorch layout: the modules' weights
         self.mom1 = flat('optimizer.m.')  # (P) adam m / sgd momentum
         self.mom2 = flat('optimizer.v.')  # (P) adam v / rmsprop v / adagrad sum of squares
-        self.write_params()
         st = json.loads(meta['train_state'])
         self.st = st
         H = self.m['hidden']
@@ -501,13 +528,6 @@ class Run:
             self.state.append(torch.from_numpy(a[self.lo:self.hi].copy()).to(dev))
         self.rng = Rng(st['rng'])
         self.sample_rng = Rng(st['sampleRng'])
-
-    def write_params(self):
-        off = 0
-        with torch.no_grad():
-            for (name, p), n in zip(self.named, self.sizes):
-                p.copy_(self.p[off:off + n].view_as(p))
-                off += n
 
     def full_state(self):
         """The carried state of all B streams (a collective: every rank calls it)."""
@@ -561,16 +581,22 @@ class Run:
 
     # ---- one training step; returns (loss, grad norm, stop flag agreed by all ranks) ----
     def grads(self, inputs, targets, masks):
-        """Forward + backward on this rank's streams; loss scaled for the global mean. Returns flat g (P) and the summed loss."""
-        model = self.model
-        model.zero_grad(set_to_none=False)
-        logits, new_state = model(inputs, self.state, masks)
+        """Forward + backward on this rank's streams; loss scaled for the global mean. Returns the
+        flat gradient g (P, a view of self.gbuf, accumulated there by autograd) and the summed loss."""
+        self.gbuf.zero_()
+        logits, new_state = self.model(inputs, self.state, masks)
         V = self.m['vocabSize']
         loss_sum = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction='sum')
         (loss_sum / (self.B * self.T)).backward()
-        g = torch.cat([p.grad.reshape(-1) for _, p in self.named])
+        if not self.grads_checked:  # host metadata only (no device read): a torch that replaced a .grad would leave g at zero
+            off = 0
+            for (name, p), n in zip(self.named, self.sizes):
+                if p.grad is None or p.grad.data_ptr() != self.g[off:off + n].data_ptr():
+                    raise RuntimeError('this PyTorch (%s) did not accumulate the gradient of %s into its buffer' % (torch.__version__, name))
+                off += n
+            self.grads_checked = True
         self.state = [s.detach() for s in new_state]
-        return g, loss_sum.detach()
+        return self.g, loss_sum.detach()
 
     def dropout_masks(self):
         p = self.m['dropout']
@@ -604,11 +630,10 @@ class Run:
         if self.poison:
             g[0] = float('nan')
             self.poison = False
-        extra = torch.cat([loss_sum.reshape(1).to(g.dtype), to_device(torch.tensor(list(flags), dtype=g.dtype), dev)])
-        buf = self.d.all_sum(torch.cat([g, extra]))  # one all-reduce: gradient, loss, flags
-        g = buf[:self.P]
-        loss_sum = buf[self.P]
-        got = buf[self.P + 1:]
+        P, buf = self.P, self.gbuf
+        buf[P].copy_(loss_sum)
+        buf[P + 1:].copy_(to_device(torch.tensor(list(flags), dtype=buf.dtype), dev))
+        self.d.all_sum(buf)  # one all-reduce, in place: gradient, loss, flags
         norm = torch.linalg.vector_norm(g, dtype=torch.float64)
         # A step whose ‖g‖ is not finite is skipped: update() leaves the weights and moments as
         # they were (src/backend/js.ts clipOnHost, the webgpu kernels). A non-finite loss with a
@@ -620,30 +645,38 @@ class Run:
             elif c['clipMode'] == 'value':
                 g.clamp_(-c['clip'], c['clip'])
         self.update(g, lr, finite)
+        loss_sum, got = buf[P].clone(), buf[P + 1:].clone()  # the next step zeroes buf
         self.words.add(loss_sum, norm, finite, got, self.B * self.T)
         return loss_sum, norm, got
 
     @torch.no_grad()
-    def update(self, g, lr, finite=None):
-        """The optimizer step of src/optim.ts; with `finite` (a device bool) False it changes
-        nothing: the new values are computed anyway and torch.where keeps the old ones (no
-        branch on a device number, so no wait). Adam's step count advances either way, as ours."""
+    def update(self, g, lr, finite):
+        """The optimizer step of src/optim.ts on the flat buffers. With `finite` (a device bool)
+        False it changes nothing, without a branch on a device number (no wait): the gradient it
+        uses is zeroed (masked_fill_: a NaN times 0 would stay NaN), each moment's decay becomes 1,
+        and Adam divides by ∞; the other optimizers' updates are then 0. Adam's step count
+        advances either way, as ours."""
         c, p, m, v = self.c, self.p, self.mom1, self.mom2
-        before = None if finite is None else (p.clone(), m.clone(), v.clone())
         self.st['optimizerSteps'] += 1
         t = self.st['optimizerSteps']
         wd = c['weightDecay']
         gi = g.add(p, alpha=wd) if wd else g
+        skip = ~finite
+        gi.masked_fill_(skip, 0.0)
+
+        def decay(f):  # f, or 1 on a skipped step: a 0-dim device tensor, from constants made once (no copy to the device per step)
+            return torch.where(finite, self.const(f), self.const(1.0))
+
         opt = c['optimizer']
         if opt == 'adam':
             b1, b2 = c['beta1'], c['beta2']
-            m.mul_(b1).add_(gi, alpha=1 - b1)
-            v.mul_(b2).addcmul_(gi, gi, value=1 - b2)
-            denom = (v / (1 - b2 ** t)).sqrt_().add_(c['eps'])
+            m.mul_(decay(b1)).add_(gi, alpha=1 - b1)
+            v.mul_(decay(b2)).addcmul_(gi, gi, value=1 - b2)
+            denom = (v / (1 - b2 ** t)).sqrt_().add_(c['eps']).masked_fill_(skip, math.inf)
             p.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
         elif opt == 'rmsprop':
             a = c['alpha']
-            v.mul_(a).addcmul_(gi, gi, value=1 - a)
+            v.mul_(decay(a)).addcmul_(gi, gi, value=1 - a)
             p.addcdiv_(gi, v.sqrt().add_(c['eps']), value=-lr)
         elif opt == 'adagrad':
             v.addcmul_(gi, gi)
@@ -652,14 +685,17 @@ class Run:
             if t == 1:
                 m.copy_(gi)
             else:
-                m.mul_(c['momentum']).add_(gi)
-            p.add_(m, alpha=-lr)
+                m.mul_(decay(c['momentum'])).add_(gi)
+            p.add_(m * finite.to(p.dtype), alpha=-lr)
         else:
             raise RunError('--optimizer %s is not supported by the torch engine' % opt)
-        if before is not None:
-            for now, old in zip((p, m, v), before):
-                now.copy_(torch.where(finite, now, old))
-        self.write_params()
+
+    def const(self, f):
+        """The number f as a 0-dim float32 tensor on the device, made on first use."""
+        t = self.consts.get(f)
+        if t is None:
+            t = self.consts[f] = torch.tensor(f, dtype=torch.float32, device=self.d.device)
+        return t
 
     # ---- validation (EvalBatcher + evaluateIds), streams split among the ranks ----
     @torch.no_grad()

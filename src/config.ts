@@ -259,7 +259,7 @@ export function checkResumable(saved: TrainConfig, given: Partial<TrainConfig>):
  * resumeConfig allows (the batch, say, is the shape of the carried state and the data cursor).
  * Throws a one-line CharRnnError; the Trainer calls it, and a CLI may call it before touching files.
  */
-export function checkResume(resume: CheckpointData, config: TrainConfig, corpus: Corpus): void {
+export function checkResume(resume: CheckpointData, config: TrainConfig, corpus: Pick<Corpus, 'vocab'>): void {
   checkResumable(resume.config, config);
   const a = resume.vocab.symbols;
   const b = corpus.vocab.symbols;

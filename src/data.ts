@@ -83,15 +83,24 @@ export interface Split {
 
 /** Contiguous split: the first (1 - val - test) of the text trains, then validation, then test. */
 export function splitCorpus(ids: IdArray, valFrac: number, testFrac: number): Split {
-  const n = ids.length;
-  const nVal = Math.floor(n * valFrac);
-  const nTest = Math.floor(n * testFrac);
-  const nTrain = n - nVal - nTest;
+  const { nTrain, nVal } = splitLengths(ids.length, valFrac, testFrac);
   return {
     train: ids.subarray(0, nTrain),
     val: ids.subarray(nTrain, nTrain + nVal),
     test: ids.subarray(nTrain + nVal),
   };
+}
+
+/** The lengths of splitCorpus's parts for a corpus of n ids (what a streamed torch run needs without the ids). */
+export function splitLengths(n: number, valFrac: number, testFrac: number): { nTrain: number; nVal: number; nTest: number } {
+  const nVal = Math.floor(n * valFrac);
+  const nTest = Math.floor(n * testFrac);
+  return { nTrain: n - nVal - nTest, nVal, nTest };
+}
+
+/** Batcher's windows per epoch over n training ids: B streams of ⌊(n − 1) / B⌋ (each needs the target of its last input), cut in windows of T. */
+export function streamWindows(n: number, B: number, T: number): number {
+  return Math.floor(Math.floor((n - 1) / B) / T);
 }
 
 /**
@@ -117,7 +126,7 @@ export class Batcher implements WindowSource {
   constructor(readonly ids: IdArray, readonly B: number, readonly T: number) {
     // Each stream needs one extra character: the target of its last input.
     this.streamLength = Math.floor((ids.length - 1) / B);
-    this.windows = Math.floor(this.streamLength / T);
+    this.windows = streamWindows(ids.length, B, T);
   }
 
   fill(w: number, ws: Workspace): void {

@@ -96,13 +96,23 @@ export function runData(ids: IdArray, vocab: Vocabulary, config: Pick<TrainConfi
     lines = { train: itemsOfPart(split.train, nl, cr, 'training'), val: itemsOfPart(split.val, nl, cr, 'validation'), nl };
     source = new LinesBatcher(lines.train, B, T, nl, config.seed);
   } else source = new Batcher(split.train, B, T);
-  if (source.windows < 1) {
+  checkRunLengths({ trainChars: split.train.length, windows: source.windows, valChars: lines ? null : split.val.length }, config);
+  return { split, source, lines };
+}
+
+/**
+ * A one-line error when the text is too short for the batch and window (no training window) or,
+ * for running text (valChars not null), for a validation pass. Also checked by the torch engine's
+ * streamed prepare, which knows the lengths only.
+ */
+export function checkRunLengths(run: { trainChars: number; windows: number; valChars: number | null }, config: Pick<TrainConfig, 'valFrac' | 'testFrac' | 'batch' | 'seqLen'>): void {
+  const { batch: B, seqLen: T } = config;
+  if (run.windows < 1) {
     const need = B * T + 1;
     const needTotal = Math.ceil(need / (1 - config.valFrac - config.testFrac));
-    throw new CharRnnError('too-short', `the training split has ${split.train.length} characters but ${flagName('batch')} ${B} × ${flagName('seqLen')} ${T} needs at least ${need} (a corpus of about ${needTotal}); use a smaller --batch or --seq-len, or more text`);
+    throw new CharRnnError('too-short', `the training split has ${run.trainChars} characters but ${flagName('batch')} ${B} × ${flagName('seqLen')} ${T} needs at least ${need} (a corpus of about ${needTotal}); use a smaller --batch or --seq-len, or more text`);
   }
-  if (!lines && split.val.length < 2) throw new CharRnnError('too-short', `the validation split has ${split.val.length} characters; raise --val-frac or give more text`);
-  return { split, source, lines };
+  if (run.valChars !== null && run.valChars < 2) throw new CharRnnError('too-short', `the validation split has ${run.valChars} characters; raise --val-frac or give more text`);
 }
 
 /** The items of a split part, or a one-line error when there are none. */

@@ -7,7 +7,8 @@
  *
  * Memory: pass 1 holds one flag per possible code point (1.1 MB); pass 2 a code point → id
  * table up to the largest symbol (≤ 4.4 MB) and the ids themselves: 1, 2 or 4 bytes per
- * character. Neither holds more of the text than the chunk it is given.
+ * character, or, streamed to disk (the torch engine's ids.bin), one chunk's ids at a time.
+ * Neither holds more of the text than the chunk it is given.
  *
  * Two ways to read bytes as symbols:
  *   'utf8'    strict UTF-8 (RFC 3629), a symbol is a code point; a multi-byte sequence may be
@@ -167,15 +168,20 @@ export class SymbolPass extends TextPass {
   }
 }
 
-/** Pass 2: the ids of the characters in the vocabulary; the others are counted as unknown. */
+/**
+ * Pass 2: the ids of the characters in the vocabulary; the others are counted as unknown. Held
+ * whole (capacity: the characters pass 1 counted), or streamed: a capacity of one chunk's bytes
+ * (a chunk holds at most that many characters), drained after each chunk.
+ */
 export class IdPass extends TextPass {
   /** Code point → id, or -1. (max symbol + 1) */
   private readonly table: Int32Array;
   private k = 0;
   private readonly buf: IdArray;
   unknown = 0;
+  /** Ids written in all, drained or not. */
+  written = 0;
 
-  /** `capacity`: the number of characters pass 1 counted. */
   constructor(mode: TextMode, vocab: Vocabulary, capacity: number) {
     super(mode);
     const syms = vocab.symbols;
@@ -187,12 +193,21 @@ export class IdPass extends TextPass {
   protected symbol(cp: number): void {
     const id = cp < this.table.length ? this.table[cp] : -1;
     if (id < 0) this.unknown++;
-    else if (this.k < this.buf.length) this.buf[this.k++] = id;
-    else throw new CharRnnError('corpus-changed', 'the corpus has more characters than on the first pass; did a file change while it was read?');
+    else if (this.k < this.buf.length) {
+      this.buf[this.k++] = id;
+      this.written++;
+    } else throw new CharRnnError('corpus-changed', 'the corpus has more characters than on the first pass; did a file change while it was read?');
   }
 
   /** The ids written. */
   get ids(): IdArray {
     return this.k === this.buf.length ? this.buf : this.buf.subarray(0, this.k);
+  }
+
+  /** The ids written since the last drain (a view: use it before the next push), and empty the buffer. */
+  drain(): IdArray {
+    const out = this.ids;
+    this.k = 0;
+    return out;
   }
 }

@@ -7,17 +7,21 @@
  *   ids.bin      every token id of the corpus, flat, little-endian, uint8/16/32 as the vocabulary
  *                needs (the Python side memory-maps it: a rank reads only its own windows)
  *
- * The split is our contiguous train/val/test split (splitCorpus) given as offsets into ids.bin,
+ * The split is our contiguous train/val/test split (splitLengths: splitCorpus's cut) given as offsets into ids.bin,
  * so both engines read the same characters. The config and model are also given as the exact
  * JSON strings our checkpoints carry, so a checkpoint written by the Python side has the same
  * metadata as one written by ours.
  */
+import { JsBackend } from './backend/js.js';
 import { flagName, type TrainConfig } from './config.js';
-import { modelConfigOf } from './checkpoint.js';
-import { splitCorpus, type Corpus } from './data.js';
+import { modelConfigOf, type CheckpointData } from './checkpoint.js';
+import { splitLengths, streamWindows } from './data.js';
+import { checkRunLengths } from './lines.js';
 import type { ModelConfig } from './model/model.js';
 import { SCHEDULE_FIX } from './schedule.js';
 import { LOSS_WATCH } from './step.js';
+import { runCheckpoint, startRun } from './train.js';
+import { idDtype, type IdArray, type Vocabulary } from './vocab.js';
 
 export const TORCH_RUN_FORMAT = 'charrnn-torch-run';
 
@@ -47,13 +51,9 @@ export function torchUnsupported(config: TrainConfig): string | null {
   return null;
 }
 
-export function torchRunSpec(config: TrainConfig, corpus: Corpus): TorchRunSpec {
-  const { ids, vocab } = corpus;
-  const split = splitCorpus(ids, config.valFrac, config.testFrac);
-  const nTrain = split.train.length;
-  const nVal = split.val.length;
+export function torchRunSpec(config: TrainConfig, vocab: Vocabulary, length: number): TorchRunSpec {
+  const { nTrain, nVal } = splitLengths(length, config.valFrac, config.testFrac);
   const model = modelConfigOf(config, vocab.size);
-  const dtype = ids instanceof Uint8Array ? 'uint8' : ids instanceof Uint16Array ? 'uint16' : 'uint32';
   return {
     format: TORCH_RUN_FORMAT,
     version: 1,
@@ -62,15 +62,33 @@ export function torchRunSpec(config: TrainConfig, corpus: Corpus): TorchRunSpec 
     model,
     modelJson: JSON.stringify(model),
     vocab: [...vocab.symbols],
-    ids: { file: 'ids.bin', dtype, length: ids.length },
-    split: { train: [0, nTrain], val: [nTrain, nTrain + nVal], test: [nTrain + nVal, ids.length] },
+    ids: { file: 'ids.bin', dtype: idDtype(vocab.size), length },
+    split: { train: [0, nTrain], val: [nTrain, nTrain + nVal], test: [nTrain + nVal, length] },
     scheduleFix: SCHEDULE_FIX,
     lossWatch: LOSS_WATCH,
   };
 }
 
+/**
+ * The run directory's first latest.safetensors, from the corpus's vocabulary and length alone
+ * (the ids may be on disk only): the checks and the start of our Trainer (runData's lengths,
+ * startRun), on the reference kernels, so both engines start from the same bytes.
+ */
+export function torchStartCheckpoint(config: TrainConfig, vocab: Vocabulary, length: number, resume?: CheckpointData): Uint8Array {
+  const { nTrain, nVal } = splitLengths(length, config.valFrac, config.testFrac);
+  const windows = streamWindows(nTrain, config.batch, config.seqLen);
+  checkRunLengths({ trainChars: nTrain, windows, valChars: nVal }, config);
+  const run = startRun(config, vocab, windows, new JsBackend(), resume);
+  try {
+    return runCheckpoint(config, vocab, run, run.optimizer.t);
+  } finally {
+    run.ws.dispose();
+    run.optimizer.dispose();
+    run.model.dispose();
+  }
+}
+
 /** The ids as ids.bin bytes (little-endian, as every platform we run on; see src/safetensors.ts). */
-export function idBytes(corpus: Corpus): Uint8Array {
-  const ids = corpus.ids;
+export function idBytes(ids: IdArray): Uint8Array {
   return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength);
 }

@@ -31,6 +31,7 @@ import type { Corpus, Split, WindowSource } from './data.js';
 import { evaluateIds, evaluateItems } from './evaluate.js';
 import { generate } from './generate.js';
 import { runData, type Items } from './lines.js';
+import type { Vocabulary } from './vocab.js';
 import { CharRNN, Workspace } from './model/model.js';
 import { Optimizer } from './optim.js';
 import { Rng } from './rng.js';
@@ -103,25 +104,8 @@ export class Trainer {
     this.corpus = corpus;
     this.now = opts.now ?? ((): number => performance.now() / 1000);
     ({ split: this.split, source: this.source, lines: this.lines } = runData(corpus.ids, corpus.vocab, config));
-    if (resume) checkResume(resume, config, corpus);
-    this.model = resume ? modelFromCheckpoint(resume, backend) : new CharRNN(modelConfigOf(config, corpus.vocab.size), backend);
-    this.optimizer = new Optimizer(this.model, config);
-    this.ws = new Workspace(this.model, config.batch, config.seqLen, { training: true });
+    ({ model: this.model, optimizer: this.optimizer, ws: this.ws, state: this.state } = startRun(config, corpus.vocab, this.source.windows, backend, resume));
     this.words = new StepWords(backend, this.model.dtype);
-    if (resume?.train) {
-      restoreOptimizer(resume, this.model, this.optimizer);
-      this.ws.setState(resume.train.carried);
-      this.state = { ...resume.train.state };
-    } else {
-      const rng = new Rng(config.seed);
-      if (!resume) this.model.init(rng);
-      this.state = {
-        iter: 0, epoch: 0, window: 0, seconds: 0, trainSeconds: 0, trainChars: 0, lr: config.lr,
-        scheduleIters: config.lrSchedule === 'step' ? null : iterBudget(config, this.source.windows),
-        optimizerSteps: 0, bestValLoss: null, lastTrainLoss: null, lastValLoss: null,
-        rng: rng.state, sampleRng: new Rng(config.seed ^ 0x5eed).state,
-      };
-    }
     this.rng = new Rng(this.state.rng);
     this.sampleRng = new Rng(this.state.sampleRng);
     this.readEvery = backend.hostMemory ? 1 : config.evalEvery;
@@ -149,11 +133,7 @@ export class Trainer {
    */
   checkpoint(): Uint8Array {
     const { state, t } = this.words.steps === 0 ? this.counters() : this.asOfRead;
-    const { m, v } = this.optimizer;
-    return encodeCheckpoint({
-      config: this.config, model: this.model, vocab: this.corpus.vocab, params: this.model.params,
-      train: { state, optimizer: { m, v, t }, carried: this.ws.getState() },
-    });
+    return runCheckpoint(this.config, this.corpus.vocab, { model: this.model, optimizer: this.optimizer, ws: this.ws, state }, t);
   }
 
   /**
@@ -494,4 +474,48 @@ interface Session {
   /** --on-nan rollback: the state at the last evaluation with a finite loss, and how often we went back to it. */
   good: Snapshot | null;
   rollbacks: number;
+}
+
+/** A run's numbers: the model, its optimizer, the workspace that carries the hidden state, the counters. */
+export interface RunNumbers {
+  model: CharRNN;
+  optimizer: Optimizer;
+  ws: Workspace;
+  state: TrainState;
+}
+
+/**
+ * What a run starts from: the resumed run's numbers (its vocabulary checked against `vocab`), or
+ * a new model initialised from the seed with its counters at 0. `windows`: training windows per
+ * epoch (the schedule's budget counts them). The Trainer's start, and the torch engine's first
+ * checkpoint, which a streamed corpus prepares from the lengths alone (src/torch-run.ts).
+ */
+export function startRun(config: TrainConfig, vocab: Vocabulary, windows: number, backend: Backend, resume?: CheckpointData): RunNumbers {
+  if (resume) checkResume(resume, config, { vocab });
+  const model = resume ? modelFromCheckpoint(resume, backend) : new CharRNN(modelConfigOf(config, vocab.size), backend);
+  const optimizer = new Optimizer(model, config);
+  const ws = new Workspace(model, config.batch, config.seqLen, { training: true });
+  if (resume?.train) {
+    restoreOptimizer(resume, model, optimizer);
+    ws.setState(resume.train.carried);
+    return { model, optimizer, ws, state: { ...resume.train.state } };
+  }
+  const rng = new Rng(config.seed);
+  if (!resume) model.init(rng);
+  const state: TrainState = {
+    iter: 0, epoch: 0, window: 0, seconds: 0, trainSeconds: 0, trainChars: 0, lr: config.lr,
+    scheduleIters: config.lrSchedule === 'step' ? null : iterBudget(config, windows),
+    optimizerSteps: 0, bestValLoss: null, lastTrainLoss: null, lastValLoss: null,
+    rng: rng.state, sampleRng: new Rng(config.seed ^ 0x5eed).state,
+  };
+  return { model, optimizer, ws, state };
+}
+
+/** Checkpoint bytes of a run's numbers on host memory; `t`: Adam's step as of `run.state`. */
+export function runCheckpoint(config: TrainConfig, vocab: Vocabulary, run: RunNumbers, t: number): Uint8Array {
+  const { m, v } = run.optimizer;
+  return encodeCheckpoint({
+    config, model: run.model, vocab, params: run.model.params,
+    train: { state: run.state, optimizer: { m, v, t }, carried: run.ws.getState() },
+  });
 }

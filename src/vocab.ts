@@ -8,10 +8,14 @@ import { CharRnnError } from './errors.js';
 /** Token ids take the smallest array that holds them: 1, 2 or 4 bytes per character. */
 export type IdArray = Uint8Array | Uint16Array | Uint32Array;
 
+/** The element type of a vocabulary's ids (ids.bin's dtype in a torch run): the smallest that holds every id. */
+export function idDtype(vocabSize: number): 'uint8' | 'uint16' | 'uint32' {
+  return vocabSize <= 256 ? 'uint8' : vocabSize <= 65536 ? 'uint16' : 'uint32';
+}
+
 export function idArrayFor(vocabSize: number, length: number): IdArray {
-  if (vocabSize <= 256) return new Uint8Array(length);
-  if (vocabSize <= 65536) return new Uint16Array(length);
-  return new Uint32Array(length);
+  const dtype = idDtype(vocabSize);
+  return dtype === 'uint8' ? new Uint8Array(length) : dtype === 'uint16' ? new Uint16Array(length) : new Uint32Array(length);
 }
 
 export class Vocabulary {

@@ -20,6 +20,7 @@ import { decodeSafetensors } from '../src/safetensors.js';
 import type { TrainEvent } from '../src/train.js';
 import { Trainer } from '../src/train.js';
 import { JsBackend } from '../src/backend/js.js';
+import { corpusData } from '../cli/torch-data.js';
 import { launchCommand, planTorch, prepareTorchDir, pythonFile, torchEvents, type TorchPlan } from '../cli/torch-engine.js';
 import { runCli } from './run-cli.js';
 import { NO_TORCH, torchPython } from './helpers.js';
@@ -53,7 +54,7 @@ function runDir(n: number, seed: number): { dir: string; data: string; out: stri
 }
 
 function plan(config: Partial<TrainConfig>, corpus: Corpus, nproc = 1): TorchPlan {
-  return planTorch({ engine: 'torch', device: 'cpu', prepareOnly: true, nprocPerNode: nproc }, resolveConfig(config), corpus);
+  return planTorch({ engine: 'torch', device: 'cpu', prepareOnly: true, nprocPerNode: nproc }, resolveConfig(config), corpusData(corpus));
 }
 
 /** ‖a − b‖ / ‖b‖. */
@@ -84,12 +85,14 @@ test('first window: loss and every gradient equal ours within 1e-5 (lstm, gru, r
   const ours: Array<{ dir: string; what: string; loss: number; grads: Map<string, Float32Array> }> = [];
   for (const model of ['lstm', 'gru', 'rnn'] as const) {
     for (const embed of [0, 6]) {
-      const p = plan({ model, embed, layers: 2, hidden: 8, batch: 4, seqLen: 7, seed: 3 }, corpus);
-      const tr = p.trainer;
+      const config: Partial<TrainConfig> = { model, embed, layers: 2, hidden: 8, batch: 4, seqLen: 7, seed: 3 };
+      const p = plan(config, corpus);
+      const tr = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
       // at iteration 0 (zero state, window 0), then after one of our steps (carried state, window 1)
       for (let k = 0; k < 2; k++) {
         const dir = tmp();
-        await prepareTorchDir(p, dir); // latest.safetensors = the trainer's state now
+        await prepareTorchDir(p, dir);
+        writeFileSync(join(dir, 'latest.safetensors'), tr.checkpoint()); // the trainer's state now
         const s = tr.state;
         if (s.window === 0) tr.ws.resetState();
         tr.source.fill(s.window, tr.ws);
