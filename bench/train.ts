@@ -43,7 +43,7 @@ import { createBackend } from '../src/backend/platform-node.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
-import { torchBench } from './torch-engine.js';
+import { torchBench, torchPythons } from './torch-engine.js';
 import type { Device } from '../cli/torch-engine.js';
 
 /** pytorch: train chars/s of PyTorch 1.13 CPU + OpenBLAS measured earlier on the 2-core development machine, shown when torch is not importable. */
@@ -209,18 +209,34 @@ const best = (into: Map<string, Speeds>, key: string, s: Speeds): void => {
   const b = into.get(key);
   into.set(key, { ...s, train: Math.max(s.train, b?.train ?? 0), sample: s.sample === null ? null : Math.max(s.sample, b?.sample ?? 0) });
 };
-const peers = new Map<string, Speeds>();
-const cudaPeers = new Map<string, Speeds>(); // PyTorch on CUDA
+// PyTorch: every one found (pip's 2.x in $CHARRNN_TORCH_VENV, python3, Debian's 1.13), each at
+// its best thread setting: 1 torch thread (with OpenBLAS on every core, 1.13's fastest here) and
+// torch's own default (one per core, MKL/oneDNN's fastest), the faster kept per config.
+const THREADS: Array<number | null> = [1, null];
+const pythons = PYTORCH ? torchPythons(arg('--python')?.split(',')) : [];
+type PeerSpeeds = Speeds & { threads: number };
+const peers = new Map<string, PeerSpeeds>(); // `${python} ${config}`
+const cudaPeers = new Map<string, Speeds>(); // PyTorch on CUDA (the first torch that sees one)
 const ours = new Map<string, Speeds>();
-let torch: PytorchRun | null = null;
+const torchRuns = new Map<string, PytorchRun>(); // python -> its first run's description
 const backendList = await backends();
 for (let round = 0; round < ROUNDS; round++) {
-  if (PYTORCH) {
-    const run = runPytorch(String(dataPath instanceof URL ? dataPath.pathname : dataPath), SECONDS,
-      chosen.map((bc) => ({ id: bc.id, config: resolveConfig(bc.config), sample: bc.sample })), args.includes('--pytorch-keep-coretype'));
-    if (run.ok) for (const r of run.results) best(peers, r.id, { train: r.train_chars_per_s, sample: r.sample_chars_per_s ?? 0 });
-    if (run.ok && run.cuda.ok) for (const r of run.cuda.results) best(cudaPeers, r.id, { train: r.train_chars_per_s, sample: r.sample_chars_per_s ?? 0 });
-    if (!torch?.ok) torch = run;
+  for (const { python } of pythons) {
+    for (const threads of THREADS) {
+      const run = runPytorch(String(dataPath instanceof URL ? dataPath.pathname : dataPath), SECONDS,
+        chosen.map((bc) => ({ id: bc.id, config: resolveConfig(bc.config), sample: bc.sample })), args.includes('--pytorch-keep-coretype'),
+        { python, threads, cuda: threads === 1 && ![...torchRuns.values()].some((r) => r.ok && r.cuda.ok) });
+      if (run.ok) {
+        for (const r of run.results) {
+          const key = `${python} ${r.id}`;
+          const b = peers.get(key);
+          if (!b || r.train_chars_per_s > b.train) peers.set(key, { train: r.train_chars_per_s, sample: Math.max(r.sample_chars_per_s ?? 0, b?.sample ?? 0), threads: run.threads });
+          else b.sample = Math.max(r.sample_chars_per_s ?? 0, b.sample ?? 0);
+        }
+        if (run.cuda.ok) for (const r of run.cuda.results) best(cudaPeers, r.id, { train: r.train_chars_per_s, sample: r.sample_chars_per_s ?? 0 });
+      }
+      if (!torchRuns.get(python)?.ok) torchRuns.set(python, run);
+    }
   }
   for (const bc of chosen) {
     const cfg = resolveConfig(bc.config);
@@ -236,14 +252,24 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   if (!JSON_OUT && ROUNDS > 1) process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
-if (!JSON_OUT && torch) console.log(torch.ok ? `PyTorch ${torch.describe}\n` : `(PyTorch not run: ${torch.reason})\n`);
-if (!JSON_OUT && torch?.ok && (torch.cuda.ok || KINDS.includes('webgpu'))) {
-  console.log(torch.cuda.ok ? `PyTorch CUDA: the same torch on ${torch.cuda.device}\n` : `(PyTorch CUDA not run: ${torch.cuda.reason})\n`);
+const okRuns = [...torchRuns.entries()].filter((e): e is [string, Extract<PytorchRun, { ok: true }>] => e[1].ok);
+const cudaRun = okRuns.find(([, r]) => r.cuda.ok)?.[1];
+if (!JSON_OUT) {
+  if (PYTORCH && !pythons.length) console.log('(PyTorch not run: no python with torch and numpy found; set CHARRNN_TORCH_VENV to a venv with pip install torch numpy, or apt-get install python3-torch)\n');
+  for (const [python, run] of torchRuns) console.log(run.ok ? `PyTorch ${run.version} (${python}), ${run.blasName}; best of 1 torch thread and its default, per config` : `(PyTorch at ${python} not run: ${run.reason})`);
+  if (torchRuns.size) console.log('');
+  if (cudaRun?.cuda.ok) console.log(`PyTorch CUDA: torch ${cudaRun.version} on ${cudaRun.cuda.device}\n`);
+  else if (okRuns.length && KINDS.includes('webgpu')) console.log(`(PyTorch CUDA not run: ${okRuns.map(([, r]) => (r.cuda.ok ? '' : r.cuda.reason)).join('; ')})\n`);
 }
 
 const results: Array<Record<string, unknown>> = [];
 for (const bc of chosen) {
-  const peer = peers.get(bc.id);
+  // each PyTorch found, and the fastest of them: the one "vs PyTorch" is against
+  const peerRows = okRuns.flatMap(([python, run]) => {
+    const sp = peers.get(`${python} ${bc.id}`);
+    return sp ? [{ label: `PyTorch ${run.version.split('+')[0]}`, python, version: run.version, ...sp }] : [];
+  });
+  const peer = peerRows.reduce<(typeof peerRows)[number] | undefined>((a, b) => (a && a.train >= b.train ? a : b), undefined);
   const cuda = cudaPeers.get(bc.id);
   const peerTrain = peer?.train ?? bc.pytorch;
   const perChar = flopsPerChar(resolveConfig(bc.config), corpus.vocab.size);
@@ -253,7 +279,9 @@ for (const bc of chosen) {
   const mark = peer ? ' ' : '*';
   if (!JSON_OUT) {
     console.log(`${bc.name}`);
-    if (peer) console.log(`  ${'PyTorch'.padEnd(NAME)} ${fmt(peer.train)}${' '.repeat(29)}${peerSample ? fmt(peerSample) : ''}   (≈ ${gflops(peer.train)} of useful work)`);
+    for (const p of peerRows) {
+      console.log(`  ${p.label.padEnd(NAME)} ${fmt(p.train)}${' '.repeat(29)}${p.sample ? fmt(p.sample) : ''}   (≈ ${gflops(p.train)} of useful work; ${p.threads} torch thread${p.threads === 1 ? '' : 's'})`);
+    }
     if (cuda) console.log(`  ${'PyTorch CUDA'.padEnd(NAME)} ${fmt(cuda.train)}${' '.repeat(29)}${cudaSample ? fmt(cudaSample) : ''}   (≈ ${gflops(cuda.train)})`);
     console.log(`  backend       train chars/s   vs js   vs PyTorch${mark}   sample chars/s   vs PyTorch`);
   }
@@ -269,7 +297,8 @@ for (const bc of chosen) {
       ...(jsSpeed ? { vs_js: train / jsSpeed } : {}),
       useful_gflops: (train * perChar) / 1e9,
       ...(peer
-        ? { pytorch_train_chars_per_s: peer.train, vs_pytorch: train / peer.train,
+        ? { pytorch_version: peer.version, pytorch_threads: peer.threads, pytorch_train_chars_per_s: peer.train, vs_pytorch: train / peer.train,
+            pytorch_all: peerRows.map((p) => ({ version: p.version, threads: p.threads, train_chars_per_s: p.train, sample_chars_per_s: p.sample, vs: train / p.train })),
             pytorch_sample_chars_per_s: peerSample, sample_vs_pytorch: sample !== null && peerSample ? sample / peerSample : undefined }
         : { vs_pytorch_reference: train / bc.pytorch }),
       ...(cuda
@@ -295,10 +324,10 @@ for (const bc of chosen) {
   if (!JSON_OUT) console.log('');
 }
 if (JSON_OUT) {
-  const pytorch = torch?.ok
-    ? { pytorch: { version: torch.version, blas: torch.blas, cuda: torch.cuda.ok ? { device: torch.cuda.device } : { error: torch.cuda.reason } } }
-    : torch ? { pytorch_error: torch.reason } : {};
+  const pytorch = { pytorch: [...torchRuns.entries()].map(([python, r]) => (r.ok
+    ? { python, version: r.version, blas: r.blas, cuda: r.cuda.ok ? { device: r.cuda.device } : { error: r.cuda.reason } }
+    : { python, error: r.reason })) };
   console.log(JSON.stringify({ ...pytorch, ...(gpu ? { webgpu: gpu } : {}), rounds: ROUNDS, seconds: SECONDS, results }));
-} else if (chosen.some((bc) => !peers.has(bc.id))) {
+} else if (okRuns.length === 0) {
   console.log('* PyTorch 1.13 CPU + OpenBLAS figures measured earlier on the 2-core development machine (not in this run): 40,000 / 5,050 / 19,600 chars/s.');
 }
