@@ -32,4 +32,10 @@ export type FromWorker =
   /** The model that Train would continue (its config and iterations), or null: Train starts a new one. */
   | { type: 'continuable'; config: TrainConfig | null; iter: number }
   | { type: 'inspect'; html: string; summary: string }
+  /** What the budget rule chose for a new run (src/budget.ts), in a sentence. */
+  | { type: 'plan'; line: string }
+  /** What guessing would score on this text's training split (bits/char), beside the loss. */
+  | { type: 'guessing'; vocab: number; uniform: number; unigram: number }
+  /** The sample drawn again every few seconds from the same prime and seed; a lines model's items with their novelty marks. */
+  | { type: 'live'; iter: number; prime: string; text: string; items?: Array<{ text: string; mark: string }> }
   | { type: 'error'; message: string };

@@ -7,7 +7,10 @@
  * (Trainer.hostModel, on the CPU backend of backends.ts).
  */
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
-import { newRunConfig, resumeConfig } from '../src/config.js';
+import { checkResume, newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
+import { chooseModel, choosesModel, measureSpeed } from '../src/budget.js';
+import { guessingBits } from '../src/evaluate.js';
+import { splitFor } from '../src/lines.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
 import type { CharRNN } from '../src/model/model.js';
 import { formatSamples, generateWith } from '../src/generate.js';
@@ -45,7 +48,11 @@ class Playground {
     // `charrnn train --resume`): a changed model setting, batch or vocabulary is refused, never
     // silently ignored.
     const resume = partial.fresh ? undefined : this.loaded?.train ? this.loaded : undefined;
-    const config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
+    let config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
+    if (resume) checkResume(resume, config, corpus); // before the budget's gauge spends a second
+    if (!resume && choosesModel(partial.config)) config = await this.chooseForBudget(partial.config, config, corpus);
+    const guess = guessingBits(splitFor(corpus.ids, corpus.vocab, config).train, corpus.vocab.size);
+    post({ type: 'guessing', vocab: corpus.vocab.size, ...guess });
     // on a GPU the run's host copy of its weights (samples, Sample, Inspect) lives on the CPU backend
     const trainer = new Trainer({ config, corpus, backend: this.training, resume, hostBackend: this.cpu });
     this.release();
@@ -56,12 +63,18 @@ class Playground {
     this.paused = false;
     post({ type: 'state', state: 'training' });
     let lastStep = 0;
+    let lastLive = -Infinity;
+    const live = new LiveSample(trainer, corpus, text, config.lines);
     try {
       for await (const ev of trainer.run(abort.signal)) {
         if (ev.type === 'step') {
           const now = performance.now();
           if (now - lastStep < 100) continue; // ~10 updates a second are plenty for the page
           lastStep = now;
+          if (now - lastLive >= LIVE_EVERY_MS) {
+            post({ type: 'live', iter: ev.iter, ...(await live.draw()) });
+            lastLive = performance.now(); // from its end: a slow draw never takes the whole run
+          }
         }
         post({ type: 'event', event: ev });
         if (ev.type === 'eval') {
@@ -82,6 +95,21 @@ class Playground {
       if (this.trainer !== trainer) trainer.dispose(); // reset while it ran: nothing holds it now
       post({ type: 'state', state: 'idle' });
     }
+  }
+
+  /**
+   * A new run given no shape: the model its budget affords, as `charrnn train` chooses it
+   * (src/budget.ts), the speed measured by real steps on the engine that trains. The page
+   * says what was chosen in a sentence.
+   */
+  private async chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus): Promise<TrainConfig> {
+    post({ type: 'plan', line: 'measuring how fast this engine trains, to choose the model…' });
+    const trainChars = splitFor(corpus.ids, corpus.vocab, config).train.length;
+    const now = (): number => performance.now() / 1000;
+    const plan = await chooseModel({ given, config, vocabSize: corpus.vocab.size, trainChars, speed: (c) => measureSpeed(this.training, c, corpus.vocab.size, corpus.ids, now) });
+    const c = plan.config;
+    post({ type: 'plan', line: plan.choice?.line ?? `${c.model.toUpperCase()} ${c.layers}×${c.hidden}: with no time limit the budget rule has nothing to size the model by, so it is the default shape` });
+    return c;
   }
 
   pause(): void {
@@ -202,6 +230,42 @@ class Playground {
     this.tellContinuable();
     const m = data.model;
     return `${name}: ${m.type} ${m.layers}×${m.hidden}, ${m.vocabSize} symbols${data.train ? `, trained ${data.train.state.iter} iterations` : ''}`;
+  }
+}
+
+/** How often the page's sample is drawn again while training (ms). */
+const LIVE_EVERY_MS = 3000;
+/** Its length, and the items of a lines model. */
+const LIVE_LENGTH = 240;
+const LIVE_ITEMS = 10;
+
+/**
+ * The sample the page rewrites while a model trains: always the same prime and seed, so what
+ * changes between two drawings is only what the model learned. A lines model gives a list of
+ * items, each marked as in the training split, held out, or new (src/novelty.ts).
+ */
+class LiveSample {
+  readonly prime: string;
+  private novelty: NoveltyIndex | null = null;
+
+  constructor(private readonly trainer: Trainer, private readonly corpus: Corpus, text: string, private readonly lines: boolean) {
+    // a text's first word (what it would start with); an item model starts each item from nothing
+    this.prime = lines ? '' : (/^\s*\S{1,16}\s/u.exec(text)?.[0].trimStart() ?? '');
+  }
+
+  async draw(): Promise<{ prime: string; text: string; items?: Array<{ text: string; mark: string }> }> {
+    const model = await this.trainer.hostModel();
+    const sampler = new Sampler(model, this.corpus.vocab);
+    try {
+      const req = { prime: this.prime, seed: 1, temperature: 0.8, skipUnknown: true, length: this.lines ? 60 : LIVE_LENGTH, count: this.lines ? LIVE_ITEMS : 1 };
+      const { samples } = await generateWith(sampler, req);
+      if (!this.lines) return { prime: this.prime, text: samples[0]?.text ?? '' };
+      this.novelty ??= new NoveltyIndex(this.corpus.vocab, this.trainer.split, true);
+      const { marks } = this.novelty.measure(samples.map((g) => g.text));
+      return { prime: '', text: '', items: samples.map((g, i) => ({ text: g.text, mark: marks[i] })) };
+    } finally {
+      sampler.dispose();
+    }
   }
 }
 
