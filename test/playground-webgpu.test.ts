@@ -61,6 +61,7 @@ test('playground on WebGPU in Chromium (SwiftShader): auto stays on wasm, ?engin
     assert.match(line, /^engine: webgpu, .*swiftshader.* \(a software adapter: correct, but slower than the wasm backend\); samples on the js backend, 1 thread$/i);
     await page.check('input[name=source][value=paste]');
     await page.fill('#corpus-text', TEXT);
+    await page.click('#advanced summary'); // the knobs are under Advanced, collapsed
     const knobs = [['layers', '1'], ['hidden', '16'], ['embed', '8'], ['batch', '4'], ['seq-len', '16'], ['max-time', '0'], ['epochs', '0'],
       ['max-iters', String(ITERS)], ['eval-every', '3'], ['sample-every', String(ITERS)], ['seed', '3']];
     for (const [flag, v] of knobs) await page.fill(`#cfg-${flag}`, v);

@@ -81,6 +81,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     // ---- train a few seconds on pasted text ----
     await page.check('input[name=source][value=paste]');
     await page.fill('#corpus-text', TEXT);
+    await page.click('#advanced summary'); // the knobs are under Advanced, collapsed
     for (const [flag, v] of [['model', 'lstm'], ['layers', '1'], ['hidden', '32'], ['embed', '8'], ['batch', '8'], ['seq-len', '16'], ['eval-every', '25'], ['sample-every', '50'], ['max-time', '10'], ['lr', '0.01']]) {
       if (flag === 'model') await page.selectOption(`#cfg-${flag}`, v);
       else await page.fill(`#cfg-${flag}`, v);
@@ -174,6 +175,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     const sameArgs = ['--data', corpusFile, '--model', 'lstm', '--layers', '1', '--hidden', '32', '--embed', '8', '--batch', '8', '--seq-len', '16', '--lr', '0.01', '--max-iters', '60', '--eval-every', '20', '--sample-every', '0', '--seed', '5', '--quiet'];
     const curveOf = async (p: Page): Promise<number[]> => {
       await p.click('#reset');
+      if (!(await p.isVisible('#cfg-layers'))) await p.click('#advanced summary');
       await p.check('input[name=source][value=paste]');
       await p.fill('#corpus-text', TEXT);
       for (const [flag, v] of [['layers', '1'], ['hidden', '32'], ['embed', '8'], ['batch', '8'], ['seq-len', '16'], ['lr', '0.01'], ['max-time', '0'], ['epochs', '0'], ['max-iters', '60'], ['eval-every', '20'], ['sample-every', '0'], ['seed', '5']]) await p.fill(`#cfg-${flag}`, v);

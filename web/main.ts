@@ -266,7 +266,10 @@ function showLive(m: { iter: number; prime: string; text: string; items?: Array<
       const mark = document.createElement('span');
       mark.className = `mark ${it.mark}`;
       mark.textContent = it.mark === 'new' ? 'new' : it.mark === 'train' ? 'in the text' : 'held out';
-      li.append(`${it.text} `, mark);
+      const text = document.createElement('span');
+      text.textContent = it.text === '' ? '(an empty line)' : it.text;
+      if (it.text === '') text.className = 'empty';
+      li.append(text, ' ', mark);
       return li;
     }));
     return;
