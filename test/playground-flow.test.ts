@@ -13,7 +13,7 @@
  *   another, and axe-core finds no serious or critical violation.
  * Skipped where /usr/bin/chromium is missing (CI installs it).
  */
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ function otherValue(k: KnobInfo): string | number | boolean {
 
 type PageApi = { charrnn: { series: (number | null)[][]; readKnobs(): Partial<TrainConfig>; showKnobs(v: Partial<TrainConfig>): void } };
 
-async function checkLayout(page: Page, width: number, shot: string): Promise<void> {
+async function checkLayout(t: TestContext, page: Page, width: number, shot: string): Promise<void> {
   await page.setViewportSize({ width, height: 900 });
   await page.waitForTimeout(300); // the chart follows the window's resize
   await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
@@ -46,10 +46,11 @@ async function checkLayout(page: Page, width: number, shot: string): Promise<voi
   assert.equal(scroll, 0, `no horizontal scroll at ${width} px`);
   assert.deepEqual(overlaps, [], `nothing overlaps at ${width} px`);
   const axe = await axeViolations(page);
+  t.diagnostic(`axe-core at ${width} px (${shot}): ${JSON.stringify(axe.counts)}${axe.rules.length ? ' — ' + axe.rules.join('; ') : ''}`);
   assert.equal(axe.counts.serious + axe.counts.critical, 0, `axe-core at ${width} px: ${axe.rules.join('; ')}`);
 }
 
-test('playground in Chromium: three choices train with the budget rule; Advanced round-trips every knob; 1400 and 390 px', { skip: noChromium, timeout: 300_000 }, async () => {
+test('playground in Chromium: three choices train with the budget rule; Advanced round-trips every knob; 1400 and 390 px', { skip: noChromium, timeout: 300_000 }, async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const server = await startServer(webRoot(), '127.0.0.1', 0);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
@@ -97,6 +98,16 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     await page.fill('#cfg-lr', '');
     await page.click('#advanced summary');
 
+    // ---- a file dropped anywhere on the page is the text ----
+    await page.evaluate(() => {
+      const data = new DataTransfer();
+      data.items.add(new File(['the cat sat on the mat.\n'], 'dropped.txt', { type: 'text/plain' }));
+      document.querySelector('footer, main')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    });
+    assert.equal(await page.isChecked('input[name=source][value=file]'), true);
+    assert.equal(await page.textContent('#corpus-info'), 'the file dropped: dropped.txt (1 KB)');
+    await page.check('input[name=source][value=builtin]');
+
     // ---- the three choices: Moby Dick, "1 minute" (8 s here), Train ----
     const runs = await page.evaluate(() => Number(document.body.dataset.runs ?? 0));
     await page.click('#train');
@@ -118,8 +129,8 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     val.forEach((v, i) => assert.ok(v === null || train[i] === null, `iteration ${iters[i]}: the train curve has no point at an evaluation`));
     assert.ok(train.filter((v) => v !== null).length >= 3, 'a train curve');
     await page.click('#advanced summary'); // open: its boxes are laid out and checked too
-    await checkLayout(page, 1400, 'playground-1400.png');
-    await checkLayout(page, 390, 'playground-390.png');
+    await checkLayout(t, page, 1400, 'playground-1400.png');
+    await checkLayout(t, page, 390, 'playground-390.png');
 
     // ---- the built-in names: a lines model, its samples a list marked by novelty ----
     await page.setViewportSize({ width: 1400, height: 900 });
@@ -135,7 +146,7 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     const items = await page.locator('#live-items li').allTextContents();
     assert.equal(items.length, 10, 'ten items');
     for (const it of items) assert.match(it, / (new|in the text|held out)$/);
-    await checkLayout(page, 390, 'playground-names-390.png');
+    await checkLayout(t, page, 390, 'playground-names-390.png');
     assert.deepEqual(errors, []);
   } finally {
     await browser?.close();
