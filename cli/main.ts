@@ -14,6 +14,7 @@ import { trainCommand } from './train.js';
 import { parseEngineSettings } from './torch-engine.js';
 import { BUILTIN_CORPORA } from './corpus.js';
 import { sampleCommand } from './sample.js';
+import { exportCommand, type ExportOpts } from './export.js';
 import { evalCommand } from './eval.js';
 import { reportCommand } from './report.js';
 import { inspectCommand } from './inspect.js';
@@ -219,6 +220,17 @@ export async function main(proc: Proc): Promise<number> {
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       const { writeCommand } = await import('./write.js');
       code = await writeCommand(proc, ckpt, opts);
+    });
+
+  program.command('export')
+    .description('the model as a file that runs without charrnn: a JavaScript module with the weights inside, or ONNX (docs/export.md)')
+    .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
+    .requiredOption('--format <name>', 'js: one dependency-free ES module (Node, bundlers, browsers); onnx: for ONNX Runtime in any language')
+    .option('--out <file>', 'the file to write (default: the checkpoint\'s name with .js or .onnx)')
+    .option('--half', 'js: float16 weights, about half the size (samples then differ slightly from the float32 model\'s)')
+    .option('--global <name>', 'js: a classic script that sets window.NAME instead of a module, for pages opened from disk (file://)')
+    .action(async (ckpt: string, opts: ExportOpts) => {
+      code = await exportCommand(proc, ckpt, opts);
     });
 
   try {
