@@ -15,7 +15,9 @@
  */
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
@@ -57,7 +59,7 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
   let browser: Browser | null = null;
   try {
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
     const errors: string[] = [];
     const page = await openPage(context, `${url}?minute=8`, errors);
 
@@ -128,6 +130,26 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     assert.ok(val.some((v) => v !== null), 'a validation point');
     val.forEach((v, i) => assert.ok(v === null || train[i] === null, `iteration ${iters[i]}: the train curve has no point at an evaluation`));
     assert.ok(train.filter((v) => v !== null).length >= 3, 'a train curve');
+    // ---- Use it: the JS module samples in Node; ONNX is a file of the weights ----
+    const dir = mkdtempSync(join(tmpdir(), 'charrnn-flow-'));
+    try {
+      const [js] = await Promise.all([page.waitForEvent('download'), page.click('#export-js')]);
+      assert.equal(js.suggestedFilename(), 'charrnn-model.js');
+      await js.saveAs(join(dir, 'charrnn-model.js'));
+      const snippet = (await page.textContent('#snippet')) ?? '';
+      assert.equal(snippet.split('\n').length, 10, 'ten lines');
+      assert.match(snippet, /import \{ generate, stream, info \} from '\.\/charrnn-model\.js';/);
+      const mod = (await import(pathToFileURL(join(dir, 'charrnn-model.js')).href)) as { generate(o: object): string };
+      const text = mod.generate({ prime: 'CHAPTER ', length: 40, temperature: 0.8, seed: 1 });
+      assert.ok(typeof text === 'string' && text.length > 0 && text.length <= 40, text);
+      const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('#export-onnx')]);
+      assert.equal(onnx.suggestedFilename(), 'charrnn-model.onnx');
+      await onnx.saveAs(join(dir, 'model.onnx'));
+      assert.ok(statSync(join(dir, 'model.onnx')).size > 4 * 100_000, 'the weights are in it');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
     await page.click('#advanced summary'); // open: its boxes are laid out and checked too
     await checkLayout(t, page, 1400, 'playground-1400.png');
     await checkLayout(t, page, 390, 'playground-390.png');

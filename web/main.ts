@@ -169,6 +169,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'live':
       showLive(m);
       break;
+    case 'file':
+      download(m.bytes, m.name);
+      break;
     case 'checkpoint':
       void saveCurrent(m.bytes);
       if (m.reason === 'save') download(m.bytes, 'charrnn.safetensors');
@@ -261,6 +264,7 @@ function showLive(m: { iter: number; prime: string; text: string; items?: Array<
   $('live').hidden = Boolean(m.items);
   document.body.dataset.live = String(Number(document.body.dataset.live ?? 0) + 1); // drawings so far (tests wait on it)
   if (m.items) {
+    showSnippet('');
     list.replaceChildren(...m.items.map((it) => {
       const li = document.createElement('li');
       const mark = document.createElement('span');
@@ -274,6 +278,7 @@ function showLive(m: { iter: number; prime: string; text: string; items?: Array<
     }));
     return;
   }
+  showSnippet(m.prime);
   const pre = $('live');
   const b = document.createElement('b');
   b.textContent = m.prime;
@@ -321,6 +326,33 @@ $('sample').onclick = () => send({
   novelty: $<HTMLInputElement>('novelty').checked,
 });
 $('save').onclick = () => send({ type: 'save' });
+$('export-js').onclick = () => send({ type: 'export', format: 'js' });
+$('export-onnx').onclick = () => send({ type: 'export', format: 'onnx' });
+$('copy-snippet').onclick = () => {
+  void navigator.clipboard.writeText($('snippet').textContent ?? '').then(
+    () => ($('files-info').textContent = 'the ten lines are on the clipboard'),
+    () => ($('files-info').textContent = 'the browser refused the clipboard: select the lines and copy them'),
+  );
+};
+
+/** The ten lines, with the prime the page's own sample uses (a lines model: none, each call one item). */
+function showSnippet(prime: string): void {
+  const p = JSON.stringify(prime);
+  $('snippet').textContent = [
+    '// charrnn-model.js: the JS module above, beside this file. No install, no special headers.',
+    "import { generate, stream, info } from './charrnn-model.js';",
+    '',
+    'console.log(info); // the model, its characters and how it was trained',
+    `console.log(generate({ prime: ${p}, length: 200, temperature: 0.8, seed: 1 }));`,
+    '',
+    '// or a character at a time, e.g. into a page (<script type="module" src="this.js">):',
+    `for await (const ch of stream({ prime: ${p}, length: 200, temperature: 0.8 })) {`,
+    '  document.body.append(ch);',
+    '}',
+  ].join('\n');
+}
+showSnippet('The ');
+
 $('inspect').onclick = () => send({ type: 'inspect', text: $<HTMLTextAreaElement>('inspect-text').value, find: $<HTMLInputElement>('inspect-find').value });
 $<HTMLInputElement>('ckpt-file').onchange = async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];

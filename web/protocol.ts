@@ -16,7 +16,9 @@ export type ToWorker =
   | { type: 'sample'; prime: string; temperature: number; length: number; seed: number; count?: number; stop?: string[]; beam?: number; unique?: boolean; novelty?: boolean }
   | { type: 'save' }
   | { type: 'load'; bytes: Uint8Array; name: string }
-  | { type: 'inspect'; text: string; find: string };
+  | { type: 'inspect'; text: string; find: string }
+  /** "Use it": the current model as the JS module or ONNX (src/export). */
+  | { type: 'export'; format: 'js' | 'onnx' };
 
 export type FromWorker =
   /**
@@ -32,6 +34,8 @@ export type FromWorker =
   /** The model that Train would continue (its config and iterations), or null: Train starts a new one. */
   | { type: 'continuable'; config: TrainConfig | null; iter: number }
   | { type: 'inspect'; html: string; summary: string }
+  /** A file for "Use it" (the JS module or ONNX). */
+  | { type: 'file'; bytes: Uint8Array; name: string }
   /** What the budget rule chose for a new run (src/budget.ts), in a sentence. */
   | { type: 'plan'; line: string }
   /** What guessing would score on this text's training split (bits/char), beside the loss. */

@@ -21,6 +21,9 @@ import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
 import { inspectHtml, type UnitRef } from '../src/viz/html.js';
 import { findUnits, readText } from '../src/viz/inspect.js';
+import { exportJs } from '../src/export/js-module.js';
+import { exportOnnx } from '../src/export/onnx.js';
+import { exportSourceOf } from '../src/export/source.js';
 import { backendRequest, startBackends } from './backends.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -213,6 +216,13 @@ class Playground {
     return { html: inspectHtml({ title: 'the playground model', modelLabel, reading, units: [], found, maxChars: 2000 }), summary };
   }
 
+  /** "Use it": the current model as the JS module (float32) or as ONNX, by the library's exporters (src/export). */
+  async exportModel(format: 'js' | 'onnx'): Promise<{ bytes: Uint8Array; name: string }> {
+    const { model, vocab } = await this.cpuModel();
+    const src = exportSourceOf(model, vocab, this.trainer?.state ?? this.loaded?.train?.state);
+    return format === 'js' ? { bytes: new TextEncoder().encode(exportJs(src)), name: 'charrnn-model.js' } : { bytes: exportOnnx(src), name: 'charrnn-model.onnx' };
+  }
+
   save(): Uint8Array {
     if (this.trainer) return this.trainer.checkpoint();
     throw new Error('nothing to save yet: train a model first');
@@ -291,6 +301,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       case 'save': post({ type: 'checkpoint', bytes: playground.save(), reason: 'save' }); break;
       case 'load': post({ type: 'loaded', name: m.name, summary: playground.load(m.bytes, m.name) }); break;
       case 'inspect': post({ type: 'inspect', ...(await playground.inspect(m.text, m.find)) }); break;
+      case 'export': post({ type: 'file', ...(await playground.exportModel(m.format)) }); break;
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
