@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     for (let seed = 0; performance.now() - t0 < 3000; seed++) {
-      chars += (await generate(model, vocab, { prime: 'The ', length: LENGTH, seed })).samples[0].text.length;
+      chars += (await generate({ model, vocab }, { prime: 'The ', length: LENGTH, seed })).samples[0].text.length;
     }
     const single = chars / ((performance.now() - t0) / 1000);
     const singleCpu = process.cpuUsage(cpu0);

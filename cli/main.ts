@@ -9,6 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { KNOBS, parseNumber, type KnobInfo, type TrainConfig } from '../src/config.js';
 import { CharRnnError } from '../src/errors.js';
+import { GENERATION_DEFAULTS } from '../src/generate-options.js';
 import { CliError, type Proc } from './io.js';
 import { trainCommand } from './train.js';
 import { parseEngineSettings } from './torch-engine.js';
@@ -115,8 +116,8 @@ export async function main(proc: Proc): Promise<number> {
   const sample = program.command('sample')
     .description('generate text from a checkpoint')
     .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
-    .option('--length <n>', 'characters to generate', '500')
-    .option('--temperature <t>', '0 = always the most likely character; 1 = the model as is; higher = wilder', '1')
+    .option('--length <n>', 'characters to generate', String(GENERATION_DEFAULTS.cli.length))
+    .option('--temperature <t>', '0 = always the most likely character; 1 = the model as is; higher = wilder', String(GENERATION_DEFAULTS.cli.temperature))
     .option('--top-k <k>', 'draw only among the k most likely characters; 0 = all', '0')
     .option('--top-p <p>', 'draw only among the most likely characters whose probabilities sum to p (0 < p ≤ 1)', '1')
     .option('--prime <text>', 'text to start from')
@@ -212,9 +213,9 @@ export async function main(proc: Proc): Promise<number> {
   program.command('write')
     .description('a writing assistant in the terminal: the model suggests the next characters and words as you type; Tab accepts')
     .argument('<checkpoint>', 'a .safetensors file written by charrnn train')
-    .option('--top <n>', 'most likely next characters shown', '5')
-    .option('--suggestions <n>', 'sampled completions to the end of the next word (plus one to the end of the line)', '3')
-    .option('--temperature <t>', 'temperature of the completions', '0.7')
+    .option('--top <n>', 'most likely next characters shown', String(GENERATION_DEFAULTS.write.top))
+    .option('--suggestions <n>', 'sampled completions to the end of the next word (plus one to the end of the line)', String(GENERATION_DEFAULTS.write.suggestions))
+    .option('--temperature <t>', 'temperature of the completions', String(GENERATION_DEFAULTS.write.temperature))
     .option('--seed <n>', 'random seed of the completions (default: random)')
     .option('--backend <name>', 'auto, wasm or js', 'auto')
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {

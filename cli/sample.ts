@@ -1,5 +1,5 @@
 /**
- * `charrnn sample CKPT`: stream generated text to stdout; or, with --count, --beam, --unique,
+ * `charrnn sample CKPT`: stream generated text to stdout (the library's generate(), streamed); or, with --count, --beam, --unique,
  * --novelty or --json (and always for a lines model), a list of samples made by the library's
  * generate() (src/generate.ts), one per line for a lines model. With --temperatures, one sample
  * per temperature (cli/sweep.ts).
@@ -9,10 +9,13 @@
  * that read the distribution or shape a list of samples on the host are one-line usage errors.
  */
 import { encodeParts } from '../src/data.js';
-import { checkGenerateRequest, formatSamples, generate, generateStream, type GenerateRequest } from '../src/generate.js';
+import { checkGenerateRequest, formatSamples, generate, type GenerateRequest } from '../src/generate.js';
+import { parseStop } from '../src/generate-options.js';
 import { splitFor } from '../src/lines.js';
+import type { CharRNN } from '../src/model/model.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import type { CheckpointData } from '../src/checkpoint.js';
+import type { Vocabulary } from '../src/vocab.js';
 import { createBackend } from '../src/backend/platform-node.js';
 import { parseBackendFlags } from './backend.js';
 import { loadCheckpointFile } from './checkpoint.js';
@@ -21,17 +24,15 @@ import { temperatureSweepCommand, trainingText } from './sweep.js';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
-/** Items a lines model prints without --count. */
-const DEFAULT_LINES_COUNT = 10;
-
 export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promise<number> {
-  // numbers parsed here, ranges checked by the library (the same rules as the page's and the server's)
+  // numbers parsed here; ranges, defaults (the seed, a lines model's count) and the prime as the
+  // model reads it are the library's (the same rules as the page's and the server's)
   const num = (flag: string, v: unknown): number => parseNumber(flag, String(v));
-  const length = num('--length', opts.length);
-  const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : num('--seed', opts.seed);
-  const stop = (Array.isArray(opts.stop) ? opts.stop : typeof opts.stop === 'string' ? [opts.stop] : []).map(unescape);
+  const stop = (Array.isArray(opts.stop) ? opts.stop : typeof opts.stop === 'string' ? [opts.stop] : []).map(parseStop);
   const req: GenerateRequest = {
-    length, seed, stop,
+    length: num('--length', opts.length),
+    seed: opts.seed === undefined ? undefined : num('--seed', opts.seed),
+    stop,
     temperature: num('--temperature', opts.temperature),
     topK: num('--top-k', opts.topK),
     topP: num('--top-p', opts.topP),
@@ -48,20 +49,17 @@ export async function sampleCommand(proc: Proc, ckpt: string, opts: Opts): Promi
   const backend = await createBackend({ kind: engine.backend, threads: engine.threads, sampling: true });
   try {
     if (!backend.hostMemory) refuseOnDevice(backend.choice.kind, opts, req);
-    if (typeof opts.temperatures === 'string') return await temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length, seed, backend });
+    if (typeof opts.temperatures === 'string') return await temperatureSweepCommand(proc, ckpt, { ...opts, temperatures: opts.temperatures }, { length: req.length, seed: req.seed, backend });
     const { data: ck, model } = await loadCheckpointFile(ckpt, backend);
-    const lines = ck.model.lines ?? false;
-    if (lines && !backend.hostMemory) throw new CliError('a lines model samples items on the CPU: use --backend auto', 2);
-    const many = lines || req.count !== undefined || (req.beam ?? 0) >= 2 || req.unique || opts.novelty || opts.json;
-    if (!many) return await streamOne(proc, model, ck, req);
-    if (lines && req.count === undefined) req.count = (req.beam ?? 0) >= 2 ? req.beam : DEFAULT_LINES_COUNT;
+    if (ck.model.lines && !backend.hostMemory) throw new CliError('a lines model samples items on the CPU: use --backend auto', 2);
+    const many = ck.model.lines || req.count !== undefined || (req.beam ?? 0) >= 2 || req.unique || opts.novelty || opts.json;
+    if (!many) return await streamOne(proc, model, ck.vocab, req);
     const index = opts.novelty ? await noveltyIndex(proc, ckpt, data, ck) : null;
-    const { samples, skipped } = await generate(model, ck.vocab, req);
+    const { samples, skipped, prime, lines, count } = await generate({ model, vocab: ck.vocab }, req);
     warnSkipped(proc, skipped);
-    const prime = knownPrime(req.prime!, ck);
     // an item is the prime and what followed it; free text is judged on what the model generated
     const novelty = index?.measure(samples.map((g) => (lines ? prime + g.text : g.text))) ?? null;
-    if (req.unique && samples.length < (req.count ?? 1)) proc.stderr.write(`charrnn: note: found ${samples.length} distinct sample(s) of the ${req.count} asked for\n`);
+    if (req.unique && samples.length < count) proc.stderr.write(`charrnn: note: found ${samples.length} distinct sample(s) of the ${count} asked for\n`);
     if (opts.json) {
       proc.stdout.write(JSON.stringify({
         prime, lines, skipped,
@@ -92,18 +90,8 @@ function refuseOnDevice(kind: string, opts: Opts, req: GenerateRequest): void {
   if (hostOnly.length > 0) throw new CliError(`${hostOnly.join(', ')}: not on --backend ${kind}, which draws one plain sample; use --backend auto`, 2);
 }
 
-/** --stop '\n' is a newline (a shell cannot easily pass one): \n, \t and \\ are unescaped. */
-function unescape(s: string): string {
-  return s.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
-}
-
 function warnSkipped(proc: Proc, skipped: string[]): void {
   if (skipped.length > 0) proc.stderr.write(`charrnn: warning: skipped ${skipped.length} prime character(s) not in the vocabulary\n`);
-}
-
-/** The prime as the model saw it (with --skip-unknown, without the characters it does not know). */
-function knownPrime(prime: string, ck: CheckpointData): string {
-  return [...prime].filter((ch) => ck.vocab.has(ch.codePointAt(0)!)).join('');
 }
 
 /** The run's split of its training text, indexed (the text from --data or run.json beside the checkpoint). */
@@ -115,25 +103,25 @@ async function noveltyIndex(proc: Proc, ckpt: string, data: string[] | undefined
   return new NoveltyIndex(ck.vocab, splitFor(ids, ck.vocab, ck.config), ck.model.lines ?? false);
 }
 
-/** The plain case: one sample streamed as it is made, after its prime. */
-async function streamOne(proc: Proc, model: Parameters<typeof generateStream>[0], ck: CheckpointData, req: GenerateRequest): Promise<number> {
-  const it = generateStream(model, ck.vocab, req);
-  // the prime as the model saw it: generateStream has checked it (and skipped what --skip-unknown drops)
-  let buf = '';
-  let r = await it.next(); // checks the request before anything is printed
-  warnSkipped(proc, [...new Set([...req.prime!].filter((ch) => !ck.vocab.has(ch.codePointAt(0)!)))]);
-  proc.stdout.write(knownPrime(req.prime!, ck));
+/** The plain case: one sample streamed as it is made, after its prime as the model read it. */
+async function streamOne(proc: Proc, model: CharRNN, vocab: Vocabulary, req: GenerateRequest): Promise<number> {
   // stream in small chunks: visible as it generates, without a write per character
+  let buf = '';
   let lastFlush = performance.now();
-  while (!r.done) {
-    buf += r.value;
-    if (buf.length >= 64 || performance.now() - lastFlush > 50) {
-      proc.stdout.write(buf);
-      buf = '';
-      lastFlush = performance.now();
-    }
-    r = await it.next();
-  }
+  await generate({ model, vocab }, req, {
+    onStart: ({ prime, skipped }) => {
+      warnSkipped(proc, skipped);
+      proc.stdout.write(prime);
+    },
+    onChar: (ch) => {
+      buf += ch;
+      if (buf.length >= 64 || performance.now() - lastFlush > 50) {
+        proc.stdout.write(buf);
+        buf = '';
+        lastFlush = performance.now();
+      }
+    },
+  });
   proc.stdout.write(buf + '\n');
   return 0;
 }

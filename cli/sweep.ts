@@ -37,7 +37,7 @@ async function corpusWords(ckpt: string, data: string[] | undefined): Promise<{ 
 }
 
 /** The sweep on `common.backend`, which the caller made (and disposes). */
-export async function temperatureSweepCommand(proc: Proc, ckpt: string, opts: Opts & { temperatures: string }, common: { length: number; seed: number; backend: Backend }): Promise<number> {
+export async function temperatureSweepCommand(proc: Proc, ckpt: string, opts: Opts & { temperatures: string }, common: { length: number; seed: number | undefined; backend: Backend }): Promise<number> {
   const temperatures = opts.temperatures.split(',').map((s) => parseNumber('--temperatures', s));
   if (temperatures.length === 0 || temperatures.some((t) => t < 0)) throw new CliError(`--temperatures must be a list of numbers ≥ 0, such as 0.2,0.5,1 (got ${opts.temperatures})`, 2);
   const data = Array.isArray(opts.data) ? opts.data : typeof opts.data === 'string' ? [opts.data] : undefined;

@@ -10,7 +10,7 @@
  *      [--hidden 128] [--layers 2] [--max-iters N] [--backend auto]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createBackend, buildCorpus, resolveConfig, Sampler, sampleText, Trainer } from '../src/index-node.js'; // what 'charrnn' is in Node
+import { createBackend, buildCorpus, generate, resolveConfig, Trainer } from '../src/index-node.js'; // what 'charrnn' is in Node
 import { arg, isMain, loomingsPath, positional, runMain, trainArgs, trainSettings } from './common.js';
 
 export async function main(args: string[], log: (s: string) => void = console.log): Promise<{ out: string; valLoss: number | null }> {
@@ -30,7 +30,8 @@ export async function main(args: string[], log: (s: string) => void = console.lo
       if (ev.type === 'eval') log(`iter ${ev.metrics.iter}  epoch ${ev.metrics.epoch.toFixed(2)}  train ${ev.metrics.train_loss.toFixed(3)}  val ${ev.metrics.val_loss.toFixed(3)} nats/char${ev.isBest ? '  (best)' : ''}`);
       if (ev.type === 'nan') throw new Error(ev.message);
     }
-    log(`\n${await sampleText(new Sampler(trainer.model, corpus.vocab), { length: 300, temperature: 0.7, seed: 1 })}\n`);
+    const { samples } = await generate({ model: trainer.model, vocab: corpus.vocab }, { length: 300, temperature: 0.7, seed: 1 });
+    log(`\n${samples[0].text}\n`);
     writeFileSync(out, trainer.checkpoint()); // the same format as charrnn train's checkpoints
     log(`saved ${out}; try: npx charrnn sample ${out} --temperature 0.7`);
     return { out, valLoss: trainer.summary().val_loss };

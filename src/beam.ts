@@ -21,18 +21,23 @@
  */
 import type { Generated } from './generate.js';
 import { requireHost } from './model/model.js';
+import { Rng } from './rng.js';
 import { logSumExp, stopAt, type Sampler } from './sample.js';
 
 export const LENGTH_ALPHA = 0.7;
 
 export interface BeamOptions {
   width: number;
+  /** Most characters per hypothesis. */
   length: number;
-  /** Fed first (known characters only); empty: start as after a newline, else from id 0. */
-  prime: string;
-  stops: readonly string[];
+  /** Fed first (known characters only); none: Sampler.prime's start. */
+  prime?: string;
+  /** A hypothesis ends right after the first of these it produces. */
+  stops?: readonly string[];
   /** Items end at their newline (not part of the text). */
-  lines: boolean;
+  lines?: boolean;
+  /** Draws the start character of a vocabulary without a newline (Sampler.prime); nothing else is drawn. Default 0. */
+  seed?: number;
   signal?: { aborted: boolean };
 }
 
@@ -74,11 +79,8 @@ function search(sampler: Sampler, opts: BeamOptions, K: number): Array<Generated
     for (let i = 0; i < V; i++) out[i] = z[i] - lse;
     return out;
   };
-  sampler.reset();
-  const primeIds: number[] = [];
-  for (const ch of opts.prime) primeIds.push(vocab.id(ch.codePointAt(0)!));
-  if (primeIds.length === 0) primeIds.push(nl >= 0 ? nl : 0);
-  for (const id of primeIds) sampler.feed(id);
+  const stops = opts.stops ?? [];
+  sampler.prime(opts.prime ?? '', new Rng(opts.seed ?? 0));
   let live: Hyp[] = [{ text: '', logProb: 0, chars: 0, state: sampler.state(), next: here() }];
   const done: Array<Generated & { chars: number }> = [];
   for (let step = 0; step < opts.length && live.length > 0 && !opts.signal?.aborted; step++) {
@@ -97,7 +99,7 @@ function search(sampler: Sampler, opts: BeamOptions, K: number): Array<Generated
         continue;
       }
       const text = parent.text + vocab.char(c.id);
-      const stopped = stopAt(text, opts.stops);
+      const stopped = stopAt(text, stops);
       if (stopped !== null || step + 1 === opts.length) {
         done.push({ text, logProb: c.lp, stopped, chars });
         continue;

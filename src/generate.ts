@@ -1,7 +1,11 @@
 /**
- * One generation request, as the CLI's `sample`, the server, the writing assistant and the page
- * all make it: a prime, a length, the sampling knobs, stop sequences, how many samples, whether
- * repeats count, and sampling or beam search (src/beam.ts).
+ * One generation request, as the CLI's `sample`, the server and the page all make it: a prime,
+ * a length, the sampling knobs, stop sequences, how many samples, whether repeats count, and
+ * sampling or beam search (src/beam.ts). generate() is the one function that answers it,
+ * streamed (onChar) or not, and the rules every surface shares are applied there once: the
+ * request's checks, the prime as the model reads it and the characters it skipped, a lines
+ * model's default of LINES_COUNT items, and a random seed when none is given (returned, so the
+ * draw can be repeated). Each surface's defaults are GENERATION_DEFAULTS (generate-options.ts).
  *
  *   a sample ends after `length` characters, or right after the first stop sequence it produces
  *   (the sequence is part of its text), or, for a lines model, at its newline (the item's stop
@@ -19,8 +23,9 @@
  */
 import { beamSearch } from './beam.js';
 import { CharRnnError } from './errors.js';
+import { LINES_COUNT } from './generate-options.js';
 import type { CharRNN } from './model/model.js';
-import { Rng } from './rng.js';
+import { randomSeed, Rng } from './rng.js';
 import { checkSampleOptions, Sampler, stopAt, type SampledChar, type SampleOptions } from './sample.js';
 import type { Vocabulary } from './vocab.js';
 
@@ -35,10 +40,11 @@ export interface GenerateRequest {
   beam?: number;
   /** A sample ends right after the first of these it produces. */
   stop?: string[];
-  /** Samples to return (default 1); with beam search at most `beam`. */
+  /** Samples to return (default 1; a lines model: LINES_COUNT items, or the beam's width); with beam search at most `beam`. */
   count?: number;
   /** Drop repeated samples (up to MAX_ATTEMPTS_PER_SAMPLE tries per sample asked for). */
   unique?: boolean;
+  /** 0 to 2³² − 1; the same seed gives the same samples. Default: a random one (GenerateStart.seed says which). */
   seed?: number;
   /** Drop prime characters that are not in the vocabulary (default false: fail naming them). */
   skipUnknown?: boolean;
@@ -80,23 +86,107 @@ export function checkGenerateRequest(req: GenerateRequest): void {
   if (req.lines !== undefined && typeof req.lines !== 'boolean') bad('--lines is a switch: true or false');
 }
 
-/** What every sample of a request shares: the prime's ids (after a newline for items) and the stop rules. */
-export interface Plan {
-  /** Fed before generating: the prime, preceded by a newline for lines models. */
+/** What a request starts from, known before its first character (GenerateOptions.onStart). */
+export interface GenerateStart {
+  /** The prime as the model read it: the characters its vocabulary has (a lines item's start newline not included). */
   prime: string;
+  /** Prime characters not in the vocabulary, each once, in order (dropped with skipUnknown). */
   skipped: string[];
-  stops: string[];
+  /** The seed of the draws: the request's, or a random one made for it; null when drawn from GenerateOptions.rng. */
+  seed: number | null;
+  /** Items of a lines model: from the start state, ending at the newline. */
   lines: boolean;
+  /** Samples asked for: the request's count, else LINES_COUNT items for a lines model (beam search: its width), else 1. */
+  count: number;
 }
 
-/** Check the request against the model: the prime's characters, and a newline for a lines model. */
-export function planRequest(sampler: Sampler, vocab: Vocabulary, req: GenerateRequest): Plan {
+export interface GenerateResult extends GenerateStart {
+  /** At most `count` (fewer with unique, beam search, or when stopped by the signal). */
+  samples: Generated[];
+}
+
+export interface GenerateOptions {
+  /** Set `aborted` to stop soon: generate() returns what is done. */
+  signal?: { aborted: boolean };
+  /** Called once, after the request is checked and before the first character is drawn. */
+  onStart?: (start: GenerateStart) => void;
+  /**
+   * Stream: called with each character of the text as it is drawn, and the index of the sample
+   * it belongs to. Sampling only (no beam search), and unique only with count 1, since a
+   * repeat dropped afterwards would have been streamed. generate() lets the event loop run every
+   * STREAM_YIELD characters, so a page repaints and a server answers while it streams.
+   */
+  onChar?: (char: string, sample: number) => void;
+  /** Draw from this generator instead of one seeded with the request's seed (the trainer's own, carried from sample to sample). */
+  rng?: Rng;
+}
+
+/** Characters streamed between turns of the event loop. */
+const STREAM_YIELD = 256;
+
+/** How many samples a request makes (see GenerateStart.count); `lines`: whether they are items. */
+export function countFor(req: GenerateRequest, lines: boolean): number {
+  const beam = req.beam ?? 0;
+  return req.count ?? (lines ? (beam >= 2 ? beam : LINES_COUNT) : 1);
+}
+
+/**
+ * Generate what `req` asks for, on `on`: a Sampler the caller keeps (a server's worker reuses
+ * one per model: no workspace per request), or a model and its vocabulary (a sampler made and
+ * disposed here). The request is checked first (one line naming the flag). Works on every
+ * backend, except beam search and top-k / top-p, which read the distribution on the host: on a
+ * device model they throw a one-line CharRnnError naming `model.toHost()`.
+ */
+export async function generate(on: Sampler | { model: CharRNN; vocab: Vocabulary }, req: GenerateRequest, opts: GenerateOptions = {}): Promise<GenerateResult> {
   checkGenerateRequest(req);
+  if (on instanceof Sampler) return await run(on, req, opts);
+  const sampler = new Sampler(on.model, on.vocab);
+  try {
+    return await run(sampler, req, opts);
+  } finally {
+    sampler.dispose(); // its workspace's memory goes back to the backend, also when stopped early
+  }
+}
+
+async function run(sampler: Sampler, req: GenerateRequest, opts: GenerateOptions): Promise<GenerateResult> {
+  const { vocab } = sampler;
   const lines = req.lines ?? sampler.model.config.lines ?? false;
   if (lines && vocab.id(10) < 0) throw new CharRnnError('bad-flag', "--lines needs a newline in the model's vocabulary; this model was not trained on lines");
+  const beam = (req.beam ?? 0) >= 2;
+  const count = countFor(req, lines);
+  if (opts.onChar && (beam || (req.unique && count > 1))) {
+    throw new CharRnnError('bad-flag', 'a stream gives samples as they are drawn: no --beam, and --unique only with --count 1');
+  }
   const { ids, skipped } = sampler.primeIds(req.prime ?? '', req.skipUnknown ?? false);
-  const prime = (lines ? '\n' : '') + vocab.decode(ids);
-  return { prime, skipped, stops: req.stop ?? [], lines };
+  const start: GenerateStart = { prime: vocab.decode(ids), skipped, seed: opts.rng ? null : (req.seed ?? randomSeed()), lines, count };
+  opts.onStart?.(start);
+  const plan: Plan = { prime: (lines ? '\n' : '') + start.prime, stops: req.stop ?? [], lines };
+  if (beam) {
+    const found = beamSearch(sampler, { width: req.beam!, length: req.length, prime: plan.prime, stops: plan.stops, lines, seed: start.seed ?? 0, signal: opts.signal });
+    return { ...start, samples: found.slice(0, count) };
+  }
+  const rng = opts.rng ?? new Rng(start.seed!);
+  const samples: Generated[] = [];
+  const seen = new Set<string>();
+  const attempts = req.unique ? count * MAX_ATTEMPTS_PER_SAMPLE : count;
+  const streamed = { chars: 0 };
+  for (let a = 0; a < attempts && samples.length < count && !opts.signal?.aborted; a++) {
+    const g = await oneSample(sampler, req, plan, rng, opts, samples.length, streamed);
+    if (req.unique) {
+      if (seen.has(g.text)) continue;
+      seen.add(g.text);
+    }
+    samples.push(g);
+  }
+  return { ...start, samples };
+}
+
+/** What every sample of a request shares: what is fed before generating, and how a sample ends. */
+interface Plan {
+  /** The prime as read, after a newline for a lines model's items. */
+  prime: string;
+  stops: string[];
+  lines: boolean;
 }
 
 /** One sample being drawn: its text and log-probability so far, and how it ended. */
@@ -131,61 +221,30 @@ class Draft {
   }
 }
 
-/** The sampler's options for one sample of a request: the plan's prime, drawn from `rng`. */
-function sampleOptions(req: GenerateRequest, plan: Plan, rng: Rng): SampleOptions {
-  return { length: req.length, temperature: req.temperature, topK: req.topK, topP: req.topP, prime: plan.prime, rng };
-}
-
-/** One sample (the sampler is reset and primed; `rng` advances one draw per character drawn). */
-async function oneSample(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Promise<Generated> {
+/**
+ * One sample, sample number `index` of the list: Sampler.steps after the plan's prime (the
+ * sampler is reset and primed; `rng` advances one draw per character drawn), each character
+ * streamed to onChar if given.
+ */
+async function oneSample(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, opts: GenerateOptions, index: number, streamed: { chars: number }): Promise<Generated> {
   const draft = new Draft(plan, sampler.vocab);
-  for await (const s of sampler.steps(sampleOptions(req, plan, rng))) {
-    if (signal?.aborted || draft.take(s) !== 'more') break;
+  const { onChar, signal } = opts;
+  for await (const s of sampler.steps({ length: req.length, temperature: req.temperature, topK: req.topK, topP: req.topP, prime: plan.prime, rng })) {
+    if (signal?.aborted) break;
+    const taken = draft.take(s);
+    if (onChar) {
+      if (taken !== 'end') onChar(s.char, index);
+      // on host memory every await of steps() is of a settled promise: let timers, I/O and painting run
+      if (++streamed.chars % STREAM_YIELD === 0) await nextTurn();
+    }
+    if (taken !== 'more') break;
   }
   return draft.result;
 }
 
-/**
- * Generate `count` samples (or beam search's best distinct ones). `skipped`: prime characters
- * dropped with skipUnknown. With `signal.aborted` set, stops soon and returns what is done.
- * Works on every backend, except beam search and top-k / top-p, which read the distribution
- * on the host: on a device model they throw a one-line CharRnnError naming `model.toHost()`.
- */
-export async function generate(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): Promise<{ samples: Generated[]; skipped: string[] }> {
-  const sampler = new Sampler(model, vocab);
-  try {
-    return await generateWith(sampler, req, signal);
-  } finally {
-    sampler.dispose(); // its workspace's memory goes back to the backend
-  }
-}
-
-/** generate() on a sampler the caller keeps (a server's worker reuses one per model: no workspace per request). */
-export async function generateWith(sampler: Sampler, req: GenerateRequest, signal?: { aborted: boolean }): Promise<{ samples: Generated[]; skipped: string[] }> {
-  const plan = planRequest(sampler, sampler.vocab, req);
-  const count = req.count ?? 1;
-  if ((req.beam ?? 0) >= 2) {
-    const found = beamSearch(sampler, { width: req.beam!, length: req.length, prime: plan.prime, stops: plan.stops, lines: plan.lines, signal });
-    return { samples: found.slice(0, count), skipped: plan.skipped };
-  }
-  return { samples: await drawSamples(sampler, req, plan, new Rng(req.seed ?? 0), signal), skipped: plan.skipped };
-}
-
-/** `count` samples (distinct with `unique`) drawn from `rng` (the trainer passes its own generator). */
-export async function drawSamples(sampler: Sampler, req: GenerateRequest, plan: Plan, rng: Rng, signal?: { aborted: boolean }): Promise<Generated[]> {
-  const count = req.count ?? 1;
-  const samples: Generated[] = [];
-  const seen = new Set<string>();
-  const attempts = req.unique ? count * MAX_ATTEMPTS_PER_SAMPLE : count;
-  for (let a = 0; a < attempts && samples.length < count && !signal?.aborted; a++) {
-    const g = await oneSample(sampler, req, plan, rng, signal);
-    if (req.unique) {
-      if (seen.has(g.text)) continue;
-      seen.add(g.text);
-    }
-    samples.push(g);
-  }
-  return samples;
+/** A turn of the event loop: setImmediate where there is one (Node; no 1 ms timer floor), else a timer. */
+function nextTurn(): Promise<void> {
+  return new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
 }
 
 /**
@@ -201,27 +260,4 @@ export function formatSamples(samples: Generated[], opts: { prime: string; lines
     const head = samples.length > 1 || extra.length > 0 ? `--- sample ${i + 1}${extra.length ? ': ' + extra.join(' ') : ''} ---\n` : '';
     return `${head}${opts.prime}${g.text}\n`;
   }).join('');
-}
-
-/**
- * One sample as a stream of characters, each yielded as it is drawn (for a server's event stream
- * or a terminal); returns the whole sample, equal to generate()'s for the same request. count
- * must be 1 and beam ≤ 1.
- */
-export async function* generateStream(model: CharRNN, vocab: Vocabulary, req: GenerateRequest, signal?: { aborted: boolean }): AsyncGenerator<string, Generated, undefined> {
-  const sampler = new Sampler(model, vocab);
-  try {
-    const plan = planRequest(sampler, vocab, req);
-    if ((req.count ?? 1) !== 1 || (req.beam ?? 0) >= 2) throw new CharRnnError('bad-flag', 'a streamed sample is one sample drawn character by character: use --count 1 and no --beam');
-    const draft = new Draft(plan, vocab);
-    for await (const s of sampler.steps(sampleOptions(req, plan, new Rng(req.seed ?? 0)))) {
-      if (signal?.aborted) break;
-      const taken = draft.take(s);
-      if (taken !== 'end') yield s.char;
-      if (taken !== 'more') break;
-    }
-    return draft.result;
-  } finally {
-    sampler.dispose(); // also when the consumer stops early (return() runs this)
-  }
 }

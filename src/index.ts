@@ -13,11 +13,13 @@ export { buildCorpus, encodeParts, splitCorpus, Batcher, type Corpus, type Windo
 export { CharRNN, Workspace, paramSpecs, countParams, type ModelConfig, type ParamSpec } from './model/model.js';
 export type { CellType } from './model/layer.js';
 export { Optimizer, clipGradients, type Clipped } from './optim.js';
-export { Rng } from './rng.js';
 export { Trainer, type TrainEvent, type Metrics, type Summary, type StopReason, type TrainerOptions } from './train.js';
-export { Sampler, sample, sampleText, checkSampleOptions, stopAt, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
-export { generate, generateWith, generateStream, checkGenerateRequest, MAX_COUNT, MAX_BEAM, type GenerateRequest, type Generated } from './generate.js';
-export { beamSearch, beamScore, LENGTH_ALPHA } from './beam.js';
+export { Rng, randomSeed } from './rng.js';
+export { Sampler, checkSampleOptions, checkSeed, stopAt, MAX_SAMPLE_LENGTH, type SampleOptions, type SampledChar } from './sample.js';
+export { generate, checkGenerateRequest, countFor, formatSamples, MAX_COUNT, MAX_BEAM, type GenerateRequest, type GenerateOptions, type GenerateStart, type GenerateResult, type Generated } from './generate.js';
+export { GENERATION_DEFAULTS, LINES_COUNT, parseStop } from './generate-options.js';
+export { beamSearch, beamScore, LENGTH_ALPHA, type BeamOptions } from './beam.js';
+export { Assistant, checkAssistantOptions, type AssistantOptions, type Suggestion } from './write.js';
 export { itemsOf, splitLines, splitFor, LinesBatcher, type Items } from './lines.js';
 export { NoveltyIndex, NGRAM_SIZES, type NoveltyReport, type NoveltyMark, type NgramNovelty } from './novelty.js';
 export { suffixArray, SubstringIndex } from './suffix-array.js';

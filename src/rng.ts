@@ -62,6 +62,15 @@ export class Rng {
   }
 }
 
+/**
+ * A seed for a request that names none (generate(), the writing assistant, a temperature
+ * sweep): 32 bits from Math.random, so each run differs; they report it, so that one can be
+ * drawn again.
+ */
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 2 ** 32);
+}
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

@@ -8,8 +8,12 @@
  *   probability adds up to at least p.
  *
  * A Sampler owns a batch-1, one-step workspace and its buffers, so generating allocates nothing
- * per character. Its options are checked here, once for every caller (the CLI, the page, the
- * library): a bad one is a one-line CharRnnError naming the CLI flag.
+ * per character. It is the character-at-a-time way to generate (feed, logits, pick, state);
+ * a whole request (count, stops, lines, beam search, a stream) is generate() (src/generate.ts),
+ * built on it. Its options are checked here, once for every caller (the CLI, the page, the
+ * library): a bad one is a one-line CharRnnError naming the CLI flag. Every way to start
+ * generating (sampling, beam search, the writing assistant) starts with prime(), which holds
+ * the rule for starting without a prime.
  *
  * One path on every backend: `steps()` is an async generator. On host memory (js, wasm) it
  * draws each character with pick() (float64, top-k and top-p allowed) and yields it at once, so
@@ -40,6 +44,7 @@ export interface SampleOptions {
   prime?: string;
   /** Drop prime characters that are not in the vocabulary instead of failing. */
   skipUnknown?: boolean;
+  /** Default 0: a Sampler's draws are the same unless told otherwise (generate() makes a random seed). */
   seed?: number;
   /**
    * Draw from this generator instead of a fresh one seeded with `seed`. It advances one draw
@@ -62,7 +67,14 @@ export function checkSampleOptions(opts: SampleOptions): void {
   if (!(Number.isFinite(temperature) && temperature >= 0)) bad(`--temperature must be ≥ 0 (got ${temperature}); 0 means always the most likely character`);
   if (!Number.isInteger(topK) || topK < 0) bad(`--top-k must be a whole number ≥ 0 (got ${topK}); 0 means no limit`);
   if (!(topP > 0 && topP <= 1)) bad(`--top-p must be in (0, 1] (got ${topP}); 1 means no limit`);
-  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) bad(`--seed must be a whole number from 0 to 2^32 − 1 (got ${seed})`);
+  checkSeed(seed);
+}
+
+/** A seed is a whole number from 0 to 2³² − 1 (or absent); throws a one-line CharRnnError ('bad-flag'). */
+export function checkSeed(seed: number | undefined): void {
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 32 - 1)) {
+    throw new CharRnnError('bad-flag', `--seed must be a whole number from 0 to 2^32 − 1 (got ${seed})`);
+  }
 }
 
 /** Characters a device sampler draws between readbacks. */
@@ -170,10 +182,28 @@ export class Sampler {
   }
 
   /**
+   * Reset the state and feed `text`'s characters; with no text (or, with skipUnknown, none the
+   * vocabulary has), start as after a newline when the vocabulary has one (where every line of
+   * the training text started; a lines model's items all start there), else from a character
+   * drawn from `rng` (one draw). The one start rule of sampling, beam search and the writing
+   * assistant. Returns the ids fed (V-indices), and the prime's characters not in the
+   * vocabulary (each once); unknown characters fail in one line unless `skipUnknown`.
+   */
+  prime(text: string, rng: Rng, skipUnknown = false): { ids: number[]; skipped: string[] } {
+    this.reset();
+    const { ids, skipped } = this.primeIds(text, skipUnknown);
+    if (ids.length === 0) {
+      const nl = this.vocab.id(10);
+      ids.push(nl >= 0 ? nl : Math.floor(rng.next() * this.vocab.size));
+    }
+    for (const id of ids) this.feed(id);
+    return { ids, skipped };
+  }
+
+  /**
    * Generate `length` characters, each with its id and log-probability, on any backend (see the
-   * header): after the prime, or without one as after a newline if the vocabulary has one, else
-   * from a random character. A caller may stop early (break); the options are checked at the
-   * first next(). One generator at a time per sampler: they share its state.
+   * header), after prime(opts.prime). A caller may stop early (break); the options are checked
+   * at the first next(). One generator at a time per sampler: they share its state.
    */
   async *steps(opts: SampleOptions): AsyncGenerator<SampledChar, void, undefined> {
     checkSampleOptions(opts);
@@ -183,7 +213,9 @@ export class Sampler {
     if (!be.hostMemory && (topK > 0 || topP < 1)) {
       throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, wasm, js); on webgpu use --temperature alone, or sample from `await model.toHost()`');
     }
-    const { temperature, rng } = this.start(opts);
+    const temperature = opts.temperature ?? 1;
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    this.prime(opts.prime ?? '', rng, opts.skipUnknown ?? false);
     const V = this.vocab.size;
     if (be.hostMemory) {
       for (let n = 0; n < opts.length; n++) {
@@ -221,23 +253,6 @@ export class Sampler {
     }
   }
 
-  /**
-   * Reset the state and feed the prime (or, without one, a newline if the vocabulary has one,
-   * else a random character): what steps() starts with.
-   */
-  private start(opts: SampleOptions): { temperature: number; rng: Rng } {
-    const temperature = opts.temperature ?? 1;
-    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
-    this.reset();
-    const { ids } = this.primeIds(opts.prime ?? '', opts.skipUnknown ?? false);
-    if (ids.length === 0) {
-      const nl = this.vocab.id(10);
-      ids.push(nl >= 0 ? nl : Math.floor(rng.next() * this.vocab.size));
-    }
-    for (const id of ids) this.feed(id);
-    return { temperature, rng };
-  }
-
   private deviceBuffers(): NonNullable<Sampler['device']> {
     const plan = new ArenaPlan('float32');
     const su = plan.floats(SAMPLE_CHUNK);
@@ -245,11 +260,6 @@ export class Sampler {
     const sl = plan.floats(SAMPLE_CHUNK);
     const arena = plan.allocate(this.model.backend);
     return { arena, u: arena.floats(su) as Float32Array, ids: arena.ints(si), lp: arena.floats(sl) as Float32Array };
-  }
-
-  /** The characters of steps(), as strings (code points). */
-  async *generate(opts: SampleOptions): AsyncGenerator<string, void, undefined> {
-    for await (const s of this.steps(opts)) yield s.char;
   }
 
   /** ln softmax(logits)[id]: the log-probability of `id` under the current logits, at temperature 1. Host memory only. */
@@ -272,26 +282,4 @@ export function logSumExp(z: ArrayLike<number>, n: number): number {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += Math.exp(z[i] - max);
   return max + Math.log(sum);
-}
-
-/** Library form: an async iterator of characters (yields to the event loop now and then). */
-export async function* sample(model: CharRNN, vocab: Vocabulary, opts: SampleOptions): AsyncGenerator<string, void, undefined> {
-  const sampler = new Sampler(model, vocab);
-  try {
-    let n = 0;
-    for await (const s of sampler.steps(opts)) {
-      yield s.char;
-      // on host memory every await above is of a settled promise: let timers and I/O run
-      if (++n % 256 === 0) await new Promise((r) => setTimeout(r, 0));
-    }
-  } finally {
-    sampler.dispose(); // also when the caller stops early (break calls return())
-  }
-}
-
-/** Convenience: the whole sample as a string. */
-export async function sampleText(sampler: Sampler, opts: SampleOptions): Promise<string> {
-  let s = '';
-  for await (const c of sampler.steps(opts)) s += c.char;
-  return s;
 }

@@ -29,12 +29,12 @@ import { encodeCheckpoint, modelConfigOf, modelFromCheckpoint, restoreOptimizer,
 import { checkResume, type TrainConfig } from './config.js';
 import type { Corpus, Split, WindowSource } from './data.js';
 import { evaluateIds, evaluateItems } from './evaluate.js';
-import { drawSamples, planRequest } from './generate.js';
+import { generate } from './generate.js';
 import { runData, type Items } from './lines.js';
 import { CharRNN, Workspace } from './model/model.js';
 import { Optimizer } from './optim.js';
 import { Rng } from './rng.js';
-import { Sampler, sampleText } from './sample.js';
+import { Sampler } from './sample.js';
 import { iterBudget, scheduleFactor, scheduleSpan } from './schedule.js';
 import { LOSS_WATCH, StepWords, trainStep, type StepNumbers } from './step.js';
 
@@ -214,11 +214,9 @@ export class Trainer {
   async sample(length = this.config.sampleLength, temperature = this.config.sampleTemperature): Promise<string> {
     const model = await this.hostModel();
     this.sampler ??= new Sampler(model, this.corpus.vocab);
-    if (this.lines) {
-      const req = { length, temperature, count: SAMPLE_ITEMS, lines: true };
-      return (await drawSamples(this.sampler, req, planRequest(this.sampler, this.corpus.vocab, req), this.sampleRng)).map((g) => g.text).join('\n');
-    }
-    return await sampleText(this.sampler, { length, temperature, rng: this.sampleRng });
+    const lines = this.lines !== null;
+    const { samples } = await generate(this.sampler, { length, temperature, count: lines ? SAMPLE_ITEMS : 1, lines }, { rng: this.sampleRng });
+    return samples.map((g) => g.text).join('\n');
   }
 
   private stopReason(): StopReason | null {

@@ -1,12 +1,18 @@
 /** Small shared pieces of the tests: tiny models and random data. */
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend, DType } from '../src/backend/types.js';
+import { generate, type GenerateRequest } from '../src/generate.js';
 import { CharRNN, type ModelConfig, type Workspace } from '../src/model/model.js';
 import type { CellType } from '../src/model/layer.js';
 import { Rng } from '../src/rng.js';
 import { findTorch } from '../cli/torch-engine.js';
 
 export const CELLS: CellType[] = ['rnn', 'lstm', 'gru'];
+
+/** The text of generate()'s one sample for `req` (count 1). */
+export async function textOf(on: Parameters<typeof generate>[0], req: GenerateRequest): Promise<string> {
+  return (await generate(on, req)).samples[0].text;
+}
 
 export function tinyModel(type: CellType, opts: Partial<ModelConfig> = {}, dtype: DType = 'float64', backend: Backend = new JsBackend(), seed = 7): CharRNN {
   const config: ModelConfig = { type, vocabSize: 5, hidden: 4, layers: 1, embed: 0, dropout: 0, ...opts };

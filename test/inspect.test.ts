@@ -4,11 +4,11 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Sampler, sampleText } from '../src/sample.js';
+import { Sampler } from '../src/sample.js';
 import { evaluateText } from '../src/evaluate.js';
 import { Vocabulary } from '../src/vocab.js';
 import { findUnits, matchMask, readText, temperatureSweep, wordsOf, type TextReading, type TrackKind } from '../src/viz/inspect.js';
-import { CELLS, tinyModel } from './helpers.js';
+import { CELLS, textOf, tinyModel } from './helpers.js';
 
 const TEXT = 'ab "ab ba" b a "aab" ba\n"b a" ab "b" a\nba "ab" "b"';
 const vocab = new Vocabulary([...TEXT].map((c) => c.codePointAt(0)!));
@@ -126,7 +126,7 @@ test('temperature sweep: temperature 0 is the greedy sample; log-probabilities a
   const model = tinyModel('lstm', { vocabSize: vocab.size, hidden: 8, layers: 1 }, 'float32');
   const rows = await temperatureSweep(model, vocab, [0, 1, 2], { length: 60, seed: 3, corpusWords: new Set(wordsOf(TEXT)) });
   assert.equal(rows.length, 3);
-  assert.equal(rows[0].text, await sampleText(new Sampler(model, vocab), { length: 60, temperature: 0 }));
+  assert.equal(rows[0].text, await textOf({ model, vocab }, { length: 60, temperature: 0 }));
   for (const r of rows) {
     assert.equal([...r.text].length, 60);
     assert.ok(r.avgLogProb < 0 && r.avgLogProb > -10);

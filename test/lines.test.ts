@@ -169,14 +169,14 @@ test('a names model overfits 50 names and then samples only them (novelty 0%); a
   await drain(t);
   const index = new NoveltyIndex(t.corpus.vocab, t.split, true);
   assert.equal(t.model.config.lines, true, 'the model knows it makes items');
-  const late = (await generate(t.model, t.corpus.vocab, { length: 30, count: 40, seed: 1, temperature: 0.5 })).samples.map((g) => g.text);
+  const late = (await generate({ model: t.model, vocab: t.corpus.vocab }, { length: 30, count: 40, seed: 1, temperature: 0.5 })).samples.map((g) => g.text);
   const r = index.measure(late);
   assert.equal(r.shares.new, 0, `new names from an overfit model: ${late.filter((x, i) => r.marks[i] === 'new')}`);
   assert.ok(late.every((x) => NAMES.includes(x)));
   assert.deepEqual(r.ngrams, [], 'no n-gram novelty for items');
   const early = namesTrainer({ ...fit, maxIters: 15 }, be);
   await drain(early);
-  const rough = (await generate(early.model, early.corpus.vocab, { length: 30, count: 40, seed: 1, temperature: 1 })).samples.map((g) => g.text);
+  const rough = (await generate({ model: early.model, vocab: early.corpus.vocab }, { length: 30, count: 40, seed: 1, temperature: 1 })).samples.map((g) => g.text);
   assert.ok(index.measure(rough).shares.new > 0.3, 'an undertrained model makes up names');
   be.dispose();
 });

@@ -16,9 +16,11 @@ import { buildCorpus } from '../src/data.js';
 import { evaluateText } from '../src/evaluate.js';
 import { CharRNN, type ModelConfig } from '../src/model/model.js';
 import { Rng } from '../src/rng.js';
-import { sample, Sampler, sampleText } from '../src/sample.js';
+import { generate } from '../src/generate.js';
+import { Sampler } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import { readText, temperatureSweep } from '../src/viz/inspect.js';
+import { textOf } from './helpers.js';
 
 const TEXT = 'The quick brown fox jumps over the lazy dog.\n"Said the fox," said the dog, "is quick."\n'.repeat(3);
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -60,18 +62,17 @@ test('1,000 evaluations, inspections and samples keep WebAssembly memory flat', 
   await measure('1000 x evaluateText', async () => assert.equal((await evaluateText(model, vocab, parts)).bits_per_char, bpc));
   const reading = readText(model, vocab, TEXT.slice(0, 100));
   await measure('1000 x readText', () => assert.deepEqual(readText(model, vocab, TEXT.slice(0, 100)).loss, reading.loss));
-  const first = new Sampler(model, vocab);
-  const text = await sampleText(first, { length: 40, seed: 3 });
-  first.dispose();
+  const text = await textOf({ model, vocab }, { length: 40, seed: 3 });
   await measure('1000 x sample', async (i) => {
     if (i % 2 === 0) {
       const s = new Sampler(model, vocab);
-      assert.equal(await sampleText(s, { length: 40, seed: 3 }), text);
+      assert.equal(await textOf(s, { length: 40, seed: 3 }), text);
       s.dispose();
     } else {
-      // the library's async form, left early: its sampler is disposed by the generator's return()
+      // a stream stopped early: generate() disposes the sampler it made all the same
       let got = '';
-      for await (const ch of sample(model, vocab, { length: 40, seed: 3 })) if ((got += ch).length === 20) break;
+      const signal = { aborted: false };
+      await generate({ model, vocab }, { length: 40, seed: 3 }, { signal, onChar: (ch) => (signal.aborted = (got += ch).length === 20) });
       assert.equal(got, text.slice(0, 20));
     }
   });
@@ -86,7 +87,7 @@ test('models made, used and disposed one after another give back their arenas an
     const model = newModel(i);
     await evaluateText(model, corpus.vocab, parts);
     const s = new Sampler(model, corpus.vocab);
-    await sampleText(s, { length: 10 });
+    await textOf(s, { length: 10 });
     s.dispose();
     model.dispose();
   }, 200);

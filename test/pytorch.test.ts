@@ -21,9 +21,9 @@ import { resolveConfig } from '../src/config.js';
 import { CharRNN, Workspace } from '../src/model/model.js';
 import type { CellType } from '../src/model/layer.js';
 import { Rng } from '../src/rng.js';
-import { Sampler, sampleText } from '../src/sample.js';
 import { Vocabulary } from '../src/vocab.js';
 import { main } from '../cli/main.js';
+import { textOf } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHARS = 'ab cdé.\n☃xyz'; // with a non-ASCII letter and a symbol: the vocabulary is over code points
@@ -168,7 +168,7 @@ test('PyTorch (docs/pytorch.md) and charrnn give the same logits, both direction
       const data = decodeCheckpoint(readFileSync(c.theirs));
       const model = modelFromCheckpoint(data, new JsBackend());
       assertClose(logitsOf(model, encode(data.vocab, TEXT)), out.theirs[c.name], `${c.name} PyTorch → charrnn`);
-      assert.equal((await sampleText(new Sampler(model, data.vocab), { length: 20, seed: 1 })).length > 0, true);
+      assert.equal((await textOf({ model, vocab: data.vocab }, { length: 20, seed: 1 })).length > 0, true);
     }
     // and the command line samples a model trained "elsewhere"
     let stdout = '';

@@ -1,21 +1,21 @@
 /** Sampling: determinism by seed, temperature 0 is argmax, top-k stays in the top k; options are checked in the library; the temperature sweep is the sampler. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { checkSampleOptions, Sampler, sampleText, type SampledChar } from '../src/sample.js';
+import { checkSampleOptions, Sampler, type SampledChar } from '../src/sample.js';
 import { CharRnnError } from '../src/errors.js';
 import { temperatureSweep } from '../src/viz/inspect.js';
 import { Rng } from '../src/rng.js';
 import { Vocabulary } from '../src/vocab.js';
-import { tinyModel } from './helpers.js';
+import { textOf, tinyModel } from './helpers.js';
 
 const vocab = new Vocabulary([...'abcd\n'].map((c) => c.codePointAt(0)!));
 const model = tinyModel('lstm', { vocabSize: vocab.size, hidden: 8, layers: 2 }, 'float32');
 
 test('same seed, same text; another seed, another text', async () => {
   const s = new Sampler(model, vocab);
-  const a = await sampleText(s, { length: 200, seed: 1, temperature: 1.5 });
-  const b = await sampleText(s, { length: 200, seed: 1, temperature: 1.5 });
-  const c = await sampleText(s, { length: 200, seed: 2, temperature: 1.5 });
+  const a = await textOf(s, { length: 200, seed: 1, temperature: 1.5 });
+  const b = await textOf(s, { length: 200, seed: 1, temperature: 1.5 });
+  const c = await textOf(s, { length: 200, seed: 2, temperature: 1.5 });
   assert.equal(a, b);
   assert.notEqual(a, c);
   assert.equal([...a].length, 200);
@@ -47,8 +47,8 @@ test('top-k never emits outside the k most likely; top-p keeps the nucleus', () 
 
 test('unknown prime characters are named, or skipped on request', async () => {
   const s = new Sampler(model, vocab);
-  await assert.rejects(sampleText(s, { length: 5, prime: 'abz' }), /"z"/);
-  assert.equal([...(await sampleText(s, { length: 5, prime: 'abz', skipUnknown: true, seed: 1 }))].length, 5);
+  await assert.rejects(textOf(s, { length: 5, prime: 'abz' }), /"z"/);
+  assert.equal([...(await textOf(s, { length: 5, prime: 'abz', skipUnknown: true, seed: 1 }))].length, 5);
 });
 
 test('sampling options are checked in the library: one line naming the flag, for every caller', async () => {
@@ -68,7 +68,7 @@ test('sampling options are checked in the library: one line naming the flag, for
   for (const [opts, re] of bad) {
     const all = { length: 5, ...opts };
     assert.throws(() => checkSampleOptions(all), (e: unknown) => e instanceof CharRnnError && e.code === 'bad-flag' && re.test(e.message) && !e.message.includes('\n'), JSON.stringify(opts));
-    await assert.rejects(sampleText(s, all), (e: unknown) => e instanceof CharRnnError && re.test(e.message)); // the sampler checks before generating
+    await assert.rejects(s.steps(all).next(), (e: unknown) => e instanceof CharRnnError && re.test(e.message)); // the sampler checks before generating
   }
   assert.doesNotThrow(() => checkSampleOptions({ length: 0, temperature: 0, topK: 0, topP: 1, seed: 2 ** 32 - 1 }));
 });
@@ -77,7 +77,7 @@ test('steps() gives each character with its log-probability under the logits it 
   const s = new Sampler(model, vocab);
   const steps: SampledChar[] = [];
   for await (const st of s.steps({ length: 40, seed: 4, temperature: 0.9 })) steps.push(st);
-  assert.equal(steps.map((x) => x.char).join(''), await sampleText(s, { length: 40, seed: 4, temperature: 0.9 }));
+  assert.equal(steps.map((x) => x.char).join(''), await textOf(s, { length: 40, seed: 4, temperature: 0.9 }));
   // replay: feed the same characters and compute ln softmax by hand
   s.reset();
   s.feed(vocab.id(10));
@@ -95,7 +95,7 @@ test('temperatureSweep is the sampler: same text for the same seed, also without
   const m = tinyModel('gru', { vocabSize: noNl.size, hidden: 5, layers: 1 }, 'float32');
   for (const temperature of [0, 0.7, 1.3]) {
     const [row] = await temperatureSweep(m, noNl, [temperature], { length: 30, seed: 9 });
-    assert.equal(row.text, await sampleText(new Sampler(m, noNl), { length: 30, seed: 9, temperature }));
+    assert.equal(row.text, await textOf(new Sampler(m, noNl), { length: 30, seed: 9, temperature }));
   }
   await assert.rejects(temperatureSweep(m, noNl, [-1], { length: 3 }), /--temperature must be/);
 });

@@ -9,14 +9,15 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveConfig, startServing, type ServeFlags } from '../cli/serve.js';
 import { SERVE_DEFAULTS } from '../cli/serve/flags.js';
-import type { SampleServer } from '../cli/serve/http.js';
+import { LINES_COUNT } from '../src/generate-options.js';
+import { DRAIN_BYTES, type SampleServer } from '../cli/serve/http.js';
 import { runCli, tinyCheckpoint } from './run-cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -173,6 +174,14 @@ test('the SSE stream equals the non-streamed sample for the same seed', { timeou
     const free = await post(s, { prime: 'the ', length: 50 });
     const again = await post(s, { prime: 'the ', length: 50, seed: free.body.seed });
     assert.deepEqual(again.body.samples, free.body.samples);
+    // so is a stream, in its first event; a stop sequence typed in a query string reads \n as a newline
+    const unseeded = await readEvents(await fetch(`${s.url}/v1/sample/stream?prime=the&length=300&stop=${encodeURIComponent('\\n')}&stop=og`));
+    const seed = unseeded[0].data.seed as number;
+    assert.ok(Number.isInteger(seed));
+    const repeat = await post(s, { prime: 'the', length: 300, seed, stop: ['\n', 'og'] });
+    const first = (repeat.body.samples as { text: string; stopped: string | null }[])[0];
+    assert.equal(unseeded.at(-1)!.data.text, first.text);
+    assert.equal(unseeded.at(-1)!.data.stopped, first.stopped);
   } finally {
     await s.shutdown(1000);
   }
@@ -218,8 +227,19 @@ test('a lines model serves items: each sample one line, ended by its newline; /v
       assert.ok(!x.text.includes('\n'), JSON.stringify(x));
       assert.ok(x.stopped === '\n' || [...x.text].length === 40, JSON.stringify(x));
     }
+    // without a count: the library's LINES_COUNT items (within --max-count); a stream gives one
+    assert.equal(((await post(s, { model: 'names', length: 40, seed: 3 })).body.samples as unknown[]).length, LINES_COUNT);
+    const one = await readEvents(await fetch(`${s.url}/v1/sample/stream?model=names&length=40&seed=3`));
+    assert.equal(one.at(-1)!.event, 'done');
+    assert.ok(!String(one.at(-1)!.data.text).includes('\n'));
   } finally {
     await s.shutdown(1000);
+  }
+  const capped = await startServing(serveConfig([`names=${lines.ckpt}`], { ...SERVE_DEFAULTS, port: '0', workers: '1', backend: 'js', maxCount: '4' }));
+  try {
+    assert.equal(((await post(capped, { length: 20, seed: 1 })).body.samples as unknown[]).length, 4);
+  } finally {
+    await capped.shutdown(1000);
     rmSync(lines.dir, { recursive: true, force: true });
   }
 });
@@ -237,6 +257,63 @@ function raw(s: SampleServer, method: string, path: string, body?: Buffer | stri
     req.end(body);
   });
 }
+
+/**
+ * A client that writes its whole request before it reads a byte (as Python's urllib does): a
+ * plain socket; its answer's head and body. It fails if writing fails (a broken pipe, a reset).
+ */
+function writeAllThenRead(s: SampleServer, head: string, body: Buffer): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(s.url);
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', reject);
+    socket.write(head);
+    socket.write(body, (e) => {
+      if (e) return reject(e);
+      const got: Buffer[] = [];
+      socket.on('data', (c: Buffer) => got.push(c));
+      socket.on('end', () => {
+        const text = Buffer.concat(got).toString('utf8');
+        const at = text.indexOf('\r\n\r\n');
+        resolve({ head: text.slice(0, at), body: text.slice(at + 4) });
+        socket.end();
+      });
+    });
+  });
+}
+
+test('a body over --max-body is read and dropped, then answered 413 in JSON: a socket that writes 5 MB first, and fetch, read it; the server goes on', { timeout: 60_000 }, async () => {
+  const s = await serve(); // --max-body 1 MiB
+  try {
+    const body = Buffer.alloc(5 << 20, 'a');
+    const post413 = (length: number): string => `POST /v1/sample HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    const sock = await writeAllThenRead(s, post413(body.length), body);
+    assert.match(sock.head, /^HTTP\/1\.1 413 /);
+    assert.match(sock.head, /^connection: close$/im);
+    assert.deepEqual(JSON.parse(sock.body), { error: 'too_large', message: "the body is over this server's limit of 1048576 bytes" });
+    const f = await fetch(`${s.url}/v1/sample`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(f.status, 413);
+    assert.equal(((await f.json()) as { error: string }).error, 'too_large');
+    // without a length (chunked), the same
+    const chunked = await fetch(`${s.url}/v1/sample`, { method: 'POST', body: new Blob([body]).stream(), duplex: 'half' } as RequestInit);
+    assert.equal(chunked.status, 413);
+    assert.equal(((await chunked.json()) as { error: string }).error, 'too_large');
+    // declared past the drain limit: not read on; answered at once and closed
+    const huge = await writeAllThenRead(s, post413(DRAIN_BYTES + 1), Buffer.alloc(0));
+    assert.match(huge.head, /^HTTP\/1\.1 413 /);
+    assert.equal((JSON.parse(huge.body) as { error: string }).error, 'too_large');
+    // a GET with a body: read, dropped, refused
+    const getBody = await writeAllThenRead(s, `GET /v1/models HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n`, body);
+    assert.match(getBody.head, /^HTTP\/1\.1 413 /);
+    // still serving
+    assert.equal((await post(s, { length: 10 })).status, 200);
+    assert.equal((await health(s)).ok, true);
+    // the limit docs/serve.md states is the code's
+    assert.match(readFileSync(join(ROOT, 'docs', 'serve.md'), 'utf8'), new RegExp(`read and dropped to its end, up to ${DRAIN_BYTES / 2 ** 20} MiB in all`));
+  } finally {
+    await s.shutdown(1000);
+  }
+});
 
 test('hostile requests get 4xx with one line and the server stays up', { timeout: 60_000 }, async () => {
   const s = await serve();

@@ -35,12 +35,12 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/
 import { classifyText } from '../src/classify.js';
 import { evaluateText } from '../src/evaluate.js';
 import { clipGradients } from '../src/optim.js';
-import { Sampler, sampleText, type SampledChar } from '../src/sample.js';
+import { Sampler, type SampledChar } from '../src/sample.js';
 import { beamSearch } from '../src/beam.js';
 import { generate } from '../src/generate.js';
 import { readText, temperatureSweep } from '../src/viz/inspect.js';
 import { CharRnnError } from '../src/errors.js';
-import { CELLS, words } from './helpers.js';
+import { CELLS, textOf, words } from './helpers.js';
 import { close } from './kernel-check.js';
 import { runCli } from './run-cli.js';
 
@@ -368,7 +368,7 @@ gpuTest('a library user samples trainer.model trained on the GPU: charrnn sample
   const vals: number[] = [];
   for await (const ev of trainer.run()) if (ev.type === 'eval') vals.push(ev.metrics.val_loss);
   assert.ok(vals.at(-1)! < vals[0], `it learns: ${vals.join(', ')}`);
-  const text = await sampleText(new Sampler(trainer.model, corpus.vocab), { length: 80, temperature: 0.5, seed: 1 });
+  const text = await textOf({ model: trainer.model, vocab: corpus.vocab }, { length: 80, temperature: 0.5, seed: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-webgpu-lib-'));
   try {
     const ck = join(dir, 'run.safetensors');
@@ -492,25 +492,25 @@ for (const [type, embed] of [['lstm', 5], ['gru', 0], ['rnn', 3]] as const) {
     try {
       for (const seed of [1, 2, 3]) {
         const opts = { length: 80, temperature: 0.9, prime: 'ab', seed };
-        assert.equal(await sampleText(gpuS, opts), await sampleText(cpu, opts), `seed ${seed}`);
+        assert.equal(await textOf(gpuS, opts), await textOf(cpu, opts), `seed ${seed}`);
       }
       // several samples ended early by a stop: the generator advances per character handed out on both
       const req = { length: 40, count: 4, seed: 7, stop: ['a'] };
       const ends = (r: Awaited<ReturnType<typeof generate>>): Array<[string, string | null]> => r.samples.map((g) => [g.text, g.stopped]);
-      assert.deepEqual(ends(await generate(dev, vocab, req)), ends(await generate(ref, vocab, req)));
+      assert.deepEqual(ends(await generate({ model: dev, vocab }, req)), ends(await generate({ model: ref, vocab }, req)));
       const sweep = { length: 40, seed: 2, prime: 'c' };
       assert.deepEqual((await temperatureSweep(dev, vocab, [0, 1], sweep)).map((r) => r.text), (await temperatureSweep(ref, vocab, [0, 1], sweep)).map((r) => r.text));
       const beam = { width: 3, length: 10, prime: '', stops: [], lines: false };
       const toHost = (e: unknown): boolean => e instanceof CharRnnError && e.message.includes('model.toHost()') && !e.message.includes('\n');
       assert.throws(() => beamSearch(gpuS, beam), toHost);
-      await assert.rejects(generate(dev, vocab, { length: 10, beam: 3 }), toHost);
-      await assert.rejects(sampleText(gpuS, { length: 10, topK: 3 }), toHost);
-      await assert.rejects(sampleText(gpuS, { length: 10, topP: 0.9 }), toHost);
+      await assert.rejects(generate({ model: dev, vocab }, { length: 10, beam: 3 }), toHost);
+      await assert.rejects(textOf(gpuS, { length: 10, topK: 3 }), toHost);
+      await assert.rejects(textOf(gpuS, { length: 10, topP: 0.9 }), toHost);
       assert.throws(() => readText(dev, vocab, 'abc'), toHost);
       // the host copy does what the device refuses
       const host = await dev.toHost();
       const topK = { length: 30, seed: 5, topK: 3 };
-      assert.equal(await sampleText(new Sampler(host, vocab), topK), await sampleText(cpu, topK));
+      assert.equal(await textOf(new Sampler(host, vocab), topK), await textOf(cpu, topK));
       assert.deepEqual(beamSearch(new Sampler(host, vocab), beam).map((g) => g.text), beamSearch(cpu, beam).map((g) => g.text));
     } finally {
       cpu.dispose();

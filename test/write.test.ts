@@ -1,6 +1,6 @@
 /**
  * `charrnn write`: the assistant's carried state equals reading the text from scratch (after
- * typing, suggesting and Backspace), keys are split as a terminal sends them, and the real CLI
+ * typing, suggesting and Backspace, and after setText as a page's caret moves), keys are split as a terminal sends them, and the real CLI
  * driven through a pseudo-terminal (tmux): typed text appears, suggestions appear, Tab accepts
  * the highlighted one, Esc dismisses them, Ctrl-D exits 0 with the terminal restored. Waits poll
  * the screen (a hang fails after 20 s, showing it).
@@ -11,10 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Assistant, keys } from '../cli/write.js';
+import { keys } from '../cli/write.js';
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
 import { JsBackend } from '../src/backend/js.js';
 import { Sampler } from '../src/sample.js';
+import { Assistant, checkAssistantOptions } from '../src/write.js';
+import { GENERATION_DEFAULTS } from '../src/generate-options.js';
+import { CharRnnError } from '../src/errors.js';
 import { words } from './helpers.js';
 import { runCli, tinyCheckpoint } from './run-cli.js';
 
@@ -30,10 +33,10 @@ before(async () => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function load(): { sampler: () => Sampler; vocab: ReturnType<typeof decodeCheckpoint>['vocab'] } {
+function load(): { sampler: () => Sampler } {
   const data = decodeCheckpoint(readFileSync(ckpt));
   const model = modelFromCheckpoint(data, new JsBackend());
-  return { sampler: () => new Sampler(model, data.vocab), vocab: data.vocab };
+  return { sampler: () => new Sampler(model, data.vocab) };
 }
 
 /** The next-character distribution after reading "\n" + text from the zero state, in one go. */
@@ -47,22 +50,30 @@ function fresh(s: Sampler, text: string): number[] {
   return [...s.logits];
 }
 
+/** The next-character probabilities, ordered by character: the assistant's (next) and reading the text afresh. */
+function probsOf(a: Assistant): number[] {
+  return a.next(Infinity).sort((x, y) => x.char.localeCompare(y.char)).map((c) => c.p);
+}
+function freshProbs(ref: Sampler, text: string): number[] {
+  const z = fresh(ref, text);
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((x, y) => x + y, 0);
+  return e.map((p, i) => [ref.vocab.char(i), p / sum] as const).sort((x, y) => x[0].localeCompare(y[0])).map((x) => x[1]);
+}
+
+/** Equal to 1e-12, entry by entry. */
+function close(got: number[], want: number[], what = ''): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12, `${what} p[${i}] ${got[i]} vs ${want[i]}`);
+}
+
 test('the carried state equals reading the text from scratch, after typing, suggestions and Backspace', () => {
-  const { sampler, vocab } = load();
-  const a = new Assistant(sampler(), vocab, 1);
+  const { sampler } = load();
+  const a = new Assistant(sampler(), 1);
   const ref = sampler();
-  const probs = (): number[] => a.next(vocab.size).sort((x, y) => x.char.localeCompare(y.char)).map((c) => c.p);
-  const expected = (text: string): number[] => {
-    const z = fresh(ref, text);
-    const max = Math.max(...z);
-    const e = z.map((v) => Math.exp(v - max));
-    const sum = e.reduce((x, y) => x + y, 0);
-    return vocab.symbols.map((_, i) => e[i] / sum).map((p, i) => [vocab.char(i), p] as const).sort((x, y) => x[0].localeCompare(y[0])).map((x) => x[1]);
-  };
-  const close = (got: number[], want: number[]): void => {
-    assert.equal(got.length, want.length);
-    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12, `p[${i}] ${got[i]} vs ${want[i]}`);
-  };
+  const probs = (): number[] => probsOf(a);
+  const expected = (text: string): number[] => freshProbs(ref, text);
   const text = words(40, 5); // ~200 characters: several Backspace snapshots
   for (const ch of text.slice(0, 90)) a.type(ch); // one key at a time
   a.type(text.slice(90)); // and a paste
@@ -83,6 +94,32 @@ test('the carried state equals reading the text from scratch, after typing, sugg
   for (const s of a.suggest(3, 0.7)) {
     if (s.kind === 'word') assert.match(s.text, /^[^\n]*$/);
     if (s.kind === 'line') assert.ok(!s.text.includes('\n'));
+  }
+});
+
+test('the library\'s assistant for a page: setText(text before the caret) carries the state; same seed, same suggestions; options checked in one line', () => {
+  const { sampler } = load();
+  const ref = sampler();
+  const a = new Assistant(sampler(), 7);
+  const text = words(30, 2);
+  // the caret moves about: back into the text, a different ending, forward again, an unknown character
+  for (const t of [text, text.slice(0, 100), text.slice(0, 40) + 'the cat', text, 'Zé' + text.slice(0, 70), '']) {
+    a.setText(t);
+    assert.equal(a.text, t);
+    close(probsOf(a), freshProbs(ref, t), JSON.stringify(t.slice(-10)));
+  }
+  assert.equal(a.unknown, 0);
+  const b = new Assistant(sampler(), 7);
+  const c = new Assistant(sampler(), 7);
+  b.setText(text);
+  c.type(text);
+  assert.deepEqual(b.suggest(3, 0.7), c.suggest(3, 0.7));
+  assert.ok(Number.isInteger(new Assistant(sampler()).seed), 'a random seed when none is given');
+  assert.throws(() => new Assistant(sampler(), -1), /--seed must be a whole number from 0 to 2\^32/);
+  const ok = { top: GENERATION_DEFAULTS.write.top, suggestions: GENERATION_DEFAULTS.write.suggestions, temperature: GENERATION_DEFAULTS.write.temperature };
+  assert.doesNotThrow(() => checkAssistantOptions(ok));
+  for (const [bad, re] of [[{ top: 21 }, /^--top must be a whole number from 0 to 20 \(got 21\)$/], [{ suggestions: 1.5 }, /^--suggestions must be/], [{ temperature: 0 }, /^--temperature must be > 0/]] as const) {
+    assert.throws(() => checkAssistantOptions({ ...ok, ...bad }), (e: unknown) => e instanceof CharRnnError && e.code === 'bad-flag' && re.test(e.message));
   }
 });
 

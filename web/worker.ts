@@ -13,9 +13,8 @@ import { guessingBits } from '../src/evaluate.js';
 import { splitFor } from '../src/lines.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
 import type { CharRNN } from '../src/model/model.js';
-import { formatSamples, generateWith } from '../src/generate.js';
+import { formatSamples, generate } from '../src/generate.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
-import { Sampler } from '../src/sample.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
@@ -174,30 +173,24 @@ class Playground {
   /** The Sample panel: generate() as `charrnn sample` runs it, rendered the same way. */
   async sample(m: ToWorker & { type: 'sample' }): Promise<string> {
     const { model, vocab } = await this.cpuModel();
-    const sampler = new Sampler(model, vocab);
-    try {
-      const lines = model.config.lines ?? false;
-      const beam = (m.beam ?? 0) >= 2;
-      const req = { length: m.length, temperature: m.temperature, prime: m.prime, seed: m.seed, skipUnknown: true, stop: m.stop, beam: m.beam, unique: m.unique, count: m.count ?? (lines ? (beam ? m.beam : 10) : 1) };
-      const { samples } = await generateWith(sampler, req);
-      const prime = [...m.prime].filter((ch) => vocab.has(ch.codePointAt(0)!)).join('');
-      let note = '';
-      let marks: string[] | undefined;
-      if (m.novelty) {
-        const trainer = this.trainer?.model === this.model ? this.trainer : null; // trained here, not loaded
-        if (!trainer) note = 'novelty needs the training text: train the model in this tab\n';
-        else {
-          if (this.novelty?.trainer !== trainer) this.novelty = { trainer, index: new NoveltyIndex(vocab, trainer.split, lines) };
-          const r = this.novelty.index.measure(samples.map((g) => (lines ? prime + g.text : g.text)));
-          marks = r.marks;
-          note = noveltySummary(r, lines);
-        }
+    const beam = (m.beam ?? 0) >= 2;
+    const req = { length: m.length, temperature: m.temperature, prime: m.prime, seed: m.seed, skipUnknown: true, stop: m.stop, beam: m.beam, unique: m.unique, count: m.count };
+    // the prime as read and a lines model's count are generate()'s
+    const { samples, prime, lines } = await generate({ model, vocab }, req);
+    let note = '';
+    let marks: string[] | undefined;
+    if (m.novelty) {
+      const trainer = this.trainer?.model === this.model ? this.trainer : null; // trained here, not loaded
+      if (!trainer) note = 'novelty needs the training text: train the model in this tab\n';
+      else {
+        if (this.novelty?.trainer !== trainer) this.novelty = { trainer, index: new NoveltyIndex(vocab, trainer.split, lines) };
+        const r = this.novelty.index.measure(samples.map((g) => (lines ? prime + g.text : g.text)));
+        marks = r.marks;
+        note = noveltySummary(r, lines);
       }
-      const text = formatSamples(samples, { prime, lines, beam, marks });
-      return (samples.length === 1 && !beam && !marks && !lines ? text.replace(/\n$/, '') : text) + note;
-    } finally {
-      sampler.dispose();
     }
+    const text = formatSamples(samples, { prime, lines, beam, marks });
+    return (samples.length === 1 && !beam && !marks && !lines ? text.replace(/\n$/, '') : text) + note;
   }
 
   /** The CLI's `inspect` page for a text: predictions, loss, unit heatmaps and, with a regex, neuron search. */

@@ -20,7 +20,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { JobFailed, Pool, QueueFull, type RunningJob } from './pool.js';
+import { countFor } from '../../src/generate.js';
+import { GENERATION_DEFAULTS } from '../../src/generate-options.js';
+import { JobFailed, Pool, QueueFull, type RunningJob, type StreamEvents } from './pool.js';
 import { AbortReason, type JobResult, type JobSpec } from './protocol.js';
 import type { Limits } from './flags.js';
 import { HttpError, parseSampleBody, parseSampleQuery, queryNumber } from './request.js';
@@ -39,13 +41,13 @@ export interface ServeOptions {
   requestTimeout: number;
 }
 
-/** torch-rnn-server: at most 10 completions, each up to 140 characters, ending at . ! or ?. */
-const RNN_WRITER = { maxN: 10, length: 140, temperature: 0.7, stop: ['.', '!', '?'] };
-
-/** A body past the cap is read (and thrown away) up to this much, so the client sees the 413. */
-const DRAIN_BYTES = 64 << 20;
-
-const randomSeed = (): number => Math.floor(Math.random() * 2 ** 32);
+/**
+ * A body over --max-body is read and dropped up to this many bytes in all, then answered with
+ * 413 and the connection closed: a client that writes its whole body before it reads (Python's
+ * urllib) then reads the 413 instead of a broken pipe. A body declared (Content-Length) or sent
+ * past this is not read on: 413 and the connection closed at once (such a client may see a reset).
+ */
+export const DRAIN_BYTES = 64 << 20;
 
 export class SampleServer {
   private draining = false;
@@ -149,7 +151,10 @@ export class SampleServer {
         res.end();
         return;
       }
-      if (req.method !== 'POST' && req.headers['content-length'] && req.headers['content-length'] !== '0') throw new HttpError(413, `${req.method} requests take no body`);
+      if (req.method !== 'POST' && req.headers['content-length'] && req.headers['content-length'] !== '0') {
+        await readBody(req, 0); // read and dropped, so the client reads the answer
+        throw tooLarge(`${req.method} requests take no body`);
+      }
       switch (route) {
         case 'GET /':
           return this.json(res, 200, { message: `charrnn serve: ${this.pool.models.map((m) => m.name).join(', ')}` });
@@ -185,8 +190,8 @@ export class SampleServer {
    * Run a job on the pool for this response: cancelled if the client disconnects before the
    * answer is complete, or when the deadline passes.
    */
-  private async runJob(res: ServerResponse, job: JobSpec, onChunk?: (text: string) => void): Promise<JobResult> {
-    const running = this.pool.run(job, onChunk); // throws QueueFull
+  private async runJob(res: ServerResponse, job: JobSpec, events?: StreamEvents): Promise<JobResult> {
+    const running = this.pool.run(job, events); // throws QueueFull
     this.live.add(running);
     const onClose = (): void => {
       if (!res.writableFinished) running.cancel(AbortReason.ClientGone);
@@ -211,16 +216,18 @@ export class SampleServer {
   }
 
   private async sample(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readJson(req, res, this.opts.maxBody);
-    const { model, req: g } = parseSampleBody(body, this.opts.limits, randomSeed);
+    const body = await readJson(req, this.opts.maxBody);
+    const { model, req: g } = parseSampleBody(body, this.opts.limits);
     const name = this.modelName(model);
+    // the library's count (a lines model: its items), within this server's cap
+    g.count ??= Math.min(countFor(g, g.lines ?? this.pool.models.find((m) => m.name === name)!.lines), this.opts.limits.maxCount);
     const t0 = performance.now();
     const r = await this.runJob(res, { model: name, req: g, stream: false });
     if (r.aborted === AbortReason.ClientGone) return;
     if (r.aborted !== AbortReason.None) throw this.abortError(r.aborted);
     this.json(res, 200, {
       model: name,
-      seed: g.seed,
+      seed: r.seed,
       prime: r.prime,
       skipped: r.skipped,
       samples: r.samples.map((s) => ({ text: s.text, log_prob: finiteOrNull(s.logProb), stopped: s.stopped })),
@@ -234,23 +241,24 @@ export class SampleServer {
    * skipped}, or `event: error` {error, message} if cancelled. Same seed, same text as POST.
    */
   private async stream(url: URL, res: ServerResponse): Promise<void> {
-    const { model, req: g } = parseSampleQuery(url.searchParams, this.opts.limits, randomSeed);
+    const { model, req: g } = parseSampleQuery(url.searchParams, this.opts.limits);
     if ((g.count ?? 1) !== 1 || (g.beam ?? 0) >= 2) throw new HttpError(400, 'the stream gives one sample, drawn: leave out count and beam (or use POST /v1/sample)');
+    g.count = 1; // also of a lines model (one item)
     const name = this.modelName(model);
     let started = false;
-    const begin = (): void => {
+    const begin = (seed: number | null): void => {
       if (started) return;
       started = true;
       res.writeHead(200, this.headers({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' }));
-      res.write(sse('start', { model: name, seed: g.seed }));
+      res.write(sse('start', { model: name, seed }));
     };
-    const r = await this.runJob(res, { model: name, req: g, stream: true }, (text) => {
-      begin();
-      res.write(sse(undefined, { text }));
+    const r = await this.runJob(res, { model: name, req: g, stream: true }, {
+      onStart: begin, // the request is checked and its seed made: the stream begins
+      onChunk: (text) => res.write(sse(undefined, { text })),
     });
     if (r.aborted === AbortReason.ClientGone) return;
     if (r.aborted !== AbortReason.None && !started) throw this.abortError(r.aborted);
-    begin();
+    begin(r.seed);
     if (r.aborted !== AbortReason.None) {
       const e = this.abortError(r.aborted);
       res.end(sse('error', { error: errorName(e.status), message: e.message }));
@@ -272,11 +280,12 @@ export class SampleServer {
     const nRaw = url.searchParams.get('n');
     let n = nRaw === null ? 1 : queryNumber('n', nRaw);
     if (!Number.isInteger(n) || n < 1) throw new HttpError(400, `n must be a whole number ≥ 1 (got ${nRaw})`);
-    n = Math.min(n, RNN_WRITER.maxN, this.opts.limits.maxCount);
+    const writer = GENERATION_DEFAULTS.rnnWriter;
+    n = Math.min(n, writer.maxCount, this.opts.limits.maxCount);
     const name = this.modelName(url.searchParams.get('model') ?? undefined);
-    const query = new URLSearchParams({ prime: start, length: String(Math.min(RNN_WRITER.length, this.opts.limits.maxLength)), temperature: String(RNN_WRITER.temperature), count: String(n) });
-    for (const s of RNN_WRITER.stop) query.append('stop', s);
-    const { req: g } = parseSampleQuery(query, this.opts.limits, randomSeed);
+    const query = new URLSearchParams({ prime: start, length: String(Math.min(writer.length, this.opts.limits.maxLength)), temperature: String(writer.temperature), count: String(n) });
+    for (const s of writer.stop) query.append('stop', s);
+    const { req: g } = parseSampleQuery(query, this.opts.limits);
     const t0 = performance.now();
     const r = await this.runJob(res, { model: name, req: g, stream: false });
     if (r.aborted === AbortReason.ClientGone) return;
@@ -298,45 +307,65 @@ function errorName(status: number): string {
 }
 
 /** Read the body (at most maxBody bytes) and parse it as JSON; 413 / 400 otherwise. */
-async function readJson(req: IncomingMessage, res: ServerResponse, maxBody: number): Promise<unknown> {
-  const tooBig = (): HttpError => {
-    // keep reading (and dropping) so the client gets to read the 413 instead of a reset
-    let drained = 0;
-    req.on('data', (c: Buffer) => {
-      drained += c.length;
-      if (drained > DRAIN_BYTES) req.destroy();
-    });
-    res.setHeader('Connection', 'close');
-    return new HttpError(413, `the body is over this server's limit of ${maxBody} bytes`);
-  };
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > maxBody) throw tooBig();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const over = await new Promise<boolean>((resolve, reject) => {
-    const onData = (c: Buffer): void => {
-      size += c.length;
-      if (size > maxBody) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        resolve(true);
-      } else chunks.push(c);
-    };
-    const onEnd = (): void => resolve(false);
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-    // a client that hangs up mid-body (after 'end' this settles nothing)
-    req.once('close', () => reject(new HttpError(400, 'the client closed the connection before the body ended')));
-  });
-  if (over) throw tooBig();
-  const text = Buffer.concat(chunks).toString('utf8');
+async function readJson(req: IncomingMessage, maxBody: number): Promise<unknown> {
+  const body = await readBody(req, maxBody);
+  if (body === null) throw tooLarge(`the body is over this server's limit of ${maxBody} bytes`);
+  const text = body.toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'the body is empty; send a JSON object such as {"prime": "The ", "length": 200}');
   try {
     return JSON.parse(text);
   } catch (e) {
     throw new HttpError(400, `the body is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
+}
+
+/**
+ * The body, or null when it is over `maxBody` bytes: then the rest has been read and dropped,
+ * up to DRAIN_BYTES in all, so that the client gets to read the answer (see DRAIN_BYTES). A
+ * client that hangs up mid-body is a 400 (no one reads it).
+ */
+function readBody(req: IncomingMessage, maxBody: number): Promise<Buffer | null> {
+  if (Number(req.headers['content-length']) > DRAIN_BYTES) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size <= maxBody) chunks.push(c);
+      else if (size > DRAIN_BYTES) {
+        settle();
+        req.pause();
+        resolve(null);
+      } else chunks.length = 0; // over: dropped from now on
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(size > maxBody ? null : Buffer.concat(chunks));
+    };
+    const onError = (e: Error): void => {
+      settle();
+      reject(e);
+    };
+    const onClose = (): void => {
+      settle();
+      reject(new HttpError(400, 'the client closed the connection before the body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** 413, and the connection closed after it (what is left of the body is not read). */
+function tooLarge(message: string): HttpError {
+  return new HttpError(413, message, { Connection: 'close' });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -23,6 +23,15 @@ export class JobFailed extends Error {
   }
 }
 
+/** The answer of a job cancelled before a worker took it: nothing generated. */
+const unstarted = (aborted: AbortReason): JobResult => ({ samples: [], skipped: [], prime: '', seed: null, chars: 0, aborted });
+
+/** What a streamed job reports before it is done: its seed once it starts, then chunks of characters. */
+export interface StreamEvents {
+  onStart?: (seed: number) => void;
+  onChunk?: (text: string) => void;
+}
+
 export interface RunningJob {
   /** Resolves with the result (aborted ≠ None if cancelled); rejects with JobFailed. */
   done: Promise<JobResult>;
@@ -34,7 +43,7 @@ interface Task {
   id: number;
   job: JobSpec;
   abort: Int32Array; // (1) the shared flag
-  onChunk?: (text: string) => void;
+  events: StreamEvents;
   resolve(r: JobResult): void;
   reject(e: Error): void;
 }
@@ -99,7 +108,7 @@ export class Pool {
   }
 
   /** Queue a job; throws QueueFull when every worker is busy and the queue is full. */
-  run(job: JobSpec, onChunk?: (text: string) => void): RunningJob {
+  run(job: JobSpec, events: StreamEvents = {}): RunningJob {
     if (this.closing) throw new QueueFull('the server is shutting down');
     const idle = this.slots.find((s) => s.task === null && !s.retired);
     if (!idle && this.waiting.length >= this.opts.queue) {
@@ -109,7 +118,7 @@ export class Pool {
     const abort = new Int32Array(new SharedArrayBuffer(4));
     let task!: Task;
     const done = new Promise<JobResult>((resolve, reject) => {
-      task = { id: this.nextId++, job, abort, onChunk, resolve, reject };
+      task = { id: this.nextId++, job, abort, events, resolve, reject };
     });
     if (idle) this.dispatch(idle, task);
     else this.waiting.push(task);
@@ -119,7 +128,7 @@ export class Pool {
         // never started: answer now, nothing generated
         this.waiting.splice(i, 1);
         this.counts.cancelled++;
-        task.resolve({ samples: [], skipped: [], prime: '', chars: 0, aborted: reason });
+        task.resolve(unstarted(reason));
       } else if (Atomics.load(abort, 0) === AbortReason.None) {
         Atomics.store(abort, 0, reason); // the worker sees it before its next character
       }
@@ -145,7 +154,7 @@ export class Pool {
   cancelAll(reason: AbortReason): void {
     for (const t of this.waiting.splice(0)) {
       this.counts.cancelled++;
-      t.resolve({ samples: [], skipped: [], prime: '', chars: 0, aborted: reason });
+      t.resolve(unstarted(reason));
     }
     for (const s of this.slots) if (s.task && Atomics.load(s.task.abort, 0) === AbortReason.None) Atomics.store(s.task.abort, 0, reason);
   }
@@ -199,8 +208,12 @@ export class Pool {
   private onMessage(slot: Slot, m: FromWorker): void {
     const task = slot.task;
     if (!task || !('id' in m) || m.id !== task.id) return;
+    if (m.type === 'start') {
+      task.events.onStart?.(m.seed);
+      return;
+    }
     if (m.type === 'chunk') {
-      task.onChunk?.(m.text);
+      task.events.onChunk?.(m.text);
       return;
     }
     slot.task = null;

@@ -46,7 +46,7 @@ export const enum AbortReason {
 export interface JobSpec {
   model: string;
   req: GenerateRequest;
-  /** Stream characters (chunk messages) as they are drawn; count 1, no beam. */
+  /** Stream: a start message, then characters (chunk messages) as they are drawn; count 1, no beam. */
   stream: boolean;
 }
 
@@ -55,6 +55,8 @@ export interface JobResult {
   skipped: string[];
   /** The prime as the model read it (unknown characters dropped). */
   prime: string;
+  /** The seed the samples were drawn with (the request's, or the one generate() made); null if cancelled before it started. */
+  seed: number | null;
   /** Characters generated, all samples together. */
   chars: number;
   /** Why it stopped early, or None when it ran to the end. */
@@ -66,6 +68,8 @@ export type ToWorker = { type: 'job'; id: number; job: JobSpec; abort: SharedArr
 export type FromWorker =
   | { type: 'ready'; models: ModelInfo[] }
   | { type: 'fatal'; message: string }
+  /** A stream's request is checked and about to draw: its seed (for the stream's first event). */
+  | { type: 'start'; id: number; seed: number }
   | { type: 'chunk'; id: number; text: string }
   /** recycle: this worker's memory has grown past its budget; replace it (see worker.ts). */
   | { type: 'done'; id: number; result: JobResult; recycle: boolean }

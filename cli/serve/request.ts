@@ -8,6 +8,7 @@
  * messages as `charrnn sample`, with the flag names turned into field names).
  */
 import { checkGenerateRequest, type GenerateRequest } from '../../src/generate.js';
+import { GENERATION_DEFAULTS, parseStop } from '../../src/generate-options.js';
 import { CharRnnError } from '../../src/errors.js';
 import { parseNumber } from '../../src/config.js';
 import type { Limits } from './flags.js';
@@ -30,7 +31,7 @@ const bad = (msg: string): never => {
 export interface ParsedRequest {
   /** The model's name; undefined = the first model served. */
   model: string | undefined;
-  req: GenerateRequest & { seed: number };
+  req: GenerateRequest;
 }
 
 /** JSON field → GenerateRequest key, with the type the field must have. */
@@ -51,11 +52,8 @@ const FIELDS = {
 
 type Field = keyof typeof FIELDS;
 
-/** Default length when a request names none. */
-const DEFAULT_LENGTH = 200;
-
 /** Check a JSON body (already parsed) against the fields above and the limits. */
-export function parseSampleBody(body: unknown, limits: Limits, randomSeed: () => number): ParsedRequest {
+export function parseSampleBody(body: unknown, limits: Limits): ParsedRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) bad('the body must be a JSON object, e.g. {"prime": "The ", "length": 200}');
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
@@ -71,18 +69,18 @@ export function parseSampleBody(body: unknown, limits: Limits, randomSeed: () =>
       out[name] = value;
     }
   }
-  return finish(out, limits, randomSeed);
+  return finish(out, limits);
 }
 
-/** Check query-string parameters (GET): the same fields, numbers and booleans written out. */
-export function parseSampleQuery(query: URLSearchParams, limits: Limits, randomSeed: () => number): ParsedRequest {
+/** Check query-string parameters (GET): the same fields, numbers and booleans written out, stop sequences as typed (parseStop: \n is a newline). */
+export function parseSampleQuery(query: URLSearchParams, limits: Limits): ParsedRequest {
   const out: Record<string, unknown> = {};
   for (const key of new Set(query.keys())) {
     if (!Object.hasOwn(FIELDS, key)) bad(`unknown parameter ${JSON.stringify(key)}; the parameters are ${Object.keys(FIELDS).join(', ')}`);
     const [name, type] = FIELDS[key as Field];
     const values = query.getAll(key);
     if (type === 'stop') {
-      out[name] = values;
+      out[name] = values.map(parseStop);
       continue;
     }
     if (values.length > 1) bad(`${key} is given ${values.length} times`);
@@ -93,7 +91,7 @@ export function parseSampleQuery(query: URLSearchParams, limits: Limits, randomS
       out[name] = v === 'true' || v === '1' || v === '';
     } else out[name] = queryNumber(key, v);
   }
-  return finish(out, limits, randomSeed);
+  return finish(out, limits);
 }
 
 /** A number written in a query string: the library's one number parser ("12abc", "" and "NaN" are 400s naming the parameter). */
@@ -105,10 +103,13 @@ export function queryNumber(key: string, v: string): number {
   }
 }
 
-/** The server's caps, then the library's own checks (its messages, with field names). */
-function finish(fields: Record<string, unknown>, limits: Limits, randomSeed: () => number): ParsedRequest {
+/**
+ * The server's defaults (GENERATION_DEFAULTS.server) and caps, then the library's own checks
+ * (its messages, with field names). A seed left out is made by generate() and answered.
+ */
+function finish(fields: Record<string, unknown>, limits: Limits): ParsedRequest {
   const { model, ...rest } = fields;
-  const req = { length: DEFAULT_LENGTH, ...rest } as GenerateRequest;
+  const req = { ...GENERATION_DEFAULTS.server, ...rest } as GenerateRequest;
   const prime = req.prime ?? '';
   // the prime is counted in code points, as the model reads it; the string length bounds that count
   if (prime.length > limits.maxPrime && [...prime].length > limits.maxPrime) bad(`prime is ${[...prime].length} characters; this server takes at most ${limits.maxPrime} (--max-prime)`);
@@ -121,14 +122,13 @@ function finish(fields: Record<string, unknown>, limits: Limits, randomSeed: () 
   }
   // unknown prime characters are skipped and reported, never an error (torch-rnn-server #14)
   req.skipUnknown = true;
-  req.seed ??= randomSeed();
   try {
     checkGenerateRequest(req);
   } catch (e) {
     if (e instanceof CharRnnError) bad(fieldNames(e.message));
     throw e;
   }
-  return { model: model as string | undefined, req: req as GenerateRequest & { seed: number } };
+  return { model: model as string | undefined, req };
 }
 
 /** The library names CLI flags (--top-k); the API's fields are top_k. */

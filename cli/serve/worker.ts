@@ -1,35 +1,33 @@
 /**
  * A sampling worker of `charrnn serve` (a worker_thread): loads every model once, on its own
- * single-threaded engine, then runs one job at a time with the library's generateWith() /
- * generateStream() (async, but on its host-memory engine every await between characters is of a
- * settled promise; jobs are chained all the same, so one never starts inside another's await).
+ * single-threaded engine, then runs one job at a time with the library's generate(), streamed
+ * for a stream (async, and a stream lets the event loop turn now and then; jobs are chained, so
+ * one never starts inside another's await).
  * Parallelism comes from running several of these, one per core:
  * sampling is batch 1 and step by step, too small a job to split across threads.
  *
  * It checks the job's abort flag (see protocol.ts) before every character, so a client that
  * disconnects or a request past its deadline frees the worker within one character's time.
  *
- * Memory: a request runs on its model's one Sampler (generateWith); a stream's sampler is given
- * back to the engine when the stream ends. So the engine's memory stays flat. As a safety net, a
+ * Memory: every request, streamed or not, runs on its model's one Sampler: no workspace per
+ * request, so the engine's memory stays flat. As a safety net, a
  * worker whose engine holds `recycleBytes` (default 64 MiB; 0 = after every request) more than
  * after loading asks to be replaced (the pool starts a new one, then retires this one), which
  * keeps the server's memory bounded however long it runs, whatever a future change leaks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CharRnnError } from '../../src/errors.js';
-import { generateStream, generateWith, type Generated } from '../../src/generate.js';
+import { generate, type GenerateOptions } from '../../src/generate.js';
 import type { CharRNN } from '../../src/model/model.js';
 import { countParams } from '../../src/model/model.js';
 import { Sampler } from '../../src/sample.js';
-import type { Vocabulary } from '../../src/vocab.js';
 import { createBackend } from '../../src/backend/platform-node.js';
 import { loadCheckpointFile } from '../checkpoint.js';
 import { AbortReason, type FromWorker, type JobResult, type ModelInfo, type ToWorker, type WorkerInit } from './protocol.js';
 
 interface Loaded {
   model: CharRNN;
-  vocab: Vocabulary;
-  /** For reading primes: which characters the model knows. */
+  /** Every request on this model runs on it. */
   sampler: Sampler;
 }
 
@@ -45,7 +43,7 @@ async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; h
   const loaded = new Map<string, Loaded>();
   for (const spec of init.models) {
     const { data, model } = await loadCheckpointFile(spec.path, engine);
-    loaded.set(spec.name, { model, vocab: data.vocab, sampler: new Sampler(model, data.vocab) });
+    loaded.set(spec.name, { model, sampler: new Sampler(model, data.vocab) });
   }
   // bytes of engine memory in use: the WebAssembly engine counts them (liveBytes); the JS engine
   // leaves its blocks to the garbage collector, so it counts as 0 and is never recycled
@@ -66,31 +64,25 @@ async function run(m: Loaded, msg: ToWorker): Promise<JobResult> {
     },
   };
   const { req, stream } = msg.job;
-  const { ids, skipped } = m.sampler.primeIds(req.prime ?? '', true);
-  const prime = m.vocab.decode(ids);
-  let samples: Generated[];
-  if (!stream) {
-    samples = (await generateWith(m.sampler, req, signal)).samples; // the model's own sampler: no workspace per request
-  } else {
-    const it = generateStream(m.model, m.vocab, req, signal);
-    let buf = '';
-    let last = performance.now();
-    let step = await it.next();
-    for (; !step.done; step = await it.next()) {
-      buf += step.value;
+  let buf = '';
+  let last = performance.now();
+  const streaming: GenerateOptions = !stream ? {} : {
+    onStart: ({ seed }) => post({ type: 'start', id: msg.id, seed: seed! }), // no rng given: a seed is always made
+    onChar: (ch) => {
+      buf += ch;
       const now = performance.now();
       if (buf.length >= FLUSH_CHARS || now - last >= FLUSH_MS) {
         post({ type: 'chunk', id: msg.id, text: buf });
         buf = '';
         last = now;
       }
-    }
-    if (buf) post({ type: 'chunk', id: msg.id, text: buf });
-    samples = [step.value];
-  }
+    },
+  };
+  const r = await generate(m.sampler, req, { signal, ...streaming });
+  if (buf) post({ type: 'chunk', id: msg.id, text: buf });
   let chars = 0;
-  for (const s of samples) for (const _ of s.text) chars++;
-  return { samples, skipped, prime, chars, aborted: Atomics.load(flag, 0) as AbortReason };
+  for (const s of r.samples) for (const _ of s.text) chars++;
+  return { samples: r.samples, skipped: r.skipped, prime: r.prime, seed: r.seed, chars, aborted: Atomics.load(flag, 0) as AbortReason };
 }
 
 const init = workerData as WorkerInit;

@@ -22,6 +22,7 @@
 import { CharRnnError } from '../errors.js';
 import type { FloatArray } from '../backend/types.js';
 import { requireHost, Workspace, type CharRNN } from '../model/model.js';
+import { randomSeed } from '../rng.js';
 import { logSumExp, Sampler } from '../sample.js';
 import type { Vocabulary } from '../vocab.js';
 
@@ -243,6 +244,7 @@ export interface SweepRow {
 
 export interface SweepOptions {
   length: number;
+  /** One seed for every temperature; default: a random one (as generate() makes). */
   seed?: number;
   prime?: string;
   /** The training corpus's words (wordsOf), for the novelty measure. */
@@ -265,10 +267,11 @@ export async function temperatureSweep(model: CharRNN, vocab: Vocabulary, temper
 
 async function sweep(sampler: Sampler, temperatures: number[], opts: SweepOptions): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
+  const seed = opts.seed ?? randomSeed();
   for (const temperature of temperatures) {
     let text = '';
     let total = 0;
-    for await (const s of sampler.steps({ length: opts.length, temperature, seed: opts.seed ?? 0, prime: opts.prime })) {
+    for await (const s of sampler.steps({ length: opts.length, temperature, seed, prime: opts.prime })) {
       text += s.char;
       total += s.logProb;
     }
