@@ -25,6 +25,7 @@ import { launchChromium, noChromium } from './chromium.js';
 import { axeViolations, layoutProblems, openPage } from './playground-page.js';
 import { runCli } from './run-cli.js';
 import { startServer, webRoot } from '../cli/playground.js';
+import { LINES_COUNT } from '../src/generate-options.js';
 import { DEFAULT_CONFIG, KNOBS, knobToText, type KnobInfo, type TrainConfig } from '../src/config.js';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
@@ -130,6 +131,23 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     assert.ok(val.some((v) => v !== null), 'a validation point');
     val.forEach((v, i) => assert.ok(v === null || train[i] === null, `iteration ${iters[i]}: the train curve has no point at an evaluation`));
     assert.ok(train.filter((v) => v !== null).length >= 3, 'a train curve');
+    // ---- the writing box: the model's completion greyed after the caret; Tab takes it ----
+    await page.click('#write-box');
+    let suggestion = '';
+    for (const ch of 'Call me Ishmael. The whale') {
+      await page.keyboard.type(ch);
+      suggestion = await page.waitForFunction(() => document.getElementById('write-box')!.dataset.suggestion || null, undefined, { timeout: 5_000 })
+        .then((h) => h.jsonValue() as Promise<string>, () => ''); // a model this young may have no completion yet: type on
+      if (suggestion) break;
+    }
+    assert.ok(suggestion, 'a suggestion appeared');
+    assert.equal(await page.textContent('#write-ghost'), suggestion, 'shown greyed after the text');
+    const before = await page.inputValue('#write-box');
+    await page.locator('.writer').screenshot({ path: join(ARTIFACTS, 'playground-write.png') });
+    await page.keyboard.press('Tab');
+    assert.equal(await page.inputValue('#write-box'), before + suggestion, 'Tab inserted the suggestion');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'write-box', 'and the caret stayed in the box');
+
     // ---- Use it: the JS module samples in Node; ONNX is a file of the weights ----
     const dir = mkdtempSync(join(tmpdir(), 'charrnn-flow-'));
     try {
@@ -166,7 +184,7 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n && document.body.dataset.state === 'idle', runs2, { timeout: 120_000 });
     assert.match((await page.textContent('#plan')) ?? '', /chosen for 8 s on \d+ K chars/);
     const items = await page.locator('#live-items li').allTextContents();
-    assert.equal(items.length, 10, 'ten items');
+    assert.equal(items.length, LINES_COUNT, 'a lines model\'s count of items');
     for (const it of items) assert.match(it, / (new|in the text|held out)$/);
     await checkLayout(t, page, 390, 'playground-names-390.png');
     assert.deepEqual(errors, []);

