@@ -63,6 +63,11 @@ test('playground in Chromium: three choices train with the budget rule; Advanced
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
     const errors: string[] = [];
     const page = await openPage(context, `${url}?minute=8`, errors);
+    // the first screen, before anything is chosen
+    await page.screenshot({ path: join(ARTIFACTS, 'playground-start-1400.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(ARTIFACTS, 'playground-start-390.png') });
+    await page.setViewportSize({ width: 1400, height: 900 });
 
     // ---- the Advanced group: every knob through the table, both ways ----
     assert.equal(await page.evaluate(() => (document.getElementById('advanced') as HTMLDetailsElement).open), false, 'Advanced starts collapsed');
