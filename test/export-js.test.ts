@@ -216,7 +216,7 @@ test('export js: --half samples as the model with its weights rounded to float16
     for (let i = 0; i < model.params.length; i++) model.params[i] = fromHalf(toHalf(model.params[i]));
     model.paramsChanged();
     for (const seed of [1, 2]) {
-      const ours = (await generate(model, vocab, { length: 200, seed, prime: 'AB' })).samples[0].text;
+      const ours = (await generate({ model, vocab }, { length: 200, seed, prime: 'AB' })).samples[0].text;
       assert.equal(m.generate({ length: 200, seed, prime: 'AB' }), ours, `${type} seed ${seed}`);
     }
   }
