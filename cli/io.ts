@@ -29,9 +29,5 @@ export class CliError extends Error {
   }
 }
 
-/** Parse a numeric flag strictly: "12abc", "" and "NaN" are errors that name the flag. */
-export function parseNumber(flag: string, value: string): number {
-  const n = value.trim() === '' ? NaN : Number(value);
-  if (!Number.isFinite(n)) throw new CliError(`${flag} must be a number (got ${JSON.stringify(value)})`, 2);
-  return n;
-}
+/** Parse a numeric flag strictly ("12abc", "" and "NaN" are errors naming the flag, exit 2): the library's one number parser. */
+export { parseNumber } from '../src/config.js';

@@ -3,10 +3,11 @@
  * and returns the exit code: 0 ok, 1 failed, 2 bad usage, 130 interrupted.
  *
  * Flags are parsed by commander (a small, well-kept parser with subcommands and generated
- * help); every training flag is a key of TrainConfig in kebab-case (src/config.ts).
+ * help); every training flag, its help and its default come from the knob table (KNOBS in
+ * src/config.ts), a key of TrainConfig in kebab-case.
  */
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_CONFIG, flagName, type TrainConfig } from '../src/config.js';
+import { KNOBS, parseNumber, type KnobInfo, type TrainConfig } from '../src/config.js';
 import { CharRnnError } from '../src/errors.js';
 import { GENERATION_DEFAULTS } from '../src/generate-options.js';
 import { CliError, type Proc } from './io.js';
@@ -39,64 +40,23 @@ function engineOptions(cmd: Command, threads?: string, backends = 'auto, wasm or
     .option('--threads <n>', 'worker threads; 0 = all cores', threads);
 }
 
-const HELP: { [K in keyof TrainConfig]: string } = {
-  model: 'cell type: rnn, lstm or gru',
-  layers: 'number of stacked recurrent layers',
-  hidden: 'hidden units per layer',
-  embed: 'embedding width; 0 = one-hot input (as min-char-rnn)',
-  dropout: 'dropout between layers, 0 ≤ p < 1',
-  valFrac: 'fraction of the text (after the training part) for validation',
-  testFrac: 'fraction of the text (at the end) held out for testing',
-  batch: 'parallel streams per batch (B)',
-  seqLen: 'characters per window, the truncated-BPTT length (T)',
-  lines: 'one item per non-empty line (names, titles): items shuffled into the streams, each from the zero state, ending at its newline; split by items',
-  optimizer: 'adam, rmsprop, adagrad or sgd (with momentum)',
-  lr: 'learning rate',
-  lrSchedule: 'step (× --lr-decay each epoch, char-rnn), or cosine / linear: warm up, then decay to --lr-final × --lr at the end of the budget (--max-iters, --epochs, or --max-time estimated from the measured speed)',
-  lrDecay: 'step schedule: multiply the learning rate by this after each epoch ≥ --lr-decay-after',
-  lrDecayAfter: 'step schedule: epoch after which the learning rate decays',
-  warmup: 'cosine/linear schedule: iterations of linear warm-up',
-  lrFinal: 'cosine/linear schedule: the final learning rate as a fraction of --lr',
-  weightDecay: 'L2 weight decay',
-  clip: 'gradient clipping threshold; 0 = off',
-  clipMode: 'norm (rescale the global gradient norm) or value (clamp each to ±clip)',
-  beta1: 'Adam β1',
-  beta2: 'Adam β2',
-  eps: 'ε of Adam, RMSprop and Adagrad',
-  alpha: 'RMSprop smoothing constant',
-  momentum: 'SGD momentum',
-  maxIters: 'stop after this many iterations; 0 = no limit',
-  epochs: 'stop after this many epochs; 0 = no limit',
-  maxTime: 'stop after this many seconds; 0 = no limit (default 180 when no limit is given at all)',
-  evalEvery: 'iterations between validation passes and checkpoints',
-  sampleEvery: 'iterations between samples shown while training; 0 = never',
-  sampleLength: 'length of those samples',
-  sampleTemperature: 'temperature of those samples',
-  seed: 'random seed (same seed, same run)',
-  onNan: 'on a non-finite loss or gradient: stop, or rollback (reload the last evaluation\'s state, halve --lr, continue)',
-  maxRollbacks: 'with --on-nan rollback: rollbacks allowed before stopping',
-};
-
-const STRING_KEYS = new Set<keyof TrainConfig>(['model', 'optimizer', 'lrSchedule', 'clipMode', 'onNan']);
-/** Switches: a flag without a value (--lines). */
-const BOOL_KEYS = new Set<keyof TrainConfig>(['lines']);
-
-/** The TrainConfig values given on the command line (strings parsed, nothing defaulted). */
+/** The TrainConfig values given on the command line (strings parsed by the knob table, nothing defaulted). */
 function configFromOptions(opts: Record<string, unknown>): Partial<TrainConfig> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
-    const v = opts[key];
+  for (const k of KNOBS) {
+    const v = opts[k.key];
     if (v === undefined) continue;
-    if (STRING_KEYS.has(key)) out[key] = v;
-    else if (BOOL_KEYS.has(key)) out[key] = Boolean(v);
-    else {
-      const s = String(v);
-      const n = s.trim() === '' ? NaN : Number(s);
-      if (!Number.isFinite(n)) throw new CliError(`${flagName(key)} must be a number (got ${JSON.stringify(s)})`, 2);
-      out[key] = n;
-    }
+    // a switch is given without a value (--lines); an empty number is an error, not the default
+    out[k.key] = k.kind === 'switch' ? Boolean(v) : k.kind === 'number' ? parseNumber(k.flag, String(v)) : v;
   }
   return out as Partial<TrainConfig>;
+}
+
+/** `--hidden <n>  hidden units per layer (default 128)`: a knob's option, from the table. */
+export function knobOption(k: KnobInfo): { flags: string; description: string } {
+  if (k.kind === 'switch') return { flags: k.flag, description: k.help };
+  const value = k.key === 'model' ? '<type>' : k.kind === 'choice' ? '<name>' : '<n>';
+  return { flags: `${k.flag} ${value}`, description: `${k.help} (default ${k.default})` };
 }
 
 export async function main(proc: Proc): Promise<number> {
@@ -127,13 +87,9 @@ export async function main(proc: Proc): Promise<number> {
   train.option('--nproc-per-node <n>', 'with --engine torch: processes (ranks) on this machine (default: the visible GPUs, or 1)');
   train.option('--python <path>', 'with --engine torch: the Python interpreter (default python3, then /usr/bin/python3)');
   train.option('--prepare-only', 'with --engine torch: write the data and config into --out and print the launch command');
-  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[]) {
-    if (BOOL_KEYS.has(key)) {
-      train.option(flagName(key), HELP[key]);
-      continue;
-    }
-    const value = key === 'model' ? '<type>' : STRING_KEYS.has(key) ? '<name>' : '<n>';
-    train.option(`${flagName(key)} ${value}`, `${HELP[key]} (default ${DEFAULT_CONFIG[key]})`);
+  for (const k of KNOBS) {
+    const { flags, description } = knobOption(k);
+    train.option(flags, description);
   }
   engineOptions(train);
   train.action(async (opts: Record<string, unknown>) => {

@@ -1,5 +1,6 @@
 /**
- * Every knob of a training run, with its default, in one list (as nanoGPT keeps them). The CLI
+ * Every knob of a training run, with its default, in one table (as nanoGPT keeps them in one
+ * list): its rule, a label in words, a group and its one-line help beside it. The CLI
  * flags are these names in kebab-case (seqLen → --seq-len). The whole config is stored inside
  * every checkpoint, so a model always knows how it was made. Where the engine runs (--backend,
  * --threads) is not a knob of the run: it is chosen each time the model is run.
@@ -21,135 +22,138 @@ import type { CheckpointData } from './checkpoint.js';
 import type { Corpus } from './data.js';
 import { CharRnnError } from './errors.js';
 import { describeChars } from './vocab.js';
-import type { CellType } from './model/layer.js';
 
-export type OptimizerName = 'adam' | 'rmsprop' | 'adagrad' | 'sgd';
+// ---- the knob table: each knob once (default, rule, label in words, group, one-line help) ----
 
-export interface TrainConfig {
-  // ---- model ----
-  model: CellType; // rnn | lstm | gru
-  layers: number;
-  hidden: number;
-  embed: number; // 0 = one-hot input (min-char-rnn), as a row lookup
-  dropout: number; // between layers, 0 ≤ p < 1
-  // ---- data ----
-  valFrac: number; // contiguous split: train, then validation, then test
-  testFrac: number;
-  batch: number; // B parallel streams
-  seqLen: number; // T characters per window (truncated BPTT length)
-  lines: boolean; // one item per non-empty line: shuffled into the streams, each from the zero state (src/lines.ts)
-  // ---- optimizer ----
-  optimizer: OptimizerName;
-  lr: number;
-  lrSchedule: 'step' | 'cosine' | 'linear'; // step: char-rnn's per-epoch decay below; cosine, linear: src/schedule.ts
-  lrDecay: number; // step: multiply lr by this at the end of every epoch ≥ lrDecayAfter (char-rnn)
-  lrDecayAfter: number;
-  warmup: number; // cosine, linear: iterations of linear warm-up from 0
-  lrFinal: number; // cosine, linear: the last iteration's lr, as a fraction of --lr
-  weightDecay: number; // L2 added to the gradient (PyTorch's weight_decay)
-  clip: number; // 0 = no clipping
-  clipMode: 'norm' | 'value'; // global-norm rescale, or clamp each element to ±clip (min-char-rnn)
-  beta1: number; // adam
-  beta2: number; // adam
-  eps: number; // adam, rmsprop, adagrad
-  alpha: number; // rmsprop smoothing (char-rnn's decay_rate)
-  momentum: number; // sgd
-  // ---- loop ----
-  maxIters: number; // 0 = no limit
-  epochs: number; // 0 = no limit
-  maxTime: number; // seconds, 0 = no limit
-  evalEvery: number; // iterations between validation passes (and checkpoints)
-  sampleEvery: number; // iterations between samples shown while training, 0 = never
-  sampleLength: number;
-  sampleTemperature: number;
-  seed: number;
-  // ---- faults ----
-  onNan: 'stop' | 'rollback'; // on a non-finite loss or gradient: stop, or reload the last good state with half the lr
-  maxRollbacks: number; // rollbacks allowed per session before stopping
+/** Where a knob sits in the page's Advanced group (and what it is about). */
+export const KNOB_GROUPS = {
+  model: 'The model',
+  data: 'Text, batches and seed',
+  optimizer: 'Optimizer',
+  schedule: 'Learning-rate schedule',
+  stopping: 'When to stop',
+  reporting: 'Progress reports',
+  faults: 'Faults',
+} as const;
+export type KnobGroup = keyof typeof KNOB_GROUPS;
+
+/** The range of a number knob: whole or not, and its bounds (inclusive unless said). */
+export interface NumberRule { int?: boolean; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
+
+interface KnobText<V> {
+  default: V;
+  group: KnobGroup;
+  /** A few words for people who do not read flags ("Units per layer"). */
+  label: string;
+  /** One line, the CLI's --help text. */
+  help: string;
 }
+export type NumberKnob = KnobText<number> & { kind: 'number'; rule: NumberRule };
+export type ChoiceKnob<C extends string = string> = KnobText<C> & { kind: 'choice'; choices: readonly C[] };
+export type SwitchKnob = KnobText<boolean> & { kind: 'switch' };
+export type Knob = NumberKnob | ChoiceKnob | SwitchKnob;
 
-export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
-  model: 'lstm',
-  layers: 2,
-  hidden: 128,
-  embed: 64,
-  dropout: 0,
-  valFrac: 0.05,
-  testFrac: 0.05,
-  batch: 32,
-  seqLen: 50,
-  lines: false,
-  optimizer: 'adam',
-  lr: 8e-3,
-  lrSchedule: 'cosine',
-  lrDecay: 0.97,
-  lrDecayAfter: 10,
-  warmup: 100,
-  lrFinal: 0.01,
-  weightDecay: 0,
-  clip: 5,
-  clipMode: 'norm',
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  alpha: 0.95,
-  momentum: 0.9,
-  maxIters: 0,
-  epochs: 50,
-  maxTime: 180,
-  evalEvery: 200,
-  sampleEvery: 200,
-  sampleLength: 200,
-  sampleTemperature: 0.8,
-  seed: 1337,
-  onNan: 'stop',
-  maxRollbacks: 3,
-} satisfies TrainConfig);
+const num = (group: KnobGroup, def: number, rule: NumberRule, label: string, help: string): NumberKnob => ({ kind: 'number', default: def, rule, group, label, help });
+const choice = <const C extends string>(group: KnobGroup, def: NoInfer<C>, choices: readonly C[], label: string, help: string): ChoiceKnob<C> => ({ kind: 'choice', default: def, choices, group, label, help });
+const on = (group: KnobGroup, def: boolean, label: string, help: string): SwitchKnob => ({ kind: 'switch', default: def, group, label, help });
+const unit = { min: 0, max: 1, maxExclusive: true }; // 0 ≤ p < 1
+
+/**
+ * Every knob of a training run. The CLI's flags, help and parsing (cli/main.ts), DEFAULT_CONFIG,
+ * the validation in resolveConfig and the playground's Advanced group (web/knobs.ts) are all read
+ * from here: a new knob is one line below.
+ */
+const TABLE = {
+  model: choice('model', 'lstm', ['rnn', 'lstm', 'gru'], 'Cell type', 'cell type: rnn, lstm or gru'),
+  layers: num('model', 2, { int: true, min: 1, max: 64 }, 'Layers', 'number of stacked recurrent layers'),
+  hidden: num('model', 128, { int: true, min: 1, max: 16384 }, 'Units per layer', 'hidden units per layer'),
+  embed: num('model', 64, { int: true, min: 0, max: 16384 }, 'Embedding width', 'embedding width; 0 = one-hot input (as min-char-rnn)'),
+  dropout: num('model', 0, unit, 'Dropout', 'dropout between layers, 0 ≤ p < 1'),
+  valFrac: num('data', 0.05, { ...unit, minExclusive: true }, 'Validation share', 'fraction of the text (after the training part) for validation'),
+  testFrac: num('data', 0.05, unit, 'Test share', 'fraction of the text (at the end) held out for testing'),
+  batch: num('data', 32, { int: true, min: 1, max: 100000 }, 'Streams per batch', 'parallel streams per batch (B)'),
+  seqLen: num('data', 50, { int: true, min: 1, max: 100000 }, 'Characters per window', 'characters per window, the truncated-BPTT length (T)'),
+  lines: on('data', false, 'One item per line', 'one item per non-empty line (names, titles): items shuffled into the streams, each from the zero state, ending at its newline; split by items'),
+  optimizer: choice('optimizer', 'adam', ['adam', 'rmsprop', 'adagrad', 'sgd'], 'Optimizer', 'adam, rmsprop, adagrad or sgd (with momentum)'),
+  lr: num('optimizer', 8e-3, { min: 0, minExclusive: true, max: 100 }, 'Learning rate', 'learning rate'),
+  lrSchedule: choice('schedule', 'cosine', ['step', 'cosine', 'linear'], 'Schedule', 'step (× --lr-decay each epoch, char-rnn), or cosine / linear: warm up, then decay to --lr-final × --lr at the end of the budget (--max-iters, --epochs, or --max-time estimated from the measured speed)'),
+  lrDecay: num('schedule', 0.97, { min: 0, minExclusive: true, max: 1 }, 'Decay per epoch', 'step schedule: multiply the learning rate by this after each epoch ≥ --lr-decay-after'),
+  lrDecayAfter: num('schedule', 10, { int: true, min: 0 }, 'Decay from epoch', 'step schedule: epoch after which the learning rate decays'),
+  warmup: num('schedule', 100, { int: true, min: 0 }, 'Warm-up iterations', 'cosine/linear schedule: iterations of linear warm-up'),
+  lrFinal: num('schedule', 0.01, { min: 0, max: 1 }, 'Final rate (share of the peak)', 'cosine/linear schedule: the final learning rate as a fraction of --lr'),
+  weightDecay: num('optimizer', 0, { min: 0 }, 'Weight decay', 'L2 weight decay'),
+  clip: num('optimizer', 5, { min: 0 }, 'Gradient clipping', 'gradient clipping threshold; 0 = off'),
+  clipMode: choice('optimizer', 'norm', ['norm', 'value'], 'Clipping mode', 'norm (rescale the global gradient norm) or value (clamp each to ±clip)'),
+  beta1: num('optimizer', 0.9, unit, 'Adam β1', 'Adam β1'),
+  beta2: num('optimizer', 0.999, unit, 'Adam β2', 'Adam β2'),
+  eps: num('optimizer', 1e-8, { min: 0, minExclusive: true }, 'Optimizer ε', 'ε of Adam, RMSprop and Adagrad'),
+  alpha: num('optimizer', 0.95, unit, 'RMSprop smoothing', 'RMSprop smoothing constant'),
+  momentum: num('optimizer', 0.9, unit, 'SGD momentum', 'SGD momentum'),
+  maxIters: num('stopping', 0, { int: true, min: 0 }, 'Stop after iterations', 'stop after this many iterations; 0 = no limit'),
+  epochs: num('stopping', 50, { min: 0 }, 'Stop after epochs', 'stop after this many epochs; 0 = no limit'),
+  maxTime: num('stopping', 180, { min: 0 }, 'Stop after seconds', 'stop after this many seconds; 0 = no limit (the default applies when no limit is given at all)'),
+  evalEvery: num('reporting', 200, { int: true, min: 1 }, 'Validate every (iterations)', 'iterations between validation passes and checkpoints'),
+  sampleEvery: num('reporting', 200, { int: true, min: 0 }, 'Sample every (iterations)', 'iterations between samples shown while training; 0 = never'),
+  sampleLength: num('reporting', 200, { int: true, min: 0, max: 1e7 }, 'Sample length', 'length of those samples'),
+  sampleTemperature: num('reporting', 0.8, { min: 0, max: 100 }, 'Sample temperature', 'temperature of those samples'),
+  seed: num('data', 1337, { int: true, min: 0, max: 2 ** 32 - 1 }, 'Random seed', 'random seed (same seed, same run)'),
+  onNan: choice('faults', 'stop', ['stop', 'rollback'], 'On a non-finite loss', 'on a non-finite loss or gradient: stop, or rollback (reload the last evaluation\'s state, halve --lr, continue)'),
+  maxRollbacks: num('faults', 3, { int: true, min: 0, max: 1000 }, 'Rollbacks allowed', 'with --on-nan rollback: rollbacks allowed before stopping'),
+};
+
+/** A run's settings: one value per knob of the table, of the knob's type. */
+export type TrainConfig = { -readonly [K in keyof typeof TABLE]: (typeof TABLE)[K]['default'] };
+export type OptimizerName = TrainConfig['optimizer'];
+
+/** A knob with its key and flag (lr → --lr, seqLen → --seq-len), in the table's order. */
+export type KnobInfo = Knob & { key: keyof TrainConfig; flag: string };
+export const KNOBS: readonly KnobInfo[] = Object.freeze((Object.keys(TABLE) as (keyof TrainConfig)[]).map((key) => Object.freeze({ ...(TABLE[key] as Knob), key, flag: flagName(key) })));
+
+export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze(Object.fromEntries(KNOBS.map((k) => [k.key, k.default])) as TrainConfig);
 
 /** lr → --lr, seqLen → --seq-len: how the CLI names a key, used in error messages. */
 export function flagName(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-type Rule = { bool?: boolean; int?: boolean; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean; oneOf?: readonly string[] };
+/** The knob of a key, or a one-line error naming the flag. */
+export function knobOf(key: string): KnobInfo {
+  const k = KNOBS.find((x) => x.key === key);
+  if (!k) throw new CharRnnError('bad-flag', `unknown setting ${flagName(key)}`);
+  return k;
+}
 
-const RULES: { [K in keyof TrainConfig]: Rule } = {
-  model: { oneOf: ['rnn', 'lstm', 'gru'] },
-  layers: { int: true, min: 1, max: 64 },
-  hidden: { int: true, min: 1, max: 16384 },
-  embed: { int: true, min: 0, max: 16384 },
-  dropout: { min: 0, max: 1, maxExclusive: true },
-  valFrac: { min: 0, max: 1, maxExclusive: true, minExclusive: true },
-  testFrac: { min: 0, max: 1, maxExclusive: true },
-  batch: { int: true, min: 1, max: 100000 },
-  seqLen: { int: true, min: 1, max: 100000 },
-  lines: { bool: true },
-  optimizer: { oneOf: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
-  lr: { min: 0, minExclusive: true, max: 100 },
-  lrSchedule: { oneOf: ['step', 'cosine', 'linear'] },
-  lrDecay: { min: 0, minExclusive: true, max: 1 },
-  lrDecayAfter: { int: true, min: 0 },
-  warmup: { int: true, min: 0 },
-  lrFinal: { min: 0, max: 1 },
-  weightDecay: { min: 0 },
-  clip: { min: 0 },
-  clipMode: { oneOf: ['norm', 'value'] },
-  beta1: { min: 0, max: 1, maxExclusive: true },
-  beta2: { min: 0, max: 1, maxExclusive: true },
-  eps: { min: 0, minExclusive: true },
-  alpha: { min: 0, max: 1, maxExclusive: true },
-  momentum: { min: 0, max: 1, maxExclusive: true },
-  maxIters: { int: true, min: 0 },
-  epochs: { min: 0 },
-  maxTime: { min: 0 },
-  evalEvery: { int: true, min: 1 },
-  sampleEvery: { int: true, min: 0 },
-  sampleLength: { int: true, min: 0, max: 1e7 },
-  sampleTemperature: { min: 0, max: 100 },
-  seed: { int: true, min: 0, max: 2 ** 32 - 1 },
-  onNan: { oneOf: ['stop', 'rollback'] },
-  maxRollbacks: { int: true, min: 0, max: 1000 },
-};
+/**
+ * A number written by a person: a flag, a query parameter, a box of the page. Strict: "12abc",
+ * "" and "NaN" are one-line errors naming it (`name`: "--lr", "length"). An empty page box means
+ * "the default" — the caller checks for that before asking (knobFromText).
+ */
+export function parseNumber(name: string, text: string): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(n)) throw new CharRnnError('bad-flag', `${name} must be a number (got ${JSON.stringify(text.slice(0, 40))})`);
+  return n;
+}
+
+/**
+ * A knob's value from text (a flag, a page box): a number by parseNumber, a choice as it is, a
+ * switch from yes/no, true/false, on/off or 1/0. Empty text is undefined: the default (or the
+ * budget's choice), never 0. The value is checked by resolveConfig, not here.
+ */
+export function knobFromText(key: keyof TrainConfig, text: string): TrainConfig[typeof key] | undefined {
+  const k = knobOf(key);
+  const t = text.trim();
+  if (t === '') return undefined;
+  if (k.kind === 'number') return parseNumber(k.flag, t);
+  if (k.kind === 'choice') return t as TrainConfig[typeof key]; // checked against its choices by resolveConfig
+  const yes = ['yes', 'true', 'on', '1'].includes(t.toLowerCase());
+  if (!yes && !['no', 'false', 'off', '0'].includes(t.toLowerCase())) throw new CharRnnError('bad-flag', `${k.flag} is a switch: yes or no (got ${JSON.stringify(t.slice(0, 40))})`);
+  return yes;
+}
+
+/** A knob's value as a page box shows it (the inverse of knobFromText). */
+export function knobToText(key: keyof TrainConfig, value: string | number | boolean): string {
+  return knobOf(key).kind === 'switch' ? (value ? 'yes' : 'no') : String(value);
+}
 
 /**
  * Keys that older checkpoints stored in their config but that are not part of a run's recipe:
@@ -168,31 +172,32 @@ export const RETIRED_KEYS: readonly string[] = ['backend', 'threads'];
 export function resolveConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
   const cfg = { ...DEFAULT_CONFIG } as TrainConfig;
   for (const [key, value] of Object.entries(withLimits({}, partial))) {
-    if (!(key in RULES)) throw new CharRnnError('bad-flag', `unknown setting ${flagName(key)}`);
+    knobOf(key);
     if (value !== undefined) (cfg as unknown as Record<string, unknown>)[key] = value;
   }
-  for (const key of Object.keys(RULES) as (keyof TrainConfig)[]) checkValue(key, cfg[key], RULES[key]);
+  for (const k of KNOBS) checkValue(k, cfg[k.key]);
   if (cfg.valFrac + cfg.testFrac >= 1) {
     throw new CharRnnError('bad-flag', `--val-frac plus --test-frac must be below 1 (got ${cfg.valFrac} + ${cfg.testFrac}); leave some text to train on`);
   }
   return cfg;
 }
 
-function checkValue(key: keyof TrainConfig, value: unknown, rule: Rule): void {
-  const flag = flagName(key);
-  if (rule.bool) {
+function checkValue(knob: KnobInfo, value: unknown): void {
+  const { flag } = knob;
+  if (knob.kind === 'switch') {
     if (typeof value !== 'boolean') throw new CharRnnError('bad-flag', `${flag} is a switch: true or false (got ${JSON.stringify(value)})`);
     return;
   }
-  if (rule.oneOf) {
-    if (typeof value !== 'string' || !rule.oneOf.includes(value)) {
-      throw new CharRnnError('bad-flag', `${flag} must be one of ${rule.oneOf.join(', ')} (got ${JSON.stringify(value)})`);
+  if (knob.kind === 'choice') {
+    if (typeof value !== 'string' || !knob.choices.includes(value)) {
+      throw new CharRnnError('bad-flag', `${flag} must be one of ${knob.choices.join(', ')} (got ${JSON.stringify(value)})`);
     }
     return;
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new CharRnnError('bad-flag', `${flag} must be a number (got ${JSON.stringify(value)})`);
   }
+  const { rule } = knob;
   if (rule.int && !Number.isInteger(value)) throw new CharRnnError('bad-flag', `${flag} must be a whole number (got ${value})`);
   const lo = rule.min;
   const hi = rule.max;
@@ -248,7 +253,7 @@ export function resumeConfig(saved: TrainConfig, given: Partial<TrainConfig> = {
 export function checkResumable(saved: TrainConfig, given: Partial<TrainConfig>): void {
   for (const key of Object.keys(given) as (keyof TrainConfig)[]) {
     if (given[key] === undefined || RESUMABLE_KEYS.has(key) || given[key] === saved[key]) continue;
-    if (!(key in RULES)) throw new CharRnnError('bad-flag', `unknown setting ${flagName(key)}`);
+    knobOf(key);
     throw new CharRnnError('bad-flag', `${flagName(key)} cannot change when resuming: the run has ${flagName(key)} ${String(saved[key])} (got ${String(given[key])}); start a new run to change it`);
   }
 }

@@ -82,3 +82,17 @@ export async function evaluateText(model: CharRNN, vocab: Vocabulary, parts: Tex
   const { loss, chars } = await evaluateIds(model, ids, { streams: 1, T });
   return lossSummary(loss, chars, unknown);
 }
+
+/**
+ * What guessing scores on a text, the yardsticks a loss is read against (bits/char): `uniform`,
+ * every character of the vocabulary equally likely (log2 V); `unigram`, each character by how
+ * often it occurs in `ids` (the entropy of the character counts), what a model that has learned
+ * the letter frequencies and nothing else would score.
+ */
+export function guessingBits(ids: IdArray, vocabSize: number): { uniform: number; unigram: number } {
+  const counts = new Float64Array(vocabSize); // [V]
+  for (let i = 0; i < ids.length; i++) counts[ids[i]]++;
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / ids.length) * Math.log2(c / ids.length);
+  return { uniform: Math.log2(vocabSize), unigram: h };
+}

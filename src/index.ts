@@ -4,7 +4,7 @@
  * This is the entry for bundlers and browsers; Node gets index-node.ts (the same names, with
  * the worker_threads createBackend).
  */
-export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, checkResume, RESUMABLE_KEYS, LIMIT_KEYS, flagName, type TrainConfig, type OptimizerName } from './config.js';
+export { DEFAULT_CONFIG, resolveConfig, newRunConfig, resumeConfig, checkResumable, checkResume, RESUMABLE_KEYS, LIMIT_KEYS, flagName, KNOBS, KNOB_GROUPS, knobFromText, knobToText, parseNumber, type TrainConfig, type OptimizerName, type Knob, type KnobInfo, type KnobGroup } from './config.js';
 export { chooseModel, choosesModel, measureSpeed, paramCount, SHAPES, type ModelPlan, type ModelChoice, type BudgetInput, type Shape } from './budget.js';
 export { scheduleFactor } from './schedule.js';
 export { CharRnnError } from './errors.js';
@@ -24,7 +24,7 @@ export { itemsOf, splitLines, splitFor, LinesBatcher, type Items } from './lines
 export { NoveltyIndex, NGRAM_SIZES, type NoveltyReport, type NoveltyMark, type NgramNovelty } from './novelty.js';
 export { suffixArray, SubstringIndex } from './suffix-array.js';
 export { classifyText, Attributor, type Candidate, type AuthorScore, type Attribution } from './classify.js';
-export { evaluateText, evaluateIds, evaluateItems, lossSummary, type EvalResult } from './evaluate.js';
+export { evaluateText, evaluateIds, evaluateItems, lossSummary, guessingBits, type EvalResult } from './evaluate.js';
 export { readText, findUnits, matchMask, temperatureSweep, wordsOf, type TextReading, type Track, type TrackKind, type Guess, type UnitScore, type SweepRow } from './viz/inspect.js';
 export { reportHtml, inspectHtml, type ReportInput, type InspectInput, type ChartAssets, type UnitRef } from './viz/html.js';
 export { lineChartSvg, heatmapSvg } from './viz/svg.js';

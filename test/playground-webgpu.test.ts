@@ -17,25 +17,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { launchChromium, noChromium } from './chromium.js';
-import { trainToEnd, validationCurve } from './playground-page.js';
+import { openPage, trainToEnd, validationCurve } from './playground-page.js';
 import { runCli } from './run-cli.js';
 import { startServer, webRoot } from '../cli/playground.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 
 const TEXT = 'the cat sat on the mat. the dog sat on the log. '.repeat(60);
 const ITERS = 6;
-
-/** A page of the playground with `query`, once its engine is ready; its errors go to `errors`. */
-async function openPage(context: BrowserContext, url: string, errors: string[]): Promise<Page> {
-  const page = await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(url);
-  await page.waitForFunction(() => document.body.dataset.engine !== undefined, undefined, { timeout: 60_000 });
-  return page;
-}
 
 test('playground on WebGPU in Chromium (SwiftShader): auto stays on wasm, ?engine=webgpu trains on the GPU', { skip: noChromium, timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'charrnn-pg-gpu-'));
@@ -71,6 +61,7 @@ test('playground on WebGPU in Chromium (SwiftShader): auto stays on wasm, ?engin
     assert.match(line, /^engine: webgpu, .*swiftshader.* \(a software adapter: correct, but slower than the wasm backend\); samples on the js backend, 1 thread$/i);
     await page.check('input[name=source][value=paste]');
     await page.fill('#corpus-text', TEXT);
+    await page.click('#advanced summary'); // the knobs are under Advanced, collapsed
     const knobs = [['layers', '1'], ['hidden', '16'], ['embed', '8'], ['batch', '4'], ['seq-len', '16'], ['max-time', '0'], ['epochs', '0'],
       ['max-iters', String(ITERS)], ['eval-every', '3'], ['sample-every', String(ITERS)], ['seed', '3']];
     for (const [flag, v] of knobs) await page.fill(`#cfg-${flag}`, v);

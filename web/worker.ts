@@ -7,16 +7,25 @@
  * (Trainer.hostModel, on the CPU backend of backends.ts).
  */
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
-import { newRunConfig, resumeConfig } from '../src/config.js';
+import { checkResume, newRunConfig, resumeConfig, type TrainConfig } from '../src/config.js';
+import { chooseModel, choosesModel, measureSpeed } from '../src/budget.js';
+import { guessingBits } from '../src/evaluate.js';
+import { splitFor } from '../src/lines.js';
 import { buildCorpus, type Corpus } from '../src/data.js';
 import type { CharRNN } from '../src/model/model.js';
 import { formatSamples, generate } from '../src/generate.js';
+import { GENERATION_DEFAULTS } from '../src/generate-options.js';
+import { Sampler } from '../src/sample.js';
 import { NoveltyIndex, noveltySummary } from '../src/novelty.js';
 import { Trainer } from '../src/train.js';
 import type { Vocabulary } from '../src/vocab.js';
 import type { Backend } from '../src/backend/types.js';
 import { inspectHtml, type UnitRef } from '../src/viz/html.js';
 import { findUnits, readText } from '../src/viz/inspect.js';
+import { exportJs } from '../src/export/js-module.js';
+import { exportOnnx } from '../src/export/onnx.js';
+import { exportSourceOf } from '../src/export/source.js';
+import { Assistant } from '../src/write.js';
 import { backendRequest, startBackends } from './backends.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -44,7 +53,11 @@ class Playground {
     // `charrnn train --resume`): a changed model setting, batch or vocabulary is refused, never
     // silently ignored.
     const resume = partial.fresh ? undefined : this.loaded?.train ? this.loaded : undefined;
-    const config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
+    let config = resume ? resumeConfig(resume.config, partial.config) : newRunConfig(partial.config);
+    if (resume) checkResume(resume, config, corpus); // before the budget's gauge spends a second
+    if (!resume && choosesModel(partial.config)) config = await this.chooseForBudget(partial.config, config, corpus);
+    const guess = guessingBits(splitFor(corpus.ids, corpus.vocab, config).train, corpus.vocab.size);
+    post({ type: 'guessing', vocab: corpus.vocab.size, ...guess });
     // on a GPU the run's host copy of its weights (samples, Sample, Inspect) lives on the CPU backend
     const trainer = new Trainer({ config, corpus, backend: this.training, resume, hostBackend: this.cpu });
     this.release();
@@ -55,12 +68,18 @@ class Playground {
     this.paused = false;
     post({ type: 'state', state: 'training' });
     let lastStep = 0;
+    let lastLive = -Infinity;
+    const live = new LiveSample(trainer, corpus, text, config.lines);
     try {
       for await (const ev of trainer.run(abort.signal)) {
         if (ev.type === 'step') {
           const now = performance.now();
           if (now - lastStep < 100) continue; // ~10 updates a second are plenty for the page
           lastStep = now;
+          if (now - lastLive >= LIVE_EVERY_MS) {
+            post({ type: 'live', iter: ev.iter, ...(await live.draw()) });
+            lastLive = performance.now(); // from its end: a slow draw never takes the whole run
+          }
         }
         post({ type: 'event', event: ev });
         if (ev.type === 'eval') {
@@ -81,6 +100,21 @@ class Playground {
       if (this.trainer !== trainer) trainer.dispose(); // reset while it ran: nothing holds it now
       post({ type: 'state', state: 'idle' });
     }
+  }
+
+  /**
+   * A new run given no shape: the model its budget affords, as `charrnn train` chooses it
+   * (src/budget.ts), the speed measured by real steps on the engine that trains. The page
+   * says what was chosen in a sentence.
+   */
+  private async chooseForBudget(given: Partial<TrainConfig>, config: TrainConfig, corpus: Corpus): Promise<TrainConfig> {
+    post({ type: 'plan', line: 'measuring how fast this engine trains, to choose the model…' });
+    const trainChars = splitFor(corpus.ids, corpus.vocab, config).train.length;
+    const now = (): number => performance.now() / 1000;
+    const plan = await chooseModel({ given, config, vocabSize: corpus.vocab.size, trainChars, speed: (c) => measureSpeed(this.training, c, corpus.vocab.size, corpus.ids, now) });
+    const c = plan.config;
+    post({ type: 'plan', line: plan.choice?.line ?? `${c.model.toUpperCase()} ${c.layers}×${c.hidden}: with no time limit the budget rule has nothing to size the model by, so it is the default shape` });
+    return c;
   }
 
   pause(): void {
@@ -121,6 +155,7 @@ class Playground {
    * loading or training model after model in one page does not grow the WebAssembly memory.
    */
   private release(): void {
+    this.dropWriter();
     if (this.trainer) this.trainer.dispose();
     else this.model?.dispose();
   }
@@ -178,6 +213,40 @@ class Playground {
     return { html: inspectHtml({ title: 'the playground model', modelLabel, reading, units: [], found, maxChars: 2000 }), summary };
   }
 
+  /** "Use it": the current model as the JS module (float32) or as ONNX, by the library's exporters (src/export). */
+  async exportModel(format: 'js' | 'onnx'): Promise<{ bytes: Uint8Array; name: string }> {
+    const { model, vocab } = await this.cpuModel();
+    const src = exportSourceOf(model, vocab, this.trainer?.state ?? this.loaded?.train?.state);
+    return format === 'js' ? { bytes: new TextEncoder().encode(exportJs(src)), name: 'charrnn-model.js' } : { bytes: exportOnnx(src), name: 'charrnn-model.onnx' };
+  }
+
+  /** The writing box's assistant (src/write.ts, `charrnn write`'s), on the current model's weights at `iter`. */
+  private writer: { assistant: Assistant; sampler: Sampler; model: CharRNN; iter: number } | null = null;
+
+  /**
+   * The completion after `text` (what is before the caret): the assistant's first word
+   * completion (else the one to the end of the line). Its state is carried from the last text
+   * (setText keeps the shared start); while training the weights change, so a new iteration
+   * starts a new assistant on them. Seeded, so the same text on the same weights suggests the same.
+   */
+  async suggest(text: string): Promise<string | null> {
+    if (!this.model) return null;
+    const { model, vocab } = await this.cpuModel();
+    const iter = this.trainer?.state.iter ?? -1;
+    if (!this.writer || this.writer.model !== model || this.writer.iter !== iter) {
+      this.dropWriter();
+      const sampler = new Sampler(model, vocab);
+      this.writer = { assistant: new Assistant(sampler, 1), sampler, model, iter };
+    }
+    this.writer.assistant.setText(text);
+    return this.writer.assistant.suggest(1)[0]?.text ?? '';
+  }
+
+  private dropWriter(): void {
+    this.writer?.sampler.dispose();
+    this.writer = null;
+  }
+
   save(): Uint8Array {
     if (this.trainer) return this.trainer.checkpoint();
     throw new Error('nothing to save yet: train a model first');
@@ -195,6 +264,37 @@ class Playground {
     this.tellContinuable();
     const m = data.model;
     return `${name}: ${m.type} ${m.layers}×${m.hidden}, ${m.vocabSize} symbols${data.train ? `, trained ${data.train.state.iter} iterations` : ''}`;
+  }
+}
+
+/** How often the page's sample is drawn again while training (ms). */
+const LIVE_EVERY_MS = 3000;
+/** Its length: a few lines (a lines model draws generate()'s count of items instead). */
+const LIVE_LENGTH = 240;
+
+/**
+ * The sample the page rewrites while a model trains: always the same prime and seed, so what
+ * changes between two drawings is only what the model learned. A lines model gives a list of
+ * items, each marked as in the training split, held out, or new (src/novelty.ts).
+ */
+class LiveSample {
+  readonly prime: string;
+  private novelty: NoveltyIndex | null = null;
+
+  constructor(private readonly trainer: Trainer, private readonly corpus: Corpus, text: string, private readonly lines: boolean) {
+    // a text's first word (what it would start with); an item model starts each item from nothing
+    this.prime = lines ? '' : (/^\s*\S{1,16}\s/u.exec(text)?.[0].trimStart() ?? '');
+  }
+
+  async draw(): Promise<{ prime: string; text: string; items?: Array<{ text: string; mark: string }> }> {
+    const model = await this.trainer.hostModel();
+    // the page's temperature (GENERATION_DEFAULTS.page); a lines model gets generate()'s count of items
+    const req = { prime: this.prime, seed: 1, temperature: GENERATION_DEFAULTS.page.temperature, skipUnknown: true, length: this.lines ? 60 : LIVE_LENGTH };
+    const { samples } = await generate({ model, vocab: this.corpus.vocab }, req);
+    if (!this.lines) return { prime: this.prime, text: samples[0]?.text ?? '' };
+    this.novelty ??= new NoveltyIndex(this.corpus.vocab, this.trainer.split, true);
+    const { marks } = this.novelty.measure(samples.map((g) => g.text));
+    return { prime: '', text: '', items: samples.map((g, i) => ({ text: g.text, mark: marks[i] })) };
   }
 }
 
@@ -220,6 +320,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       case 'save': post({ type: 'checkpoint', bytes: playground.save(), reason: 'save' }); break;
       case 'load': post({ type: 'loaded', name: m.name, summary: playground.load(m.bytes, m.name) }); break;
       case 'inspect': post({ type: 'inspect', ...(await playground.inspect(m.text, m.find)) }); break;
+      case 'export': post({ type: 'file', ...(await playground.exportModel(m.format)) }); break;
+      case 'suggest': post({ type: 'suggestion', text: m.text, suggestion: await playground.suggest(m.text) }); break;
     }
   } catch (err) {
     post({ type: 'error', message: err instanceof Error ? err.message : String(err) });

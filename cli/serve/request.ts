@@ -10,6 +10,7 @@
 import { checkGenerateRequest, type GenerateRequest } from '../../src/generate.js';
 import { GENERATION_DEFAULTS, parseStop } from '../../src/generate-options.js';
 import { CharRnnError } from '../../src/errors.js';
+import { parseNumber } from '../../src/config.js';
 import type { Limits } from './flags.js';
 
 /** Stop sequences per request, and characters per stop sequence. */
@@ -93,11 +94,13 @@ export function parseSampleQuery(query: URLSearchParams, limits: Limits): Parsed
   return finish(out, limits);
 }
 
-/** A number written in a query string: "12abc", "" and "NaN" are errors naming the parameter. */
+/** A number written in a query string: the library's one number parser ("12abc", "" and "NaN" are 400s naming the parameter). */
 export function queryNumber(key: string, v: string): number {
-  const n = v.trim() === '' ? NaN : Number(v);
-  if (!Number.isFinite(n)) bad(`${key} must be a number (got ${JSON.stringify(v.slice(0, 40))})`);
-  return n;
+  try {
+    return parseNumber(key, v);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
 }
 
 /**
