@@ -11,7 +11,8 @@
 #include <string.h>
 #include "gemm.h"
 
-/* Work (multiply-adds, or elements) below which a call stays on the calling thread (a few µs). */
+/* Work (multiply-adds, or elements) below which a call stays on the calling thread (a few µs);
+   above it, args[CRN_THREADS_ARG] says how many threads it may use (native.ts times that per shape). */
 #define PAR_MACS (1L << 17)
 #define PAR_CELL 4096L
 #define PAR_ELEMS (1L << 15)
@@ -45,12 +46,15 @@ static void task(void *arg, int part, int parts) {
 /* Run j over its units: split when the work is worth it, else on this thread. */
 static void run(job *j, long work, long min_work) {
   int threads = crn_pool_threads(j->c->pool);
+  int limit = (int)j->c->args[CRN_THREADS_ARG];
+  if (limit < threads) threads = limit < 1 ? 1 : limit;
   size_t chunks = (j->units + j->grain - 1) / j->grain;
   int parts = work >= min_work && threads > 1 ? (chunks < (size_t)threads ? (int)chunks : threads) : 1;
   if (parts <= 1) {
     if (j->units > 0) j->fn(j, 0, j->units);
     return;
   }
+  j->c->split_calls++;
   crn_pool_run(j->c->pool, task, j, parts);
 }
 
@@ -303,6 +307,9 @@ int crn_run(crn_ctx *c) {
       c->args[1] = s;
       return 0;
     }
+    case OP_STATS:
+      c->args[1] = c->split_calls;
+      return 0;
     case OP_STOP_THREADS:
       crn_pool_stop(c->pool);
       c->pool = NULL;

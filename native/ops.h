@@ -39,7 +39,11 @@ enum {
   OP_SGD,               /* n, p, g, buf, lr, momentum, wd, first */
   OP_PACK,              /* transB, K, N, B, ldb, packed */
   OP_STOP_THREADS,      /* stop the pool: kernels go on, on the calling thread */
+  OP_STATS,             /* -> calls split over the threads so far */
 };
+
+/* args[CRN_THREADS_ARG]: the threads the op may use (1: the calling thread alone). */
+#define CRN_THREADS_ARG 31
 
 typedef struct crn_ctx {
   int isa;
@@ -50,6 +54,8 @@ typedef struct crn_ctx {
   /* per-part scratch of the reductions (softmax's per-row losses, sumSquares' chunk sums), grown on demand */
   double *red;
   size_t red_n;
+  /* calls split over the threads so far (OP_STATS) */
+  double split_calls;
 } crn_ctx;
 
 /* Run the op in ctx->args. Returns 0, or -1 when scratch memory could not be had. */

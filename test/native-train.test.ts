@@ -77,6 +77,8 @@ test('native results do not depend on the thread count (bit for bit)', async () 
         assert.deepEqual(b.params, a.params, `${type} ${m.name} parameters`);
       }
     }
+    assert.ok(two.splitCalls > 0, 'some calls ran split over the two threads');
+    assert.equal(one.splitCalls, 0);
   } finally {
     one.dispose();
     two.dispose();

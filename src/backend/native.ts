@@ -23,6 +23,7 @@ import { keepThreshold } from '../rng.js';
 import * as A from './native-abi.js';
 import { NativeMemory } from './native-memory.js';
 import { WeightCache } from './weight-cache.js';
+import { ThreadModes } from './wasm-modes.js';
 
 export interface NativeBackendOptions {
   /** Threads including the caller's (default 1). */
@@ -30,6 +31,18 @@ export interface NativeBackendOptions {
   /** The code path (default: the best this CPU runs). Asking for one the CPU lacks throws. */
   isa?: A.IsaName;
 }
+
+/**
+ * Work from which a call may be split over the threads (multiply-adds for GEMMs and steps,
+ * elements for the rest): native/ops.c's own thresholds, below which it never splits. Above
+ * them, whether to is timed per shape (wasm-modes.ts), as on wasm: threads pay off on a quiet
+ * machine and lose on a busy one (other processes, vCPUs that share a core).
+ */
+const PAR_MACS = 1 << 17;
+const PAR_CELL = 4096;
+const PAR_ELEMS = 1 << 15;
+/** Where a call's thread limit goes in the args (native/ops.h). */
+const THREADS_ARG = 31;
 
 const FOREIGN = "native: a view that is not from this backend's memory; allocate it with this backend's alloc/arena";
 
@@ -43,6 +56,7 @@ export class NativeBackend extends PointerBackend implements Backend {
   /** The arguments of the next call (native-abi.ts). */
   private readonly a = new Float64Array(A.ARGS);
   private readonly run: () => void;
+  private readonly modes = new ThreadModes();
   // the views are ArrayBuffers the kernels read in place (native-memory.ts, pointers.ts)
   protected readonly memory: NativeMemory;
   protected readonly tracker: WeightCache;
@@ -77,6 +91,23 @@ export class NativeBackend extends PointerBackend implements Backend {
     return this.memory.block(bytes);
   }
 
+  /**
+   * Run the op in the args: on the calling thread, or (`key` given: the call is big enough to
+   * split) on the threads if timing says that is faster for this shape.
+   */
+  private exec(key: string | null): void {
+    const a = this.a;
+    if (key === null || this.threads === 1) {
+      a[THREADS_ARG] = 1;
+      this.run();
+      return;
+    }
+    const m = this.modes.choose(key);
+    a[THREADS_ARG] = m.parallel ? this.threads : 1;
+    this.run();
+    this.modes.done(m);
+  }
+
   /** Backend.free: the block goes back to the garbage collector, cached packed weights in it are freed. */
   free(block: Block): void {
     this.tracker.released(this.memory.free(block), block.byteLength);
@@ -85,6 +116,13 @@ export class NativeBackend extends PointerBackend implements Backend {
   /** Bytes handed out and not freed (arenas, packed weights): what the memory test watches. */
   get liveBytes(): number {
     return this.memory.liveBytes;
+  }
+
+  /** Calls split over the threads so far (the rest ran on the calling thread alone). */
+  get splitCalls(): number {
+    this.a[0] = A.OP_STATS;
+    this.run();
+    return this.a[1];
   }
 
   /** Packed copies of weights held. */
@@ -115,7 +153,7 @@ export class NativeBackend extends PointerBackend implements Backend {
     a[6] = pa; a[7] = lda; a[8] = pb; a[9] = ldb; a[10] = beta; a[11] = pc; a[12] = ldc;
     if (K > 0) this.weights(13, pb, transB, K, N, ldb);
     else a[13] = a[14] = 0;
-    this.run();
+    this.exec(M * N * K >= PAR_MACS ? `gemm ${M} ${N} ${K} ${a[1]}${a[2]}${a[14]}` : null);
   }
 
   // ---- rows ----
@@ -123,37 +161,37 @@ export class NativeBackend extends PointerBackend implements Backend {
   broadcastRows(M: number, N: number, v: FloatArray, C: FloatArray, accumulate: boolean): void {
     const a = this.a, pv = this.f(v), pc = this.out(C, M * N);
     a[0] = A.OP_BROADCAST_ROWS; a[1] = M; a[2] = N; a[3] = pv; a[4] = pc; a[5] = accumulate ? 1 : 0;
-    this.run();
+    this.exec(M * N >= PAR_ELEMS ? `broadcastRows ${M} ${N}` : null);
   }
 
   colSumAcc(M: number, N: number, A_: FloatArray, out: FloatArray): void {
     const a = this.a, pa = this.f(A_), po = this.out(out, N);
     a[0] = A.OP_COLSUM_ACC; a[1] = M; a[2] = N; a[3] = pa; a[4] = po;
-    this.run();
+    this.exec(null); // one thread: sums in the reference's order
   }
 
   gatherRows(n: number, idx: Int32Array, table: FloatArray, cols: number, out: FloatArray, accumulate: boolean): void {
     const a = this.a, pi = this.i(idx), pt = this.f(table), po = this.out(out, n * cols);
     a[0] = A.OP_GATHER_ROWS; a[1] = n; a[2] = pi; a[3] = pt; a[4] = cols; a[5] = po; a[6] = accumulate ? 1 : 0;
-    this.run();
+    this.exec(null); // one thread: sums in the reference's order
   }
 
   scatterAddRows(n: number, idx: Int32Array, src: FloatArray, cols: number, table: FloatArray): void {
     const a = this.a, pi = this.i(idx), ps = this.f(src), pt = this.out(table, table.length);
     a[0] = A.OP_SCATTER_ADD_ROWS; a[1] = n; a[2] = pi; a[3] = ps; a[4] = cols; a[5] = pt;
-    this.run();
+    this.exec(null); // one thread: sums in the reference's order
   }
 
   mul(n: number, x: FloatArray, m: FloatArray): void {
     const a = this.a, px = this.out(x, n), pm = this.f(m);
     a[0] = A.OP_MUL; a[1] = n; a[2] = px; a[3] = pm;
-    this.run();
+    this.exec(n >= PAR_ELEMS ? `mul ${n}` : null);
   }
 
   dropoutMask(n: number, mask: FloatArray, keep: number, key: number): void {
     const a = this.a, pm = this.out(mask, n);
     a[0] = A.OP_DROPOUT_MASK; a[1] = n; a[2] = pm; a[3] = key >>> 0; a[4] = keepThreshold(keep); a[5] = 1 / keep;
-    this.run();
+    this.exec(n >= PAR_ELEMS ? `dropoutMask ${n}` : null);
   }
 
   // ---- recurrent cells ----
@@ -162,7 +200,7 @@ export class NativeBackend extends PointerBackend implements Backend {
   private cell(op: number, B: number, H: number, p0: number, p1: number, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0): void {
     const a = this.a;
     a[0] = op; a[1] = B; a[2] = H; a[3] = p0; a[4] = p1; a[5] = p2; a[6] = p3; a[7] = p4; a[8] = p5; a[9] = p6; a[10] = p7;
-    this.run();
+    this.exec(B * H >= PAR_CELL ? `${op} ${B} ${H}` : null);
   }
 
   rnnForward(B: number, H: number, pre: FloatArray, h: FloatArray): void {
@@ -212,7 +250,7 @@ export class NativeBackend extends PointerBackend implements Backend {
     this.step(A.OP_LSTM_STEP, B, H, hPrev, whh, false, H, 4 * H);
     const a = this.a;
     a[7] = pg; a[8] = pcp; a[9] = pc; a[10] = ph;
-    this.run();
+    this.exec(B * H * H >= PAR_MACS / 4 || B * H >= PAR_CELL ? `${this.a[0]} ${B} ${H} ${this.a[3] ? 1 : 0}` : null);
   }
 
   lstmStepBackward(
@@ -222,21 +260,21 @@ export class NativeBackend extends PointerBackend implements Backend {
     const p = [this.f(dh), this.f(gates), this.f(cPrev), this.f(c), this.f(dy), this.f(dc), this.f(dgates)];
     this.step(A.OP_LSTM_STEP_BACKWARD, B, H, dgatesNext, whh, true, 4 * H, H);
     this.a.set(p, 7);
-    this.run();
+    this.exec(B * H * H >= PAR_MACS / 4 || B * H >= PAR_CELL ? `${this.a[0]} ${B} ${H} ${this.a[3] ? 1 : 0}` : null);
   }
 
   rnnStep(B: number, H: number, hPrev: FloatArray, whh: FloatArray, pre: FloatArray, h: FloatArray): void {
     const pp = this.f(pre), ph = this.f(h);
     this.step(A.OP_RNN_STEP, B, H, hPrev, whh, false, H, H);
     this.a[7] = pp; this.a[8] = ph;
-    this.run();
+    this.exec(B * H * H >= PAR_MACS / 4 || B * H >= PAR_CELL ? `${this.a[0]} ${B} ${H} ${this.a[3] ? 1 : 0}` : null);
   }
 
   rnnStepBackward(B: number, H: number, dpreNext: FloatArray | null, whh: FloatArray, dh: FloatArray, h: FloatArray, dy: FloatArray, dpre: FloatArray): void {
     const p = [this.f(dh), this.f(h), this.f(dy), this.f(dpre)];
     this.step(A.OP_RNN_STEP_BACKWARD, B, H, dpreNext, whh, true, H, H);
     this.a.set(p, 7);
-    this.run();
+    this.exec(B * H * H >= PAR_MACS / 4 || B * H >= PAR_CELL ? `${this.a[0]} ${B} ${H} ${this.a[3] ? 1 : 0}` : null);
   }
 
   gruStep(B: number, H: number, gx: FloatArray, hPrev: FloatArray, whh: FloatArray, bhh: FloatArray, gh: FloatArray, act: FloatArray, h: FloatArray): void {
@@ -247,7 +285,7 @@ export class NativeBackend extends PointerBackend implements Backend {
     const a = this.a;
     a[7] = a[6]; a[6] = a[5]; a[5] = a[4]; a[4] = a[3]; a[3] = pgx;
     a.set(p, 8);
-    this.run();
+    this.exec(B * H * H >= PAR_MACS / 4 || B * H >= PAR_CELL ? `${this.a[0]} ${B} ${H} ${this.a[3] ? 1 : 0}` : null);
   }
 
   gruStepBackward(B: number, H: number, dghNext: FloatArray | null, whh: FloatArray, dh: FloatArray,
@@ -255,14 +293,14 @@ export class NativeBackend extends PointerBackend implements Backend {
     const p = [this.f(dh), this.f(act), this.f(gh), this.f(hPrev), this.f(dy), this.f(dgx), this.f(dgh)];
     this.step(A.OP_GRU_STEP_BACKWARD, B, H, dghNext, whh, true, 3 * H, H);
     this.a.set(p, 7);
-    this.run();
+    this.exec(B * H * H >= PAR_MACS / 4 || B * H >= PAR_CELL ? `${this.a[0]} ${B} ${H} ${this.a[3] ? 1 : 0}` : null);
   }
 
   softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void {
     this.f(into); // added to on the host, but a view of this memory as on a device
     const a = this.a, pl = this.f(logits), pt = this.i(targets), pd = dlogits ? this.out(dlogits, N * V) : 0;
     a[0] = A.OP_SOFTMAX_XENT; a[1] = N; a[2] = V; a[3] = pl; a[4] = pt; a[5] = pd; a[6] = scale;
-    this.run();
+    this.exec(N * V >= PAR_ELEMS ? `softmax ${N} ${V}` : null);
     into[0] += a[1];
   }
 
@@ -272,20 +310,20 @@ export class NativeBackend extends PointerBackend implements Backend {
   sumSquares(n: number, x: FloatArray): number {
     const a = this.a, px = this.f(x);
     a[0] = A.OP_SUM_SQUARES; a[1] = n; a[2] = px;
-    this.run();
+    this.exec(n >= PAR_ELEMS ? `sumSquares ${n}` : null);
     return a[1];
   }
 
   scale(n: number, x: FloatArray, s: number): void {
     const a = this.a, px = this.out(x, n);
     a[0] = A.OP_SCALE; a[1] = n; a[2] = px; a[3] = s;
-    this.run();
+    this.exec(n >= PAR_ELEMS ? `scale ${n}` : null);
   }
 
   clamp(n: number, x: FloatArray, lo: number, hi: number): void {
     const a = this.a, px = this.out(x, n);
     a[0] = A.OP_CLAMP; a[1] = n; a[2] = px; a[3] = lo; a[4] = hi;
-    this.run();
+    this.exec(n >= PAR_ELEMS ? `clamp ${n}` : null);
   }
 
   /** An optimizer op: n, its four pointers, then its hyperparameters from a[6] (a[5] for three pointers). */
@@ -294,7 +332,7 @@ export class NativeBackend extends PointerBackend implements Backend {
     a[0] = op; a[1] = n;
     a.set(ptrs, 2);
     a.set(hyper, 2 + ptrs.length);
-    this.run();
+    this.exec(n >= PAR_ELEMS ? `${op} ${n}` : null);
   }
 
   adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
