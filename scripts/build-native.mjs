@@ -67,19 +67,22 @@ function nodeGyp() {
   return candidates.find((f) => f && existsSync(f));
 }
 
-/** Why it cannot be built here, or undefined. */
+/** Why it cannot be built here and what would fix it, or undefined. */
 function missing() {
   const cc = process.env.CC ?? 'cc';
-  if (!onPath(cc)) return `no C compiler (${cc}) on this machine`;
-  if (!onPath('make')) return 'no make on this machine';
-  if (!nodeGyp()) return 'no node-gyp (it comes with npm)';
-  if (!nodeDir()) return `no Node headers for ${process.version} here (node-gyp would download them; nothing is downloaded at install)`;
+  if (!onPath(cc)) return `no C compiler (${cc}) on this machine; the wasm backend serves (to build it: install a C compiler and make, then npm run build:native)`;
+  if (!onPath('make')) return 'no make on this machine; the wasm backend serves (to build it: install make, then npm run build:native)';
+  if (!nodeGyp()) return 'no node-gyp (it comes with npm); the wasm backend serves (to build it: run npm run build:native from npm)';
+  if (!nodeDir()) {
+    return `no Node headers for ${process.version} here (node-gyp would download them; nothing is downloaded at install); the wasm backend serves ` +
+      '(to build it: install the headers, e.g. the node tarball\'s include/ or Debian\'s libnode-dev, and set npm_config_nodedir, then npm run build:native)';
+  }
   return undefined;
 }
 
 function build() {
   const why = missing();
-  if (why) return say(`not built: ${why}; the wasm backend serves (install a C compiler and make, then npm run build)`);
+  if (why) return say(`not built: ${why}`);
   const r = spawnSync(process.execPath, [nodeGyp(), 'rebuild', `--nodedir=${nodeDir()}`], { cwd: src, encoding: 'utf8' });
   if (r.status !== 0) {
     const out = `${r.stdout}\n${r.stderr}`.split('\n');
