@@ -12,6 +12,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describeChoice, pickBackend, type WasmPlatform } from '../src/backend/create.js';
 import { createBackend, createNodeNativeBackend, createNodeWasmBackend } from '../src/backend/platform-node.js';
 import type { Backend } from '../src/backend/types.js';
@@ -140,6 +142,34 @@ test('1,000 evaluations and samples on native keep its memory flat: blocks hande
     console.log(`# native: live ${before[0]} -> ${be.liveBytes} bytes, packed weights ${before[1]} -> ${be.packedWeights}`);
     assert.deepEqual(use(), before);
     model.dispose();
+  } finally {
+    be.dispose();
+  }
+});
+
+test('models dropped without dispose(): the collector takes their memory and the packed copies of their weights go too', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const be = createNodeNativeBackend({ threads: 1 });
+  try {
+    const text = 'the cat sat on the mat. '.repeat(8);
+    const corpus = buildCorpus([{ name: 'text', bytes: new TextEncoder().encode(text) }]);
+    const config: ModelConfig = { type: 'gru', vocabSize: corpus.vocab.size, hidden: 24, layers: 2, embed: 0, dropout: 0 };
+    const use = async (seed: number): Promise<void> => {
+      const model = new CharRNN(config, be);
+      model.init(new Rng(seed));
+      await sampleText(new Sampler(model, corpus.vocab), { length: 5, seed }); // packs the weights
+    };
+    await use(0);
+    const one = be.packedWeights;
+    assert.ok(one > 0, 'sampling packed the weights');
+    for (let i = 1; i <= 20; i++) await use(i); // no dispose()
+    assert.ok(be.packedWeights > one, 'until the collector runs they stay');
+    for (let tries = 0; tries < 50 && be.packedWeights > one; tries++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 10)); // FinalizationRegistry callbacks run between tasks
+    }
+    assert.ok(be.packedWeights <= one, `packed copies left: ${be.packedWeights} (one model's: ${one})`);
   } finally {
     be.dispose();
   }

@@ -22,11 +22,17 @@ export class NativeMemory {
   /** Blocks handed out and not freed: address -> [bytes, id]; what liveBytes sums. */
   private readonly live = new Map<number, [number, number]>();
   private nextId = 0;
-  /** Drops a block that the collector took without free() from `live`. */
-  private readonly collected = new FinalizationRegistry<[number, number]>(([p, id]) => {
-    if (this.live.get(p)?.[1] === id) this.live.delete(p);
+  /**
+   * A block the collector took without free() (a model dropped without dispose()): out of `live`,
+   * and, as for free(), the weight cache forgets it (packed copies of weights that lay there).
+   */
+  private readonly collected = new FinalizationRegistry<[number, number, number]>(([p, id, bytes]) => {
+    if (this.live.get(p)?.[1] !== id) return; // freed already, or its address is another block's now
+    this.live.delete(p);
+    this.reused(p, bytes);
   });
 
+  /** reused(p, bytes): [p, p + bytes) holds nothing of what was there (a new block, or a collected one). */
   constructor(private readonly address: (buffer: ArrayBuffer) => number, private readonly reused: (p: number, bytes: number) => void) {}
 
   /** Bytes in blocks handed out and not freed (nor collected). */
@@ -47,7 +53,7 @@ export class NativeMemory {
     this.base.set(buffer, at);
     const id = this.nextId++;
     this.live.set(p, [byteLength, id]);
-    this.collected.register(buffer, [p, id]);
+    this.collected.register(buffer, [p, id, byteLength]);
     return { buffer, byteOffset, byteLength };
   }
 
