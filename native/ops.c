@@ -88,6 +88,10 @@ static void pack(crn_ctx *c, int tB, int K, int N, const float *B, int ldb, floa
 static void gemm(crn_ctx *c, int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                  int beta, float *C, int ldc, float *packed, int repack) {
   if (M <= 0 || N <= 0) return;
+  if (K <= 0) { /* an empty sum: C = beta C (gemm.h's kernels need not handle K = 0) */
+    if (!beta) for (int r = 0; r < M; r++) memset(C + (size_t)r * ldc, 0, sizeof(float) * (size_t)N);
+    return;
+  }
   if (packed && repack) pack(c, tB, K, N, B, ldb, packed);
   job j = { .c = c, .fn = gemm_cols, .units = (size_t)N, .grain = CRN_PANEL };
   int *i = j.i;
