@@ -1,9 +1,13 @@
 /**
- * `npm run bench:kernels`: GEMM GFLOP/s of the JS reference and the WebAssembly backend (SIMD and
- * relaxed SIMD, 1 and 2 threads), and the LSTM step's elementwise kernels in µs. The machine is
- * shared and noisy: compare columns of one run, not numbers of different runs.
+ * `npm run bench:kernels`: GEMM GFLOP/s of the JS reference, the WebAssembly backend (SIMD and
+ * relaxed SIMD, 1 and 2 threads) and the native backend (its best code path and the lower ones,
+ * 1 and 2 threads), the LSTM step's elementwise kernels in µs, and what one kernel call costs
+ * when it does nothing (scale of one float): the overhead batch-1 sampling pays per call. The
+ * machine is shared and noisy: compare columns of one run, not numbers of different runs.
  *
- *   node dist/bench/kernels.js [--ms 300]
+ *   node dist/bench/kernels.js [--ms 300] [--isa avx2]
+ *
+ * --isa runs the native columns on that code path only (avx2: what most laptops have; plain).
  *
  * Shapes are M×K×N (C (M, N) = A (M, K) B (K, N)). "weights" rows keep B in the parameter
  * region, so its packed panels are cached as in training; "per call" rows pack B on every call
@@ -11,11 +15,13 @@
  */
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend } from '../src/backend/types.js';
-import { createNodeWasmBackend } from '../src/backend/platform-node.js';
-import { WasmBackend } from '../src/backend/wasm.js';
+import { createNodeNativeBackend, createNodeWasmBackend } from '../src/backend/platform-node.js';
+import { ISA, ISA_NAMES, type IsaName } from '../src/backend/native-abi.js';
 
 const argv = process.argv.slice(2);
-const MS = Number(argv[argv.indexOf('--ms') + 1] || 300);
+const opt = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const MS = Number(opt('--ms') || 300);
+const ISA_ARG = opt('--isa') as IsaName | undefined;
 
 function f32(be: Backend, n: number): Float32Array {
   const b = be.alloc(4 * n);
@@ -56,7 +62,7 @@ function gemmGflops(be: Backend, c: Case): number {
   const A = f32(be, c.M * c.K);
   const B = f32(be, c.K * c.N);
   const C = f32(be, c.M * c.N);
-  if (c.weights && be instanceof WasmBackend) be.paramsChanged(B); // declare B a parameter region
+  if (c.weights) be.paramsChanged?.(B); // declare B a parameter region (wasm, native)
   const ldb = c.transB ? c.K : c.N;
   const s = time(() => be.gemm(false, c.transB, c.M, c.N, c.K, A, c.K, B, ldb, 0, C, c.N));
   return (2 * c.M * c.N * c.K) / s / 1e9;
@@ -74,6 +80,24 @@ function lstmMicros(be: Backend, B: number, H: number): [number, number] {
   return [fwd * 1e6, bwd * 1e6];
 }
 
+/** ns per call of a kernel that does (almost) nothing: the cost of crossing into it. */
+function callNanos(be: Backend): number {
+  const x = f32(be, 16);
+  return time(() => { for (let i = 0; i < 1000; i++) be.scale(1, x, 1); }) * 1e6;
+}
+
+/** The native code paths to time: --isa's, else every one this CPU runs (best first); none without the addon. */
+function nativeIsas(): IsaName[] {
+  try {
+    const probe = createNodeNativeBackend({ threads: 1 });
+    probe.dispose();
+    return ISA_ARG ? [ISA_ARG] : ISA_NAMES.filter((i) => ISA[i] <= ISA[probe.isa]).reverse();
+  } catch (e) {
+    console.error(`native: unavailable (${(e as Error).message})`);
+    return [];
+  }
+}
+
 interface Column { name: string; make: () => Promise<Backend> }
 const columns: Column[] = [
   { name: 'js', make: async () => new JsBackend() },
@@ -81,10 +105,12 @@ const columns: Column[] = [
   { name: 'simd x2', make: () => createNodeWasmBackend({ threads: 2, relaxed: false }) },
   { name: 'relaxed x1', make: () => createNodeWasmBackend({ threads: 1, relaxed: true }) },
   { name: 'relaxed x2', make: () => createNodeWasmBackend({ threads: 2, relaxed: true }) },
+  ...nativeIsas().flatMap((isa) => [1, 2].map((threads) => ({ name: `${isa} x${threads}`, make: async () => createNodeNativeBackend({ threads, isa }) }))),
 ];
 
 const gemm: string[][] = CASES.map((c) => [c.name]);
 const lstm: string[][] = [[' B50 H128 fwd'], [' B50 H128 bwd'], [' B50 H512 fwd'], [' B50 H512 bwd']];
+const calls: string[][] = [['scale(1)']];
 const used: string[] = [];
 for (const col of columns) {
   let be: Backend;
@@ -100,6 +126,7 @@ for (const col of columns) {
     const [f1, b1] = lstmMicros(be, 50, 128);
     const [f2, b2] = lstmMicros(be, 50, 512);
     [f1, b1, f2, b2].forEach((v, i) => lstm[i].push(v.toFixed(1)));
+    calls[0].push(callNanos(be).toFixed(0));
   } finally {
     be.dispose?.();
   }
@@ -116,3 +143,4 @@ const table = (title: string, head: string, rows: string[][]): void => {
 };
 table('GEMM GFLOP/s (median of 5), shapes M×K×N', 'shape', gemm);
 table('LSTM step elementwise, µs per call', 'kernel', lstm);
+table('A call that does nothing, ns', 'kernel', calls);

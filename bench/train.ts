@@ -6,10 +6,13 @@
  * bench/pytorch.ts); otherwise the ratios are to figures measured earlier, marked with *. When
  * that torch sees a CUDA GPU, PyTorch on CUDA is timed too, on the same configs.
  *
- *   node dist/bench/train.js [--seconds 8] [--rounds 1] [--json] [--only lstm128,lstm512,rnn100] [--backend js,wasm,webgpu]
+ *   node dist/bench/train.js [--seconds 8] [--rounds 1] [--json] [--only lstm128,lstm512,rnn100] [--backend js,wasm,native,webgpu] [--isa avx2]
  *                            [--no-pytorch] [--pytorch-keep-coretype] [--engine torch [--device cpu|cuda|auto] [--nproc-per-node N] [--python PATH[,PATH]]]
  *
- * --backend picks the backends timed (default js,wasm; a comma list). webgpu (the GPU through
+ * --backend picks the backends timed (default js,wasm,native; a comma list). native (the C addon,
+ * createBackend's 'native') runs on 1 thread and on every core, on its best code path or the one
+ * --isa names (avx2: what most laptops have; plain); where the addon does not load one line says
+ * why and its rows are left out. webgpu (the GPU through
  * Dawn, createBackend's 'webgpu') is timed beside wasm, which it brings along for its ratio: per
  * config its train chars/s, the ratio to our fastest wasm row and to PyTorch on CUDA, the
  * dispatches and submits of one training window, and the adapter (a software one, SwiftShader,
@@ -40,6 +43,7 @@ import { modelConfigOf } from '../src/checkpoint.js';
 import { GATES } from '../src/model/layer.js';
 import type { Backend } from '../src/backend/types.js';
 import { createBackend } from '../src/backend/platform-node.js';
+import type { IsaName } from '../src/backend/native-abi.js';
 import { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { defaultCorpusPath } from '../cli/corpus.js';
 import { runPytorch, type PytorchRun } from './pytorch.js';
@@ -68,11 +72,12 @@ const ROUNDS = Math.max(1, Number(arg('--rounds') ?? 1));
 const TORCH_ENGINE = arg('--engine') === 'torch';
 const TORCH_DEVICE = (arg('--device') ?? 'auto') as Device;
 const TORCH_NPROC = arg('--nproc-per-node') === undefined ? undefined : Number(arg('--nproc-per-node'));
-const KINDS = (arg('--backend') ?? 'js,wasm').split(',');
-if (KINDS.some((k) => !['js', 'wasm', 'webgpu'].includes(k))) {
-  console.error(`--backend takes a comma list of js, wasm, webgpu (got ${JSON.stringify(arg('--backend'))})`);
+const KINDS = (arg('--backend') ?? 'js,wasm,native').split(',');
+if (KINDS.some((k) => !['js', 'wasm', 'native', 'webgpu'].includes(k))) {
+  console.error(`--backend takes a comma list of js, wasm, native, webgpu (got ${JSON.stringify(arg('--backend'))})`);
   process.exit(2);
 }
+const ISA = arg('--isa') as IsaName | undefined;
 if (KINDS.includes('webgpu') && !KINDS.includes('wasm')) KINDS.push('wasm'); // webgpu's ratio is to wasm
 
 const shakespeare = new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url);
@@ -166,6 +171,19 @@ async function backends(): Promise<Array<{ name: string; make: () => Promise<Bac
       if (cores > 1) list.push({ name: `wasm ×${cores}`, make: () => createBackend({ kind: 'wasm', threads: cores }) });
     } catch (e) {
       if (!JSON_OUT) console.log(`(wasm backend unavailable: ${(e as Error).message})`);
+    }
+  }
+  if (KINDS.includes('native')) {
+    try {
+      const probe = await createBackend({ kind: 'native', threads: 1, isa: ISA });
+      const isa = probe.choice.isa;
+      probe.dispose?.();
+      if (!JSON_OUT) console.log(`native code path: ${isa}`);
+      list.push({ name: `native ×1`, make: () => createBackend({ kind: 'native', threads: 1, isa: ISA }) });
+      const cores = availableParallelism();
+      if (cores > 1) list.push({ name: `native ×${cores}`, make: () => createBackend({ kind: 'native', threads: cores, isa: ISA }) });
+    } catch (e) {
+      if (!JSON_OUT) console.log(`(native backend unavailable: ${(e as Error).message})`);
     }
   }
   if (KINDS.includes('webgpu')) {

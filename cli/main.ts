@@ -29,10 +29,10 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** --backend and --threads, as the commands that run a model take them (train: no default, a resumed run keeps its own). */
-function engineOptions(cmd: Command, threads?: string, backends = 'auto, wasm or js'): Command {
+function engineOptions(cmd: Command, threads?: string, backends = 'auto, native, wasm or js'): Command {
   if (threads === undefined) {
     return cmd
-      .option('--backend <name>', 'auto, wasm, js or webgpu (default auto: a hardware GPU if there is one, else wasm; a resumed run keeps its own)')
+      .option('--backend <name>', 'auto, native, wasm, js or webgpu (default auto: the fastest of those here, timed; a resumed run keeps its own)')
       .option('--threads <n>', 'worker threads; 0 = all cores (default 0; a resumed run keeps its own)');
   }
   return cmd
@@ -131,7 +131,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--novelty', 'mark each sample (item) as in the training split, in validation/test, or new; for free text also the share of novel 5/10/20/50-grams')
     .option('--json', 'print {prime, lines, skipped, samples: [{text, log_prob, stopped, novelty}], novelty} as one JSON line')
     .option('--data <path...>', 'the training corpus, for --temperatures and --novelty (default: the run\'s, from run.json beside the checkpoint)');
-  engineOptions(sample, '1', 'auto, wasm, js, or webgpu for a plain sample drawn on the GPU') // one stream: a second thread rarely pays
+  engineOptions(sample, '1', 'auto, native, wasm, js, or webgpu for a plain sample drawn on the GPU') // one stream: a second thread rarely pays
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       code = await sampleCommand(proc, ckpt, opts);
     });
@@ -204,7 +204,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--max-body <bytes>', 'largest request body', d.maxBody)
     .option('--request-timeout <s>', 'seconds a client has to send its request', d.requestTimeout)
     .option('--drain <s>', 'on SIGTERM or Ctrl-C, seconds in-flight requests get to finish before they are cancelled', d.drain)
-    .option('--backend <name>', 'auto, wasm or js (each worker runs one thread)', d.backend)
+    .option('--backend <name>', 'auto, native, wasm or js (each worker runs one thread)', d.backend)
     .action(async (ckpts: string[], opts: Record<string, string | boolean | undefined>) => {
       const { serveCommand } = await import('./serve.js'); // loaded when used: http, worker threads
       code = await serveCommand(proc, ckpts, opts);
@@ -217,7 +217,7 @@ export async function main(proc: Proc): Promise<number> {
     .option('--suggestions <n>', 'sampled completions to the end of the next word (plus one to the end of the line)', String(GENERATION_DEFAULTS.write.suggestions))
     .option('--temperature <t>', 'temperature of the completions', String(GENERATION_DEFAULTS.write.temperature))
     .option('--seed <n>', 'random seed of the completions (default: random)')
-    .option('--backend <name>', 'auto, wasm or js', 'auto')
+    .option('--backend <name>', 'auto, native, wasm or js', 'auto')
     .action(async (ckpt: string, opts: Record<string, string | boolean | undefined>) => {
       const { writeCommand } = await import('./write.js');
       code = await writeCommand(proc, ckpt, opts);

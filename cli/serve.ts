@@ -52,7 +52,7 @@ export function serveConfig(checkpoints: string[], opts: ServeFlags): ServeConfi
     return n;
   };
   const { backend } = parseBackendFlags({ backend: opts.backend });
-  if (backend === 'webgpu') throw new CliError('--backend webgpu: serve runs on auto, wasm or js', 2); // refused above already; narrows the type
+  if (backend === 'webgpu') throw new CliError('--backend webgpu: serve runs on auto, native, wasm or js', 2); // refused above already; narrows the type
   const workers = whole('--workers', opts.workers, 0, 256);
   const cors = typeof opts.cors === 'string' ? opts.cors : undefined;
   if (cors !== undefined && cors !== '*' && !/^https?:\/\/[^/\s]+$/.test(cors)) throw new CliError(`--cors must be an origin such as http://localhost:3000 (scheme and host, no path) or * (got ${JSON.stringify(cors)})`, 2);

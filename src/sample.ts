@@ -211,7 +211,7 @@ export class Sampler {
     const topP = opts.topP ?? 1;
     const be = this.model.backend;
     if (!be.hostMemory && (topK > 0 || topP < 1)) {
-      throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, wasm, js); on webgpu use --temperature alone, or sample from `await model.toHost()`');
+      throw new CharRnnError('bad-flag', '--top-k and --top-p sample on the CPU backends (auto, native, wasm, js); on webgpu use --temperature alone, or sample from `await model.toHost()`');
     }
     const temperature = opts.temperature ?? 1;
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);

@@ -2,7 +2,8 @@
  * The package as people install it. `npm pack` of the built tree, installed into a fresh project
  * offline, then from there: the CLI (train, sample, eval, report, inspect, classify, playground),
  * the library in Node (`createBackend` from 'charrnn' gives the worker_threads WebAssembly build,
- * two threads), and a page bundled by Vite from `import … from 'charrnn'` that samples from a
+ * two threads, and the native backend from the prebuilt linux-x64 binary the tarball carries,
+ * which the install did not compile), and a page bundled by Vite from `import … from 'charrnn'` that samples from a
  * checkpoint in Chromium. The README's two library examples are what runs (type-checked against
  * the packed .d.ts first), so they cannot drift from the API.
  *
@@ -98,8 +99,11 @@ before(async () => {
   const { filename, size, unpackedSize, files } = packed[0];
   tarball = join(dir, filename);
   console.log(`${filename}: ${(size / 1e3).toFixed(0)} kB packed, ${(unpackedSize / 1e3).toFixed(0)} kB unpacked, ${files.length} files`);
-  const lean = files.filter((f) => /\.map$|^test\/|^dist\/test\/|^dist\/bench\/|^bench\/|^src\/|^asm\//.test(f.path));
-  assert.deepEqual(lean.map((f) => f.path), [], 'no tests, sources, benchmarks or source maps in the tarball');
+  const lean = files.filter((f) => /\.map$|^test\/|^dist\/test\/|^dist\/bench\/|^bench\/|^src\/|^asm\/|^native\/build\//.test(f.path));
+  assert.deepEqual(lean.map((f) => f.path), [], 'no tests, sources, benchmarks, source maps or build trees in the tarball');
+  // the native addon: prebuilt for this platform (npm run build put it in dist/native/), and its C sources for the others
+  const paths = files.map((f) => f.path);
+  for (const f of [PREBUILT, 'native/binding.gyp', 'native/gemm.h', 'native/kernels.inc', 'scripts/build-native.mjs']) assert.ok(paths.includes(f), `${f} in the tarball`);
 
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string; bin: unknown; engines: unknown; dependencies: Record<string, string> };
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
@@ -119,12 +123,16 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The prebuilt addon the tarball carries for this platform (the tests run on linux-x64, as CI does). */
+const PREBUILT = `dist/native/${process.platform}-${process.arch}/charrnn_native.node`;
+
 const SMALL = ['--hidden', '32', '--batch', '8', '--seq-len', '32', '--eval-every', '10', '--sample-every', '0'];
 
 test('the CLI from the tarball: train (the engine on its first line), sample, eval, report, inspect, classify, train --engine torch', { timeout: 120_000 }, async () => {
   const out = await charrnn('train', '--data', 'poem.txt', '--max-iters', '20', '--out', 'run', ...SMALL);
   const first = out.split('\n')[0];
-  assert.match(first, /parameters, .* wasm backend, \d+ threads?/, `first line: ${first}`);
+  // auto times native against wasm for training: either may win
+  assert.match(first, /parameters, .* (native backend \(\w+\)|wasm backend), \d+ threads? \(native [\d.]+ (?:[KM] )?chars\/s, wasm/, `first line: ${first}`);
   assert.match(out, /done \(max-iters\) after 20 iterations/);
   assert.ok(statSync(join(app, 'run', 'best.safetensors')).size > 0);
 
@@ -173,15 +181,27 @@ test('the playground from the tarball: GET / is the page, cross-origin isolated'
   }
 });
 
-test("the library in Node from the tarball: createBackend gives 2 wasm threads; the README's example runs", { timeout: 120_000 }, async () => {
-  writeFileSync(join(app, 'threads.mjs'), [
-    "import { createBackend } from 'charrnn';",
-    "const backend = await createBackend({ kind: 'wasm', threads: 2 });",
-    'console.log(JSON.stringify({ name: backend.name, choice: backend.choice }));',
-    'backend.dispose?.();',
-  ].join('\n'));
-  const got = JSON.parse(await ok('node', ['threads.mjs'])) as { name: string; choice: { requested: string; kind: string; threads: number; reason?: string } };
-  assert.deepEqual(got, { name: 'wasm', choice: { requested: 'wasm', kind: 'wasm', threads: 2 } });
+test("the library in Node from the tarball: createBackend gives 2 wasm threads and the prebuilt native backend; the README's example runs", { timeout: 120_000 }, async () => {
+  /** What createBackend({ kind, threads: 2 }) gives in the fresh project. */
+  const engine = async (kind: string): Promise<{ name: string; choice: { requested: string; kind: string; threads: number; isa?: string } }> => {
+    writeFileSync(join(app, `${kind}.mjs`), [
+      "import { createBackend } from 'charrnn';",
+      `const backend = await createBackend({ kind: '${kind}', threads: 2 });`,
+      'console.log(JSON.stringify({ name: backend.name, choice: backend.choice }));',
+      'backend.dispose?.();',
+    ].join('\n'));
+    return JSON.parse(await ok('node', [`${kind}.mjs`]));
+  };
+  assert.deepEqual(await engine('wasm'), { name: 'wasm', choice: { requested: 'wasm', kind: 'wasm', threads: 2 } });
+
+  // the native backend from the prebuilt binary: the install script found it loads and compiled nothing
+  const native = (await engine('native')).choice;
+  assert.equal(native.kind, 'native');
+  assert.equal(native.threads, 2);
+  assert.match(native.isa ?? '', /^(avx512|avx2|plain)$/);
+  const installed = join(app, 'node_modules', 'charrnn');
+  assert.ok(existsSync(join(installed, PREBUILT)), 'the prebuilt binary was installed');
+  assert.equal(existsSync(join(installed, 'native', 'build')), false, 'the install compiled nothing: the prebuilt binary serves');
 
   // the README's Node example, with a model and a run small enough for a test
   const example = readmeExample('## As a library');

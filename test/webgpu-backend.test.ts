@@ -338,7 +338,7 @@ gpuTest('auto on a hardware GPU times the run on both engines and trains on the 
   const auto = await createBackend({ kind: 'auto', training: true, gauge: fake(1e9, 1) });
   try {
     if (auto.choice.kind === 'webgpu') assert.ok(!/swiftshader/i.test(auto.choice.adapter ?? ''), 'auto took a software adapter');
-    else assert.equal(auto.choice.measured, undefined, 'a software adapter is not measured');
+    else assert.equal(auto.choice.measured?.webgpu, undefined, 'a software adapter is not measured');
     console.log(`# auto here: ${describeChoice(auto.choice)}`);
   } finally {
     auto.dispose?.();
@@ -431,7 +431,7 @@ gpuTest('charrnn train --backend webgpu: trains, says the adapter, writes checkp
     assert.equal(many.stderr, 'charrnn: --top-k, --count: not on --backend webgpu, which draws one plain sample; use --backend auto\n');
     const ev = await runCli(['eval', ck, '--data', join(dir, 'c.txt'), '--backend', 'webgpu']);
     assert.equal(ev.code, 2);
-    assert.match(ev.stderr, /^charrnn: --backend webgpu trains models and draws plain samples; evaluation, serving and the rest run on auto, wasm or js/);
+    assert.match(ev.stderr, /^charrnn: --backend webgpu trains models and draws plain samples; evaluation, serving and the rest run on auto, native, wasm or js/);
     assert.equal(ev.stderr.trim().split('\n').length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });

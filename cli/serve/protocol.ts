@@ -27,7 +27,7 @@ export interface ModelInfo {
   lines: boolean;
 }
 
-export type Backend = 'auto' | 'wasm' | 'js';
+export type Backend = 'auto' | 'native' | 'wasm' | 'js';
 
 export interface WorkerInit {
   models: ModelSpec[];

@@ -45,7 +45,7 @@ async function start(init: WorkerInit): Promise<{ loaded: Map<string, Loaded>; h
     const { data, model } = await loadCheckpointFile(spec.path, engine);
     loaded.set(spec.name, { model, sampler: new Sampler(model, data.vocab) });
   }
-  // bytes of engine memory in use: the WebAssembly engine counts them (liveBytes); the JS engine
+  // bytes of engine memory in use: the WebAssembly and native engines count them (liveBytes); the JS engine
   // leaves its blocks to the garbage collector, so it counts as 0 and is never recycled
   const heapBytes = (): number => (engine as { liveBytes?: number }).liveBytes ?? 0;
   return { loaded, heapBytes };

@@ -1,5 +1,6 @@
 /**
- * The Node platform of createBackend: the WebAssembly backend (reads build/kernels*.wasm, enables
+ * The Node platform of createBackend: the native addon's kernels (native.ts, loaded by
+ * native-node.ts), the WebAssembly backend (reads build/kernels*.wasm, enables
  * relaxed SIMD in V8 — Node 20 keeps it behind a flag that can be set at run time, but not via
  * NODE_OPTIONS — and starts worker_threads workers) and WebGPU through Dawn (webgpu/node.ts).
  * `createBackend` here is what `import { createBackend } from 'charrnn'` gives in Node (the
@@ -12,6 +13,8 @@ import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { pickBackend, type BackendOptions, type ChosenBackend } from './create.js';
 import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from './wasm.js';
+import { NativeBackend, type NativeBackendOptions } from './native.js';
+import { loadNativeAddon } from './native-node.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { dawnGpu, probeDawn } from './webgpu/node.js';
 
@@ -67,11 +70,25 @@ export async function createNodeWasmBackend(opts: NodeWasmOptions = {}): Promise
   return createWasmBackend(o);
 }
 
-/** createBackend for Node (create.ts): the wasm kernels on worker_threads, or the reference. */
+/**
+ * The native backend itself (tests and benchmarks that pick the code path: `isa: 'avx2'`);
+ * others use createBackend. Throws one line where the addon is missing or does not load.
+ */
+export function createNodeNativeBackend(opts: NativeBackendOptions = {}): NativeBackend {
+  const addon = loadNativeAddon();
+  if ('error' in addon) throw new Error(`native backend: ${addon.error}`);
+  return new NativeBackend(addon, { threads: opts.threads ?? os.availableParallelism(), isa: opts.isa });
+}
+
+/** createBackend for Node (create.ts): the native kernels, the wasm kernels on worker_threads, or the reference. */
 export function createBackend(opts: BackendOptions = {}): Promise<ChosenBackend> {
   return pickBackend(opts, {
     cores: os.availableParallelism(),
     start: (threads) => createNodeWasmBackend({ threads }),
+    native: (threads, isa) => {
+      const addon = loadNativeAddon();
+      return 'error' in addon ? addon : new NativeBackend(addon, { threads, isa });
+    },
     whyOneThread: () => (workerScript() ? undefined : 'no compiled worker script (dist/src/backend/wasm-worker-node.js): run npm run build'),
     gpu: () => dawnGpu(),
     probeGpu: () => probeDawn(),

@@ -41,25 +41,31 @@ export interface Block {
 }
 
 /** What `createBackend` may be asked for: see create.ts. */
-export type BackendKind = 'auto' | 'wasm' | 'js' | 'webgpu';
+export type BackendKind = 'auto' | 'native' | 'wasm' | 'js' | 'webgpu';
 
 /** What `createBackend` chose, and why it differs from what was asked (if it does). */
 export interface BackendChoice {
   /** What was asked for. */
   requested: BackendKind;
   /** What runs. */
-  kind: 'wasm' | 'js' | 'webgpu';
+  kind: 'native' | 'wasm' | 'js' | 'webgpu';
   /** The GPU's adapter, when kind is 'webgpu' ("nvidia … (vulkan)"). */
   adapter?: string;
+  /** The code path, when kind is 'native': 'avx512', 'avx2' or 'plain'. */
+  isa?: string;
   /** Threads the kernels run on, the caller's included. */
   threads: number;
   /**
    * Set when the result is less than what was asked: 'auto' fell back to the reference kernels,
-   * or fewer threads started than asked (or than the cores, when not asked), and why.
+   * or did not take the native kernels (why not), or fewer threads started than asked (or than
+   * the cores, when not asked), and why.
    */
   reason?: string;
-  /** 'auto' on a hardware GPU: the training chars/s it measured on each engine (webgpu first), and took the faster. */
-  measured?: Partial<Record<'webgpu' | 'wasm' | 'js', number>>;
+  /**
+   * 'auto' for training where there is a choice (the native addon loads, or a hardware GPU): the
+   * training chars/s it measured on each engine (webgpu first), and took the fastest.
+   */
+  measured?: Partial<Record<'webgpu' | 'native' | 'wasm' | 'js', number>>;
 }
 
 export interface Backend {

@@ -5,16 +5,14 @@
  * op(B) is consumed in 16-column panels. Weights (B inside a parameter region) are packed once
  * and cached until the parameters change; other B operands are packed per call into scratch, or
  * read in place when A has so few rows that packing would cost more than it saves.
- *
- * Parameter regions are learned from paramsChanged(params) and from the `p` of the optimizer
- * kernels; any kernel write that overlaps them, and every paramsChanged(), makes the cache stale.
- * Freeing memory (released()) takes it out of the regions and frees the packed copies of the
- * weights that lay in it, so a model that is disposed leaves nothing behind.
+ * The cache of packed weights (which memory holds the parameters, when copies go stale) is
+ * weight-cache.ts, shared with the native backend.
  */
 import type { KernelExports } from './wasm-abi.js';
 import { PANEL } from './wasm-abi.js';
 import type { WasmHeap } from './wasm-heap.js';
 import type { ThreadModes } from './wasm-modes.js';
+import { WeightCache } from './weight-cache.js';
 import { GEMM_BY_PANELS, GEMM_CHUNKS, GEMM_M, GEMM_NP, OP_GEMM, type WorkerPool } from './wasm-pool.js';
 
 /** Rows of op(A) up to which a non-packed B is read in place (packing would not pay off). */
@@ -31,28 +29,9 @@ const ROWS_MIN = 1 << 18;
 const TRANSPOSE_A_MIN_K = 64;
 /** Multiply-adds below which a GEMM stays on the calling thread (≈ 5 µs of work vs ≈ 1 µs handoff). */
 const PARALLEL_MIN_MACS = 1 << 18;
-/** A cached packed copy of a weight matrix op(B) (K, N): ceil(N / 16) panels of K x 16 floats. */
-interface PackedB {
-  transB: boolean;
-  K: number;
-  N: number;
-  ldb: number;
-  dst: number;
-  /** Value of WasmGemm.gen when packed; stale when different. */
-  gen: number;
-}
-
-/** Bytes spanned by op(B) (K, N) stored with row stride ldb. */
-function bBytes(transB: boolean, K: number, N: number, ldb: number): number {
-  return 4 * (transB ? (N - 1) * ldb + K : (K - 1) * ldb + N);
-}
-
 export class WasmGemm {
-  /** Parameter regions [start, end) in bytes, as flat pairs. */
-  private readonly params: number[] = [];
-  /** Bumped whenever parameters may have changed; packed copies from older generations are stale. */
-  private gen = 0;
-  private readonly packed = new Map<number, PackedB[]>();
+  /** Weights packed once per change (weight-cache.ts), in this memory. */
+  private readonly cache: WeightCache;
   private readonly scratchB = { p: 0, bytes: 0 };
   private readonly scratchA = { p: 0, bytes: 0 };
   /** Set to null by the backend's dispose(). */
@@ -60,91 +39,24 @@ export class WasmGemm {
 
   constructor(private readonly k: KernelExports, private readonly heap: WasmHeap, pool: WorkerPool | null, private readonly modes: ThreadModes) {
     this.pool = pool;
+    this.cache = new WeightCache({ alloc: (bytes) => heap.alloc(bytes), free: (p) => heap.free(p) });
   }
 
-  // ---- parameters ----
+  // ---- parameters (weight-cache.ts) ----
 
   /** Parameters may have changed; [p, p + bytes) if given is (part of) the parameters. */
   paramsChanged(p = -1, bytes = 0): void {
-    this.gen++;
-    if (p >= 0) this.addParams(p, bytes);
+    this.cache.paramsChanged(p, bytes);
   }
 
   /** A kernel is about to write [p, p + bytes): if that overlaps the parameters, caches go stale. */
   writes(p: number, bytes: number): void {
-    const r = this.params;
-    for (let i = 0; i < r.length; i += 2) {
-      if (p < r[i + 1] && p + bytes > r[i]) {
-        this.gen++;
-        return;
-      }
-    }
+    this.cache.writes(p, bytes);
   }
 
-  private addParams(start: number, bytes: number): void {
-    const end = start + bytes;
-    const r = this.params;
-    for (let i = 0; i < r.length; i += 2) {
-      if (start >= r[i] && end <= r[i + 1]) return;
-      if (start <= r[i + 1] && end >= r[i]) {
-        // overlapping or adjacent: merge, and add the union
-        const s = Math.min(start, r[i]);
-        const e = Math.max(end, r[i + 1]);
-        r.splice(i, 2);
-        this.addParams(s, e - s);
-        return;
-      }
-    }
-    r.push(start, end);
-  }
-
-  /**
-   * [p, p + bytes) was freed (a disposed model or workspace): it is no longer a parameter region,
-   * and the packed copies of weights inside it are freed too (their memory is reused).
-   */
+  /** [p, p + bytes) was freed: no longer parameters, and packed copies of weights there are freed. */
   released(p: number, bytes: number): void {
-    const end = p + bytes;
-    const r = this.params;
-    const kept: number[] = [];
-    for (let i = 0; i < r.length; i += 2) {
-      if (r[i + 1] <= p || r[i] >= end) kept.push(r[i], r[i + 1]);
-      else {
-        if (r[i] < p) kept.push(r[i], p);
-        if (r[i + 1] > end) kept.push(end, r[i + 1]);
-      }
-    }
-    r.splice(0, r.length, ...kept);
-    for (const [b, list] of this.packed) {
-      const stale = list.filter((e) => b < end && b + bBytes(e.transB, e.K, e.N, e.ldb) > p);
-      if (stale.length === 0) continue;
-      for (const e of stale) this.heap.free(e.dst);
-      const left = list.filter((e) => !stale.includes(e));
-      if (left.length) this.packed.set(b, left);
-      else this.packed.delete(b);
-    }
-    this.gen++;
-  }
-
-  private inParams(start: number, bytes: number): boolean {
-    const r = this.params;
-    for (let i = 0; i < r.length; i += 2) if (start >= r[i] && start + bytes <= r[i + 1]) return true;
-    return false;
-  }
-
-  /** The packed-copy cache entry of op(B) if B lies inside the parameters (fresh or not), else null. */
-  private weightEntry(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
-    return this.params.length && this.inParams(b, bBytes(transB, K, N, ldb)) ? this.packedFor(b, transB, K, N, ldb) : null;
-  }
-
-  private packedFor(b: number, transB: boolean, K: number, N: number, ldb: number): PackedB | null {
-    let list = this.packed.get(b);
-    if (!list) this.packed.set(b, (list = []));
-    for (const e of list) if (e.transB === transB && e.K === K && e.N === N && e.ldb === ldb) return e;
-    const dst = this.heap.alloc(Math.ceil(N / PANEL) * K * 64);
-    if (dst < 0) return null;
-    const e: PackedB = { transB, K, N, ldb, dst, gen: this.gen - 1 };
-    list.push(e);
-    return e;
+    this.cache.released(p, bytes);
   }
 
   /**
@@ -153,11 +65,11 @@ export class WasmGemm {
    * parameter or there is no memory for the copy.
    */
   packedWeights(b: number, transB: boolean, K: number, N: number, ldb: number): number {
-    const e = this.weightEntry(b, transB, K, N, ldb);
+    const e = this.cache.weightEntry(b, transB, K, N, ldb);
     if (!e) return -1;
-    if (e.gen !== this.gen) {
+    if (e.gen !== this.cache.gen) {
       this.k.packB(transB ? 1 : 0, K, N, b, ldb, e.dst, 0, Math.ceil(N / PANEL));
-      e.gen = this.gen;
+      e.gen = this.cache.gen;
     }
     return e.dst;
   }
@@ -201,9 +113,9 @@ export class WasmGemm {
     }
     const nP = Math.ceil(N / PANEL);
     // Weights: cached panels, repacked (in parallel, by the threads that use them) when stale.
-    const e = this.weightEntry(b, transB, K, N, ldb);
+    const e = this.cache.weightEntry(b, transB, K, N, ldb);
     if (e) {
-      const gen = this.gen;
+      const gen = this.cache.gen;
       this.panels(ta, M, N, K, a, lda, e.dst, 64, 64 * K, nP, beta, c, ldc, e.gen !== gen, transB, b, ldb);
       e.gen = gen;
       return;

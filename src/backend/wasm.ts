@@ -11,7 +11,8 @@
  */
 import type { Backend, Block, ClipViews, DType, FloatArray } from './types.js';
 import * as compose from './compose.js';
-import { clipOnHost, hostDevice, sampleNextOnHost, writeGradientNorm } from './host.js';
+import { clipOnHost } from './host.js';
+import { PointerBackend } from './pointers.js';
 import { fillDropoutMask } from '../rng.js';
 import { instantiateKernels, type KernelExports } from './wasm-abi.js';
 import { WasmGemm } from './wasm-gemm.js';
@@ -49,22 +50,17 @@ const CELL_PARALLEL_MIN = 2048;
 /** What f() and i() throw for an array that is not a view of this memory (the heap finds no pointer for it). */
 const FOREIGN = "wasm: a view that is not from this backend's memory (or was freed); allocate it with this backend's alloc/arena";
 
-export class WasmBackend implements Backend {
+export class WasmBackend extends PointerBackend implements Backend {
   readonly name = 'wasm';
   readonly dtypes: readonly DType[] = ['float32'];
-  // the views are WebAssembly memory, read and written in place: nothing to move (host.ts)
-  readonly hostMemory = hostDevice.hostMemory;
-  readonly upload = hostDevice.upload;
-  readonly download = hostDevice.download;
-  readonly flush = hostDevice.flush;
-  readonly settle = hostDevice.settle;
   /** LSTM time steps run fused, split by hidden units over the threads (lstmStep, lstmStepBackward). */
   fusedSteps = 0;
   private readonly heap: WasmHeap;
   private readonly mm: WasmGemm;
   private readonly modes = new ThreadModes();
-  /** sampleNext's scratch (V). */
-  private probs = new Float64Array(0);
+  // the views are WebAssembly memory, read and written in place (pointers.ts)
+  protected readonly memory: WasmHeap;
+  protected readonly tracker: WasmGemm;
 
   constructor(
     private readonly k: KernelExports,
@@ -76,8 +72,9 @@ export class WasmBackend implements Backend {
     readonly relaxed: boolean,
     memoryBytes = 0,
   ) {
-    this.heap = new WasmHeap(memory, shared, memoryBytes);
-    this.mm = new WasmGemm(k, this.heap, pool, this.modes);
+    super(FOREIGN);
+    this.heap = this.memory = new WasmHeap(memory, shared, memoryBytes);
+    this.mm = this.tracker = new WasmGemm(k, this.heap, pool, this.modes);
   }
 
   /** GEMMs run on several threads, and how often a worker actually joined one. */
@@ -110,45 +107,6 @@ export class WasmBackend implements Backend {
     return this.heap.liveBytes;
   }
 
-  /** The pointer of a float32 view on this memory; anything else throws. */
-  private f(x: FloatArray): number {
-    const p = this.heap.f32(x);
-    if (p < 0) throw new Error(FOREIGN);
-    return p;
-  }
-
-  /** f() for ids. */
-  private i(x: Int32Array): number {
-    const p = this.heap.i32(x);
-    if (p < 0) throw new Error(FOREIGN);
-    return p;
-  }
-
-  /** The pointer of x, whose first n floats are about to be written: cached packed weights there go stale. */
-  private out(x: FloatArray, n: number): number {
-    const p = this.f(x);
-    this.mm.writes(p, 4 * n);
-    return p;
-  }
-
-  /** The pointer of p, n parameters an optimizer step is about to write: a parameter region, its packed copies stale. */
-  private param(p: FloatArray, n: number): number {
-    const pp = this.f(p);
-    this.mm.paramsChanged(pp, 4 * n);
-    return pp;
-  }
-
-  /**
-   * Parameters changed: cached packed weights are stale. `params` (optional, beyond the Backend
-   * interface) marks the region holding the parameters, so GEMMs with B inside it use cached
-   * packed panels from the first call on (otherwise the region is learned at the first
-   * optimizer step).
-   */
-  paramsChanged(params?: FloatArray): void {
-    if (params) this.mm.paramsChanged(this.f(params), params.byteLength);
-    else this.mm.paramsChanged();
-  }
-
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number,
     A: FloatArray, lda: number, B: FloatArray, ldb: number,
@@ -177,18 +135,6 @@ export class WasmBackend implements Backend {
 
   mul(n: number, x: FloatArray, m: FloatArray): void {
     this.k.mul(n, this.out(x, n), this.f(m));
-  }
-
-  // Host loops on the shared memory (views are the memory): cheap, O(B·H) per step.
-  fill(n: number, x: FloatArray, v: number): void {
-    this.out(x, n);
-    x.fill(v, 0, n);
-  }
-
-  copy(n: number, src: FloatArray, dst: FloatArray): void {
-    this.f(src);
-    this.out(dst, n);
-    dst.set(n === src.length ? src : src.subarray(0, n));
   }
 
   dropoutMask(n: number, mask: FloatArray, keep: number, key: number): void {
@@ -298,18 +244,6 @@ export class WasmBackend implements Backend {
   softmaxCrossEntropy(N: number, V: number, logits: FloatArray, targets: Int32Array, dlogits: FloatArray | null, scale: number, into: FloatArray): void {
     this.f(into); // added to on the host, but a view of this memory as on a device
     into[0] += this.k.softmaxCrossEntropy(N, V, this.f(logits), this.i(targets), dlogits ? this.f(dlogits) : 0, scale);
-  }
-
-  /** A character is drawn once per sampled step over V floats: the host's loop (host.ts) is as fast as a call. */
-  sampleNext(V: number, logits: FloatArray, temperature: number, u: FloatArray, k: number, input: Int32Array, ids: Int32Array, logProbs: FloatArray): void {
-    this.f(logits); this.f(u); this.i(input); this.i(ids); this.f(logProbs); // views of this memory, as on a device
-    if (this.probs.length < V) this.probs = new Float64Array(V);
-    sampleNextOnHost(V, logits, temperature, u, k, input, ids, logProbs, this.probs);
-  }
-
-  gradientNorm(n: number, g: FloatArray, clip: number, byNorm: boolean, out: FloatArray, flags: FloatArray): void {
-    this.f(out); this.f(flags); // views of this memory, as on a device
-    writeGradientNorm(this.sumSquares(n, g), clip, byNorm, out, flags);
   }
 
   // ---- optimizer kernels ----
