@@ -22,8 +22,15 @@ import { CharRnnError } from '../src/errors.js';
 import { evaluateText } from '../src/evaluate.js';
 import { CharRNN, type ModelConfig } from '../src/model/model.js';
 import { Rng } from '../src/rng.js';
-import { Sampler, sampleText } from '../src/sample.js';
+import { Sampler, type SampleOptions } from '../src/sample.js';
 import { words } from './helpers.js';
+
+/** The characters Sampler.steps draws, as one string. */
+async function sampleText(sampler: Sampler, opts: SampleOptions): Promise<string> {
+  let s = '';
+  for await (const c of sampler.steps(opts)) s += c.char;
+  return s;
+}
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const best = createNodeNativeBackend({ threads: 1 });
