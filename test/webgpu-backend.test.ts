@@ -356,8 +356,9 @@ gpuTest('createBackend: webgpu on this machine names its adapter; auto never tra
   }
   if (/swiftshader/i.test(gpu!.adapter)) {
     const auto = await createBackend({ kind: 'auto', training: true, threads: 1 });
-    assert.equal(auto.choice.kind, 'wasm', 'SwiftShader is a software adapter: auto stays on the CPU');
-    assert.equal(auto.choice.reason, undefined);
+    // the CPU's engines (native, where the addon loads, or wasm) are timed against each other; the software GPU never is
+    assert.ok(['native', 'wasm'].includes(auto.choice.kind), `SwiftShader is a software adapter: auto stays on the CPU (got ${auto.choice.kind})`);
+    assert.equal(auto.choice.measured?.webgpu, undefined);
     auto.dispose?.();
   }
 });
