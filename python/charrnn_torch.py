@@ -354,12 +354,20 @@ def torch_blas():
     return None
 
 
-def choose_threads():
+# Multiply-adds of one recurrent step's GEMM (rows of the batch x H x gates*H) below which MKL's
+# intra-op threads cost more than they save. Measured with pip's torch 2.13 on a 2-core AMD EPYC
+# (Zen 5): LSTM 2x128 B50 (3.3 M) trained at 104 K chars/s on 1 thread and 40 K on 2; LSTM 2x512
+# B50 (52 M) at 5.1 K on 1 thread and 8.8 K on 2. (Our own backends have the same kind of rule.)
+PARALLEL_MIN_MACS = 8 << 20
+
+
+def choose_threads(step_macs):
     """Set torch's intra-op threads and the BLAS threads for this machine; returns how, in words.
 
     torch with MKL (pip's wheels): torch's intra-op pool is MKL's too; one thread per core the
-    process may run on. An OpenBLAS in the process then is numpy's own (pip's numpy bundles one),
-    which torch never calls: it is left alone and not named.
+    process may run on, when a recurrent step's GEMM (`step_macs` multiply-adds) is big enough
+    to share (PARALLEL_MIN_MACS), else 1. An OpenBLAS in the process then is numpy's own (pip's
+    numpy bundles one), which torch never calls: it is left alone and not named.
     torch on the system BLAS (Debian's): measured on the 2-core machines (docs/pytorch.md,
     PyTorch 1.13 with OpenBLAS), 1 torch thread and OpenBLAS on every core is the fastest setting
     by far (2 torch threads were 3-4× slower: the big GEMMs are OpenBLAS's, and torch's own
@@ -369,10 +377,12 @@ def choose_threads():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     blas = torch_blas()
     if blas == 'mkl':
+        small = step_macs < PARALLEL_MIN_MACS
         if 'OMP_NUM_THREADS' not in os.environ and 'MKL_NUM_THREADS' not in os.environ:
-            torch.set_num_threads(cores)
+            torch.set_num_threads(1 if small else cores)
         n = torch.get_num_threads()
-        return '%d intra-op thread%s, MKL' % (n, '' if n == 1 else 's')
+        why = ' (a step of %.1f M multiply-adds is too small to share)' % (step_macs / 1e6) if small and n == 1 and cores > 1 else ''
+        return '%d intra-op thread%s, MKL%s' % (n, '' if n == 1 else 's', why)
     so, lib = openblas()
     if so is not None and 'OMP_NUM_THREADS' not in os.environ:
         torch.set_num_threads(1)
@@ -451,7 +461,9 @@ class Run:
         if c['onNan'] != 'stop':
             raise RunError('--on-nan %s is not supported by the torch engine; use --on-nan stop' % c['onNan'])
         self.d = d = Dist(device_kind)
-        self.threads = choose_threads()  # before the first torch op, which would start its thread pool
+        gates = {'lstm': 4, 'gru': 3, 'rnn': 1}[self.m['type']]
+        step_macs = (c['batch'] // max(d.world, 1)) * self.m['hidden'] * gates * self.m['hidden']
+        self.threads = choose_threads(step_macs)  # before the first torch op, which would start its thread pool
         self.words = StepWords(d.device)
         self.grads_checked = False
         self.consts = {}  # const(): 0-dim device tensors of the optimizer's constants
