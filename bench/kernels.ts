@@ -8,11 +8,14 @@
  *   node dist/bench/kernels.js [--ms 300] [--isa avx2]
  *
  * --isa runs the native columns on that code path only (avx2: what most laptops have; plain).
+ * Last, the native GEMM at the LSTM 2×512 shapes as a share of the FMA peak measured on this core.
  *
  * Shapes are M×K×N (C (M, N) = A (M, K) B (K, N)). "weights" rows keep B in the parameter
  * region, so its packed panels are cached as in training; "per call" rows pack B on every call
  * (an activation as B, or parameters the backend was not told about).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { JsBackend } from '../src/backend/js.js';
 import type { Backend } from '../src/backend/types.js';
 import { createNodeNativeBackend, createNodeWasmBackend } from '../src/backend/platform-node.js';
@@ -144,3 +147,11 @@ const table = (title: string, head: string, rows: string[][]): void => {
 table('GEMM GFLOP/s (median of 5), shapes M×K×N', 'shape', gemm);
 table('LSTM step elementwise, µs per call', 'kernel', lstm);
 table('A call that does nothing, ns', 'kernel', calls);
+
+// The core's FMA peak the native GEMM is judged against (the issue's 70%), and each LSTM 2×512
+// shape's share of it: the standalone harness (bench/native-gemm.c with native/gemm.c, built by the
+// system's C compiler, as the addon is) measures the peak with an FMA loop and prints it first.
+console.log('\nnative GEMM against the FMA peak (scripts/native-gemm-check.mjs bench --only 2x512):');
+const harness = fileURLToPath(new URL('../../scripts/native-gemm-check.mjs', import.meta.url));
+const peak = spawnSync(process.execPath, [harness, 'bench', '--only', '2x512', ...(ISA_ARG ? ['--isa', ISA_ARG] : [])], { stdio: 'inherit' });
+if (peak.status !== 0) console.log(`(the harness did not run: ${peak.error?.message ?? `exit ${peak.status}`}; it needs gcc or $CC)`);
