@@ -35,8 +35,10 @@ const OPENBLAS = ['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3', '/u
 export function pytorchEnv(keepCoretype = false): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(availableParallelism()) };
   if (!keepCoretype) {
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
+    // undefined, not deleted: spawn skips an undefined variable, and a caller that spreads this
+    // over process.env (torchEvents) keeps it unset rather than getting the machine's back
+    env.OPENBLAS_CORETYPE = undefined;
+    env.OPENBLAS_L2_SIZE = undefined;
   }
   const openblas = OPENBLAS.find((p) => existsSync(p));
   if (openblas) env.LD_PRELOAD = [openblas, env.LD_PRELOAD].filter(Boolean).join(':');

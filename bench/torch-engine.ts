@@ -107,10 +107,7 @@ export async function torchBench(opts: {
   configs: Array<{ id: string; name: string; config: Partial<TrainConfig> }>; corpus: Corpus; dataPath: string; seconds: number; rounds: number;
   device: Device; nproc?: number; pythons?: string[]; keepCoretype: boolean; json: boolean;
 }): Promise<TorchBenchRow[]> {
-  // torchEvents spawns with process.env under this env: a variable pytorchEnv removed (the machine's
-  // OPENBLAS_CORETYPE) must be undefined here, or the engine would run another kernel set than the bare loop
-  const unset = opts.keepCoretype ? {} : { OPENBLAS_CORETYPE: undefined, OPENBLAS_L2_SIZE: undefined };
-  const env = { ...unset, ...pytorchEnv(opts.keepCoretype) };
+  const env = pytorchEnv(opts.keepCoretype); // the bare loop's and the engine's, the same kernel set
   const pythons = torchPythons(opts.pythons);
   if (!pythons.length) {
     console.log('(no python with torch and numpy found: pass --python PATH, or set CHARRNN_TORCH_VENV to a venv with pip install torch numpy)');
