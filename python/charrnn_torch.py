@@ -354,6 +354,27 @@ def torch_blas():
     return None
 
 
+def keep_freed_memory():
+    """Ask glibc's malloc to keep the memory a step frees for the next step. By default it gives
+    freed memory back to the system (it trims the heap's top, and serves big blocks, such as a
+    window's activations, as fresh mappings), so every step faults the same pages in again; on
+    the 2-core VMs of docs/pytorch.md that cost the engine a third of its speed with PyTorch 1.13
+    (LSTM 2x128 B50: 34 K chars/s against 50 K when kept) and made it swing from run to run.
+    The pages kept are the step's own working set, so the process does not grow beyond its peak.
+    A user's own GLIBC_TUNABLES / MALLOC_* setting wins; nothing happens off glibc. Returns
+    whether it was set."""
+    if any(k.startswith('MALLOC_') for k in os.environ) or 'malloc' in os.environ.get('GLIBC_TUNABLES', ''):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc (musl, macOS): its own allocator's policy stands
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    # a fixed mmap threshold at glibc's largest (32 MiB) also stops its dynamic one moving
+    return bool(mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1)) and bool(mallopt(M_MMAP_THRESHOLD, 32 << 20))
+
+
 # Multiply-adds of one recurrent step's GEMM (rows of the batch x H x gates*H) below which MKL's
 # intra-op threads cost more than they save. Measured with pip's torch 2.13 on a 2-core AMD EPYC
 # (Zen 5): LSTM 2x128 B50 (3.3 M) trained at 104 K chars/s on 1 thread and 40 K on 2; LSTM 2x512
@@ -464,6 +485,7 @@ class Run:
         gates = {'lstm': 4, 'gru': 3, 'rnn': 1}[self.m['type']]
         step_macs = (c['batch'] // max(d.world, 1)) * self.m['hidden'] * gates * self.m['hidden']
         self.threads = choose_threads(step_macs)  # before the first torch op, which would start its thread pool
+        keep_freed_memory()
         self.words = StepWords(d.device)
         self.grads_checked = False
         self.consts = {}  # const(): 0-dim device tensors of the optimizer's constants

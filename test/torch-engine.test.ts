@@ -379,3 +379,17 @@ test('a torch.json without lossWatch (an older charrnn) is a one-line error', { 
   assert.equal(lines.length, 1, r.stdout);
   assert.match(JSON.parse(lines[0]).message, /torch\.json was prepared by an older charrnn \(it has no lossWatch\)/);
 });
+
+test("freed memory is kept between steps (glibc's mallopt), unless the user set malloc's own knobs", { skip }, () => {
+  // keep_freed_memory's effect is speed (docs/pytorch.md: 0.67 → 0.99 of the bare loop); here only
+  // that it takes effect on this glibc and steps aside for a user's setting.
+  const probe = (env: NodeJS.ProcessEnv): string => {
+    const code = `import sys; sys.path.insert(0, ${JSON.stringify(dirname(pythonFile('charrnn_torch.py')))}); import charrnn_torch as ct; print(ct.keep_freed_memory())`;
+    const r = spawnSync(PY!, ['-c', code], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.equal(probe({}), 'True');
+  assert.equal(probe({ MALLOC_ARENA_MAX: '2' }), 'False');
+  assert.equal(probe({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1000' }), 'False');
+});
