@@ -117,7 +117,7 @@ if (JSON_OUT) console.log(JSON.stringify(report));
 /** Default mode: ours against PyTorch on char-rnn's recipe (and, asked, on ours's). */
 async function goal(): Promise<Record<string, unknown>> {
   const py = args.includes('--no-pytorch') ? null : (torchPythons()[0] ?? null);
-  if (py) say(`PyTorch: ${py.torch} (${py.python})`);
+  if (py) say(`PyTorch: ${py.torch} (${py.python})${/^[01]\./.test(py.torch) ? '; the goal\'s peer is pip\'s 2.x: set CHARRNN_TORCH_VENV to a venv with pip install torch numpy' : ''}`);
   else if (!args.includes('--no-pytorch')) say('PyTorch: none found (set CHARRNN_TORCH_VENV to a venv with pip install torch numpy); ours only');
   const env = pytorchEnv(args.includes('--pytorch-keep-coretype'));
   const results: Result[] = [];
