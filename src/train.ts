@@ -426,7 +426,7 @@ export class Trainer {
     r.lossCount = 0;
     r.smooth = s.lastTrainLoss ?? r.smooth;
     r.lastEvalIter = s.iter;
-    r.lastEvalWhole = false; // should the run stop here, its last evaluation reads the whole split
+    r.lastEvalWhole = this.config.evalChars === 0; // should the run stop here, its last evaluation reads the whole split
     return { type: 'warning', iter: s.iter, message: `${what}; rolled back to iteration ${s.iter} and halved the learning rate to ${s.lr.toPrecision(3)} (rollback ${r.rollbacks} of ${c.maxRollbacks})` };
   }
 
