@@ -460,6 +460,11 @@ class Dist:
             self.dist.destroy_process_group()
 
 
+def eval_prefix(ids, n, T):
+    """src/evaluate.ts evalPrefix: the first max(n, T + 1) characters under --eval-chars n, all of them when n is 0."""
+    return ids[:min(len(ids), max(n, T + 1))] if n > 0 else ids
+
+
 def streams_of(B, world, rank):
     return (rank * B) // world, ((rank + 1) * B) // world
 
@@ -733,9 +738,11 @@ class Run:
 
     # ---- validation (EvalBatcher + evaluateIds), streams split among the ranks ----
     @torch.no_grad()
-    def validation_loss(self):
+    def validation_loss(self, eval_chars=0):
+        """(mean loss, characters predicted) over the first eval_chars characters of the split (0 = all)."""
         T = self.T
-        n = max(0, len(self.val_ids) - 1)
+        val_ids = eval_prefix(self.val_ids, eval_chars, T)
+        n = max(0, len(val_ids) - 1)
         Bv = max(1, min(self.B, n // T))
         L = n // Bv
         windows = -(-L // T)
@@ -751,8 +758,8 @@ class Run:
                 pos = w * T + np.arange(T, dtype=np.int64)  # (T)
                 valid = pos < L
                 idx = starts[None, :] + np.minimum(pos, max(L - 1, 0))[:, None]  # (T, b), clamped where padded
-                inp = self.val_ids[idx].astype(np.int64)
-                tgt = self.val_ids[idx + 1].astype(np.int64)
+                inp = val_ids[idx].astype(np.int64)
+                tgt = val_ids[idx + 1].astype(np.int64)
                 inp[~valid] = 0
                 tgt[~valid] = -1
                 logits, state = self.model(torch.from_numpy(inp).to(dev), state)
@@ -762,7 +769,7 @@ class Run:
                 total[1] += float(valid.sum()) * (hi - lo)
         self.d.all_sum(total)
         s, cnt = host_read('eval', total)[0].tolist()
-        return s / cnt if cnt > 0 else float('nan')
+        return (s / cnt if cnt > 0 else float('nan')), int(cnt)
 
     # ---- sampling (src/sample.ts Sampler.generate with temperature, no prime) ----
     @torch.no_grad()
@@ -897,6 +904,7 @@ class Trainer:
         self.exploding = False
         self.grad_norm = 0.0
         self.last_eval_iter = -1
+        self.last_eval_whole = False
         # the stop flags every rank agrees on: in one process the host's own, else those of the last read
         self.aborted = False
         self.time_up = self.c['maxTime'] > 0 and st['seconds'] >= self.c['maxTime']
@@ -982,9 +990,10 @@ class Trainer:
                 self.emit({'type': 'nan', 'iter': st['iter'], 'message': '%s; try a lower --lr or --clip' % fault})
                 reason = 'nan'
                 break
-        if reason != 'nan' and st['iter'] > 0 and self.last_eval_iter != st['iter']:
+        # the last evaluation of a run is over the whole split, even where one over evalChars just ran
+        if reason != 'nan' and st['iter'] > 0 and (self.last_eval_iter != st['iter'] or not self.last_eval_whole):
             fault = self.read()
-            metrics, is_best = (None, False) if fault else self.evaluate()  # the steps since the last evaluation
+            metrics, is_best = (None, False) if fault else self.evaluate(True)  # the steps since the last evaluation
             if metrics is not None and math.isfinite(metrics['val_loss']):
                 self.save(metrics, is_best)
                 self.emit({'type': 'eval', 'metrics': metrics, 'isBest': is_best})
@@ -1030,7 +1039,7 @@ class Trainer:
         # draws its next sample as the unbroken run does
         text = self.sample() if sampling and self.lead else None
         if evaluating:
-            metrics, is_best = self.evaluate()
+            metrics, is_best = self.evaluate(False)
             if not math.isfinite(metrics['val_loss']):
                 return 'validation loss became %s at iteration %d' % (js_num(metrics['val_loss']), st['iter'])
             self.refit_schedule()
@@ -1119,10 +1128,12 @@ class Trainer:
                        % (loss, st['iter'], js_num(w['explode']), average)})
         return None
 
-    def evaluate(self):
-        """A validation pass (collective), and the metrics line of the iterations since the last one."""
+    def evaluate(self, whole):
+        """A validation pass (collective), and the metrics line of the iterations since the last one:
+        over the whole split when `whole` (the run's last), else over the first evalChars characters."""
         st = self.st
-        val = self.job.validation_loss()
+        eval_chars = self.c.get('evalChars', 0)
+        val, chars = self.job.validation_loss(0 if whole else eval_chars)
         tr = self.loss_sum / self.loss_count if self.loss_count > 0 else (st['lastTrainLoss'] if st['lastTrainLoss'] is not None else float('nan'))
         self.loss_sum, self.loss_count = 0.0, 0
         st['lastTrainLoss'] = tr if math.isfinite(tr) else None
@@ -1131,9 +1142,10 @@ class Trainer:
         if is_best:
             st['bestValLoss'] = val
         self.last_eval_iter = st['iter']
+        self.last_eval_whole = whole or eval_chars == 0
         self.tick()
         metrics = {'iter': st['iter'], 'epoch': self.epochs, 'seconds': st['seconds'], 'train_loss': tr, 'train_bpc': tr / math.log(2),
-                   'val_loss': val, 'val_bpc': val / math.log(2),
+                   'val_loss': val, 'val_bpc': val / math.log(2), 'val_chars': chars,
                    'chars_per_s': st['trainChars'] / st['trainSeconds'] if st['trainSeconds'] > 0 else 0,
                    'lr': self.lr, 'grad_norm': self.grad_norm}
         return metrics, is_best

@@ -69,6 +69,7 @@ const TABLE = {
   hidden: num('model', 128, { int: true, min: 1, max: 16384 }, 'Units per layer', 'hidden units per layer'),
   embed: num('model', 64, { int: true, min: 0, max: 16384 }, 'Embedding width', 'embedding width; 0 = one-hot input (as min-char-rnn)'),
   dropout: num('model', 0, unit, 'Dropout', 'dropout between layers, 0 ≤ p < 1'),
+  init: choice('model', 'uniform', ['uniform', 'orthogonal'], 'Recurrent initialisation', 'recurrent (hidden-to-hidden) weights: uniform (PyTorch\'s U(±1/√H)) or orthogonal (each gate\'s H×H block a random orthogonal matrix)'),
   valFrac: num('data', 0.05, { ...unit, minExclusive: true }, 'Validation share', 'fraction of the text (after the training part) for validation'),
   testFrac: num('data', 0.05, unit, 'Test share', 'fraction of the text (at the end) held out for testing'),
   batch: num('data', 32, { int: true, min: 1, max: 100000 }, 'Streams per batch', 'parallel streams per batch (B)'),
@@ -93,6 +94,7 @@ const TABLE = {
   epochs: num('stopping', 50, { min: 0 }, 'Stop after epochs', 'stop after this many epochs; 0 = no limit'),
   maxTime: num('stopping', 180, { min: 0 }, 'Stop after seconds', 'stop after this many seconds; 0 = no limit (the default applies when no limit is given at all)'),
   evalEvery: num('reporting', 200, { int: true, min: 1 }, 'Validate every (iterations)', 'iterations between validation passes and checkpoints'),
+  evalChars: num('reporting', 0, { int: true, min: 0 }, 'Validate on characters', 'evaluations during training use only the first N characters of the validation split (at least one window); the final evaluation always the whole split; 0 = always the whole split'),
   sampleEvery: num('reporting', 200, { int: true, min: 0 }, 'Sample every (iterations)', 'iterations between samples shown while training; 0 = never'),
   sampleLength: num('reporting', 200, { int: true, min: 0, max: 1e7 }, 'Sample length', 'length of those samples'),
   sampleTemperature: num('reporting', 0.8, { min: 0, max: 100 }, 'Sample temperature', 'temperature of those samples'),
@@ -220,7 +222,7 @@ export const LIMIT_KEYS = ['maxIters', 'epochs', 'maxTime'] as const;
  * checkpoint's weights, optimizer moments, carried state or data cursor mean something else.
  */
 export const RESUMABLE_KEYS: ReadonlySet<keyof TrainConfig> = new Set<keyof TrainConfig>([
-  ...LIMIT_KEYS, 'evalEvery', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'onNan', 'maxRollbacks',
+  ...LIMIT_KEYS, 'evalEvery', 'evalChars', 'sampleEvery', 'sampleLength', 'sampleTemperature', 'onNan', 'maxRollbacks',
 ]);
 
 /**

@@ -33,6 +33,25 @@ export function evaluateIds(model: CharRNN, ids: IdArray, opts: { streams: numbe
 }
 
 /**
+ * The part of a validation split an intermediate evaluation reads under --eval-chars N: its first
+ * max(N, T + 1) characters (at least one window of T predictions, so the batcher has a stream),
+ * or all of it when N is 0 or the split is shorter. python/charrnn_torch.py eval_prefix is this rule.
+ */
+export function evalPrefix(ids: IdArray, n: number, T: number): IdArray {
+  return n > 0 ? ids.subarray(0, Math.min(ids.length, Math.max(n, T + 1))) : ids;
+}
+
+/** The same for a --lines split: the first items that end within those characters (at least one). */
+export function evalPrefixItems(items: Items, n: number, T: number): Items {
+  const count = items.start.length;
+  if (n <= 0 || count === 0) return items;
+  const limit = items.start[0] + Math.max(n, T + 1);
+  let k = 1;
+  while (k < count && items.end[k] <= limit) k++;
+  return { ids: items.ids, start: items.start.subarray(0, k), end: items.end.subarray(0, k) };
+}
+
+/**
  * Mean loss over items (a --lines model): each item from the zero state, in the file's order,
  * dealt into `streams` rows of item-aligned windows (src/lines.ts).
  */

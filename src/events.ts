@@ -16,6 +16,8 @@ export interface Metrics {
   train_bpc: number;
   val_loss: number;
   val_bpc: number;
+  /** Characters the validation pass predicted: all of the split's, or fewer under --eval-chars. */
+  val_chars: number;
   chars_per_s: number;
   lr: number;
   grad_norm: number;

@@ -28,7 +28,7 @@ import { JsBackend } from './backend/js.js';
 import { encodeCheckpoint, modelConfigOf, modelFromCheckpoint, restoreOptimizer, type CheckpointData, type TrainState } from './checkpoint.js';
 import { checkResume, type TrainConfig } from './config.js';
 import type { Corpus, Split, WindowSource } from './data.js';
-import { evaluateIds, evaluateItems } from './evaluate.js';
+import { evalPrefix, evalPrefixItems, evaluateIds, evaluateItems } from './evaluate.js';
 import { generate } from './generate.js';
 import { runData, type Items } from './lines.js';
 import type { Vocabulary } from './vocab.js';
@@ -182,9 +182,17 @@ export class Trainer {
 
   /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
   async validationLoss(): Promise<number> {
+    return (await this.validate(0)).loss;
+  }
+
+  /**
+   * The validation pass over the first `evalChars` characters of the split (evalPrefix; 0 = all
+   * of it): its mean loss and the characters it predicted.
+   */
+  private async validate(evalChars: number): Promise<{ loss: number; chars: number }> {
     const { batch: B, seqLen: T } = this.config;
-    if (this.lines) return (await evaluateItems(this.model, this.lines.val, this.lines.nl, { streams: B, T })).loss;
-    return (await evaluateIds(this.model, this.split.val, { streams: B, T })).loss;
+    if (this.lines) return evaluateItems(this.model, evalPrefixItems(this.lines.val, evalChars, T), this.lines.nl, { streams: B, T });
+    return evaluateIds(this.model, evalPrefix(this.split.val, evalChars, T), { streams: B, T });
   }
 
   /**
@@ -268,9 +276,10 @@ export class Trainer {
       }
       await this.breathe(r);
     }
-    if (reason !== 'nan' && this.state.iter > 0 && r.lastEvalIter !== this.state.iter) {
+    // the last evaluation of a run is over the whole split, even where one over --eval-chars just ran
+    if (reason !== 'nan' && this.state.iter > 0 && (r.lastEvalIter !== this.state.iter || !r.lastEvalWhole)) {
       const fault = yield* this.read(r);
-      const ev = fault ? null : await this.evaluate(r); // the steps since the last evaluation
+      const ev = fault ? null : await this.evaluate(r, true); // the steps since the last evaluation
       if (ev && Number.isFinite(ev.metrics.val_loss)) yield ev;
       else {
         yield this.nanEvent(fault ? `${fault}; the model was not saved` : `validation loss became ${ev!.metrics.val_loss} at iteration ${this.state.iter}; the model was not saved`);
@@ -307,7 +316,7 @@ export class Trainer {
     // a run resumed from it draws its next sample as the unbroken run does.
     const sample = sampling ? await this.sample() : null;
     if (evaluating) {
-      const ev = await this.evaluate(r);
+      const ev = await this.evaluate(r, false);
       if (!Number.isFinite(ev.metrics.val_loss)) return `validation loss became ${ev.metrics.val_loss} at iteration ${s.iter}`;
       this.refitSchedule();
       if (c.onNan === 'rollback') r.good = this.snapshot(); // never a state whose loss is not finite
@@ -373,10 +382,13 @@ export class Trainer {
     return null;
   }
 
-  /** A validation pass, and the metrics line of the iterations since the last one. */
-  private async evaluate(r: Session): Promise<Extract<TrainEvent, { type: 'eval' }>> {
+  /**
+   * A validation pass, and the metrics line of the iterations since the last one: over the whole
+   * split when `whole` (the run's last), else over the first --eval-chars characters.
+   */
+  private async evaluate(r: Session, whole: boolean): Promise<Extract<TrainEvent, { type: 'eval' }>> {
     const s = this.state;
-    const val = await this.validationLoss();
+    const { loss: val, chars } = await this.validate(whole ? 0 : this.config.evalChars);
     const train = r.lossCount > 0 ? r.lossSum / r.lossCount : (s.lastTrainLoss ?? NaN);
     r.lossSum = 0;
     r.lossCount = 0;
@@ -385,10 +397,11 @@ export class Trainer {
     const isBest = Number.isFinite(val) && (s.bestValLoss === null || val < s.bestValLoss);
     if (isBest) s.bestValLoss = val;
     r.lastEvalIter = s.iter;
+    r.lastEvalWhole = whole || this.config.evalChars === 0;
     this.tick(r);
     const metrics: Metrics = {
       iter: s.iter, epoch: this.epochs, seconds: s.seconds,
-      train_loss: train, train_bpc: train / Math.LN2, val_loss: val, val_bpc: val / Math.LN2,
+      train_loss: train, train_bpc: train / Math.LN2, val_loss: val, val_bpc: val / Math.LN2, val_chars: chars,
       chars_per_s: s.trainSeconds > 0 ? s.trainChars / s.trainSeconds : 0, lr: this.lr, grad_norm: r.gradNorm,
     };
     return { type: 'eval', metrics, isBest };
@@ -413,6 +426,7 @@ export class Trainer {
     r.lossCount = 0;
     r.smooth = s.lastTrainLoss ?? r.smooth;
     r.lastEvalIter = s.iter;
+    r.lastEvalWhole = this.config.evalChars === 0; // should the run stop here, its last evaluation reads the whole split
     return { type: 'warning', iter: s.iter, message: `${what}; rolled back to iteration ${s.iter} and halved the learning rate to ${s.lr.toPrecision(3)} (rollback ${r.rollbacks} of ${c.maxRollbacks})` };
   }
 
@@ -426,7 +440,7 @@ export class Trainer {
     return {
       start: now, secondsAtStart: this.state.seconds, lastYield: now, stepSeconds: 0,
       lossSum: 0, lossCount: 0, smooth: this.state.lastTrainLoss ?? Math.log(this.corpus.vocab.size), exploding: false,
-      gradNorm: 0, lastEvalIter: -1,
+      gradNorm: 0, lastEvalIter: -1, lastEvalWhole: false,
       good: this.config.onNan === 'rollback' ? this.snapshot() : null, rollbacks: 0,
     };
   }
@@ -471,6 +485,8 @@ interface Session {
   /** ‖g‖ of the last step read, before clipping. */
   gradNorm: number;
   lastEvalIter: number;
+  /** Whether that evaluation read the whole validation split (not only --eval-chars of it). */
+  lastEvalWhole: boolean;
   /** --on-nan rollback: the state at the last evaluation with a finite loss, and how often we went back to it. */
   good: Snapshot | null;
   rollbacks: number;
@@ -501,7 +517,7 @@ export function startRun(config: TrainConfig, vocab: Vocabulary, windows: number
     return { model, optimizer, ws, state: { ...resume.train.state } };
   }
   const rng = new Rng(config.seed);
-  if (!resume) model.init(rng);
+  if (!resume) model.init(rng, config.init);
   const state: TrainState = {
     iter: 0, epoch: 0, window: 0, seconds: 0, trainSeconds: 0, trainChars: 0, lr: config.lr,
     scheduleIters: config.lrSchedule === 'step' ? null : iterBudget(config, windows),

@@ -86,7 +86,7 @@ test('train writes checkpoints, metrics.jsonl and run.json, and --json prints on
   }
   const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trimEnd().split('\n');
   assert.equal(lines.length, 2, 'an evaluation at iterations 10 and 20');
-  const keys = ['iter', 'epoch', 'seconds', 'train_loss', 'train_bpc', 'val_loss', 'val_bpc', 'chars_per_s', 'lr', 'grad_norm'];
+  const keys = ['iter', 'epoch', 'seconds', 'train_loss', 'train_bpc', 'val_loss', 'val_bpc', 'val_chars', 'chars_per_s', 'lr', 'grad_norm'];
   lines.forEach((line, i) => {
     const m = JSON.parse(line) as Record<string, unknown>;
     assert.deepEqual(Object.keys(m).sort(), [...keys].sort());

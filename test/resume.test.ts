@@ -22,7 +22,7 @@ import { runCli } from './run-cli.js';
  * first test checks that this covers them all: a new knob must say here whether it may change.
  */
 const CHANGED: Partial<Record<keyof TrainConfig, string | number | boolean>> = {
-  model: 'gru', layers: 3, hidden: 24, embed: 0, dropout: 0.25, valFrac: 0.1, testFrac: 0.1, batch: 3, seqLen: 12,
+  model: 'gru', layers: 3, hidden: 24, embed: 0, dropout: 0.25, init: 'orthogonal', valFrac: 0.1, testFrac: 0.1, batch: 3, seqLen: 12,
   optimizer: 'rmsprop', lr: 0.05, lrSchedule: 'linear', lrDecay: 0.5, lrDecayAfter: 2, warmup: 7, lrFinal: 0.5, weightDecay: 0.001, clip: 1, clipMode: 'value',
   beta1: 0.8, beta2: 0.99, eps: 1e-6, alpha: 0.9, momentum: 0.5, seed: 99, lines: true,
 };
@@ -40,8 +40,9 @@ test('library: every setting that may not change on resume is refused with its f
   }
   // the same values as the run's are accepted: the page sends every knob it shows
   assert.deepEqual(resumeConfig(saved, { ...saved }), saved);
-  const changed = resumeConfig(saved, { evalEvery: 7, sampleEvery: 0, sampleLength: 9, sampleTemperature: 0.5, onNan: 'rollback', maxRollbacks: 1 });
+  const changed = resumeConfig(saved, { evalEvery: 7, evalChars: 500, sampleEvery: 0, sampleLength: 9, sampleTemperature: 0.5, onNan: 'rollback', maxRollbacks: 1 });
   assert.equal(changed.evalEvery, 7);
+  assert.equal(changed.evalChars, 500);
   assert.equal(changed.onNan, 'rollback');
   assert.throws(() => resumeConfig(saved, { evalEvery: 0 }), isOneLine(/^--eval-every must be ≥ 1/));
   assert.throws(() => resumeConfig(saved, { nope: 1 } as unknown as Partial<TrainConfig>), isOneLine(/unknown setting --nope/));

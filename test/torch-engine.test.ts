@@ -183,6 +183,30 @@ test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; cosine 
   }
 });
 
+test('--init orthogonal and --eval-chars: 1 and 2 torch processes train from our orthogonal weights and evaluate the same characters as ours (the last evaluation the whole split)', { skip }, async (t) => {
+  const config: Partial<TrainConfig> = { model: 'lstm', layers: 2, hidden: 12, embed: 6, batch: 6, seqLen: 10, maxIters: 10, evalEvery: 5, sampleEvery: 0, seed: 3, init: 'orthogonal', evalChars: 90 };
+  const corpus = corpusOf(text(4000, 4));
+  const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
+  const ourEvents: TrainEvent[] = [];
+  for await (const ev of trainer.run()) ourEvents.push(ev);
+  const evals = (evs: TrainEvent[]) => evs.flatMap((e) => (e.type === 'eval' ? [e.metrics] : []));
+  const ours = evals(ourEvents);
+  assert.deepEqual(ours.map((m) => m.iter), [5, 10, 10], 'iteration 10: one over --eval-chars, then the last over the whole split');
+  assert.ok(ours[0].val_chars < 90 && ours[2].val_chars > 90);
+  for (const nproc of [1, 2]) {
+    const dir = tmp();
+    await prepareTorchDir(plan(config, corpus, nproc), dir);
+    const evs = await collect(launchCommand(PY!, nproc, 'cpu', dir));
+    const gap = maxAbsDiff(stepLosses(evs), stepLosses(ourEvents));
+    t.diagnostic(`${nproc} process(es): largest step-loss gap ${gap.toExponential(2)} nats`);
+    assert.ok(gap < 2e-5, `${nproc}: step losses differ by up to ${gap}`);
+    const theirs = evals(evs);
+    assert.deepEqual(theirs.map((m) => [m.iter, m.val_chars]), ours.map((m) => [m.iter, m.val_chars]), `${nproc}: evaluations`);
+    assert.ok(maxAbsDiff(theirs.map((m) => m.val_loss), ours.map((m) => m.val_loss)) < 2e-5, `${nproc}: validation losses ${theirs.map((m) => m.val_loss)} vs ${ours.map((m) => m.val_loss)}`);
+    assert.deepEqual(metricsOf(dir).map((m) => m.iter), [5, 10, 10], `${nproc}: metrics.jsonl`);
+  }
+});
+
 test('resume across engines: ours 30 → torch 30 → ours 30 equals 90 steps of ours (cursor, schedule, moments carry over)', { skip }, async (t) => {
   const dir = tmp();
   const data = join(dir, 'corpus.txt');

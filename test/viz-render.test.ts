@@ -21,7 +21,7 @@ import { tinyModel } from './helpers.js';
 
 const metric = (iter: number, bpc: number): Metrics => ({
   iter, epoch: iter / 100, seconds: iter / 10, train_loss: bpc * Math.LN2, train_bpc: bpc, val_loss: bpc * Math.LN2 + 0.1,
-  val_bpc: bpc + 0.1 / Math.LN2, chars_per_s: 1000, lr: 0.002, grad_norm: 1.5,
+  val_bpc: bpc + 0.1 / Math.LN2, val_chars: 1000, chars_per_s: 1000, lr: 0.002, grad_norm: 1.5,
 });
 
 test('report page: inlined assets, no external references, embedded text cannot close its script', () => {

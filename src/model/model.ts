@@ -31,6 +31,8 @@ import { GATES, makeLayerBuffers, planLayerBuffers, type CellType, type LayerBuf
 import { lstmBackward, lstmForward } from './lstm.js';
 import { gruBackward, gruForward } from './gru.js';
 import { rnnBackward, rnnForward } from './rnn.js';
+import { orthogonalBlocks } from './orthogonal.js';
+import type { TrainConfig } from '../config.js';
 
 export interface ModelConfig {
   type: CellType;
@@ -302,9 +304,18 @@ export class CharRNN {
     this.dbdec = view(this.grads, 'decoder.bias');
   }
 
-  /** PyTorch's initialization (see paramSpecs), drawn from rng in spec order. */
-  init(rng: Rng): void {
+  /**
+   * PyTorch's initialization (see paramSpecs), drawn from rng in spec order. With `recurrent`
+   * 'orthogonal' (--init), each weight_hh is instead one random orthogonal block per gate
+   * (src/model/orthogonal.ts), drawn at its place in that order; everything else is unchanged.
+   */
+  init(rng: Rng, recurrent: TrainConfig['init'] = 'uniform'): void {
+    const gates = GATES[this.config.type];
     for (const s of this.specs) {
+      if (recurrent === 'orthogonal' && s.name.startsWith('rnn.weight_hh_l')) {
+        this.importParam(s, orthogonalBlocks(rng, gates, this.config.hidden)); // (G, H) in PyTorch's layout
+        continue;
+      }
       const p = this.params.subarray(s.offset, s.offset + s.size);
       for (let i = 0; i < s.size; i++) {
         p[i] = s.init.kind === 'normal' ? rng.normal() : rng.uniform(-s.init.bound, s.init.bound);
