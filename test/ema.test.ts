@@ -9,6 +9,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../src/backend/js.js';
+import { createNodeNativeBackend, createNodeWasmBackend } from '../src/backend/platform-node.js';
+import type { Backend } from '../src/backend/types.js';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
@@ -162,6 +164,22 @@ test('resume with ema: N + N iterations with a stop in between equal 2N straight
   assert.equal(resumed.state.bestValLoss, straight.state.bestValLoss);
   assert.equal(events.at(-1)?.type, 'done');
   assert.deepEqual(await resumed.sample(40), await straight.sample(40));
+});
+
+test('wasm and native trainers with ema: the average and its validation losses match the reference', async () => {
+  const run = async (backend: Backend): Promise<{ vals: number[]; ema: Float32Array }> => {
+    const trainer = new Trainer({ config: config({ maxIters: 8, sampleEvery: 0 }), corpus, backend });
+    const events = await drain(trainer);
+    return { vals: events.flatMap((e) => (e.type === 'eval' ? [e.metrics.val_loss] : [])), ema: Float32Array.from(trainer.optimizer.ema!) };
+  };
+  const ref = await run(new JsBackend());
+  for (const [name, backend] of [['wasm', await createNodeWasmBackend({ threads: 1 })], ['native', createNodeNativeBackend({ threads: 2 })]] as const) {
+    const got = await run(backend);
+    backend.dispose();
+    assert.equal(got.vals.length, ref.vals.length);
+    got.vals.forEach((v, i) => assert.ok(Math.abs(v - ref.vals[i]) < 1e-5, `${name}: validation loss ${v} vs ${ref.vals[i]}`));
+    assert.ok(maxRel(got.ema, ref.ema) < 1e-3, `${name}: the average off by ${maxRel(got.ema, ref.ema)}`);
+  }
 });
 
 test('a checkpoint of an --ema run without its ema.* tensors is a one-line error', async () => {
