@@ -17,8 +17,9 @@
  * same everywhere (the mean loss of the steps since the last read) and only come less often on a
  * GPU; a non-finite step is found at the next read ("between iterations a and b", a = b on a CPU).
  *
- * Everything that decides what happens next (weights, optimizer moments, step counter, learning
- * rate, both random generators, the data cursor and the carried hidden state) is in the
+ * Everything that decides what happens next (weights, optimizer moments, --ema's average of the
+ * weights, step counter, learning rate, both random generators, the data cursor and the carried
+ * hidden state) is in the
  * checkpoint, so a resumed run continues bit for bit as if it had never stopped. A checkpoint is
  * always the state as of the last read: on a GPU up to --eval-every steps old, exact all the same.
  */
