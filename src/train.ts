@@ -19,9 +19,9 @@
  *
  * Everything that decides what happens next (weights, optimizer moments, --ema's average of the
  * weights, step counter, learning rate, both random generators, the data cursor and the carried
- * hidden state) is in the
- * checkpoint, so a resumed run continues bit for bit as if it had never stopped. A checkpoint is
- * always the state as of the last read: on a GPU up to --eval-every steps old, exact all the same.
+ * hidden state) is in the checkpoint, so a resumed run continues bit for bit as if it had never
+ * stopped. A checkpoint is always the state as of the last read: on a GPU up to --eval-every steps
+ * old, exact all the same.
  */
 import type { Backend, FloatArray } from './backend/types.js';
 import type { Metrics, StopReason, Summary, TrainEvent } from './events.js';
