@@ -6,7 +6,7 @@ export { gemmPanels, gemmTask, packB, gemmColsNN, gemmDotNT, gemmRowsNN, transpo
 export { broadcastRows, colSumAcc, gatherRows, scatterAddRows, mul, scale, clamp, sumSquares } from './rows';
 export { rnnForward, rnnBackward, lstmForward, lstmBackward, lstmStepUnits, lstmStepBackUnits, gruForward, gruBackward } from './cells';
 export { softmaxCrossEntropy } from './softmax';
-export { adam, rmsprop, adagrad, sgd } from './optim';
+export { adam, rmsprop, adagrad, sgd, emaUpdate } from './optim';
 export { logf64 } from './math';
 
 /** End of the compiler's static data: the host checks that it lies below its reserved region. */

@@ -81,3 +81,16 @@ export function sgd(n: i32, p: usize, g: usize, buf: usize, lr: f64, momentum: f
   for (; i + 2 <= n; i += 2) sgd2(at(p, i), at(g, i), at(buf, i), vlr, vmu, vwd, first, true);
   if (i < n) sgd2(at(p, i), at(g, i), at(buf, i), vlr, vmu, vwd, first, false);
 }
+
+// @ts-ignore: decorator
+@inline function ema2(pa: usize, px: usize, d: v128, dc: v128, wide: bool): void {
+  st2(pa, f64x2.add(f64x2.mul(d, ld2(pa, wide)), f64x2.mul(dc, ld2(px, wide))), wide);
+}
+
+/** The weights' moving average (--ema): avg (n) = decay avg + (1 - decay) x. */
+export function emaUpdate(n: i32, avg: usize, x: usize, decay: f64): void {
+  const vd = f64x2.splat(decay), vdc = f64x2.splat(1 - decay);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) ema2(at(avg, i), at(x, i), vd, vdc, true);
+  if (i < n) ema2(at(avg, i), at(x, i), vd, vdc, false);
+}

@@ -25,15 +25,16 @@ export async function appendLine(path: string, value: unknown): Promise<void> {
 }
 
 /**
- * Save an evaluation: its metrics line, then `latest` (and `best`) atomically. If anything
+ * Save an evaluation: its metrics line, then `latest` (and `best`, `bestBytes`: with --ema the
+ * averaged weights, Trainer.bestCheckpoint) atomically. If anything
  * cannot be written the run stops with one line saying where; the checkpoints already on
  * disk are untouched (atomic writes), so no work before the last evaluation is lost.
  */
-export async function saveEvaluation(files: { metrics: string; latest: string; best: string | null }, metrics: Metrics, bytes: Uint8Array): Promise<void> {
+export async function saveEvaluation(files: { metrics: string; latest: string; best: string | null }, metrics: Metrics, bytes: Uint8Array, bestBytes = bytes): Promise<void> {
   try {
     await appendLine(files.metrics, metrics);
     await writeFileAtomic(files.latest, bytes);
-    if (files.best) await writeFileAtomic(files.best, bytes);
+    if (files.best) await writeFileAtomic(files.best, bestBytes);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new CliError(`training stopped at iteration ${metrics.iter}: ${msg}`);

@@ -193,7 +193,7 @@ export async function trainCommand(proc: Proc, args: TrainArgs): Promise<number>
         events: (signal) => trainer.run(signal),
         // our engine's run files are the CLI's to write: each evaluation metrics-first (cli/runfiles.ts), latest at Ctrl-C
         record: async (ev) => {
-          if (ev.type === 'eval') await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint());
+          if (ev.type === 'eval') await saveEvaluation({ metrics: metricsPath, latest, best: ev.isBest ? best : null }, ev.metrics, trainer.checkpoint(), ev.isBest ? trainer.bestCheckpoint() : undefined);
           else if (ev.type === 'sample') await appendLine(samplesPath, { iter: ev.iter, text: ev.text });
           else if (ev.type === 'done' && ev.reason === 'aborted') await writeFileAtomic(latest, trainer.checkpoint());
         },

@@ -41,6 +41,8 @@ typedef struct crn_kernels {
   void (*rmsprop)(float *p, const float *g, float *v, const double *h, size_t i0, size_t i1);
   void (*adagrad)(float *p, const float *g, float *v, const double *h, size_t i0, size_t i1);
   void (*sgd)(float *p, const float *g, float *buf, const double *h, size_t i0, size_t i1);
+  /* avg = decay avg + (1 - decay) x (--ema) */
+  void (*ema)(float *avg, const float *x, double decay, size_t i0, size_t i1);
 } crn_kernels;
 
 /* The table of an isa (CRN_ISA_*); the plain one for an isa this build has no code for. */

@@ -160,6 +160,7 @@ static void adam_r(const job *j, size_t lo, size_t hi) { j->c->k->adam(j->p[0], 
 static void rmsprop_r(const job *j, size_t lo, size_t hi) { j->c->k->rmsprop(j->p[0], j->p[1], j->p[2], j->d, lo, hi); }
 static void adagrad_r(const job *j, size_t lo, size_t hi) { j->c->k->adagrad(j->p[0], j->p[1], j->p[2], j->d, lo, hi); }
 static void sgd_r(const job *j, size_t lo, size_t hi) { j->c->k->sgd(j->p[0], j->p[1], j->p[2], j->d, lo, hi); }
+static void ema_r(const job *j, size_t lo, size_t hi) { j->c->k->ema(j->p[0], j->p[1], j->d[0], lo, hi); }
 static void bcast_r(const job *j, size_t lo, size_t hi) { j->c->k->broadcast_rows(j->i[0], j->p[0], j->p[1], j->i[1], (int)lo, (int)hi); }
 
 /* An elementwise op over n elements: p pointers, d float64 parameters. */
@@ -227,6 +228,7 @@ int crn_run(crn_ctx *c) {
     case OP_ADAM: { float *p[] = { P(2), P(3), P(4), P(5) }; elementwise(c, adam_r, (size_t)A(1), 4, p, 7, a + 6); return 0; }
     case OP_RMSPROP: { float *p[] = { P(2), P(3), P(4) }; elementwise(c, rmsprop_r, (size_t)A(1), 3, p, 4, a + 5); return 0; }
     case OP_ADAGRAD: { float *p[] = { P(2), P(3), P(4) }; elementwise(c, adagrad_r, (size_t)A(1), 3, p, 3, a + 5); return 0; }
+    case OP_EMA: { float *p[] = { P(2), P(3) }; elementwise(c, ema_r, (size_t)A(1), 2, p, 1, a + 4); return 0; }
     case OP_SGD: { float *p[] = { P(2), P(3), P(4) }; elementwise(c, sgd_r, (size_t)A(1), 3, p, 4, a + 5); return 0; }
     case OP_RNN_FORWARD: { float *p[] = { P(3), P(4) }; cell(c, rnn_fwd, N_(1), N_(2), 2, p); return 0; }
     case OP_RNN_BACKWARD: { float *p[] = { P(3), P(4), P(5), P(6) }; cell(c, rnn_bwd, N_(1), N_(2), 4, p); return 0; }

@@ -40,6 +40,7 @@ enum {
   OP_PACK,              /* transB, K, N, B, ldb, packed */
   OP_STOP_THREADS,      /* stop the pool: kernels go on, on the calling thread */
   OP_STATS,             /* -> calls split over the threads so far */
+  OP_EMA,               /* n, avg, x, decay */
 };
 
 /* args[CRN_THREADS_ARG]: the threads the op may use (1: the calling thread alone). */

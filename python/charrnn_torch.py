@@ -32,6 +32,7 @@ Dropout sits where ours does (outputs of every layer but the last, scaled by 1/(
 come from torch's generator seeded by one draw of our xoshiro128** per step, for the whole global
 window, so they do not depend on the number of ranks (but differ from our engine's masks).
 """
+import contextlib
 import ctypes
 import json
 import math
@@ -551,6 +552,9 @@ class Run:
         self.p.copy_(flat(''))  # (P) parameters in checkpoint order and PyTorch layout: the modules' weights
         self.mom1 = flat('optimizer.m.')  # (P) adam m / sgd momentum
         self.mom2 = flat('optimizer.v.')  # (P) adam v / rmsprop v / adagrad sum of squares
+        averaging = self.c.get('ema', 0) > 0
+        self.ema = flat('ema.') if averaging else None  # (P) --ema: the weights' moving average
+        self.raw = torch.empty_like(self.p) if averaging else None  # (P) the raw weights while the average stands in (averaged())
         st = json.loads(meta['train_state'])
         self.st = st
         H = self.m['hidden']
@@ -577,7 +581,9 @@ class Run:
             out.append(self.d.all_sum(full))
         return host_read('save', *out)
 
-    def checkpoint_bytes(self, carried):
+    def checkpoint_bytes(self, carried, best=False):
+        """latest.safetensors' bytes, and with `best` those of best.safetensors (else None): with --ema
+        the average as its weights (src/train.ts bestCheckpoint), else the same bytes. One host read."""
         def split(a):
             out, off = [], 0
             for (name, p), n in zip(self.named, self.sizes):
@@ -585,16 +591,17 @@ class Run:
                 off += n
             return out
         names = [n for n, _ in self.named]
-        p, m, v = host_read('save', self.p, self.mom1, self.mom2)
-        tensors = list(zip(names, split(p)))
-        tensors += [('optimizer.m.' + n, a) for n, a in zip(names, split(m))]
-        tensors += [('optimizer.v.' + n, a) for n, a in zip(names, split(v))]
+        p, m, v, *ema = host_read('save', self.p, self.mom1, self.mom2, *([] if self.ema is None else [self.ema]))
+        train = [('optimizer.m.' + n, a) for n, a in zip(names, split(m))]
+        train += [('optimizer.v.' + n, a) for n, a in zip(names, split(v))]
+        if ema:
+            train += [('ema.' + n, a) for n, a in zip(names, split(ema[0]))]
         k = 0
         for l in range(self.m['layers']):
-            tensors.append(('state.h_l%d' % l, carried[k]))
+            train.append(('state.h_l%d' % l, carried[k]))
             k += 1
             if self.m['type'] == 'lstm':
-                tensors.append(('state.c_l%d' % l, carried[k]))
+                train.append(('state.c_l%d' % l, carried[k]))
                 k += 1
         st = dict(self.st)
         st['rng'] = self.rng.state
@@ -604,7 +611,10 @@ class Run:
             'config': self.spec['configJson'], 'model': self.spec['modelJson'], 'vocab': json.dumps(self.vocab, separators=(',', ':')),
             'train_state': json.dumps(st, separators=(',', ':'), allow_nan=False),
         }
-        return encode_safetensors(tensors, meta)
+        latest = encode_safetensors(list(zip(names, split(p))) + train, meta)
+        if not best:
+            return latest, None
+        return latest, encode_safetensors(list(zip(names, split(ema[0]))) + train, meta) if ema else latest
 
     # ---- data (Batcher.fill, for this rank's streams) ----
     def window(self, w):
@@ -728,6 +738,25 @@ class Run:
             p.add_(m * finite.to(p.dtype), alpha=-lr)
         else:
             raise RunError('--optimizer %s is not supported by the torch engine' % opt)
+        if self.ema is not None:
+            # --ema: avg = d avg + (1 - d) p with src/optim.ts emaDecay's d; held on a skipped step
+            # (a select on the device bool, exact where decay 1 would round)
+            d = min(c['ema'], (1 + t) / (10 + t))
+            self.ema.copy_(torch.where(finite, p.mul(1 - d).add_(self.ema, alpha=d), self.ema))
+
+    @contextlib.contextmanager
+    def averaged(self):
+        """With --ema, the moving average standing in for the weights (validation, samples), the raw
+        weights back afterwards (src/optim.ts withAverage); without, nothing changes."""
+        if self.ema is None:
+            yield
+            return
+        self.raw.copy_(self.p)
+        self.p.copy_(self.ema)
+        try:
+            yield
+        finally:
+            self.p.copy_(self.raw)
 
     def const(self, f):
         """The number f as a 0-dim float32 tensor on the device, made on first use."""
@@ -1133,7 +1162,8 @@ class Trainer:
         over the whole split when `whole` (the run's last), else over the first evalChars characters."""
         st = self.st
         eval_chars = self.c.get('evalChars', 0)
-        val, chars = self.job.validation_loss(0 if whole else eval_chars)
+        with self.job.averaged():
+            val, chars = self.job.validation_loss(0 if whole else eval_chars)
         tr = self.loss_sum / self.loss_count if self.loss_count > 0 else (st['lastTrainLoss'] if st['lastTrainLoss'] is not None else float('nan'))
         self.loss_sum, self.loss_count = 0.0, 0
         st['lastTrainLoss'] = tr if math.isfinite(tr) else None
@@ -1155,16 +1185,17 @@ class Trainer:
         carried = self.job.full_state()
         if not self.lead:
             return
-        data = self.job.checkpoint_bytes(carried)
+        data, best = self.job.checkpoint_bytes(carried, is_best)
         if metrics is not None:
             append_line(self.paths['metrics'], metrics)
         write_atomic(self.paths['latest'], data)
-        if is_best:
-            write_atomic(self.paths['best'], data)
+        if best is not None:
+            write_atomic(self.paths['best'], best)
 
     def sample(self):
         """A sample from the model as it is now, from the run's own sampling generator (rank 0)."""
-        return self.job.sample(self.c['sampleLength'], self.c['sampleTemperature'])
+        with self.job.averaged():
+            return self.job.sample(self.c['sampleLength'], self.c['sampleTemperature'])
 
     def close(self):
         reads = os.environ.get('CHARRNN_TORCH_HOST_READS')

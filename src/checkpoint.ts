@@ -4,6 +4,7 @@
  *   tensors   PyTorch state-dict names and layouts, float32:
  *             embedding.weight, rnn.weight_ih_l0 ..., decoder.weight, decoder.bias
  *             and, for resuming: optimizer.m.<name>, optimizer.v.<name> (same layout as <name>),
+ *             ema.<name> (with --ema: the weights' moving average, same layout as <name>),
  *             state.h_l<k>, state.c_l<k> (B, H): the hidden state carried into the next window
  *   metadata  format = "charrnn", format_version = "1", config (JSON), model (JSON),
  *             vocab (JSON array of code points), train_state (JSON, for resuming)
@@ -54,6 +55,8 @@ export interface CheckpointData {
     state: TrainState;
     m: Map<string, Float32Array>;
     v: Map<string, Float32Array>;
+    /** With --ema: the weights' moving average; null without. */
+    ema: Map<string, Float32Array> | null;
     /** Carried state per layer: h (and c for an LSTM), each (B, H). */
     carried: Float32Array[];
   } | null;
@@ -68,7 +71,7 @@ export interface CheckpointInput {
    * memory: the trainer passes a device model's host copies as of its last read.
    */
   params?: FloatArray;
-  train?: { state: TrainState; optimizer: Pick<Optimizer, 'm' | 'v' | 't'>; carried: FloatArray[] };
+  train?: { state: TrainState; optimizer: Pick<Optimizer, 'm' | 'v' | 't' | 'ema'>; carried: FloatArray[] };
 }
 
 export function modelConfigOf(config: TrainConfig, vocabSize: number): ModelConfig {
@@ -103,6 +106,8 @@ export function encodeCheckpoint(input: CheckpointInput): Uint8Array {
   if (train) {
     for (const s of model.specs) tensors.push([`optimizer.m.${s.name}`, f32(s.shape, model.exportParam(s, train.optimizer.m))]);
     for (const s of model.specs) tensors.push([`optimizer.v.${s.name}`, f32(s.shape, model.exportParam(s, train.optimizer.v))]);
+    const { ema } = train.optimizer;
+    if (ema) for (const s of model.specs) tensors.push([`ema.${s.name}`, f32(s.shape, model.exportParam(s, ema))]);
     const names = carriedNames(model.config);
     names.forEach((name, i) => {
       const data = train.carried[i];
@@ -178,8 +183,9 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointData {
     const state = validateTrainState(st);
     const m = new Map(specs.map((s) => [s.name, take(`optimizer.m.${s.name}`, s.shape)]));
     const v = new Map(specs.map((s) => [s.name, take(`optimizer.v.${s.name}`, s.shape)]));
+    const ema = config.ema > 0 ? new Map(specs.map((s) => [s.name, take(`ema.${s.name}`, s.shape)])) : null;
     const carried = carriedNames(model).map((name) => take(name, [config.batch, config.hidden]));
-    train = { state, m, v, carried };
+    train = { state, m, v, ema, carried };
   }
   return { config, model, vocab, params, train };
 }
@@ -228,7 +234,7 @@ export function loadParams(data: CheckpointData, model: CharRNN): void {
   model.paramsChanged();
 }
 
-/** Load optimizer moments saved in PyTorch layout back into the optimizer's buffers. */
+/** Load optimizer moments (and the weights' moving average) saved in PyTorch layout back into the optimizer's buffers. */
 export function restoreOptimizer(data: CheckpointData, model: CharRNN, opt: Optimizer): void {
   if (!data.train) return;
   const put = (src: Map<string, Float32Array>, into: FloatArray): void => {
@@ -238,5 +244,10 @@ export function restoreOptimizer(data: CheckpointData, model: CharRNN, opt: Opti
   put(data.train.v, opt.v);
   model.backend.upload(opt.m);
   model.backend.upload(opt.v);
+  if (opt.ema) {
+    if (!data.train.ema) throw bad('has no ema.* tensors for its --ema run; resume it with the --ema it was saved with');
+    put(data.train.ema, opt.ema);
+    model.backend.upload(opt.ema);
+  }
   opt.t = data.train.state.optimizerSteps;
 }

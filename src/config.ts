@@ -90,6 +90,7 @@ const TABLE = {
   eps: num('optimizer', 1e-8, { min: 0, minExclusive: true }, 'Optimizer ε', 'ε of Adam, RMSprop and Adagrad'),
   alpha: num('optimizer', 0.95, unit, 'RMSprop smoothing', 'RMSprop smoothing constant'),
   momentum: num('optimizer', 0.9, unit, 'SGD momentum', 'SGD momentum'),
+  ema: num('optimizer', 0, unit, 'Weight averaging (EMA decay)', 'decay of an exponential moving average of the weights, used for validation, samples and best.safetensors (training goes on with the raw weights); 0 = off, 0 ≤ d < 1, e.g. 0.999'),
   maxIters: num('stopping', 0, { int: true, min: 0 }, 'Stop after iterations', 'stop after this many iterations; 0 = no limit'),
   epochs: num('stopping', 50, { min: 0 }, 'Stop after epochs', 'stop after this many epochs; 0 = no limit'),
   maxTime: num('stopping', 180, { min: 0 }, 'Stop after seconds', 'stop after this many seconds; 0 = no limit (the default applies when no limit is given at all)'),

@@ -13,9 +13,19 @@ import type { Backend, ClipViews, FloatArray } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
 
-export type OptimConfig = Pick<TrainConfig, 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'alpha' | 'momentum'>;
+export type OptimConfig = Pick<TrainConfig, 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'alpha' | 'momentum' | 'ema'>;
 
 export type ClipConfig = Pick<TrainConfig, 'clip' | 'clipMode'>;
+
+/**
+ * The decay of the weights' moving average at optimizer step t (1 at the first step): the knob
+ * `ema`, held lower early on (the usual warm-up, TensorFlow's num_updates rule) so that the
+ * first evaluations are not dominated by the random initialisation. python/charrnn_torch.py
+ * computes the same.
+ */
+export function emaDecay(ema: number, t: number): number {
+  return Math.min(ema, (1 + t) / (10 + t));
+}
 
 /** What clipGradients did: the global norm ‖g‖ before clipping, and how the gradient was changed. */
 export interface Clipped {
@@ -69,6 +79,13 @@ export class Optimizer {
   readonly m: FloatArray;
   /** Second moment (adam, rmsprop) or sum of squares (adagrad). (P) */
   readonly v: FloatArray;
+  /**
+   * With --ema (cfg.ema > 0): the moving average of the parameters, same layout as params, moved
+   * after each applied update; else null. (P)
+   */
+  readonly ema: FloatArray | null;
+  /** With --ema: where the raw parameters wait while the average stands in for them (withAverage). (P) */
+  private readonly raw: FloatArray | null;
   /** Number of updates applied so far (Adam's bias correction uses it). */
   t = 0;
   private readonly arena: Arena;
@@ -77,9 +94,42 @@ export class Optimizer {
     const plan = new ArenaPlan(model.dtype);
     const sm = plan.floats(model.numParams);
     const sv = plan.floats(model.numParams);
+    const averaging = cfg.ema > 0;
+    const sEma = averaging ? plan.floats(model.numParams) : null;
+    const sRaw = averaging ? plan.floats(model.numParams) : null;
     const arena = (this.arena = plan.allocate(model.backend));
     this.m = arena.floats(sm);
     this.v = arena.floats(sv);
+    this.ema = sEma ? arena.floats(sEma) : null;
+    this.raw = sRaw ? arena.floats(sRaw) : null;
+  }
+
+  /** Start the moving average (if any) at the parameters as they are now: a new run's initial weights. */
+  startAverage(): void {
+    if (this.ema) this.model.backend.copy(this.model.numParams, this.model.params, this.ema);
+  }
+
+  /**
+   * Run `fn` with the moving average standing in for the parameters (evaluation, samples), and
+   * the raw parameters back afterwards; without --ema, just `fn`. On a device the host copy of
+   * the parameters is fetched again at the end, as `fn` may have downloaded the average into it
+   * and a checkpoint reads the raw weights from there.
+   */
+  async withAverage<T>(fn: () => Promise<T>): Promise<T> {
+    const { ema, raw, model } = this;
+    if (!ema || !raw) return fn();
+    const be = model.backend;
+    const P = model.numParams;
+    be.copy(P, model.params, raw);
+    be.copy(P, ema, model.params);
+    model.paramsChanged('kernel');
+    try {
+      return await fn();
+    } finally {
+      be.copy(P, raw, model.params);
+      model.paramsChanged('kernel');
+      if (!be.hostMemory) await be.download([model.params]);
+    }
   }
 
   /** Give the moment buffers' memory back to the backend; unusable afterwards. */
@@ -113,6 +163,7 @@ export class Optimizer {
         k.sgd(P, p, g, this.m, lr, cfg.momentum, wd, this.t === 1, clip);
         break;
     }
+    if (this.ema) k.emaUpdate(P, this.ema, p, emaDecay(cfg.ema, this.t), clip?.factor); // skipped with the update
     model.paramsChanged('kernel');
   }
 }

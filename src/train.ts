@@ -17,10 +17,11 @@
  * same everywhere (the mean loss of the steps since the last read) and only come less often on a
  * GPU; a non-finite step is found at the next read ("between iterations a and b", a = b on a CPU).
  *
- * Everything that decides what happens next (weights, optimizer moments, step counter, learning
- * rate, both random generators, the data cursor and the carried hidden state) is in the
- * checkpoint, so a resumed run continues bit for bit as if it had never stopped. A checkpoint is
- * always the state as of the last read: on a GPU up to --eval-every steps old, exact all the same.
+ * Everything that decides what happens next (weights, optimizer moments, --ema's average of the
+ * weights, step counter, learning rate, both random generators, the data cursor and the carried
+ * hidden state) is in the checkpoint, so a resumed run continues bit for bit as if it had never
+ * stopped. A checkpoint is always the state as of the last read: on a GPU up to --eval-every steps
+ * old, exact all the same.
  */
 import type { Backend, FloatArray } from './backend/types.js';
 import type { Metrics, StopReason, Summary, TrainEvent } from './events.js';
@@ -70,6 +71,8 @@ interface Snapshot extends Counters {
   params: FloatArray;
   m: FloatArray;
   v: FloatArray;
+  /** With --ema: the moving average. */
+  ema: FloatArray | null;
   carried: FloatArray[];
 }
 
@@ -132,8 +135,23 @@ export class Trainer {
    * every step), else on a GPU that of the last evaluation or sample.
    */
   checkpoint(): Uint8Array {
+    return this.bytes(this.model.params);
+  }
+
+  /**
+   * What `best.safetensors` holds: checkpoint() with the weights that were evaluated as its
+   * parameters, the moving average with --ema (so sample, eval and export use it as they are;
+   * resuming such a file continues from the average, latest.safetensors continues the run
+   * exactly), else the same bytes as checkpoint().
+   */
+  bestCheckpoint(): Uint8Array {
+    return this.bytes(this.optimizer.ema ?? this.model.params);
+  }
+
+  /** Checkpoint bytes as of the last read, with `params` (host copies) as the model's weights. */
+  private bytes(params: FloatArray): Uint8Array {
     const { state, t } = this.words.steps === 0 ? this.counters() : this.asOfRead;
-    return runCheckpoint(this.config, this.corpus.vocab, { model: this.model, optimizer: this.optimizer, ws: this.ws, state }, t);
+    return runCheckpoint(this.config, this.corpus.vocab, { model: this.model, optimizer: this.optimizer, ws: this.ws, state }, t, params);
   }
 
   /**
@@ -155,7 +173,8 @@ export class Trainer {
   /** The whole state as of the last read, copied (the host's copies are current there). */
   private snapshot(): Snapshot {
     const { params } = this.model;
-    return { ...this.counters(), params: params.slice(), m: this.optimizer.m.slice(), v: this.optimizer.v.slice(), carried: this.ws.getState() };
+    const { m, v, ema } = this.optimizer;
+    return { ...this.counters(), params: params.slice(), m: m.slice(), v: v.slice(), ema: ema?.slice() ?? null, carried: this.ws.getState() };
   }
 
   /** Go back to a snapshot (--on-nan rollback): weights, moments, carried state, counters, generators. */
@@ -167,6 +186,10 @@ export class Trainer {
     optimizer.v.set(s.v);
     model.backend.upload(optimizer.m);
     model.backend.upload(optimizer.v);
+    if (optimizer.ema && s.ema) {
+      optimizer.ema.set(s.ema);
+      model.backend.upload(optimizer.ema);
+    }
     this.ws.setState(s.carried);
     this.restoreCounters(s);
   }
@@ -180,7 +203,10 @@ export class Trainer {
     this.asOfRead = this.counters();
   }
 
-  /** Mean validation loss (nats/char): B streams over the validation split, from the zero state. */
+  /**
+   * Mean validation loss (nats/char): B streams over the validation split, from the zero state;
+   * with --ema, of the weights' moving average.
+   */
   async validationLoss(): Promise<number> {
     return (await this.validate(0)).loss;
   }
@@ -191,20 +217,26 @@ export class Trainer {
    */
   private async validate(evalChars: number): Promise<{ loss: number; chars: number }> {
     const { batch: B, seqLen: T } = this.config;
-    if (this.lines) return evaluateItems(this.model, evalPrefixItems(this.lines.val, evalChars, T), this.lines.nl, { streams: B, T });
-    return evaluateIds(this.model, evalPrefix(this.split.val, evalChars, T), { streams: B, T });
+    const lines = this.lines;
+    return this.optimizer.withAverage(async () => {
+      if (lines) return evaluateItems(this.model, evalPrefixItems(lines.val, evalChars, T), lines.nl, { streams: B, T });
+      return evaluateIds(this.model, evalPrefix(this.split.val, evalChars, T), { streams: B, T });
+    });
   }
 
   /**
-   * A sample from the model as it is now (drawn from the run's own sampling generator); for a
-   * lines model, SAMPLE_ITEMS items (each at most `length` characters), one per line.
+   * A sample from the model as it is now (drawn from the run's own sampling generator), with
+   * --ema from the weights' moving average; for a lines model, SAMPLE_ITEMS items (each at most
+   * `length` characters), one per line.
    */
   async sample(length = this.config.sampleLength, temperature = this.config.sampleTemperature): Promise<string> {
-    const model = await this.hostModel();
-    this.sampler ??= new Sampler(model, this.corpus.vocab);
-    const lines = this.lines !== null;
-    const { samples } = await generate(this.sampler, { length, temperature, count: lines ? SAMPLE_ITEMS : 1, lines }, { rng: this.sampleRng });
-    return samples.map((g) => g.text).join('\n');
+    return this.optimizer.withAverage(async () => {
+      const model = await this.hostModel();
+      this.sampler ??= new Sampler(model, this.corpus.vocab);
+      const lines = this.lines !== null;
+      const { samples } = await generate(this.sampler, { length, temperature, count: lines ? SAMPLE_ITEMS : 1, lines }, { rng: this.sampleRng });
+      return samples.map((g) => g.text).join('\n');
+    });
   }
 
   private stopReason(): StopReason | null {
@@ -356,7 +388,8 @@ export class Trainer {
    */
   private async *read(r: Session): AsyncGenerator<TrainEvent, string | null, undefined> {
     const s = this.state;
-    const got: StepNumbers = await this.words.read([this.model.params, this.optimizer.m, this.optimizer.v, ...this.ws.stateViews()]);
+    const { m, v, ema } = this.optimizer;
+    const got: StepNumbers = await this.words.read([this.model.params, m, v, ...(ema ? [ema] : []), ...this.ws.stateViews()]);
     if (got.steps === 0) return null;
     const [from, to] = [s.iter - got.steps + 1, s.iter];
     if (!Number.isFinite(got.lossSum) || got.nonFinite > 0) {
@@ -518,6 +551,7 @@ export function startRun(config: TrainConfig, vocab: Vocabulary, windows: number
   }
   const rng = new Rng(config.seed);
   if (!resume) model.init(rng, config.init);
+  optimizer.startAverage();
   const state: TrainState = {
     iter: 0, epoch: 0, window: 0, seconds: 0, trainSeconds: 0, trainChars: 0, lr: config.lr,
     scheduleIters: config.lrSchedule === 'step' ? null : iterBudget(config, windows),
@@ -527,11 +561,15 @@ export function startRun(config: TrainConfig, vocab: Vocabulary, windows: number
   return { model, optimizer, ws, state };
 }
 
-/** Checkpoint bytes of a run's numbers on host memory; `t`: Adam's step as of `run.state`. */
-export function runCheckpoint(config: TrainConfig, vocab: Vocabulary, run: RunNumbers, t: number): Uint8Array {
-  const { m, v } = run.optimizer;
+/**
+ * Checkpoint bytes of a run's numbers on host memory; `t`: Adam's step as of `run.state`;
+ * `params`: the weights to save as the model's (default the model's own; best.safetensors with
+ * --ema saves the average).
+ */
+export function runCheckpoint(config: TrainConfig, vocab: Vocabulary, run: RunNumbers, t: number, params: FloatArray = run.model.params): Uint8Array {
+  const { m, v, ema } = run.optimizer;
   return encodeCheckpoint({
-    config, model: run.model, vocab, params: run.model.params,
-    train: { state: run.state, optimizer: { m, v, t }, carried: run.ws.getState() },
+    config, model: run.model, vocab, params,
+    train: { state: run.state, optimizer: { m, v, t, ema }, carried: run.ws.getState() },
   });
 }

@@ -354,6 +354,25 @@ export async function optimizerTests(be: KernelBackend): Promise<void> {
         close(b, bw, rel(bw), `sgd buf ${tag} first=${first}`);
       }
     }
+    // the weights' moving average: computed in float64 and rounded once, as the reference; a
+    // non-finite ‖g‖ in `skip` leaves it as it is
+    for (const [decay, norm] of [[0.999, 3], [2 / 11, 0.5], [0.9, NaN], [0.9, Infinity]]) {
+      const avg = f32(be, n, () => r() * 2 - 1), x = f32(be, n, () => r() * 2 - 1), skip = f32(be, 2, () => norm);
+      const aw = copy(avg);
+      js.emaUpdate(n, aw, copy(x), decay, copy(skip));
+      be.emaUpdate(n, avg, x, decay, skip);
+      close(avg, aw, () => 0, `emaUpdate n=${n} decay=${decay} ‖g‖=${norm}`);
+      if (!Number.isFinite(norm)) continue;
+      be.emaUpdate(n, avg, x, decay); // no skip view: always applied
+      js.emaUpdate(n, aw, copy(x), decay);
+      close(avg, aw, () => 0, `emaUpdate n=${n} decay=${decay} without skip`);
+    }
   }
+  // above the native backend's threading threshold (split over threads, same sums)
+  const n = 300_001;
+  const avg = f32(be, n, () => r()), x = f32(be, n, () => r()), aw = copy(avg);
+  js.emaUpdate(n, aw, copy(x), 0.99);
+  be.emaUpdate(n, avg, x, 0.99);
+  close(avg, aw, () => 0, `emaUpdate n=${n}`);
 }
 

@@ -153,6 +153,39 @@ test('20 Adam steps with clipping: the losses of 1 and of 2 torch processes agre
   }
 });
 
+test('--ema 0.99: validation losses of the average, its ema.* tensors and best.safetensors agree with ours (1 and 2 torch processes)', { skip }, async (t) => {
+  const config: Partial<TrainConfig> = { model: 'lstm', layers: 2, hidden: 16, embed: 8, batch: 7, seqLen: 12, clip: 0.2, maxIters: 20, evalEvery: 5, sampleEvery: 0, seed: 5, ema: 0.99 };
+  const corpus = corpusOf(text(3000));
+  const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
+  const ourEvents: TrainEvent[] = [];
+  let ourBest: Uint8Array | null = null;
+  for await (const ev of trainer.run()) {
+    ourEvents.push(ev);
+    if (ev.type === 'eval' && ev.isBest) ourBest = trainer.bestCheckpoint();
+  }
+  const ours = decodeCheckpoint(trainer.checkpoint());
+  const val = (evs: TrainEvent[]): number[] => evs.flatMap((e) => (e.type === 'eval' ? [e.metrics.val_loss] : []));
+  for (const nproc of [1, 2]) {
+    const dir = tmp();
+    await prepareTorchDir(plan(config, corpus, nproc), dir);
+    const evs = await collect(launchCommand(PY!, nproc, 'cpu', dir));
+    assert.ok(maxAbsDiff(stepLosses(evs), stepLosses(ourEvents)) < 2e-5, `${nproc}: step losses`);
+    const gap = maxAbsDiff(val(evs), val(ourEvents));
+    t.diagnostic(`${nproc} process(es): largest validation-loss gap to ours ${gap.toExponential(2)} nats`);
+    assert.equal(val(evs).length, 4);
+    assert.ok(gap < 2e-5, `${nproc}: validation losses ${val(evs)} vs ${val(ourEvents)}`);
+    const theirs = decodeCheckpoint(readFileSync(join(dir, 'latest.safetensors')));
+    const theirBest = decodeCheckpoint(readFileSync(join(dir, 'best.safetensors')));
+    const best = decodeCheckpoint(ourBest!);
+    for (const [name, w] of ours.train!.ema!) {
+      assert.ok(relErr(theirs.train!.ema!.get(name)!, w) < 1e-4, `${nproc}: ema.${name}`);
+      assert.ok(relErr(theirs.params.get(name)!, ours.params.get(name)!) < 1e-4, `${nproc}: ${name}`);
+      assert.ok(relErr(theirBest.params.get(name)!, best.params.get(name)!) < 1e-4, `${nproc}: best.safetensors ${name} (the average)`);
+    }
+    assert.equal(theirBest.train!.state.iter, best.train!.state.iter);
+  }
+});
+
 test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; cosine and linear schedules; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
   const corpus = corpusOf(text(900, 6));
   const base: Partial<TrainConfig> = { layers: 2, hidden: 8, batch: 4, seqLen: 8, maxIters: 8, evalEvery: 8, sampleEvery: 0, seed: 8 };

@@ -196,6 +196,26 @@ gpuTest('broadcastRows, colSumAcc, mul, scale, clamp, fill', async (g) => {
   }
 });
 
+gpuTest('emaUpdate: the moving average, skipped when the clip pair says ‖g‖ is not finite', async (g) => {
+  const r = rng(12);
+  for (const n of [1, 7, 4097]) {
+    for (const [decay, norm] of [[0.999, 3], [2 / 11, 0.5], [0.9, NaN], [0.9, Infinity]]) {
+      const a0 = randoms(r, n), x = randoms(r, n);
+      const want = Float32Array.from(a0);
+      js.emaUpdate(n, want, x, decay, Float32Array.of(norm, 1));
+      const ga = up(g, a0), gn = up(g, a0);
+      const factor = up(g, Float32Array.of(norm, 1));
+      opt.emaUpdate(g, n, ga, up(g, x), decay, factor);
+      opt.emaUpdate(g, n, gn, up(g, x), decay, -1); // no skip test: always applied
+      const what = `emaUpdate n=${n} decay=${decay} ‖g‖=${norm}`;
+      close(await g.read(ga, n), want, rel(1e-7, 2e-7, want), what); // float32 arithmetic on the device
+      const always = Float32Array.from(a0);
+      js.emaUpdate(n, always, x, decay);
+      close(await g.read(gn, n), always, rel(1e-7, 2e-7, always), `${what} without skip`);
+    }
+  }
+});
+
 gpuTest('gatherRows and scatterAddRows (repeated ids: exact, in the reference order)', async (g) => {
   const r = rng(3);
   for (const n of [1, 3, 150]) {

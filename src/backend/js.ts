@@ -269,6 +269,11 @@ export class JsBackend implements Backend {
     for (let i = 0; i < n; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
   }
 
+  emaUpdate(n: number, avg: FloatArray, x: FloatArray, decay: number, skip?: FloatArray): void {
+    if (skip && !Number.isFinite(skip[0])) return;
+    for (let i = 0; i < n; i++) avg[i] = decay * avg[i] + (1 - decay) * x[i];
+  }
+
   adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
     lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void {
     if (!clipOnHost(this, n, g, clip)) return;

@@ -54,3 +54,4 @@ export const OP_SGD = 27;
 export const OP_PACK = 28;
 export const OP_STOP_THREADS = 29;
 export const OP_STATS = 30;
+export const OP_EMA = 31;

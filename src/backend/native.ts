@@ -326,6 +326,13 @@ export class NativeBackend extends PointerBackend implements Backend {
     this.exec(n >= PAR_ELEMS ? `clamp ${n}` : null);
   }
 
+  emaUpdate(n: number, avg: FloatArray, x: FloatArray, decay: number, skip?: FloatArray): void {
+    if (skip && !Number.isFinite(skip[0])) return;
+    const a = this.a, pa = this.out(avg, n), px = this.f(x);
+    a[0] = A.OP_EMA; a[1] = n; a[2] = pa; a[3] = px; a[4] = decay;
+    this.exec(n >= PAR_ELEMS ? `ema ${n}` : null);
+  }
+
   /** An optimizer op: n, its four pointers, then its hyperparameters from a[6] (a[5] for three pointers). */
   private optim(op: number, n: number, ptrs: number[], hyper: number[]): void {
     const a = this.a;

@@ -273,6 +273,12 @@ export interface Backend {
   scale(n: number, x: FloatArray, s: number): void;
   /** x[i] = min(hi, max(lo, x[i])). */
   clamp(n: number, x: FloatArray, lo: number, hi: number): void;
+  /**
+   * An exponential moving average of the weights (--ema): avg[i] = decay avg[i] + (1 - decay) x[i].
+   * `skip`, if given, is gradientNorm's (‖g‖, s) pair: when ‖g‖ is not finite the optimizer
+   * skipped its update, and so does this (on a device without reading it back).
+   */
+  emaUpdate(n: number, avg: FloatArray, x: FloatArray, decay: number, skip?: FloatArray): void;
 
   /**
    * Adam (PyTorch's torch.optim.Adam, L2 weight decay added to the gradient):

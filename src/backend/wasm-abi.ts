@@ -62,6 +62,7 @@ export interface KernelExports {
   rmsprop(n: number, p: number, g: number, v: number, lr: number, alpha: number, eps: number, wd: number): void;
   adagrad(n: number, p: number, g: number, v: number, lr: number, eps: number, wd: number): void;
   sgd(n: number, p: number, g: number, buf: number, lr: number, momentum: number, wd: number, first: number): void;
+  emaUpdate(n: number, avg: number, x: number, decay: number): void;
 
   logf64(x: number): number;
 }

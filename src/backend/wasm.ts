@@ -261,6 +261,10 @@ export class WasmBackend extends PointerBackend implements Backend {
     this.k.clamp(n, this.out(x, n), lo, hi);
   }
 
+  emaUpdate(n: number, avg: FloatArray, x: FloatArray, decay: number, skip?: FloatArray): void {
+    if (!skip || Number.isFinite(skip[0])) this.k.emaUpdate(n, this.out(avg, n), this.f(x), decay);
+  }
+
   adam(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray,
     lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, wd: number, clip?: ClipViews): void {
     if (clipOnHost(this, n, g, clip)) this.k.adam(n, this.param(p, n), this.f(g), this.f(m), this.f(v), lr, b1, b2, eps, bc1, bc2, wd);

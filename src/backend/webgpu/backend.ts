@@ -260,6 +260,10 @@ export class WebGpuBackend implements Backend {
     el.clamp(this.ctx, n, this.off(x), lo, hi);
   }
 
+  emaUpdate(n: number, avg: FloatArray, x: FloatArray, decay: number, skip?: FloatArray): void {
+    optim.emaUpdate(this.ctx, n, this.off(avg), this.off(x), decay, skip ? this.off(skip) : -1);
+  }
+
   private clip(c?: ClipViews): optim.DeviceClip {
     return c ? { factor: this.off(c.factor), hi: c.hi } : optim.NO_CLIP;
   }

@@ -10,6 +10,7 @@
  *   rmsprop  v = a v + (1-a) g'²;  p -= lr g' / (sqrt(v) + eps)
  *   adagrad  v += g'²;             p -= lr g' / (sqrt(v) + eps)
  *   sgd      buf = first ? g' : mu buf + g';  p -= lr buf
+ *   emaUpdate  avg = d avg + (1-d) x    (--ema; no gradient, the same skip rule)
  *
  * The skip rule: when ‖g‖ (out[0] of clipFactor) is not finite, every thread returns without
  * touching p, m or v, as the trainer does on the host (it never applies such a gradient). The
@@ -88,3 +89,16 @@ export function sgd(ctx: GpuContext, n: number, p: number, g: number, buf: numbe
   h[p.p + i] -= p.lr * b;`));
   ctx.dispatch(k, { ...common(n, p, g, lr, wd, clip), buf, mu: momentum, first: first ? 1 : 0 }, grid1d(n));
 }
+
+/**
+ * The weights' moving average (--ema): avg = decay avg + (1 - decay) x, skipped by the same rule
+ * as the updates (`skip`: clipFactor's pair, or -1 for none), so a skipped step moves neither.
+ */
+export function emaUpdate(ctx: GpuContext, n: number, avg: number, x: number, decay: number, skip: number): void {
+  const k = ctx.kernel('emaUpdate', 'n avg x factor hasF d:f32 dc:f32', () => `${MATH}${ENTRY_1D}
+  if (i >= p.n || (p.hasF != 0u && !finite(h[p.factor]))) { return; }
+  h[p.avg + i] = p.d * h[p.avg + i] + p.dc * h[p.x + i];
+}`);
+  ctx.dispatch(k, { n, avg, x, factor: skip >= 0 ? skip : 0, hasF: skip >= 0 ? 1 : 0, d: decay, dc: 1 - decay }, grid1d(n));
+}
+
