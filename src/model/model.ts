@@ -32,7 +32,7 @@ import { lstmBackward, lstmForward } from './lstm.js';
 import { gruBackward, gruForward } from './gru.js';
 import { rnnBackward, rnnForward } from './rnn.js';
 import { orthogonalBlocks } from './orthogonal.js';
-import type { TrainConfig } from '../config.js';
+import { DEFAULT_CONFIG, type TrainConfig } from '../config.js';
 
 export interface ModelConfig {
   type: CellType;
@@ -308,8 +308,9 @@ export class CharRNN {
    * PyTorch's initialization (see paramSpecs), drawn from rng in spec order. With `recurrent`
    * 'orthogonal' (--init), each weight_hh is instead one random orthogonal block per gate
    * (src/model/orthogonal.ts), drawn at its place in that order; everything else is unchanged.
+   * The default is the knob's (src/config.ts), so a model made outside a run starts as a run does.
    */
-  init(rng: Rng, recurrent: TrainConfig['init'] = 'uniform'): void {
+  init(rng: Rng, recurrent: TrainConfig['init'] = DEFAULT_CONFIG.init): void {
     const gates = GATES[this.config.type];
     for (const s of this.specs) {
       if (recurrent === 'orthogonal' && s.name.startsWith('rnn.weight_hh_l')) {
