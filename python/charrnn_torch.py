@@ -28,8 +28,8 @@ in checkpoint order instead of torch.optim:
            schedule_factor below), N fixed from the limits or estimated from rank 0's clock
 The B streams of truncated BPTT are split among the ranks (rank r: streams [rB/N, (r+1)B/N)), each
 carrying its own streams' hidden state, so one global step is the same B×T window as ours.
-Dropout sits where ours does (outputs of every layer but the last, scaled by 1/(1-p)); its masks
-come from torch's generator seeded by one draw of our xoshiro128** per step, for the whole global
+Dropout sits where ours does (outputs of every layer but the last, and with --embed-dropout the
+embedded input, scaled by 1/(1-p)); its masks come from torch's generator seeded by one draw of our xoshiro128** per step, for the whole global
 window, so they do not depend on the number of ranks (but differ from our engine's masks).
 """
 import contextlib
@@ -224,10 +224,14 @@ class CharRNN(nn.Module):
         return out + [('decoder.weight', self.decoder.weight), ('decoder.bias', self.decoder.bias)]
 
     def forward(self, ids, state, masks=None):
-        """ids (T, b) int64; state: per layer h (b, H) [and c]; masks: per layer but the last (T, b, H) or None.
+        """ids (T, b) int64; state: per layer h (b, H) [and c]; masks: None, or (the embedding's
+        (T, b, E) or None, per layer but the last (T, b, H) or None) when training.
         Returns logits (T, b, V) and the state after the window."""
         m = self.cfg
         x = self.embedding(ids) if self.embedding is not None else F.one_hot(ids, m['vocabSize']).to(self.decoder.weight.dtype)
+        embed_mask, masks = masks if masks is not None else (None, None)
+        if embed_mask is not None:
+            x = x * embed_mask
         lstm = m['type'] == 'lstm'
         new_state = []
         k = 0
@@ -648,19 +652,21 @@ class Run:
         return self.g, loss_sum.detach()
 
     def dropout_masks(self):
-        p = self.m['dropout']
-        if p <= 0 or self.m['layers'] < 2:
+        """(embedding mask or None, layer masks or None) for this step, or None without dropout."""
+        p, pe = self.m['dropout'], self.m.get('embedDropout', 0)
+        between = p > 0 and self.m['layers'] >= 2
+        if not between and pe <= 0:
             return None
         seed = self.rng.next_u32()  # one draw per step: the run's generator advances as a resumed run expects
         gen = torch.Generator(device=self.d.device)
         gen.manual_seed(seed)
-        keep = 1 - p
-        H = self.m['hidden']
-        out = []
-        for _ in range(self.m['layers'] - 1):
-            r = torch.rand((self.T, self.B, H), generator=gen, device=self.d.device)[:, self.lo:self.hi]
-            out.append((r < keep).to(torch.float32) / keep)
-        return out
+
+        def mask(width, keep):  # the global window's, then this rank's streams
+            r = torch.rand((self.T, self.B, width), generator=gen, device=self.d.device)[:, self.lo:self.hi]
+            return (r < keep).to(torch.float32) / keep
+        embed = mask(self.m['embed'], 1 - pe) if pe > 0 else None
+        layers = [mask(self.m['hidden'], 1 - p) for _ in range(self.m['layers'] - 1)] if between else None
+        return embed, layers
 
     def step(self, lr, flags=(0.0, 0.0, 0.0)):
         """One optimizer step on the global window, all on the device: nothing is read back, so on
@@ -709,6 +715,11 @@ class Run:
         self.st['optimizerSteps'] += 1
         t = self.st['optimizerSteps']
         wd = c['weightDecay']
+        if c.get('weightDecayMode', 'l2') == 'decoupled':
+            # AdamW's decay, before the update and out of the gradient (src/optim.ts: not gated on finite)
+            if wd:
+                p.mul_(1 - lr * wd)
+            wd = 0
         gi = g.add(p, alpha=wd) if wd else g
         skip = ~finite
         gi.masked_fill_(skip, 0.0)

@@ -47,10 +47,13 @@ export const SHAPES: readonly Shape[] = [
 ];
 
 /**
- * Characters trained per parameter the budget must allow for a shape to be chosen. At 300 s on
- * tiny Shakespeare 2×192 (12 chars per parameter) beat 2×128 (53) and 2×256 (4.5).
+ * Characters trained per parameter the budget must allow for a shape to be chosen. Measured at
+ * fixed wall time on tiny Shakespeare (docs/guide.md, "The budget"): with the orthogonal init and
+ * the native engine, at 300 s 2×384 (3.4 chars per parameter) beat 2×256 (14) by 0.012 nats, and
+ * at 150 s 2×256 (7.3) beat 2×192 (19). (Before them, with the uniform init, 2×192 at 12 had
+ * beaten 2×256 at 4.5: a better-conditioned start lets a bigger model use fewer characters.)
  */
-export const CHARS_PER_PARAM = 8;
+export const CHARS_PER_PARAM = 3;
 /** At most this many parameters per training character. */
 export const PARAMS_PER_TRAIN_CHAR = 4;
 /**

@@ -69,6 +69,7 @@ const TABLE = {
   hidden: num('model', 128, { int: true, min: 1, max: 16384 }, 'Units per layer', 'hidden units per layer'),
   embed: num('model', 64, { int: true, min: 0, max: 16384 }, 'Embedding width', 'embedding width; 0 = one-hot input (as min-char-rnn)'),
   dropout: num('model', 0, unit, 'Dropout', 'dropout between layers, 0 ≤ p < 1'),
+  embedDropout: num('model', 0, unit, 'Embedding dropout', 'dropout on the embedded input characters when training (needs --embed > 0), 0 ≤ p < 1'),
   init: choice('model', 'orthogonal', ['uniform', 'orthogonal'], 'Recurrent initialisation', 'recurrent (hidden-to-hidden) weights: orthogonal (each gate\'s H×H block a random orthogonal matrix; lower loss at equal minutes, docs/guide.md) or uniform (PyTorch\'s U(±1/√H))'),
   valFrac: num('data', 0.05, { ...unit, minExclusive: true }, 'Validation share', 'fraction of the text (after the training part) for validation'),
   testFrac: num('data', 0.05, unit, 'Test share', 'fraction of the text (at the end) held out for testing'),
@@ -82,7 +83,8 @@ const TABLE = {
   lrDecayAfter: num('schedule', 10, { int: true, min: 0 }, 'Decay from epoch', 'step schedule: epoch after which the learning rate decays'),
   warmup: num('schedule', 100, { int: true, min: 0 }, 'Warm-up iterations', 'cosine/linear schedule: iterations of linear warm-up'),
   lrFinal: num('schedule', 0.01, { min: 0, max: 1 }, 'Final rate (share of the peak)', 'cosine/linear schedule: the final learning rate as a fraction of --lr'),
-  weightDecay: num('optimizer', 0, { min: 0 }, 'Weight decay', 'L2 weight decay'),
+  weightDecay: num('optimizer', 0, { min: 0 }, 'Weight decay', 'weight decay; how it applies: --weight-decay-mode'),
+  weightDecayMode: choice('optimizer', 'l2', ['l2', 'decoupled'], 'Weight decay kind', 'l2 (wd·p added to the gradient, torch.optim.Adam\'s weight_decay) or decoupled (p ← p·(1 − lr·wd) before each update, AdamW\'s)'),
   clip: num('optimizer', 5, { min: 0 }, 'Gradient clipping', 'gradient clipping threshold; 0 = off'),
   clipMode: choice('optimizer', 'norm', ['norm', 'value'], 'Clipping mode', 'norm (rescale the global gradient norm) or value (clamp each to ±clip)'),
   beta1: num('optimizer', 0.9, unit, 'Adam β1', 'Adam β1'),
@@ -181,6 +183,9 @@ export function resolveConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
   for (const k of KNOBS) checkValue(k, cfg[k.key]);
   if (cfg.valFrac + cfg.testFrac >= 1) {
     throw new CharRnnError('bad-flag', `--val-frac plus --test-frac must be below 1 (got ${cfg.valFrac} + ${cfg.testFrac}); leave some text to train on`);
+  }
+  if (cfg.embedDropout > 0 && cfg.embed === 0) {
+    throw new CharRnnError('bad-flag', `--embed-dropout ${cfg.embedDropout} drops embedded characters, but --embed 0 means one-hot input: give --embed > 0 or --embed-dropout 0`);
   }
   return cfg;
 }

@@ -13,7 +13,7 @@ import type { Backend, ClipViews, FloatArray } from './backend/types.js';
 import type { TrainConfig } from './config.js';
 import type { CharRNN } from './model/model.js';
 
-export type OptimConfig = Pick<TrainConfig, 'optimizer' | 'weightDecay' | 'beta1' | 'beta2' | 'eps' | 'alpha' | 'momentum' | 'ema'>;
+export type OptimConfig = Pick<TrainConfig, 'optimizer' | 'weightDecay' | 'weightDecayMode' | 'beta1' | 'beta2' | 'eps' | 'alpha' | 'momentum' | 'ema'>;
 
 export type ClipConfig = Pick<TrainConfig, 'clip' | 'clipMode'>;
 
@@ -148,7 +148,13 @@ export class Optimizer {
     const g = model.grads;
     const p = model.params;
     this.t++;
-    const wd = cfg.weightDecay;
+    // Decoupled decay (AdamW, Loshchilov & Hutter) shrinks the weights before the update and keeps
+    // wd out of the gradient, so Adam's per-weight scaling does not weaken it where gradients are
+    // large. It is a plain scale, not gated on a non-finite ‖g‖: such a step stops the run or rolls
+    // it back (--on-nan), so the weights it leaves are never trained on. The torch engine does the same.
+    const decoupled = cfg.weightDecayMode === 'decoupled';
+    if (decoupled && cfg.weightDecay > 0) k.scale(P, p, 1 - lr * cfg.weightDecay);
+    const wd = decoupled ? 0 : cfg.weightDecay;
     switch (cfg.optimizer) {
       case 'adam':
         k.adam(P, p, g, this.m, this.v, lr, cfg.beta1, cfg.beta2, cfg.eps, 1 - cfg.beta1 ** this.t, 1 - cfg.beta2 ** this.t, wd, clip);

@@ -1,7 +1,7 @@
 /**
  * Float64 centred-difference gradient check of every cell type: with one-hot input, with an
  * embedding looked up per position and with one folded into the first layer, with 1 and 2
- * layers (and dropout between them), on every parameter and on the initial hidden (and cell)
+ * layers (and dropout between them, and on the embedding), on every parameter and on the initial hidden (and cell)
  * state. If the hand-written backward is wrong anywhere, this fails.
  */
 import test from 'node:test';
@@ -91,5 +91,12 @@ for (const type of CELLS) {
   }
   test(`gradient check: ${type}, 2 layers with dropout`, () => {
     check(tinyModel(type, { layers: 2, dropout: 0.3, embed: 3 }));
+  });
+  test(`gradient check: ${type}, embedding dropout (V = 5 would fold: it does not), and dropout between layers`, () => {
+    const model = tinyModel(type, { layers: 2, dropout: 0.3, embed: 3, embedDropout: 0.4, vocabSize: 5 });
+    const ws = new Workspace(model, B, T, { training: true });
+    assert.equal(ws.fold, null, 'a masked input is no row of the folded table');
+    assert.ok(ws.mask0);
+    check(model);
   });
 }

@@ -1,5 +1,6 @@
 /**
- * Two knobs of the levers of issue 24: --init orthogonal (each gate's H×H block of every recurrent
+ * Knobs of the levers of issue 24: --weight-decay-mode decoupled (AdamW's decay), --embed-dropout,
+ * --init orthogonal (each gate's H×H block of every recurrent
  * weight a random orthogonal matrix) and --eval-chars N (evaluations during training over the
  * first N characters of the validation split, the last one over all of it).
  */
@@ -15,7 +16,8 @@ import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { buildCorpus } from '../src/data.js';
 import { CharRnnError } from '../src/errors.js';
 import { evalPrefix, evaluateIds } from '../src/evaluate.js';
-import { CharRNN, type ModelConfig } from '../src/model/model.js';
+import { CharRNN, Workspace, type ModelConfig } from '../src/model/model.js';
+import { Optimizer } from '../src/optim.js';
 import { Rng } from '../src/rng.js';
 import { Trainer, type Metrics, type TrainEvent } from '../src/train.js';
 import { torchStartCheckpoint } from '../src/torch-run.js';
@@ -173,4 +175,79 @@ test('--eval-chars: resume is unaffected (N + N iterations with a stop between e
   assert.deepEqual(Array.from(resumed.model.params), Array.from(straight.trainer.model.params));
   assert.deepEqual(Array.from(resumed.optimizer.m), Array.from(straight.trainer.optimizer.m));
   assert.equal(resumed.state.lastValLoss, straight.trainer.state.lastValLoss, 'both end with an evaluation over the whole split');
+});
+
+test('--weight-decay-mode decoupled is AdamW by hand (float64, 6 steps, a cosine-like lr): p ← p(1 − lr wd), then Adam on the raw gradient; l2 differs', () => {
+  const model = new CharRNN({ type: 'lstm', vocabSize: 5, hidden: 6, layers: 1, embed: 3, dropout: 0 }, new JsBackend(), 'float64');
+  model.init(new Rng(3));
+  const cfg = { ...run(), optimizer: 'adam' as const, weightDecay: 0.5, weightDecayMode: 'decoupled' as const };
+  const opt = new Optimizer(model, cfg);
+  const P = model.numParams;
+  const p = Float64Array.from(model.params);
+  const m = new Float64Array(P);
+  const v = new Float64Array(P);
+  const l2 = new CharRNN(model.config, new JsBackend(), 'float64');
+  l2.params.set(model.params);
+  const optL2 = new Optimizer(l2, { ...cfg, weightDecayMode: 'l2' });
+  const r = new Rng(4);
+  for (let t = 1; t <= 6; t++) {
+    const lr = 0.05 / t;
+    for (let i = 0; i < P; i++) l2.grads[i] = model.grads[i] = r.next() - 0.5;
+    for (let i = 0; i < P; i++) {
+      const g = model.grads[i];
+      p[i] *= 1 - lr * cfg.weightDecay;
+      m[i] = cfg.beta1 * m[i] + (1 - cfg.beta1) * g;
+      v[i] = cfg.beta2 * v[i] + (1 - cfg.beta2) * g * g;
+      p[i] -= lr * (m[i] / (1 - cfg.beta1 ** t)) / (Math.sqrt(v[i] / (1 - cfg.beta2 ** t)) + cfg.eps);
+    }
+    opt.step(lr);
+    optL2.step(lr);
+  }
+  let worst = 0;
+  let apart = 0;
+  for (let i = 0; i < P; i++) {
+    worst = Math.max(worst, Math.abs(model.params[i] - p[i]));
+    apart = Math.max(apart, Math.abs(l2.params[i] - p[i]));
+  }
+  assert.ok(worst < 1e-12, `decoupled decay off by ${worst}`);
+  assert.ok(apart > 1e-3, 'L2 decay (in the gradient) is another update');
+  assert.equal(resolveConfig({}).weightDecayMode, 'l2', 'l2 is the default');
+  assert.throws(() => resolveConfig({ weightDecayMode: 'adamw' as TrainConfig['weightDecayMode'] }), (e: unknown) => e instanceof CharRnnError && e.message.includes('--weight-decay-mode'));
+});
+
+test('--embed-dropout p: in training each embedded number is 0 or E[id]/(1 − p), about p of them 0; evaluation and sampling use E as it is; --embed 0 is a one-line error', () => {
+  const model = new CharRNN({ type: 'lstm', vocabSize: 7, hidden: 5, layers: 1, embed: 6, dropout: 0, embedDropout: 0.4 }, new JsBackend(), 'float64');
+  model.init(new Rng(2));
+  const B = 20;
+  const T = 30;
+  const ws = new Workspace(model, B, T, { training: true });
+  const ids = new Rng(3);
+  for (let i = 0; i < B * T; i++) {
+    ws.inputs[i] = Math.floor(ids.next() * 7);
+    ws.targets[i] = Math.floor(ids.next() * 7);
+  }
+  model.forward(ws, { train: true, rng: new Rng(4) });
+  const emb = model.params.subarray(model.specs[0].offset, model.specs[0].offset + 7 * 6);
+  let dropped = 0;
+  for (let i = 0; i < B * T; i++) {
+    for (let e = 0; e < 6; e++) {
+      const x = ws.x0![i * 6 + e];
+      const full = emb[ws.inputs[i] * 6 + e];
+      if (x === 0) dropped++;
+      else assert.ok(Math.abs(x - full / 0.6) < 1e-12, 'a kept number is scaled by 1/keep');
+    }
+  }
+  assert.ok(Math.abs(dropped / (B * T * 6) - 0.4) < 0.03, `dropped share ${dropped / (B * T * 6)}`);
+  const plain = new CharRNN({ ...model.config, embedDropout: undefined }, new JsBackend(), 'float64');
+  plain.params.set(model.params);
+  const evalOf = (m: CharRNN): number => {
+    const w = new Workspace(m, B, T, { training: false });
+    w.inputs.set(ws.inputs);
+    w.targets.set(ws.targets);
+    m.forward(w);
+    return w.lossSum[0];
+  };
+  assert.equal(evalOf(model), evalOf(plain), 'no dropout outside training');
+  assert.throws(() => resolveConfig({ embed: 0, embedDropout: 0.1 }), (e: unknown) => e instanceof CharRnnError && /--embed-dropout.*--embed/.test(e.message) && !e.message.includes('\n'));
+  assert.equal(resolveConfig({}).embedDropout, 0, 'off by default');
 });

@@ -186,7 +186,7 @@ test('--ema 0.99: validation losses of the average, its ema.* tensors and best.s
   }
 });
 
-test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; cosine and linear schedules; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
+test('rmsprop, adagrad, sgd with momentum; weight decay (L2 and decoupled); value clipping; cosine and linear schedules; rnn and gru one-hot: 8 steps agree with ours within 2e-5 nats', { skip }, async (t) => {
   const corpus = corpusOf(text(900, 6));
   const base: Partial<TrainConfig> = { layers: 2, hidden: 8, batch: 4, seqLen: 8, maxIters: 8, evalEvery: 8, sampleEvery: 0, seed: 8 };
   const configs: Array<Partial<TrainConfig>> = [
@@ -195,6 +195,7 @@ test('rmsprop, adagrad, sgd with momentum; weight decay; value clipping; cosine 
     { ...base, model: 'lstm', embed: 6, optimizer: 'sgd', lr: 0.5, momentum: 0.9, weightDecay: 0.001, clip: 0.5 },
     { ...base, model: 'lstm', embed: 6, lr: 0.01, lrSchedule: 'cosine', warmup: 3, lrFinal: 0.2 },
     { ...base, model: 'gru', embed: 0, lr: 0.01, lrSchedule: 'linear', warmup: 0, lrFinal: 0 },
+    { ...base, model: 'lstm', embed: 6, lr: 0.01, weightDecay: 0.5, weightDecayMode: 'decoupled' },
   ];
   for (const config of configs) {
     const trainer = new Trainer({ config: resolveConfig(config), corpus, backend: new JsBackend() });
@@ -449,4 +450,42 @@ test("freed memory is kept between steps (glibc's mallopt), unless the user set 
   assert.equal(probe({}), 'True');
   assert.equal(probe({ MALLOC_ARENA_MAX: '2' }), 'False');
   assert.equal(probe({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1000' }), 'False');
+});
+
+test('--embed-dropout and --dropout in the torch engine: masks of the right shape, rate and scale, the embedding\'s applied to the embedded input', { skip }, () => {
+  // the masks differ from our engine's (module header), so this checks them where they are made and used
+  const code = `
+import sys, types, json, torch
+sys.path.insert(0, ${JSON.stringify(dirname(pythonFile('charrnn_torch.py')))})
+import charrnn_torch as ct
+m = {'type': 'lstm', 'vocabSize': 7, 'embed': 6, 'hidden': 5, 'layers': 3, 'dropout': 0.3, 'embedDropout': 0.4}
+run = types.SimpleNamespace(m=m, rng=ct.Rng([1, 2, 3, 4]), d=types.SimpleNamespace(device='cpu'), T=40, B=30, lo=0, hi=30)
+embed, layers = ct.Run.dropout_masks(run)
+masks = [[list(x.shape), sorted(set(round(v, 5) for v in x.flatten().tolist())), float((x == 0).float().mean()), p]
+         for x, p in [(embed, 0.4)] + [(x, 0.3) for x in layers]]
+torch.manual_seed(0)
+model = ct.CharRNN(dict(m, layers=2))
+ids = torch.randint(0, 7, (4, 3))
+state = [torch.zeros(3, 5) for _ in range(4)]
+with torch.no_grad():
+    w = model.embedding.weight.clone()
+    zero, _ = model(ids, state, (torch.zeros(4, 3, 6), None))
+    twice, _ = model(ids, state, (torch.full((4, 3, 6), 2.0), None))
+    base, _ = model(ids, state)
+    model.embedding.weight.zero_()
+    plain_zero, _ = model(ids, state)
+    model.embedding.weight.copy_(2 * w)
+    plain_twice, _ = model(ids, state)
+print(json.dumps([masks, [float((zero - plain_zero).abs().max()), float((twice - plain_twice).abs().max()), float((twice - base).abs().max())]]))
+`;
+  const r = spawnSync(PY!, ['-c', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const [masks, [zeroDiff, twiceDiff, moved]] = JSON.parse(r.stdout) as [Array<[number[], number[], number, number]>, number[]];
+  assert.deepEqual(masks.map((x) => x[0]), [[40, 30, 6], [40, 30, 5], [40, 30, 5]], 'the embedding\'s mask, then one per layer but the last');
+  for (const [, values, dropped, p] of masks) {
+    assert.deepEqual(values, [0, Number((1 / (1 - p)).toFixed(5))], 'each mask holds 0 and 1/keep only');
+    assert.ok(Math.abs(dropped - p) < 0.03, `dropped share ${dropped}, p ${p}`);
+  }
+  assert.ok(zeroDiff < 1e-6 && twiceDiff < 1e-6, `the embedding mask multiplies the embedded input (${zeroDiff}, ${twiceDiff})`);
+  assert.ok(moved > 1e-3, 'and changes the output');
 });

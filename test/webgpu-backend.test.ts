@@ -4,7 +4,8 @@
  * there is no GPU; see webgpu-kernels.test.ts for the set-up and the skip rule). Correctness and
  * structure only, never speed:
  * - a whole training step (loss, every gradient, the carried state) for all three cells, one-hot
- *   and embedding input, with dropout between layers: equal to js within float32 tolerance;
+ *   and embedding input (and the embedding's dropout), with dropout between layers: equal to js
+ *   within float32 tolerance;
  * - dropout masks: bit for bit the reference's (the counter-based draw of rng.ts);
  * - 20 trainer steps with each optimizer and each clipping mode: the same weights and losses;
  * - the structure of a window: LSTM 2×128, T = 50, counted by the backend;
@@ -108,9 +109,9 @@ gpuTest('dropout masks are bit for bit the reference\'s (counter-based draw)', a
 });
 
 for (const type of CELLS) {
-  for (const embed of [0, 5]) {
-    gpuTest(`a whole training step equals js: ${type}, ${embed ? 'embedding' : 'one-hot'} input, 2 layers, dropout`, async (be) => {
-      const config: ModelConfig = { type, vocabSize: 11, hidden: 33, layers: 2, embed, dropout: 0.25 };
+  for (const [embed, embedDropout] of [[0, 0], [5, 0], [5, 0.2]]) {
+    gpuTest(`a whole training step equals js: ${type}, ${embed ? `embedding${embedDropout ? ' with its dropout' : ''}` : 'one-hot'} input, 2 layers, dropout`, async (be) => {
+      const config: ModelConfig = { type, vocabSize: 11, hidden: 33, layers: 2, embed, dropout: 0.25, ...(embedDropout ? { embedDropout } : {}) };
       const B = 3, T = 7;
       const [ref, dev] = twin(config, be);
       const wsR = new Workspace(ref, B, T, { training: true });

@@ -126,7 +126,7 @@ async function trainingStepInPage(): Promise<PageResult> {
     wsR.targets[i] = wsG.targets[i] = Math.floor(ids.next() * 11);
   }
   wsG.idsWritten();
-  const cfg = { optimizer: 'adam' as const, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, alpha: 0.99, momentum: 0, ema: 0 };
+  const cfg = { optimizer: 'adam' as const, weightDecay: 0, weightDecayMode: 'l2' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, alpha: 0.99, momentum: 0, ema: 0 };
   const optR = new Optimizer(ref, cfg);
   const optG = new Optimizer(gpu, cfg);
   ref.forward(wsR, { train: true, rng: new Rng(9) });

@@ -1,7 +1,8 @@
 /**
  * The char-RNN: (embedding or one-hot) → L recurrent layers → linear decoder → softmax.
  *
- *   x_t   = E[id_t]            (B, E)   or one-hot(id_t) when embed = 0
+ *   x_t   = E[id_t]            (B, E)   or one-hot(id_t) when embed = 0 (× a dropout mask
+ *                                       when training with embedDropout, each row its own)
  *   h^l_t = cell(h^{l-1}_t, h^l_{t-1})  for l = 1..L (dropout between layers when training)
  *   z_t   = h^L_t W_dec + b_dec (B, V)
  *   loss  = mean over t, b of -log softmax(z_t)[target]
@@ -14,7 +15,8 @@
  * instead of three (T·B, E, G) GEMMs. The same maths, summed in another order; it removes
  * about a seventh of the work of an LSTM 2×128. An inference workspace (sampling, evaluation)
  * always folds and keeps P until the parameters change (paramsChanged), so a sampled character
- * costs one row lookup instead of an (E, G) product; a short training window embeds directly.
+ * costs one row lookup instead of an (E, G) product; a short training window embeds directly,
+ * and so does every training window with embedding dropout (a masked x_t is no row of P).
  *
  * Parameters are named as a PyTorch user would name them (see docs/checkpoint.md):
  *   embedding.weight (V, E); rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, rnn.bias_ih_l{k},
@@ -43,6 +45,11 @@ export interface ModelConfig {
   embed: number;
   /** Dropout probability on the outputs of every layer but the last (as nn.LSTM's dropout). */
   dropout: number;
+  /**
+   * Dropout probability on the embedded input x_t (needs embed > 0), when training; each of the
+   * T·B·E numbers dropped on its own. Set only when > 0 (other checkpoints' metadata unchanged).
+   */
+  embedDropout?: number;
   /**
    * Trained on one item per line (--lines): each item starts from the zero state after a newline
    * and ends at the next one, so samples are items. Not part of the maths; set only when true
@@ -115,6 +122,8 @@ export class Workspace {
   readonly layers: LayerBuffers[];
   /** (T·B, E) embedded inputs, or null for one-hot or a folded embedding. */
   readonly x0: FloatArray | null;
+  /** (T·B, E) the embedding dropout's mask (0 or 1/keep), in a training workspace with embedDropout; else null. */
+  readonly mask0: FloatArray | null;
   /**
    * Folded embedding (see the header): layer 0's parameters with W_ih replaced by P = E W_ih
    * (V, G), and its gradients with W_ih replaced by dP (V, G); null when not folded.
@@ -135,11 +144,13 @@ export class Workspace {
     const sInputs = plan.ints(TB);
     const sTargets = plan.ints(TB);
     const G = GATES[c.type] * c.hidden;
-    const fold = c.embed > 0 && (TB > c.vocabSize || !opts.training);
+    const embedDropout = opts.training && (c.embedDropout ?? 0) > 0 && c.embed > 0;
+    const fold = c.embed > 0 && (TB > c.vocabSize || !opts.training) && !embedDropout;
     const sP = fold ? plan.floats(c.vocabSize * G) : null;
     const sDP = fold && opts.training ? plan.floats(c.vocabSize * G) : null;
     const sX0 = c.embed > 0 && !fold ? plan.floats(TB * c.embed) : null;
     const sDx0 = sX0 && opts.training ? plan.floats(TB * c.embed) : null;
+    const sMask0 = embedDropout ? plan.floats(TB * c.embed) : null;
     const sLayers = [];
     for (let l = 0; l < c.layers; l++) {
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : c.hidden;
@@ -152,6 +163,7 @@ export class Workspace {
     this.inputs = arena.ints(sInputs);
     this.targets = arena.ints(sTargets);
     this.x0 = sX0 ? arena.floats(sX0) : null;
+    this.mask0 = sMask0 ? arena.floats(sMask0) : null;
     this.fold = sP
       ? {
           params: { ...model.layerParams[0], wih: arena.floats(sP) }, // wih: P (V, G)
@@ -390,6 +402,12 @@ export class CharRNN {
       be.gemm(false, false, c.vocabSize, G, c.embed, this.emb!, c.embed, this.layerParams[0].wih, G, 0, fold.params.wih, G);
       ws.foldVersion = this.version;
     } else if (!fold && this.emb) be.gatherRows(TB, ws.inputs, this.emb, c.embed, ws.x0!, false);
+    if (ws.mask0) {
+      if (!rng) throw new Error('a dropout workspace is for training forwards');
+      // drawn before the layers' masks, so runs without embedding dropout draw as they always did
+      be.dropoutMask(TB * c.embed, ws.mask0, 1 - c.embedDropout!, rng.nextU32());
+      be.mul(TB * c.embed, ws.x0!, ws.mask0);
+    }
     for (let l = 0; l < c.layers; l++) {
       const buf = ws.layers[l];
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
@@ -458,7 +476,10 @@ export class CharRNN {
       const E = c.embed;
       be.gemm(true, false, E, G, V, this.emb!, E, dP, G, 1, this.layerGrads[0].wih, G); // dW_ih (E, G) += Eᵀ dP
       be.gemm(false, true, V, E, G, dP, G, this.layerParams[0].wih, G, 1, this.demb!, E); // dE (V, E) += dP W_ihᵀ
-    } else if (this.demb) be.scatterAddRows(TB, ws.inputs, ws.layers[0].dx!, c.embed, this.demb);
+    } else if (this.demb) {
+      if (ws.mask0) be.mul(TB * c.embed, ws.layers[0].dx!, ws.mask0); // through the embedding's dropout
+      be.scatterAddRows(TB, ws.inputs, ws.layers[0].dx!, c.embed, this.demb);
+    }
   }
 
   /** A parameter in PyTorch's layout (a copy, of the model's float type). */
