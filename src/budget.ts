@@ -11,6 +11,7 @@
  *                                                       this engine by real steps (about 0.25 s a shape)
  *            min(maxIters · B · T, epochs · trainChars)  under the other limits (whichever is smaller)
  *   affordable(s) ⇔ C(s) ≥ CHARS_PER_PARAM · params(s)          enough text per weight for the time
+ *                 ∧ C(s) ≥ MIN_STEPS · B · T                         enough optimizer steps to get anywhere
  *                 ∧ params(s) ≤ PARAMS_PER_TRAIN_CHAR · trainChars   a small corpus cannot feed a big model
  *
  * and the run takes the largest affordable shape (the first when none is). Dropout then follows
@@ -48,12 +49,20 @@ export const SHAPES: readonly Shape[] = [
 
 /**
  * Characters trained per parameter the budget must allow for a shape to be chosen. Measured at
- * fixed wall time on tiny Shakespeare (docs/guide.md, "The budget"): with the orthogonal init and
- * the native engine, at 300 s 2×384 (3.4 chars per parameter) beat 2×256 (14) by 0.012 nats, and
- * at 150 s 2×256 (7.3) beat 2×192 (19). (Before them, with the uniform init, 2×192 at 12 had
- * beaten 2×256 at 4.5: a better-conditioned start lets a bigger model use fewer characters.)
+ * fixed wall time on tiny Shakespeare with the native engine (docs/guide.md, "The budget"): at
+ * 300 s 2×384 (3.4 chars per parameter) beat 2×256 (14) by 0.012 nats, and at 150 s 2×256 (7.3)
+ * beat 2×192 (19). The 8 this was before came from an engine a third as fast, where 2×256 at 4.5
+ * lost to 2×192 at 12, on too few steps (MIN_STEPS).
  */
 export const CHARS_PER_PARAM = 3;
+/**
+ * Optimizer steps (windows of B × T) the budget must allow for a shape to be chosen. Whatever its
+ * size, a model given fewer steps lost (same tables): 2×256 at 150 s on one thread (2,200 steps)
+ * to 2×192 (3,800), 2×384 at 150 s (2,000) and 2×512 at 300 s (2,250) on two to the shape below
+ * (3,800 and 3,800); every winner had about 3,800. Characters per parameter alone cannot see this:
+ * on one thread 2×256 at 150 s had 4.2 of them and still lost.
+ */
+export const MIN_STEPS = 3000;
 /** At most this many parameters per training character. */
 export const PARAMS_PER_TRAIN_CHAR = 4;
 /**
@@ -184,7 +193,7 @@ export async function chooseModel(input: BudgetInput): Promise<ModelPlan> {
     const budget = budgetChars(c, trainChars, c.maxTime > 0 ? await input.speed(c) : 0); // the gauge runs only under --max-time
     if (budget === null) return { config, choice: null };
     const params = paramCount(c, V);
-    const affordable = budget.chars >= CHARS_PER_PARAM * params && params <= PARAMS_PER_TRAIN_CHAR * trainChars;
+    const affordable = budget.chars >= CHARS_PER_PARAM * params && budget.chars >= MIN_STEPS * c.batch * c.seqLen && params <= PARAMS_PER_TRAIN_CHAR * trainChars;
     if (!best || affordable) best = { shape, ...budget };
     if (!affordable) break; // bigger shapes are slower and larger still
   }

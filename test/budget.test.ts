@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsBackend } from '../src/backend/js.js';
-import { CHARS_PER_PARAM, chooseModel, choosesModel, dropoutFor, measureSpeed, paramCount, PARAMS_PER_TRAIN_CHAR, SHAPES, EVAL_SHARE, DROPOUT_EPOCHS } from '../src/budget.js';
+import { CHARS_PER_PARAM, chooseModel, choosesModel, dropoutFor, measureSpeed, MIN_STEPS, paramCount, PARAMS_PER_TRAIN_CHAR, SHAPES, EVAL_SHARE, DROPOUT_EPOCHS } from '../src/budget.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 import { newRunConfig, type TrainConfig } from '../src/config.js';
 import { runCli } from './run-cli.js';
@@ -23,7 +23,7 @@ const gauge = (k: number, asked: TrainConfig[] = []) => async (c: TrainConfig): 
 };
 
 test('under --max-time: the largest shape whose budget gives CHARS_PER_PARAM chars per parameter; the gauge stops at the first too big', async () => {
-  const given: Partial<TrainConfig> = { maxTime: 300 };
+  const given: Partial<TrainConfig> = { maxTime: 300, batch: 4, seqLen: 10 }; // short windows: the steps are plenty (next test)
   const config = newRunConfig(given);
   // budget chars = k / params · 300 · (1 − EVAL_SHARE) ≥ CHARS_PER_PARAM · params  ⇔  params² ≤ k · 300 · 0.95 / CHARS_PER_PARAM
   const third = paramCount({ ...config, ...SHAPES[2] }, V);
@@ -37,6 +37,25 @@ test('under --max-time: the largest shape whose budget gives CHARS_PER_PARAM cha
   // with a small corpus the parameters are capped by the training characters
   const capped = await chooseModel({ given, config, vocabSize: V, trainChars: paramCount(config, V) / PARAMS_PER_TRAIN_CHAR + 1, speed: gauge(k) });
   assert.equal(capped.config.hidden, SHAPES[0].hidden);
+});
+
+test('a shape needs MIN_STEPS optimizer steps too: one with chars per parameter to spare but too few steps is not chosen', async () => {
+  const given: Partial<TrainConfig> = { maxTime: 150 };
+  const config = newRunConfig(given);
+  const window = config.batch * config.seqLen;
+  // steps(s) = speed(s) · 150 · 0.95 / window: SHAPES[1] gets 1.2 · MIN_STEPS, SHAPES[2] 0.9 · MIN_STEPS
+  const steps = [4, 1.2, 0.9, 0.5].map((f) => f * MIN_STEPS);
+  const speedOf = (c: TrainConfig): number => (steps[SHAPES.findIndex((s) => s.hidden === c.hidden && s.layers === c.layers)] * window) / (150 * (1 - EVAL_SHARE));
+  const big = 1e9; // chars per parameter never binds (tiny vocabulary aside, the gauge below is what decides)
+  const asked: number[] = [];
+  const plan = await chooseModel({ given, config, vocabSize: V, trainChars: big, speed: async (c) => (asked.push(c.hidden), speedOf(c)) });
+  const cpp = (i: number): number => (steps[i] * window) / paramCount({ ...config, ...SHAPES[i] }, V);
+  assert.ok(cpp(2) >= CHARS_PER_PARAM, `SHAPES[2] has ${cpp(2).toFixed(1)} chars per parameter: only its steps rule it out`);
+  assert.deepEqual({ layers: plan.config.layers, hidden: plan.config.hidden }, SHAPES[1]);
+  assert.deepEqual(asked, SHAPES.slice(0, 3).map((s) => s.hidden));
+  // the steps count in this run's windows: shorter ones make the same characters more steps
+  const short = await chooseModel({ given: { ...given, seqLen: 25 }, config: { ...config, seqLen: 25 }, vocabSize: V, trainChars: big, speed: async (c) => speedOf(c) });
+  assert.deepEqual({ layers: short.config.layers, hidden: short.config.hidden }, SHAPES[2]);
 });
 
 test('a slow engine, or a tiny budget, keeps the smallest shape; an iteration or epoch budget needs no gauge', async () => {
