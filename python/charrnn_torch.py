@@ -29,8 +29,9 @@ in checkpoint order instead of torch.optim:
 The B streams of truncated BPTT are split among the ranks (rank r: streams [rB/N, (r+1)B/N)), each
 carrying its own streams' hidden state, so one global step is the same B×T window as ours.
 Dropout sits where ours does (outputs of every layer but the last, and with --embed-dropout the
-embedded input, scaled by 1/(1-p)); its masks come from torch's generator seeded by one draw of our xoshiro128** per step, for the whole global
-window, so they do not depend on the number of ranks (but differ from our engine's masks).
+embedded input, scaled by 1/(1-p)); its masks come from torch's generator seeded by one draw of
+our xoshiro128** per step, for the whole global window, so they do not depend on the number of
+ranks (but differ from our engine's masks).
 """
 import contextlib
 import ctypes

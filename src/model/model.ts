@@ -2,7 +2,7 @@
  * The char-RNN: (embedding or one-hot) → L recurrent layers → linear decoder → softmax.
  *
  *   x_t   = E[id_t]            (B, E)   or one-hot(id_t) when embed = 0 (× a dropout mask
- *                                       when training with embedDropout, each row its own)
+ *                                       when training with embedDropout, each number its own)
  *   h^l_t = cell(h^{l-1}_t, h^l_{t-1})  for l = 1..L (dropout between layers when training)
  *   z_t   = h^L_t W_dec + b_dec (B, V)
  *   loss  = mean over t, b of -log softmax(z_t)[target]
