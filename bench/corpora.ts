@@ -9,7 +9,7 @@
  *   markdown.txt  Markdown prose: every README.md under this project's node_modules (what the
  *                 lockfile installs), in sorted path order, likewise cut at 1,100,000 characters.
  *
- * Both are about the size of tiny Shakespeare (1,115,394). Each file's name, its characters,
+ * Both are about the size of tiny Shakespeare (1,115,394). Each corpus's file name, characters,
  * symbols and a SHA-256 of its text are printed, so two sessions can tell whether they measured
  * the same corpus (numpy's or a package's version changes the text). Then, per corpus:
  *   node dist/bench/quality.js --seconds 180 --no-pytorch --data OUTDIR/python.txt
@@ -31,7 +31,7 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-/** Every file under dir whose name passes keep, sorted by path (symlinks and unreadable folders skipped). */
+/** Every file under dir whose name passes keep, sorted by path (links are followed; broken links and unreadable folders skipped). */
 function walk(dir: string, keep: (name: string) => boolean): string[] {
   const found: string[] = [];
   const visit = (d: string): void => {

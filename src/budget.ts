@@ -15,9 +15,11 @@
  *                 ∧ params(s) ≤ PARAMS_PER_TRAIN_CHAR · trainChars   a small corpus cannot feed a big model
  *
  * and the run takes the largest affordable shape (the first when none is). Dropout then follows
- * from how often the model will see each character, E = C / trainChars epochs:
+ * from how often the model will see each character, E = C / trainChars epochs, and from how many
+ * weights it has per character to remember them with, R = params / trainChars:
  *
- *   dropout = 0 for E < DROPOUT_EPOCHS, else min(DROPOUT_MAX, DROPOUT_BASE + DROPOUT_STEP · log2(E / DROPOUT_EPOCHS))
+ *   dropout = 0 for E < DROPOUT_EPOCHS, else
+ *             min(DROPOUT_MAX, DROPOUT_BASE + DROPOUT_STEP · log2(E / DROPOUT_EPOCHS) + DROPOUT_PER_R · log2(max(1, R)))
  *
  * Explicit flags always win: given --layers, --hidden, --embed or --model, the rule does not choose a
  * shape (the rest keep their defaults); given --dropout, it does not choose dropout. The chosen
@@ -50,11 +52,13 @@ export const SHAPES: readonly Shape[] = [
 /**
  * Characters trained per parameter the budget must allow for a shape to be chosen. Measured at
  * fixed wall time on tiny Shakespeare with the native engine (docs/guide.md, "The budget"): at
- * 300 s 2×384 (3.4 chars per parameter) beat 2×256 (14) by 0.015 nats (0.012 with --init
- * orthogonal). The 8 this was before came from an engine a third as fast, where 2×256 at 4.5
- * lost to 2×192 at 12, on too few steps (MIN_STEPS).
+ * 600 s on two threads 2×512 (2.4 chars per parameter, 4,570 steps) beat 2×384 (7.4) by 0.015
+ * nats, where the 3 this was before kept 2×384; at 300 s 2×384 (3.4) beat 2×256 (14) by 0.015.
+ * Below 2 nothing was measured with enough steps (at 300 s 2×512 had 1.2 of them and 2,290 steps,
+ * and MIN_STEPS rules it out). The 8 of an engine a third as fast came from 2×256 at 4.5 losing
+ * to 2×192 at 12, on too few steps.
  */
-export const CHARS_PER_PARAM = 3;
+export const CHARS_PER_PARAM = 2;
 /**
  * Optimizer steps (windows of B × T) the budget must allow for a shape to be chosen. In the same
  * grid (orthogonal init) every shape given about 2,300 steps or fewer lost to the one below it:
@@ -77,8 +81,17 @@ export const EVAL_SHARE = 0.05;
 /** Dropout starts, at DROPOUT_BASE, once the model will see the text this many times (at 6 epochs, 0.2 only slowed learning). */
 export const DROPOUT_EPOCHS = 10;
 export const DROPOUT_BASE = 0.1;
-/** … and rises by this much each time the epochs double, up to DROPOUT_MAX. */
+/** … and rises by this much each time the epochs double, … */
 export const DROPOUT_STEP = 0.05;
+/**
+ * … and by this much each time the parameters per training character double above 1, up to
+ * DROPOUT_MAX: a bigger model memorises the same text sooner. Measured at 1,800 s on tiny
+ * Shakespeare (docs/guide.md): LSTM 2×512 (3.3 parameters per character) at 21 epochs ended
+ * 1.3846 nats/char with the 0.15 the epochs alone gave, 0.015 lower with 0.25 and 0.011 lower with
+ * the 0.29 this term adds up to; while 2×256 (0.87 per character) at 600 s and 23 epochs, given
+ * 0.27, ended above its own 300 s run (1.4177 against 1.4146 with 0.1).
+ */
+export const DROPOUT_PER_R = 0.075;
 export const DROPOUT_MAX = 0.3;
 
 /** The settings the rule may choose. */
@@ -174,10 +187,11 @@ function budgetChars(c: TrainConfig, trainChars: number, speed: number): { chars
   return limits.length ? limits.reduce((a, b) => (b.chars < a.chars ? b : a)) : null;
 }
 
-/** Dropout for a run that sees its text `epochs` times. */
-export function dropoutFor(epochs: number): number {
+/** Dropout for a run that sees its text `epochs` times with `paramsPerChar` parameters per training character. */
+export function dropoutFor(epochs: number, paramsPerChar: number): number {
   if (epochs < DROPOUT_EPOCHS) return 0;
-  return Math.min(DROPOUT_MAX, Math.round((DROPOUT_BASE + DROPOUT_STEP * Math.log2(epochs / DROPOUT_EPOCHS)) * 100) / 100);
+  const p = DROPOUT_BASE + DROPOUT_STEP * Math.log2(epochs / DROPOUT_EPOCHS) + DROPOUT_PER_R * Math.log2(Math.max(1, paramsPerChar));
+  return Math.min(DROPOUT_MAX, Math.round(p * 100) / 100);
 }
 
 /**
@@ -202,7 +216,8 @@ export async function chooseModel(input: BudgetInput): Promise<ModelPlan> {
   }
   const { shape, chars, by } = best!;
   const epochs = chars / Math.max(1, trainChars);
-  const dropout = given.dropout === undefined && shape.layers > 1 ? dropoutFor(epochs) : null;
+  const paramsPerChar = paramCount({ ...config, ...shape }, V) / Math.max(1, trainChars);
+  const dropout = given.dropout === undefined && shape.layers > 1 ? dropoutFor(epochs, paramsPerChar) : null;
   const out: TrainConfig = { ...config, ...shape, ...(dropout === null ? {} : { dropout }) };
   const name = `${out.model.toUpperCase()} ${out.layers}×${out.hidden}${dropout ? `, dropout ${dropout}` : ''}`;
   const line = `${name} ${pickShape ? 'chosen' : 'kept'} for ${by} on ${fmtChars(trainChars)} chars (about ${epochs < 10 ? epochs.toFixed(1) : Math.round(epochs)} epochs; ${flagName('hidden')}, ${flagName('layers')}, ${flagName('dropout')} override)`;

@@ -1,6 +1,6 @@
 /**
  * Model size for the budget (src/budget.ts): the rule on a fake speed gauge, explicit flags
- * winning, the corpus-size cap, dropout by epochs, the speed gauge on a fake clock, and the CLI
+ * winning, the corpus-size cap, dropout by epochs and size, the speed gauge on a fake clock, and the CLI
  * saying what it chose on its first line and keeping it on resume.
  */
 import test from 'node:test';
@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsBackend } from '../src/backend/js.js';
-import { CHARS_PER_PARAM, chooseModel, choosesModel, dropoutFor, measureSpeed, MIN_STEPS, paramCount, PARAMS_PER_TRAIN_CHAR, SHAPES, EVAL_SHARE, DROPOUT_EPOCHS } from '../src/budget.js';
+import { CHARS_PER_PARAM, chooseModel, choosesModel, dropoutFor, measureSpeed, MIN_STEPS, paramCount, PARAMS_PER_TRAIN_CHAR, SHAPES, EVAL_SHARE, DROPOUT_EPOCHS, DROPOUT_MAX } from '../src/budget.js';
 import { decodeCheckpoint } from '../src/checkpoint.js';
 import { newRunConfig, type TrainConfig } from '../src/config.js';
 import { runCli } from './run-cli.js';
@@ -70,11 +70,11 @@ test('a slow engine, or a tiny budget, keeps the smallest shape; an iteration or
   const p = await chooseModel({ given: { maxIters: 40 }, config: byIters, vocabSize: V, trainChars: 1e6, speed: noGauge });
   assert.equal(p.config.hidden, SHAPES[0].hidden);
   assert.match(p.choice!.line, /for 40 iterations on 1\.0 M chars \(about 0\.1 epochs/);
-  // a huge iteration budget on a big corpus picks a big model, with the dropout its epochs call for
+  // a huge iteration budget on a big corpus picks a big model, with the dropout its epochs and size call for
   const big = newRunConfig({ maxIters: 400000 });
   const q = await chooseModel({ given: { maxIters: 400000 }, config: big, vocabSize: V, trainChars: 1e8, speed: noGauge });
   assert.deepEqual({ layers: q.config.layers, hidden: q.config.hidden }, SHAPES[SHAPES.length - 1]);
-  assert.equal(q.config.dropout, dropoutFor(q.choice!.epochs));
+  assert.equal(q.config.dropout, dropoutFor(q.choice!.epochs, paramCount(q.config, V) / 1e8));
 });
 
 test('explicit flags win: a given shape is kept (dropout still chosen), a given dropout is kept, all given: nothing chosen', async () => {
@@ -97,10 +97,16 @@ test('explicit flags win: a given shape is kept (dropout still chosen), a given 
   assert.equal((await pick({ ...many, layers: 1 })).choice!.dropout, null);
 });
 
-test('dropout by epochs: none below DROPOUT_EPOCHS, then rising, capped', () => {
-  assert.equal(dropoutFor(1), 0);
-  assert.equal(dropoutFor(DROPOUT_EPOCHS - 0.5), 0);
-  const seq = [DROPOUT_EPOCHS, 2 * DROPOUT_EPOCHS, 4 * DROPOUT_EPOCHS, 8 * DROPOUT_EPOCHS, 1000].map(dropoutFor);
+test('dropout by epochs and by parameters per character: none below DROPOUT_EPOCHS, then rising with each, capped', () => {
+  assert.equal(dropoutFor(1, 1), 0);
+  assert.equal(dropoutFor(DROPOUT_EPOCHS - 0.5, 8), 0, 'too few epochs: no dropout however big the model');
+  // a model with fewer parameters than characters gets the epochs' share only; a bigger one more
+  assert.equal(dropoutFor(2 * DROPOUT_EPOCHS, 0.25), dropoutFor(2 * DROPOUT_EPOCHS, 1));
+  const bySize = [1, 2, 4, 8, 1000].map((r) => dropoutFor(2 * DROPOUT_EPOCHS, r));
+  for (let i = 1; i < bySize.length; i++) assert.ok(bySize[i] >= bySize[i - 1], `${bySize}`);
+  assert.ok(bySize[2] > bySize[0], `${bySize}`);
+  assert.equal(bySize[bySize.length - 1], DROPOUT_MAX);
+  const seq = [DROPOUT_EPOCHS, 2 * DROPOUT_EPOCHS, 4 * DROPOUT_EPOCHS, 8 * DROPOUT_EPOCHS, 1000].map((e) => dropoutFor(e, 1));
   for (let i = 1; i < seq.length; i++) assert.ok(seq[i] >= seq[i - 1], `${seq}`);
   assert.ok(seq[0] > 0);
   assert.equal(seq[seq.length - 1], Math.max(...seq));
