@@ -204,20 +204,19 @@ export async function chooseModel(input: BudgetInput): Promise<ModelPlan> {
   if (!choosesModel(given)) return { config, choice: null };
   const pickShape = SHAPE_KEYS.every((k) => given[k] === undefined);
   const candidates = pickShape ? SHAPES : [{ layers: config.layers, hidden: config.hidden }];
-  let best: { shape: Shape; chars: number; by: string } | null = null;
+  let best: { shape: Shape; params: number; chars: number; by: string } | null = null;
   for (const shape of candidates) {
     const c = { ...config, ...shape };
     const budget = budgetChars(c, trainChars, c.maxTime > 0 ? await input.speed(c) : 0); // the gauge runs only under --max-time
     if (budget === null) return { config, choice: null };
     const params = paramCount(c, V);
     const affordable = budget.chars >= CHARS_PER_PARAM * params && budget.chars >= MIN_STEPS * c.batch * c.seqLen && params <= PARAMS_PER_TRAIN_CHAR * trainChars;
-    if (!best || affordable) best = { shape, ...budget };
+    if (!best || affordable) best = { shape, params, ...budget };
     if (!affordable) break; // bigger shapes are slower and larger still
   }
-  const { shape, chars, by } = best!;
+  const { shape, params, chars, by } = best!;
   const epochs = chars / Math.max(1, trainChars);
-  const paramsPerChar = paramCount({ ...config, ...shape }, V) / Math.max(1, trainChars);
-  const dropout = given.dropout === undefined && shape.layers > 1 ? dropoutFor(epochs, paramsPerChar) : null;
+  const dropout = given.dropout === undefined && shape.layers > 1 ? dropoutFor(epochs, params / Math.max(1, trainChars)) : null;
   const out: TrainConfig = { ...config, ...shape, ...(dropout === null ? {} : { dropout }) };
   const name = `${out.model.toUpperCase()} ${out.layers}×${out.hidden}${dropout ? `, dropout ${dropout}` : ''}`;
   const line = `${name} ${pickShape ? 'chosen' : 'kept'} for ${by} on ${fmtChars(trainChars)} chars (about ${epochs < 10 ? epochs.toFixed(1) : Math.round(epochs)} epochs; ${flagName('hidden')}, ${flagName('layers')}, ${flagName('dropout')} override)`;
