@@ -113,15 +113,20 @@ test('dropout by epochs and by parameters per character: none below DROPOUT_EPOC
   assert.ok(seq[seq.length - 1] < 0.5);
 });
 
-test('measureSpeed: real training steps for at least the time asked (a fake clock), and it gives its memory back', async () => {
+test('measureSpeed: real training steps, the fastest of its timed rounds (a fake clock)', async () => {
   const backend = new JsBackend();
   const config = newRunConfig({ hidden: 8, layers: 1, embed: 4, batch: 3, seqLen: 5 });
+  // every reading of the clock is 1 s after the one before, but the second comes 5 s late (a slow first round)
+  const gaps = [1, 5];
   let t = 0;
-  const now = (): number => (t += 0.1); // every reading 0.1 s later
+  let reads = 0;
+  const now = (): number => (t += gaps[reads++] ?? 1);
   const ids = Int32Array.from({ length: 40 }, (_, i) => i % 7);
-  const cps = await measureSpeed(backend, config, 7, ids, now, 0.25);
-  // t0 = 0.1; two steps unread; then a reading before each further step: 0.2, 0.3 (steps 3, 4), 0.4 (0.3 s ≥ 0.25: done); the end 0.5
-  assert.ok(Math.abs(cps - (4 * 3 * 5) / 0.4) < 1e-9, `${cps}`);
+  const cps = await measureSpeed(backend, config, 7, ids, now, 6); // rounds of 6 / 3 = 2 s
+  // the warm-up steps read no clock; round 1: t0 = 1, a step, 6 (done), end 7: one step in 6 s;
+  // rounds 2 and 3: t0, a step, +1 (1 < 2), a step, +2 (done), end +3: two steps in 3 s, the fastest
+  assert.equal(reads, 3 + 4 + 4);
+  assert.ok(Math.abs(cps - (2 * 3 * 5) / 3) < 1e-9, `${cps}`);
 });
 
 test('the CLI: the chosen model heads the first line, is in the checkpoint, and a resumed run keeps it', async () => {

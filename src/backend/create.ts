@@ -128,7 +128,7 @@ export async function pickBackend(opts: BackendOptions, platform: WasmPlatform):
 
 /**
  * auto training with two engines to choose from (a hardware GPU, or native and wasm): time the
- * run on both (the first, which may compile its kernels in its warm-up step, first) and keep the
+ * run on both (the first, which may compile its kernels in its warm-up steps, first) and keep the
  * faster; the other is disposed. A first engine that fails its steps is dropped and the second
  * kept, with why. Every figure goes into the choice, so the engine line says why ("webgpu 410 K
  * chars/s, wasm 48 K: webgpu"); a CPU engine already timed against the other CPU one keeps its figures.
