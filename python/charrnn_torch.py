@@ -28,8 +28,9 @@ in checkpoint order instead of torch.optim:
            schedule_factor below), N fixed from the limits or estimated from rank 0's clock
 The B streams of truncated BPTT are split among the ranks (rank r: streams [rB/N, (r+1)B/N)), each
 carrying its own streams' hidden state, so one global step is the same B×T window as ours.
-Dropout sits where ours does (outputs of every layer but the last, and with --embed-dropout the
-embedded input, scaled by 1/(1-p)); its masks come from torch's generator seeded by one draw of
+Dropout sits where ours does (outputs of every layer but the last, with --embed-dropout the
+embedded input, and with --weight-drop each layer's recurrent weights W_hh, one mask a window,
+scaled by 1/(1-p)); its masks come from torch's generator seeded by one draw of
 our xoshiro128** per step, for the whole global window, so they do not depend on the number of
 ranks (but differ from our engine's masks).
 """
@@ -47,6 +48,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch import _VF
 
 FORMAT_VERSION = 1
 M32 = 0xFFFFFFFF
@@ -195,6 +197,11 @@ class Rng:
 # ---------------------------------------------------------------- the model (src/model/model.ts)
 
 CELLS = {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}
+GATES = {'lstm': 4, 'gru': 3, 'rnn': 1}  # pre-activations per hidden unit (src/model/layer.ts GATES)
+# What nn.LSTM / nn.GRU / nn.RNN call inside, given the weights as a list: a layer with weight drop
+# runs on W_hh * mask this way. (torch 1.13's stateless.functional_call left an nn.LSTM on its own
+# flattened weights, silently.)
+VF_CELLS = {'lstm': _VF.lstm, 'gru': _VF.gru, 'rnn': _VF.rnn_tanh}
 
 
 def param_names(m):
@@ -226,24 +233,29 @@ class CharRNN(nn.Module):
 
     def forward(self, ids, state, masks=None):
         """ids (T, b) int64; state: per layer h (b, H) [and c]; masks: None, or (the embedding's
-        (T, b, E) or None, per layer but the last (T, b, H) or None) when training.
-        Returns logits (T, b, V) and the state after the window."""
+        (T, b, E) or None, per layer but the last (T, b, H) or None, per layer its W_hh's (G, H)
+        or None) when training. Returns logits (T, b, V) and the state after the window."""
         m = self.cfg
         x = self.embedding(ids) if self.embedding is not None else F.one_hot(ids, m['vocabSize']).to(self.decoder.weight.dtype)
-        embed_mask, masks = masks if masks is not None else (None, None)
+        embed_mask, masks, weight_masks = masks if masks is not None else (None, None, None)
         if embed_mask is not None:
             x = x * embed_mask
         lstm = m['type'] == 'lstm'
         new_state = []
         k = 0
         for l, layer in enumerate(self.layers):
+            hx = (state[k][None], state[k + 1][None]) if lstm else state[k][None]
+            if weight_masks is None:
+                y, hx = layer(x, hx)
+            else:  # the cell on W_hh * mask: gradients reach W_hh through the product, masked
+                w = [layer.weight_ih_l0, layer.weight_hh_l0 * weight_masks[l], layer.bias_ih_l0, layer.bias_hh_l0]
+                out = VF_CELLS[m['type']](x, hx, w, True, 1, 0.0, True, False, False)
+                y, hx = (out[0], out[1:]) if lstm else out
             if lstm:
-                y, (h, c) = layer(x, (state[k][None], state[k + 1][None]))
-                new_state += [h[0], c[0]]
+                new_state += [hx[0][0], hx[1][0]]
                 k += 2
             else:
-                y, h = layer(x, state[k][None])
-                new_state.append(h[0])
+                new_state.append(hx[0])
                 k += 1
             if masks is not None and l < len(self.layers) - 1:
                 y = y * masks[l]
@@ -493,7 +505,7 @@ class Run:
         if c['onNan'] != 'stop':
             raise RunError('--on-nan %s is not supported by the torch engine; use --on-nan stop' % c['onNan'])
         self.d = d = Dist(device_kind)
-        gates = {'lstm': 4, 'gru': 3, 'rnn': 1}[self.m['type']]
+        gates = GATES[self.m['type']]
         step_macs = (c['batch'] // max(d.world, 1)) * self.m['hidden'] * gates * self.m['hidden']
         self.threads = choose_threads(step_macs)  # before the first torch op, which would start its thread pool
         keep_freed_memory()
@@ -653,10 +665,11 @@ class Run:
         return self.g, loss_sum.detach()
 
     def dropout_masks(self):
-        """(embedding mask or None, layer masks or None) for this step, or None without dropout."""
-        p, pe = self.m['dropout'], self.m.get('embedDropout', 0)
+        """(embedding mask or None, layer masks or None, W_hh masks or None) for this step, or None
+        without dropout."""
+        p, pe, pw = self.m['dropout'], self.m.get('embedDropout', 0), self.m.get('weightDrop', 0)
         between = p > 0 and self.m['layers'] >= 2
-        if not between and pe <= 0:
+        if not between and pe <= 0 and pw <= 0:
             return None
         seed = self.rng.next_u32()  # one draw per step: the run's generator advances as a resumed run expects
         gen = torch.Generator(device=self.d.device)
@@ -667,7 +680,11 @@ class Run:
             return (r < keep).to(torch.float32) / keep
         embed = mask(self.m['embed'], 1 - pe) if pe > 0 else None
         layers = [mask(self.m['hidden'], 1 - p) for _ in range(self.m['layers'] - 1)] if between else None
-        return embed, layers
+        H, G = self.m['hidden'], GATES[self.m['type']] * self.m['hidden']
+        # one mask a layer for the whole global window (every rank draws the same), in PyTorch's (G, H)
+        weights = [(torch.rand((G, H), generator=gen, device=self.d.device) < 1 - pw).to(torch.float32) / (1 - pw)
+                   for _ in range(self.m['layers'])] if pw > 0 else None
+        return embed, layers, weights
 
     def step(self, lr, flags=(0.0, 0.0, 0.0)):
         """One optimizer step on the global window, all on the device: nothing is read back, so on

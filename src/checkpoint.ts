@@ -77,6 +77,7 @@ export interface CheckpointInput {
 export function modelConfigOf(config: TrainConfig, vocabSize: number): ModelConfig {
   const m: ModelConfig = { type: config.model, vocabSize, hidden: config.hidden, layers: config.layers, embed: config.embed, dropout: config.dropout };
   if (config.embedDropout > 0) m.embedDropout = config.embedDropout;
+  if (config.weightDrop > 0) m.weightDrop = config.weightDrop;
   if (config.lines) m.lines = true;
   return m;
 }

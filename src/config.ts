@@ -70,6 +70,7 @@ const TABLE = {
   embed: num('model', 64, { int: true, min: 0, max: 16384 }, 'Embedding width', 'embedding width; 0 = one-hot input (as min-char-rnn)'),
   dropout: num('model', 0, unit, 'Dropout', 'dropout between layers, 0 ≤ p < 1'),
   embedDropout: num('model', 0, unit, 'Embedding dropout', 'dropout on the embedded input characters when training (needs --embed > 0), 0 ≤ p < 1'),
+  weightDrop: num('model', 0, unit, 'Recurrent weight dropout', 'dropout between time steps: each layer\'s recurrent weights W_hh dropped when training (DropConnect, as AWD-LSTM\'s weight drop), one mask a window shared by every step, 0 ≤ p < 1'),
   init: choice('model', 'uniform', ['uniform', 'orthogonal'], 'Recurrent initialisation', 'recurrent (hidden-to-hidden) weights: uniform (PyTorch\'s U(±1/√H)) or orthogonal (each gate\'s H×H block a random orthogonal matrix: lower loss on tiny Shakespeare, higher on Markdown; docs/guide.md)'),
   valFrac: num('data', 0.05, { ...unit, minExclusive: true }, 'Validation share', 'fraction of the text (after the training part) for validation'),
   testFrac: num('data', 0.05, unit, 'Test share', 'fraction of the text (at the end) held out for testing'),

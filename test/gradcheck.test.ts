@@ -1,7 +1,7 @@
 /**
  * Float64 centred-difference gradient check of every cell type: with one-hot input, with an
  * embedding looked up per position and with one folded into the first layer, with 1 and 2
- * layers (and dropout between them, and on the embedding), on every parameter and on the initial hidden (and cell)
+ * layers (and dropout between them, on the embedding and on W_hh), on every parameter and on the initial hidden (and cell)
  * state. If the hand-written backward is wrong anywhere, this fails.
  */
 import test from 'node:test';
@@ -99,4 +99,13 @@ for (const type of CELLS) {
     assert.ok(ws.mask0);
     check(model);
   });
+  for (const embed of [0, 3]) {
+    test(`gradient check: ${type}, weight drop on W_hh (${embed ? 'folded embedding' : 'one-hot'}), and dropout between layers`, () => {
+      const model = tinyModel(type, { layers: 2, dropout: 0.3, embed, weightDrop: 0.5 });
+      const ws = new Workspace(model, B, T, { training: true });
+      assert.equal(ws.fold !== null, embed > 0);
+      assert.equal(ws.weightDrop?.length, 2);
+      check(model);
+    });
+  }
 }

@@ -1,5 +1,6 @@
 /**
  * Knobs of the levers of issue 24: --weight-decay-mode decoupled (AdamW's decay), --embed-dropout,
+ * --weight-drop (dropout between time steps: DropConnect on each layer's W_hh),
  * --init orthogonal (each gate's H×H block of every recurrent
  * weight a random orthogonal matrix) and --eval-chars N (evaluations during training over the
  * first N characters of the validation split, the last one over all of it).
@@ -215,6 +216,15 @@ test('--weight-decay-mode decoupled is AdamW by hand (float64, 6 steps, a cosine
   assert.throws(() => resolveConfig({ weightDecayMode: 'adamw' as TrainConfig['weightDecayMode'] }), (e: unknown) => e instanceof CharRnnError && e.message.includes('--weight-decay-mode'));
 });
 
+/** The summed loss of `m` on the window of a training workspace `ws`, in an inference workspace (no dropout of any kind). */
+function evalLoss(m: CharRNN, ws: Workspace): number {
+  const w = new Workspace(m, ws.B, ws.T, { training: false });
+  w.inputs.set(ws.inputs);
+  w.targets.set(ws.targets);
+  m.forward(w);
+  return w.lossSum[0];
+}
+
 test('--embed-dropout p: in training each embedded number is 0 or E[id]/(1 − p), about p of them 0; evaluation and sampling use E as it is; --embed 0 is a one-line error', () => {
   const model = new CharRNN({ type: 'lstm', vocabSize: 7, hidden: 5, layers: 1, embed: 6, dropout: 0, embedDropout: 0.4 }, new JsBackend(), 'float64');
   model.init(new Rng(2));
@@ -240,14 +250,67 @@ test('--embed-dropout p: in training each embedded number is 0 or E[id]/(1 − p
   assert.ok(Math.abs(dropped / (B * T * 6) - 0.4) < 0.03, `dropped share ${dropped / (B * T * 6)}`);
   const plain = new CharRNN({ ...model.config, embedDropout: undefined }, new JsBackend(), 'float64');
   plain.params.set(model.params);
-  const evalOf = (m: CharRNN): number => {
-    const w = new Workspace(m, B, T, { training: false });
-    w.inputs.set(ws.inputs);
-    w.targets.set(ws.targets);
-    m.forward(w);
-    return w.lossSum[0];
-  };
-  assert.equal(evalOf(model), evalOf(plain), 'no dropout outside training');
+  assert.equal(evalLoss(model, ws), evalLoss(plain, ws), 'no dropout outside training');
   assert.throws(() => resolveConfig({ embed: 0, embedDropout: 0.1 }), (e: unknown) => e instanceof CharRnnError && /--embed-dropout.*--embed/.test(e.message) && !e.message.includes('\n'));
   assert.equal(resolveConfig({}).embedDropout, 0, 'off by default');
+});
+
+test('--weight-drop p: a training forward runs each cell on W_hh ⊙ M (M 0 or 1/(1 − p), about p of it 0), the same as a model whose W_hh is that product; dW_hh is masked and added (+=); evaluation uses W_hh as it is', () => {
+  for (const type of CELLS) {
+    const config: ModelConfig = { type, vocabSize: 7, hidden: 12, layers: 2, embed: 6, dropout: 0 };
+    const model = new CharRNN({ ...config, weightDrop: 0.4 }, new JsBackend(), 'float64');
+    model.init(new Rng(2));
+    const B = 4;
+    const T = 9;
+    const ws = new Workspace(model, B, T, { training: true });
+    assert.ok(ws.fold, 'T·B = 36 > V: layer 0 folded, and weight drop works on it');
+    const ids = new Rng(3);
+    for (let i = 0; i < B * T; i++) {
+      ws.inputs[i] = Math.floor(ids.next() * 7);
+      ws.targets[i] = Math.floor(ids.next() * 7);
+    }
+    model.zeroGrad();
+    model.forward(ws, { train: true, rng: new Rng(4) });
+    model.backward(ws);
+    const G = model.layerParams[0].whh.length;
+    // the naive model: no weight drop, its W_hh overwritten by the masked product the cells saw
+    const naive = new CharRNN(config, new JsBackend(), 'float64');
+    naive.params.set(model.params);
+    let dropped = 0;
+    for (let l = 0; l < config.layers; l++) {
+      const { mask } = ws.weightDrop![l];
+      for (let i = 0; i < G; i++) {
+        assert.ok(mask[i] === 0 || Math.abs(mask[i] - 1 / 0.6) < 1e-12, `mask ${mask[i]}`);
+        if (mask[i] === 0) dropped++;
+        naive.layerParams[l].whh[i] *= mask[i];
+      }
+    }
+    assert.ok(Math.abs(dropped / (2 * G) - 0.4) < 0.06, `${type}: dropped share ${dropped / (2 * G)}`);
+    assert.notDeepEqual(Array.from(ws.weightDrop![0].mask), Array.from(ws.weightDrop![1].mask), 'a mask per layer');
+    const wsN = new Workspace(naive, B, T, { training: true });
+    wsN.inputs.set(ws.inputs);
+    wsN.targets.set(ws.targets);
+    naive.zeroGrad();
+    naive.forward(wsN, { train: true, rng: new Rng(4) });
+    naive.backward(wsN);
+    assert.equal(ws.lossSum[0], wsN.lossSum[0], `${type}: the loss of the masked weights`);
+    for (const s of model.specs) {
+      const l = /^rnn\.weight_hh_l(\d)$/.exec(s.name);
+      for (let i = 0; i < s.size; i++) {
+        const want = naive.grads[s.offset + i] * (l ? ws.weightDrop![Number(l[1])].mask[i] : 1);
+        assert.ok(Math.abs(model.grads[s.offset + i] - want) <= 1e-12 * (1 + Math.abs(want)), `${type} ${s.name}[${i}]: ${model.grads[s.offset + i]} vs ${want}`);
+      }
+    }
+    // += like every gradient: a second backward of the same window doubles dW_hh
+    const once = model.grads.slice();
+    model.backward(ws);
+    for (let i = 0; i < once.length; i++) assert.ok(Math.abs(model.grads[i] - 2 * once[i]) <= 1e-12 * (1 + Math.abs(once[i])), `${type}: grad ${i} after two backwards`);
+    // outside training the cells use W_hh itself
+    const plain = new CharRNN(config, new JsBackend(), 'float64');
+    plain.params.set(model.params);
+    assert.equal(evalLoss(model, ws), evalLoss(plain, ws), 'no weight drop outside training');
+    assert.equal(new Workspace(model, B, T, { training: false }).weightDrop, null);
+  }
+  assert.equal(resolveConfig({}).weightDrop, 0, 'off by default');
+  assert.throws(() => resolveConfig({ weightDrop: 1 }), (e: unknown) => e instanceof CharRnnError && /--weight-drop/.test(e.message) && !e.message.includes('\n'));
 });

@@ -45,7 +45,7 @@ test('trainer steps on native equal js: every optimizer and clipping', async () 
   const be = createNodeNativeBackend({ threads: 2 });
   try {
     for (const [optimizer, clipMode, clip, steps] of [['adam', 'norm', 0.5, 20], ['rmsprop', 'value', 0.01, 8], ['sgd', 'norm', 0, 8], ['adagrad', 'value', 0.001, 8]] as const) {
-      const config = small({ optimizer, clipMode, clip, dropout: 0.1, embedDropout: optimizer === 'adam' ? 0.2 : 0, momentum: 0.9, lr: optimizer === 'sgd' ? 0.05 : 3e-3, maxIters: steps, evalEvery: steps / 2 });
+      const config = small({ optimizer, clipMode, clip, dropout: 0.1, embedDropout: optimizer === 'adam' ? 0.2 : 0, weightDrop: optimizer === 'rmsprop' ? 0.3 : 0, momentum: 0.9, lr: optimizer === 'sgd' ? 0.05 : 3e-3, maxIters: steps, evalEvery: steps / 2 });
       const ref = new Trainer({ config, corpus, backend: new JsBackend() });
       const dev = new Trainer({ config, corpus, backend: be });
       const [a, b] = [await evals(ref), await evals(dev)];

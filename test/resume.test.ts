@@ -22,7 +22,7 @@ import { runCli } from './run-cli.js';
  * first test checks that this covers them all: a new knob must say here whether it may change.
  */
 const CHANGED: Partial<Record<keyof TrainConfig, string | number | boolean>> = {
-  model: 'gru', layers: 3, hidden: 24, embed: 0, dropout: 0.25, embedDropout: 0.2, init: 'orthogonal', valFrac: 0.1, testFrac: 0.1, batch: 3, seqLen: 12,
+  model: 'gru', layers: 3, hidden: 24, embed: 0, dropout: 0.25, embedDropout: 0.2, weightDrop: 0.3, init: 'orthogonal', valFrac: 0.1, testFrac: 0.1, batch: 3, seqLen: 12,
   optimizer: 'rmsprop', lr: 0.05, lrSchedule: 'linear', lrDecay: 0.5, lrDecayAfter: 2, warmup: 7, lrFinal: 0.5, weightDecay: 0.001, weightDecayMode: 'decoupled', clip: 1, clipMode: 'value',
   beta1: 0.8, beta2: 0.99, eps: 1e-6, alpha: 0.9, momentum: 0.5, ema: 0.9, seed: 99, lines: true,
 };

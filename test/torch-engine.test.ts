@@ -452,39 +452,64 @@ test("freed memory is kept between steps (glibc's mallopt), unless the user set 
   assert.equal(probe({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1000' }), 'False');
 });
 
-test('--embed-dropout and --dropout in the torch engine: masks of the right shape, rate and scale, the embedding\'s applied to the embedded input', { skip }, () => {
+test('--embed-dropout, --dropout and --weight-drop in the torch engine: masks of the right shape, rate and scale, the embedding\'s applied to the embedded input, W_hh\'s to the cells\' recurrent weights and their gradients', { skip }, () => {
   // the masks differ from our engine's (module header), so this checks them where they are made and used
   const code = `
 import sys, types, json, torch
 sys.path.insert(0, ${JSON.stringify(dirname(pythonFile('charrnn_torch.py')))})
 import charrnn_torch as ct
-m = {'type': 'lstm', 'vocabSize': 7, 'embed': 6, 'hidden': 5, 'layers': 3, 'dropout': 0.3, 'embedDropout': 0.4}
+m = {'type': 'lstm', 'vocabSize': 7, 'embed': 6, 'hidden': 5, 'layers': 3, 'dropout': 0.3, 'embedDropout': 0.4, 'weightDrop': 0.5}
 run = types.SimpleNamespace(m=m, rng=ct.Rng([1, 2, 3, 4]), d=types.SimpleNamespace(device='cpu'), T=40, B=30, lo=0, hi=30)
-embed, layers = ct.Run.dropout_masks(run)
+embed, layers, weights = ct.Run.dropout_masks(run)
 masks = [[list(x.shape), sorted(set(round(v, 5) for v in x.flatten().tolist())), float((x == 0).float().mean()), p]
-         for x, p in [(embed, 0.4)] + [(x, 0.3) for x in layers]]
+         for x, p in [(embed, 0.4)] + [(x, 0.3) for x in layers] + [(torch.cat([w.flatten() for w in weights]).reshape(3, 20, 5), 0.5)]]
 torch.manual_seed(0)
 model = ct.CharRNN(dict(m, layers=2))
 ids = torch.randint(0, 7, (4, 3))
 state = [torch.zeros(3, 5) for _ in range(4)]
 with torch.no_grad():
     w = model.embedding.weight.clone()
-    zero, _ = model(ids, state, (torch.zeros(4, 3, 6), None))
-    twice, _ = model(ids, state, (torch.full((4, 3, 6), 2.0), None))
+    zero, _ = model(ids, state, (torch.zeros(4, 3, 6), None, None))
+    twice, _ = model(ids, state, (torch.full((4, 3, 6), 2.0), None, None))
     base, _ = model(ids, state)
     model.embedding.weight.zero_()
     plain_zero, _ = model(ids, state)
     model.embedding.weight.copy_(2 * w)
     plain_twice, _ = model(ids, state)
-print(json.dumps([masks, [float((zero - plain_zero).abs().max()), float((twice - plain_twice).abs().max()), float((twice - base).abs().max())]]))
+# weight drop: the model on W_hh * mask equals a model whose W_hh is that product, and its W_hh gets that model's gradient times the mask
+wd = []
+for cell in ('lstm', 'gru', 'rnn'):
+    G = ct.GATES[cell] * 5
+    st = [torch.zeros(3, 5) for _ in range(4 if cell == 'lstm' else 2)]
+    torch.manual_seed(1)
+    a = ct.CharRNN(dict(m, type=cell, layers=2))
+    b = ct.CharRNN(dict(m, type=cell, layers=2))
+    b.load_state_dict(a.state_dict())
+    wm = [(torch.rand(G, 5) < 0.5).float() / 0.5 for _ in range(2)]
+    with torch.no_grad():
+        for l in range(2):
+            b.layers[l].weight_hh_l0.mul_(wm[l])
+    out_a, _ = a(ids, st, (None, None, wm))
+    out_b, _ = b(ids, st)
+    (out_a ** 2).sum().backward()
+    (out_b ** 2).sum().backward()
+    wd.append([float((out_a - out_b).abs().max()),
+               max(float((a.layers[l].weight_hh_l0.grad - b.layers[l].weight_hh_l0.grad * wm[l]).abs().max()) for l in range(2)),
+               float(a.layers[0].weight_hh_l0.grad.abs().max()),
+               float((out_a - a(ids, st)[0]).abs().max())])
+print(json.dumps([masks, [float((zero - plain_zero).abs().max()), float((twice - plain_twice).abs().max()), float((twice - base).abs().max())], wd]))
 `;
   const r = spawnSync(PY!, ['-c', code], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const [masks, [zeroDiff, twiceDiff, moved]] = JSON.parse(r.stdout) as [Array<[number[], number[], number, number]>, number[]];
-  assert.deepEqual(masks.map((x) => x[0]), [[40, 30, 6], [40, 30, 5], [40, 30, 5]], 'the embedding\'s mask, then one per layer but the last');
+  const [masks, [zeroDiff, twiceDiff, moved], wd] = JSON.parse(r.stdout) as [Array<[number[], number[], number, number]>, number[], number[][]];
+  assert.deepEqual(masks.map((x) => x[0]), [[40, 30, 6], [40, 30, 5], [40, 30, 5], [3, 20, 5]], 'the embedding\'s mask, one per layer but the last, and W_hh\'s (G, H) of every layer');
   for (const [, values, dropped, p] of masks) {
     assert.deepEqual(values, [0, Number((1 / (1 - p)).toFixed(5))], 'each mask holds 0 and 1/keep only');
-    assert.ok(Math.abs(dropped - p) < 0.03, `dropped share ${dropped}, p ${p}`);
+    assert.ok(Math.abs(dropped - p) < 0.1, `dropped share ${dropped}, p ${p}`); // 300 numbers in the smallest
+  }
+  for (const [i, [outDiff, gradDiff, grad, moved]] of wd.entries()) {
+    assert.ok(outDiff < 1e-6 && gradDiff < 1e-6, `${['lstm', 'gru', 'rnn'][i]}: W_hh * mask as the cell's weights (${outDiff}, ${gradDiff})`);
+    assert.ok(grad > 1e-4 && moved > 1e-4, 'a gradient reaches W_hh, and the mask changes the output');
   }
   assert.ok(zeroDiff < 1e-6 && twiceDiff < 1e-6, `the embedding mask multiplies the embedded input (${zeroDiff}, ${twiceDiff})`);
   assert.ok(moved > 1e-3, 'and changes the output');

@@ -82,6 +82,7 @@ test('gradient check on wasm: float32 gradients equal float64 JS gradients of th
         }
       }
       await t.test(`${type}, 2 layers with dropout`, () => check(be, type, { layers: 2, dropout: 0.3, embed: 3 }));
+      await t.test(`${type}, 2 layers with weight drop`, () => check(be, type, { layers: 2, weightDrop: 0.4, embed: 3 }));
     }
   } finally {
     be.dispose();

@@ -109,9 +109,9 @@ gpuTest('dropout masks are bit for bit the reference\'s (counter-based draw)', a
 });
 
 for (const type of CELLS) {
-  for (const [embed, embedDropout] of [[0, 0], [5, 0], [5, 0.2]]) {
-    gpuTest(`a whole training step equals js: ${type}, ${embed ? `embedding${embedDropout ? ' with its dropout' : ''}` : 'one-hot'} input, 2 layers, dropout`, async (be) => {
-      const config: ModelConfig = { type, vocabSize: 11, hidden: 33, layers: 2, embed, dropout: 0.25, ...(embedDropout ? { embedDropout } : {}) };
+  for (const [embed, embedDropout, weightDrop] of [[0, 0, 0], [5, 0, 0], [5, 0.2, 0], [5, 0, 0.3]]) {
+    gpuTest(`a whole training step equals js: ${type}, ${embed ? `embedding${embedDropout ? ' with its dropout' : ''}` : 'one-hot'} input, 2 layers, dropout${weightDrop ? ' and weight drop' : ''}`, async (be) => {
+      const config: ModelConfig = { type, vocabSize: 11, hidden: 33, layers: 2, embed, dropout: 0.25, ...(embedDropout ? { embedDropout } : {}), ...(weightDrop ? { weightDrop } : {}) };
       const B = 3, T = 7;
       const [ref, dev] = twin(config, be);
       const wsR = new Workspace(ref, B, T, { training: true });

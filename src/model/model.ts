@@ -3,7 +3,8 @@
  *
  *   x_t   = E[id_t]            (B, E)   or one-hot(id_t) when embed = 0 (× a dropout mask
  *                                       when training with embedDropout, each number its own)
- *   h^l_t = cell(h^{l-1}_t, h^l_{t-1})  for l = 1..L (dropout between layers when training)
+ *   h^l_t = cell(h^{l-1}_t, h^l_{t-1})  for l = 1..L (dropout between layers when training; with
+ *                                       weightDrop the cell's W_hh is W_hh ⊙ M, one mask M a window)
  *   z_t   = h^L_t W_dec + b_dec (B, V)
  *   loss  = mean over t, b of -log softmax(z_t)[target]
  *
@@ -50,6 +51,18 @@ export interface ModelConfig {
    * T·B·E numbers dropped on its own. Set only when > 0 (other checkpoints' metadata unchanged).
    */
   embedDropout?: number;
+  /**
+   * Dropout between time steps (DropConnect on the recurrent weights, as AWD-LSTM's weight drop:
+   * Merity et al., "Regularizing and Optimizing LSTM Language Models", 2017), when training:
+   * each layer's cell sees W_hh ⊙ M, M (H, G) holding 0 or 1/(1-p), drawn once a window and
+   * shared by every time step and stream. Why on the weights and not on h_{t-1}: the fused step
+   * kernels of every backend take W_hh as an argument, so the masked copy goes in unchanged and
+   * no backend's cell maths changes; and a dropped connection stays dropped for the whole window,
+   * as in Gal and Ghahramani's variational dropout (2016), where a fresh mask at every step
+   * would perturb what the recurrence carries. Set only when > 0 (other checkpoints' metadata
+   * unchanged).
+   */
+  weightDrop?: number;
   /**
    * Trained on one item per line (--lines): each item starts from the zero state after a newline
    * and ends at the next one, so samples are items. Not part of the maths; set only when true
@@ -113,6 +126,18 @@ export function countParams(c: ModelConfig): number {
   return last.offset + last.size;
 }
 
+/** One layer's weight drop in a training workspace (ModelConfig.weightDrop). */
+export interface WeightDrop {
+  /** The layer's parameters as its cell sees them: W_hh replaced by W_hh ⊙ mask (H, G). */
+  readonly params: LayerParams;
+  /** (H, G) 0 or 1/(1-p), drawn at every training forward. */
+  readonly mask: FloatArray;
+  /** The layer's gradients as its cell writes them: W_hh's, of the masked product, into dwhh. */
+  readonly grads: LayerParams;
+  /** (H, G) dL/d(W_hh ⊙ mask); backward multiplies it by the mask and adds it to dL/dW_hh. */
+  readonly dwhh: FloatArray;
+}
+
 /** One window's worth of memory: token ids, targets, per-layer activations, logits. */
 export class Workspace {
   /** (T·B) input ids, time-major: index t·B + b. */
@@ -129,6 +154,8 @@ export class Workspace {
    * (V, G), and its gradients with W_ih replaced by dP (V, G); null when not folded.
    */
   readonly fold: { params: LayerParams; grads: LayerParams | null } | null;
+  /** Per layer, its weight drop (ModelConfig.weightDrop), in a training workspace with it; else null. */
+  readonly weightDrop: WeightDrop[] | null;
   /** The model's version that P was computed from (inference workspaces keep P). */
   foldVersion = -1;
   /** (T·B, V) logits; after a training forward, the gradient of the loss w.r.t. them. */
@@ -157,6 +184,8 @@ export class Workspace {
       const dropout = opts.training && c.dropout > 0 && l < c.layers - 1;
       sLayers.push(planLayerBuffers(plan, c.type, B, T, In, c.hidden, false, dropout));
     }
+    const weightDrop = opts.training && (c.weightDrop ?? 0) > 0;
+    const sDrop = weightDrop ? Array.from({ length: c.layers }, () => ({ whh: plan.floats(c.hidden * G), mask: plan.floats(c.hidden * G), dwhh: plan.floats(c.hidden * G) })) : null;
     const sLogits = plan.floats(TB * c.vocabSize);
     const sLossSum = plan.floats(1);
     const arena = (this.arena = plan.allocate(model.backend));
@@ -179,6 +208,16 @@ export class Workspace {
       else if (sDx0) buf.dx = arena.floats(sDx0);
       this.layers.push(buf);
     }
+    // the cell of a layer with weight drop gets W_hh ⊙ M in place of W_hh, and writes the gradient
+    // of that product into dwhh (the folded layer 0 keeps its P and dP)
+    this.weightDrop = sDrop
+      ? sDrop.map((s, l) => {
+          const params = l === 0 && this.fold ? this.fold.params : model.layerParams[l];
+          const grads = l === 0 && this.fold ? this.fold.grads! : model.layerGrads[l];
+          const dwhh = arena.floats(s.dwhh);
+          return { params: { ...params, whh: arena.floats(s.whh) }, mask: arena.floats(s.mask), grads: { ...grads, whh: dwhh }, dwhh };
+        })
+      : null;
     this.logits = arena.floats(sLogits);
     this.lossSum = arena.floats(sLossSum);
   }
@@ -411,7 +450,17 @@ export class CharRNN {
     for (let l = 0; l < c.layers; l++) {
       const buf = ws.layers[l];
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
-      cell.forward(be, l === 0 && fold ? fold.params : this.layerParams[l], buf, ws.inputs, B, T, In, H);
+      const params = l === 0 && fold ? fold.params : this.layerParams[l];
+      const drop = ws.weightDrop?.[l];
+      if (drop) {
+        if (!rng) throw new Error('a dropout workspace is for training forwards');
+        // drawn before the layer's output mask, so runs without weight drop draw as they always did
+        const n = H * GATES[c.type] * H; // W_hh (H, G)
+        be.dropoutMask(n, drop.mask, 1 - c.weightDrop!, rng.nextU32());
+        be.copy(n, params.whh, drop.params.whh);
+        be.mul(n, drop.params.whh, drop.mask);
+      }
+      cell.forward(be, drop ? drop.params : params, buf, ws.inputs, B, T, In, H);
       if (buf.mask) {
         if (!rng) throw new Error('a dropout workspace is for training forwards');
         // one key per layer and forward from the run's generator; the mask itself is a
@@ -469,7 +518,17 @@ export class CharRNN {
       if (buf.mask) be.mul(TB * H, buf.dy, buf.mask); // through the dropout of this layer's output
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
       const folded = l === 0 && fold;
-      cell.backward(be, folded ? fold.params : this.layerParams[l], folded ? fold.grads! : this.layerGrads[l], buf, ws.inputs, B, T, In, H);
+      const drop = ws.weightDrop?.[l];
+      if (!drop) {
+        cell.backward(be, folded ? fold.params : this.layerParams[l], folded ? fold.grads! : this.layerGrads[l], buf, ws.inputs, B, T, In, H);
+        continue;
+      }
+      // the cell used W_hh ⊙ M: its gradient is d(W_hh ⊙ M) ⊙ M, added to dW_hh as every gradient is
+      const n = H * GATES[c.type] * H;
+      be.fill(n, drop.dwhh, 0);
+      cell.backward(be, drop.params, drop.grads, buf, ws.inputs, B, T, In, H);
+      be.mul(n, drop.dwhh, drop.mask);
+      be.colSumAcc(1, n, drop.dwhh, this.layerGrads[l].whh); // dW_hh += dwhh: the column sums of one row
     }
     if (dP) {
       const G = GATES[c.type] * H;

@@ -30,8 +30,8 @@ export function colSumAcc(ctx: GpuContext, M: number, N: number, A: number, out:
   const k = ctx.kernel('colSumAcc', 'M N A out', () => `
 var<workgroup> part: array<f32, 256>; // (4 lanes, 64 columns)
 @compute @workgroup_size(64, 4)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let j = wg.x * 64u + lid.x;
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let j = (wg.x + wg.y * nwg.x) * 64u + lid.x; // groups over x and y: N may pass 65535 × 64 (a masked dW_hh, model.ts)
   var s = 0.0;
   if (j < p.N) {
     for (var i = lid.y; i < p.M; i += 4u) { s += h[p.A + i * p.N + j]; }
@@ -42,7 +42,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
     h[p.out + j] += ((part[lid.x] + part[64u + lid.x]) + part[128u + lid.x]) + part[192u + lid.x];
   }
 }`);
-  ctx.dispatch(k, { M, N, A, out }, [Math.ceil(N / 64)]);
+  ctx.dispatch(k, { M, N, A, out }, grid1d(N, 64));
 }
 
 export function gatherRows(ctx: GpuContext, n: number, idx: number, table: number, cols: number, out: number, accumulate: boolean): void {
