@@ -62,6 +62,8 @@ export const MODELS: { name: string; c: Omit<ModelConfig, 'type'>; B: number; T:
   { name: '1x33 one-hot', c: { vocabSize: 13, hidden: 33, layers: 1, embed: 0, dropout: 0 }, B: 3, T: 7 },
   // two layers, embedding, dropout; big enough that GEMMs are split over threads
   { name: '2x64 embed dropout', c: { vocabSize: 29, hidden: 64, layers: 2, embed: 16, dropout: 0.25 }, B: 10, T: 20 },
+  // weight drop: each step's masked W_hh is packed as a weight, so a stale pack shows in the next step
+  { name: '2x40 embed weight drop', c: { vocabSize: 29, hidden: 40, layers: 2, embed: 16, dropout: 0, weightDrop: 0.3 }, B: 6, T: 11 },
 ];
 
 

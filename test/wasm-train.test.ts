@@ -4,7 +4,7 @@
  * checks that packed weights cached by the wasm GEMM were refreshed after the update). SGD, not
  * Adam: its update is linear in the gradient, so float32-level differences stay that small
  * (Adam's first step is lr * sign(g), which flips for gradients that are zero up to rounding).
- * RNN, LSTM and GRU; one-hot and embedded input; dropout; 1 and 2 threads.
+ * RNN, LSTM and GRU; one-hot and embedded input; dropout and weight drop; 1 and 2 threads.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';

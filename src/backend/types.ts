@@ -92,11 +92,14 @@ export interface Backend {
 
   /**
    * Called by the model after the host wrote the parameters (init, load, a test poking a weight;
-   * CharRNN.paramsChanged). A backend that caches weights in another layout (packed GEMM panels)
-   * drops the cache here; its own kernels' writes (an optimizer step) it follows itself. Optional. `params`, if given, is the view holding all the parameters: the
-   * WASM backend then treats matrices inside it as weights and caches their packed panels from
-   * the first GEMM on (without it, it learns the region at the first optimizer step, so
-   * inference-only use, e.g. sampling from a loaded checkpoint, packs nothing and runs a bit slower).
+   * CharRNN.paramsChanged), and by a training workspace with weight drop for each of its masked
+   * W_hh copies. A backend that caches weights in another layout (packed GEMM panels) drops the
+   * cache here; its own kernels' writes (an optimizer step) it follows itself. Optional.
+   * `params`, if given, is a view holding weights (the model's parameters, or a masked W_hh): the
+   * CPU backends then treat matrices inside it as weights, and cache their packed panels from the
+   * first GEMM on until a kernel writes there; the region is forgotten when its memory is freed.
+   * (Without it they learn the parameters' region at the first optimizer step, so inference-only
+   * use, e.g. sampling from a loaded checkpoint, packs nothing and runs a bit slower.)
    */
   paramsChanged?(params?: FloatArray): void;
 

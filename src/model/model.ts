@@ -218,6 +218,10 @@ export class Workspace {
           return { params: { ...params, whh: arena.floats(s.whh) }, mask: arena.floats(s.mask), grads: { ...grads, whh: dwhh }, dwhh };
         })
       : null;
+    // each masked W_hh is a weight for its window, read by every step's GEMM: tell a backend that
+    // caches weights in another layout (the CPU ones pack GEMM panels) to treat it as one, so it is
+    // packed once a window (its writes mark the copy stale) instead of read unpacked at each step
+    for (const d of this.weightDrop ?? []) model.backend.paramsChanged?.(d.params.whh);
     this.logits = arena.floats(sLogits);
     this.lossSum = arena.floats(sLossSum);
   }
