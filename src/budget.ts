@@ -123,6 +123,10 @@ export function paramCount(c: TrainConfig, V: number): number {
   return paramSpecs(modelConfigOf(c, V)).reduce((n, s) => n + s.size, 0);
 }
 
+/** The speed gauge's untimed steps and its timed rounds (measureSpeed). */
+export const WARMUP_STEPS = 2;
+export const ROUNDS = 3;
+
 /**
  * Characters per second of training steps of `config` on `backend` (B × T windows of `ids`), the
  * trainer's own step (src/step.ts): WARMUP_STEPS untimed steps (on a GPU they compile the kernels;
@@ -172,10 +176,6 @@ export async function measureSpeed(backend: Backend, config: TrainConfig, V: num
     model.dispose();
   }
 }
-
-/** The speed gauge's untimed steps and its timed rounds (measureSpeed). */
-export const WARMUP_STEPS = 2;
-export const ROUNDS = 3;
 
 /** What the rule needs to know of the run: its config (defaults filled), the corpus, and a speed gauge. */
 export interface BudgetInput {
