@@ -459,7 +459,7 @@ export class CharRNN {
       if (drop) {
         if (!rng) throw new Error('a dropout workspace is for training forwards');
         // drawn before the layer's output mask, so runs without weight drop draw as they always did
-        const n = H * GATES[c.type] * H; // W_hh (H, G)
+        const n = drop.mask.length; // W_hh (H, G)
         be.dropoutMask(n, drop.mask, 1 - c.weightDrop!, rng.nextU32());
         be.copy(n, params.whh, drop.params.whh);
         be.mul(n, drop.params.whh, drop.mask);
@@ -523,16 +523,15 @@ export class CharRNN {
       const In = l === 0 ? (c.embed > 0 ? c.embed : c.vocabSize) : H;
       const folded = l === 0 && fold;
       const drop = ws.weightDrop?.[l];
-      if (!drop) {
-        cell.backward(be, folded ? fold.params : this.layerParams[l], folded ? fold.grads! : this.layerGrads[l], buf, ws.inputs, B, T, In, H);
-        continue;
+      if (drop) be.fill(drop.dwhh.length, drop.dwhh, 0);
+      const params = drop ? drop.params : folded ? fold.params : this.layerParams[l];
+      const grads = drop ? drop.grads : folded ? fold.grads! : this.layerGrads[l];
+      cell.backward(be, params, grads, buf, ws.inputs, B, T, In, H);
+      if (drop) {
+        // the cell used W_hh ⊙ M: its gradient is d(W_hh ⊙ M) ⊙ M, added to dW_hh as every gradient is
+        be.mul(drop.dwhh.length, drop.dwhh, drop.mask);
+        be.colSumAcc(1, drop.dwhh.length, drop.dwhh, this.layerGrads[l].whh); // dW_hh += dwhh: the column sums of one row
       }
-      // the cell used W_hh ⊙ M: its gradient is d(W_hh ⊙ M) ⊙ M, added to dW_hh as every gradient is
-      const n = H * GATES[c.type] * H;
-      be.fill(n, drop.dwhh, 0);
-      cell.backward(be, drop.params, drop.grads, buf, ws.inputs, B, T, In, H);
-      be.mul(n, drop.dwhh, drop.mask);
-      be.colSumAcc(1, n, drop.dwhh, this.layerGrads[l].whh); // dW_hh += dwhh: the column sums of one row
     }
     if (dP) {
       const G = GATES[c.type] * H;
