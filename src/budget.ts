@@ -92,7 +92,10 @@ export const DROPOUT_STEP = 0.05;
  * 0.27, ended above its own 300 s run (1.4177 against 1.4146 with 0.1).
  */
 export const DROPOUT_PER_R = 0.075;
-/** The cap: at that 2×512 run, 0.25 ended 1.3705 on average (3 runs, 1.3679–1.3737), below the 0.29–0.3 of the term (1.3706–1.3815). */
+/**
+ * The cap: at that 2×512 run, 0.25 ended 1.3705 on average (3 runs, 1.3679–1.3737), below the
+ * 0.29–0.3 of the term (1.3706–1.3815).
+ */
 export const DROPOUT_MAX = 0.25;
 
 /** The settings the rule may choose. */
